@@ -1,0 +1,213 @@
+/**
+ * The only reader of `process.env`. Every setting is parsed, validated and
+ * frozen here once; a bad value stops start-up with a message naming the
+ * variable, so a typo never turns into a silently different service.
+ */
+import { isAbsolute, resolve } from 'node:path';
+
+export type DatabaseConfig =
+  | { readonly provider: 'sqlite'; readonly filePath: string; readonly url: string }
+  | { readonly provider: 'postgresql'; readonly url: string };
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type Role = 'all' | 'api' | 'worker';
+
+export interface Config {
+  /** DATABASE_URL; default a SQLite file `./data/herald.db`. */
+  readonly database: DatabaseConfig;
+  /** GRPC_ADDRESS, host:port; default `0.0.0.0:50051`. */
+  readonly grpcAddress: string;
+  /** HERALD_ROLE: `all` (default) serves gRPC and runs the worker; `api` and `worker` do one each. */
+  readonly role: Role;
+  /** HERALD_WORKER=false turns the in-process delivery worker off (default true). */
+  readonly workerEnabled: boolean;
+  /** WEBHOOK_SECRET: the secret given to new agents instead of a random one (single-secret setups). */
+  readonly defaultWebhookSecret: string | undefined;
+  /** WEBHOOK_TIMEOUT, seconds (default 10): per-request timeout for agents that set none. */
+  readonly webhookTimeoutMs: number;
+  /** WEBHOOK_MAX_RETRIES (default 3): retries after the first attempt. */
+  readonly webhookMaxRetries: number;
+  /** WEBHOOK_RETRY_DELAY, seconds (default 1.0): base of the exponential backoff. */
+  readonly webhookRetryDelayMs: number;
+  /** HERALD_RETRY_MAX_DELAY_MS (default 3,600,000 = 1 h): cap of the backoff and of Retry-After. */
+  readonly retryMaxDelayMs: number;
+  /** HERALD_WORKER_CONCURRENCY (default 16): sends in flight per process. */
+  readonly workerConcurrency: number;
+  /**
+   * HERALD_LEASE_MS (default 90,000): how long a claim holds a delivery before another worker may take
+   * it over. Must exceed WEBHOOK_TIMEOUT; the worker extends the lease for agents with longer timeouts.
+   */
+  readonly leaseMs: number;
+  /** HERALD_POLL_MS (default 1,000): how often an idle worker looks for due deliveries. */
+  readonly pollMs: number;
+  /** HERALD_SHUTDOWN_GRACE_MS (default 10,000): how long in-flight calls and sends may finish on SIGTERM. */
+  readonly shutdownGraceMs: number;
+  /** HERALD_SECRET_GRACE_SECONDS (default 86,400): how long a rotated-out secret keeps signing. */
+  readonly secretGraceSeconds: number;
+  /** HERALD_ALLOW_HTTP_TARGETS (default false): accept http:// webhook URLs. */
+  readonly allowHttpTargets: boolean;
+  /** HERALD_ALLOW_PRIVATE_TARGETS (default false): accept loopback/private/link-local webhook hosts. */
+  readonly allowPrivateTargets: boolean;
+  /** HERALD_SIGNATURE_HEADER (default `X-Herald-Signature`): name of the hex HMAC header. */
+  readonly signatureHeader: string;
+  /** HERALD_API_TOKENS: comma-separated bearer tokens; when set, every Herald RPC needs one. */
+  readonly apiTokens: readonly string[];
+  /** HERALD_LOG_LEVEL (default `info`). */
+  readonly logLevel: LogLevel;
+}
+
+/** A configuration problem, named by variable; main prints it and exits 2. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function read(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const trimmed = raw.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** Seconds given as a decimal (the seed's units), returned as whole milliseconds. */
+function secondsAsMs(env: Env, name: string, fallbackSeconds: number, minSeconds: number, maxSeconds: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return Math.round(fallbackSeconds * 1000);
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number of seconds such as 1.5, got "${raw}"`);
+  const value = Number(raw);
+  if (value < minSeconds || value > maxSeconds) {
+    throw new ConfigError(name, `must be between ${minSeconds} and ${maxSeconds} seconds, got ${value}`);
+  }
+  return Math.round(value * 1000);
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const lower = raw.toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(lower)) return true;
+  if (['0', 'false', 'no', 'off'].includes(lower)) return false;
+  throw new ConfigError(name, `expected true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const found = allowed.find((v) => v === raw.toLowerCase());
+  if (found === undefined) throw new ConfigError(name, `expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return found;
+}
+
+/** Parses DATABASE_URL: unset → `./data/herald.db`; `file:` → SQLite; `postgres(ql)://` → PostgreSQL. */
+export function parseDatabaseUrl(raw: string | undefined, cwd: string): DatabaseConfig {
+  const url = raw?.trim() || 'file:./data/herald.db';
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '' || path.includes('?')) {
+      throw new ConfigError('DATABASE_URL', `expected file:<path to the SQLite file>, got "${url}"`);
+    }
+    const filePath = isAbsolute(path) ? path : resolve(cwd, path);
+    return Object.freeze({ provider: 'sqlite', filePath, url: `file:${filePath}` });
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgresql:// URL');
+    }
+    return Object.freeze({ provider: 'postgresql', url });
+  }
+  // The URL may hold a password: name the scheme only.
+  const scheme = url.split(':')[0] ?? '';
+  throw new ConfigError('DATABASE_URL', `unsupported scheme "${scheme}:"; use file:<path> (SQLite) or postgresql://`);
+}
+
+function grpcAddress(env: Env): string {
+  const raw = read(env, 'GRPC_ADDRESS') ?? '0.0.0.0:50051';
+  const match = /^(.+):(\d{1,5})$/.exec(raw);
+  if (!match || Number(match[2]) > 65535) {
+    throw new ConfigError('GRPC_ADDRESS', `expected host:port such as 0.0.0.0:50051, got "${raw}"`);
+  }
+  return raw;
+}
+
+function webhookSecret(env: Env): string | undefined {
+  const raw = read(env, 'WEBHOOK_SECRET');
+  if (raw === undefined) return undefined;
+  if (raw.length < 8) throw new ConfigError('WEBHOOK_SECRET', 'must be at least 8 characters');
+  if (raw.startsWith('whsec_')) {
+    const key = Buffer.from(raw.slice(6), 'base64');
+    if (key.length < 24 || key.toString('base64').replace(/=+$/, '') !== raw.slice(6).replace(/=+$/, '')) {
+      throw new ConfigError('WEBHOOK_SECRET', 'a whsec_ secret must be followed by the base64 of at least 24 bytes');
+    }
+  }
+  return raw;
+}
+
+function headerName(env: Env): string {
+  const raw = read(env, 'HERALD_SIGNATURE_HEADER') ?? 'X-Herald-Signature';
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(raw)) {
+    throw new ConfigError('HERALD_SIGNATURE_HEADER', `"${raw}" is not a valid HTTP header name`);
+  }
+  const lower = raw.toLowerCase();
+  if (['content-type', 'content-length', 'host', 'user-agent'].includes(lower) || lower.startsWith('webhook-')) {
+    throw new ConfigError('HERALD_SIGNATURE_HEADER', `"${raw}" would clash with a header Herald already sends`);
+  }
+  return raw;
+}
+
+function apiTokens(env: Env): string[] {
+  const raw = read(env, 'HERALD_API_TOKENS');
+  if (raw === undefined) return [];
+  const tokens = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  for (const token of tokens) {
+    if (token.length < 16) throw new ConfigError('HERALD_API_TOKENS', 'each token must be at least 16 characters');
+    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('HERALD_API_TOKENS', 'tokens must be printable ASCII without spaces');
+  }
+  return tokens;
+}
+
+/** Reads and validates the whole configuration. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
+  const webhookTimeoutMs = secondsAsMs(env, 'WEBHOOK_TIMEOUT', 10, 0.001, 60);
+  const leaseMs = integer(env, 'HERALD_LEASE_MS', 90_000, 1_000, 3_600_000);
+  if (leaseMs <= webhookTimeoutMs + 1_000) {
+    throw new ConfigError('HERALD_LEASE_MS', `must exceed WEBHOOK_TIMEOUT (${webhookTimeoutMs} ms) by more than a second, or a slow send would be taken over mid-flight`);
+  }
+  const role = oneOf<Role>(env, 'HERALD_ROLE', ['all', 'api', 'worker'], 'all');
+  const config: Config = {
+    database: parseDatabaseUrl(env.DATABASE_URL, cwd),
+    grpcAddress: grpcAddress(env),
+    role,
+    workerEnabled: boolean(env, 'HERALD_WORKER', true) && role !== 'api',
+    defaultWebhookSecret: webhookSecret(env),
+    webhookTimeoutMs,
+    webhookMaxRetries: integer(env, 'WEBHOOK_MAX_RETRIES', 3, 0, 100),
+    webhookRetryDelayMs: secondsAsMs(env, 'WEBHOOK_RETRY_DELAY', 1.0, 0, 86_400),
+    retryMaxDelayMs: integer(env, 'HERALD_RETRY_MAX_DELAY_MS', 3_600_000, 0, 7 * 86_400_000),
+    workerConcurrency: integer(env, 'HERALD_WORKER_CONCURRENCY', 16, 1, 1_000),
+    leaseMs,
+    pollMs: integer(env, 'HERALD_POLL_MS', 1_000, 10, 600_000),
+    shutdownGraceMs: integer(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    secretGraceSeconds: integer(env, 'HERALD_SECRET_GRACE_SECONDS', 86_400, 0, 7 * 86_400),
+    allowHttpTargets: boolean(env, 'HERALD_ALLOW_HTTP_TARGETS', false),
+    allowPrivateTargets: boolean(env, 'HERALD_ALLOW_PRIVATE_TARGETS', false),
+    signatureHeader: headerName(env),
+    apiTokens: apiTokens(env),
+    logLevel: oneOf<LogLevel>(env, 'HERALD_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+  };
+  return Object.freeze(config);
+}

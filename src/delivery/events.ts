@@ -1,0 +1,41 @@
+/**
+ * In-process bus of delivery changes. The worker listens for `enqueued` to
+ * wake at once instead of waiting for its next poll; WatchDeliveries streams
+ * `changed`. Events from other replicas are not seen here.
+ */
+import { EventEmitter } from 'node:events';
+import type { Delivery, DeliveryAttempt } from '../domain/types.js';
+
+export interface DeliveryChange {
+  readonly delivery: Delivery;
+  readonly attempt: DeliveryAttempt | null;
+  readonly at: Date;
+}
+
+export class DeliveryEvents {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    // Every WatchDeliveries stream is a listener; the default warning at 10 would be noise.
+    this.emitter.setMaxListeners(0);
+  }
+
+  /** A delivery was enqueued and is due at `dueAt`. */
+  enqueued(dueAt: Date): void {
+    this.emitter.emit('enqueued', dueAt);
+  }
+
+  changed(change: DeliveryChange): void {
+    this.emitter.emit('changed', change);
+  }
+
+  onEnqueued(listener: (dueAt: Date) => void): () => void {
+    this.emitter.on('enqueued', listener);
+    return () => this.emitter.off('enqueued', listener);
+  }
+
+  onChanged(listener: (change: DeliveryChange) => void): () => void {
+    this.emitter.on('changed', listener);
+    return () => this.emitter.off('changed', listener);
+  }
+}

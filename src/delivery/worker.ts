@@ -1,0 +1,158 @@
+/**
+ * The delivery worker: a claim → send → record loop over the database.
+ *
+ * Claims take a lease and count the attempt; every write after the send is
+ * fenced on the lease owner; a lease that runs out (its worker died) is taken
+ * over by the next claim. So a crash at any point loses nothing: at worst a
+ * delivery is sent twice, with the same delivery id.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { Store } from '../storage/database.js';
+import type { ClaimedDelivery } from '../storage/delivery-repository.js';
+import type { Dispatcher } from './dispatcher.js';
+import type { DeliveryEvents } from './events.js';
+
+export interface WorkerOptions {
+  /** Sends in flight at once. */
+  readonly concurrency: number;
+  /** Lease length of a claim, ms. */
+  readonly leaseMs: number;
+  /** Longest idle wait between looks at the queue, ms. */
+  readonly pollMs: number;
+  readonly clock: () => Date;
+}
+
+type State = 'idle' | 'running' | 'stopping' | 'stopped';
+
+/** Backoff after a database error, so a broken database is not hammered. */
+const ERROR_PAUSE_MS = 1_000;
+
+export class DeliveryWorker {
+  /** This worker's lease owner id: host, pid and a random part, so a restarted process never matches its old leases. */
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  private state: State = 'idle';
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly abort = new AbortController();
+  private wakeUp: (() => void) | null = null;
+  private woken = false;
+  private loop: Promise<void> | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly dispatcher: Dispatcher,
+    private readonly events: DeliveryEvents,
+    private readonly log: Logger,
+    private readonly options: WorkerOptions,
+  ) {}
+
+  start(): void {
+    if (this.state !== 'idle') throw new Error(`worker cannot start from state ${this.state}`);
+    this.state = 'running';
+    // A create wakes the worker at once when its delivery is due now.
+    this.unsubscribe = this.events.onEnqueued((dueAt) => {
+      if (dueAt.getTime() <= this.options.clock().getTime() + this.options.pollMs) this.wake();
+    });
+    this.loop = this.run();
+    this.log.info({ owner: this.owner, concurrency: this.options.concurrency }, 'delivery worker started');
+  }
+
+  /** Ends the current wait so the loop looks at the queue now. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  /**
+   * Stops claiming, lets in-flight sends finish for up to `graceMs`, then
+   * aborts the rest; aborted sends release their deliveries (see Dispatcher).
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.state === 'idle') {
+      this.state = 'stopped';
+      return;
+    }
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    this.unsubscribe?.();
+    this.wake();
+    await this.loop;
+    const pending = [...this.inFlight.values()];
+    if (pending.length > 0) {
+      this.log.info({ inFlight: pending.length, graceMs }, 'waiting for in-flight webhooks');
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
+      const outcome = await Promise.race([Promise.allSettled(pending).then(() => 'done' as const), graceOver]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        this.log.warn({ inFlight: this.inFlight.size }, 'grace period over; aborting in-flight webhooks');
+        this.abort.abort();
+        await Promise.allSettled([...this.inFlight.values()]);
+      }
+    }
+    this.state = 'stopped';
+    this.log.info({ owner: this.owner }, 'delivery worker stopped');
+  }
+
+  private async run(): Promise<void> {
+    while (this.state === 'running') {
+      this.woken = false;
+      const free = this.options.concurrency - this.inFlight.size;
+      let claimed: ClaimedDelivery[] = [];
+      let waitMs = this.options.pollMs;
+      if (free > 0) {
+        try {
+          const now = this.options.clock();
+          const leaseUntil = new Date(now.getTime() + this.options.leaseMs);
+          claimed = await this.store.write((r) => r.deliveries.claimDue(this.owner, now, leaseUntil, free));
+          if (claimed.length < free) {
+            const nextDue = await this.store.read((r) => r.deliveries.nextDueAt());
+            if (nextDue !== null) waitMs = Math.max(0, Math.min(waitMs, nextDue.getTime() - this.options.clock().getTime()));
+          }
+        } catch (err) {
+          this.log.error({ err }, 'claiming deliveries failed');
+          waitMs = ERROR_PAUSE_MS;
+        }
+      }
+      for (const delivery of claimed) this.launch(delivery);
+      // A full batch means more may be due: go round again without waiting.
+      if (claimed.length > 0 && claimed.length === free) continue;
+      if (this.woken || this.state !== 'running') continue;
+      await this.sleep(waitMs);
+    }
+  }
+
+  private launch(delivery: ClaimedDelivery): void {
+    const task = this.dispatcher
+      .attempt(delivery, this.owner, 'SCHEDULED', 'schedule', this.abort.signal)
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          // The lease will run out and another claim will retry the row.
+          this.log.error({ err, deliveryId: delivery.id }, 'delivery attempt failed to record; it will be retried after its lease');
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(delivery.id);
+        // A slot is free: look at the queue again.
+        this.wake();
+      });
+    this.inFlight.set(delivery.id, task);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = () => {
+        this.wakeUp = null;
+        done();
+      };
+    });
+  }
+}

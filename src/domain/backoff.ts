@@ -1,0 +1,121 @@
+import { DateTime } from 'luxon';
+
+/**
+ * How failed webhook deliveries are spaced out.
+ *
+ * All durations are milliseconds. The policy is expected to be validated once by the
+ * configuration layer; the functions here only guard against the values that would
+ * otherwise produce NaN or negative delays.
+ */
+export interface RetryPolicy {
+  /** Delay after the first failed attempt, before jitter (ms). The seed's default is 1000. */
+  baseDelayMs: number;
+  /** Upper bound on any delay, including one asked for by `Retry-After` (ms). */
+  maxDelayMs: number;
+  /** Retries allowed after the first attempt. The seed's default is 3. */
+  maxRetries: number;
+  /**
+   * Relative jitter in [0, 1]: 0.2 spreads each delay uniformly over ±20%, so that
+   * deliveries that failed together (a receiver outage) do not retry in lockstep.
+   */
+  jitter: number;
+}
+
+/**
+ * Exponential backoff with jitter: `baseDelayMs × 2^(attempt-1)`, scaled by a factor in
+ * `[1 - jitter, 1 + jitter)`, then capped at `maxDelayMs`.
+ *
+ * The cap is applied after the jitter, so once the schedule reaches the cap every delay is
+ * exactly `maxDelayMs`; that keeps the longest wait a promise the operator can rely on.
+ *
+ * @param attempt - number of the attempt that just failed, 1-based (1 → `baseDelayMs`).
+ * @param policy - the retry policy.
+ * @param random - a source of uniform numbers in [0, 1), e.g. `Math.random`; 0.5 gives no jitter.
+ * @returns the delay in whole milliseconds, never negative and never above `maxDelayMs`.
+ * @throws RangeError when `attempt` is not a positive integer (a caller bug, not an input error).
+ */
+export function retryDelayMs(attempt: number, policy: RetryPolicy, random: () => number): number {
+  if (!Number.isSafeInteger(attempt) || attempt < 1) {
+    throw new RangeError(`attempt must be a positive integer, got ${attempt}`);
+  }
+  const cap = Math.max(0, policy.maxDelayMs);
+  const exponential = policy.baseDelayMs * 2 ** (attempt - 1);
+  // 2^n overflows to Infinity for large attempt numbers; Infinity × a zero jitter factor
+  // would be NaN, so an overflowed schedule is simply at the cap.
+  if (!Number.isFinite(exponential)) {
+    return cap;
+  }
+  const factor = 1 + policy.jitter * (2 * random() - 1);
+  const jittered = exponential * factor;
+  if (Number.isNaN(jittered)) {
+    return cap;
+  }
+  return Math.round(Math.min(cap, Math.max(0, jittered)));
+}
+
+const DELTA_SECONDS = /^\d+$/;
+
+/**
+ * Reads a `Retry-After` header value (RFC 9110 §10.2.3).
+ *
+ * Accepts delta-seconds (a non-negative integer) or an HTTP-date in any of the three forms
+ * RFC 9110 requires recipients to accept (IMF-fixdate, RFC 850, asctime). A date in the past
+ * means "now" and yields 0.
+ *
+ * @param value - the header value, or undefined when the header is absent.
+ * @param now - the current instant, passed in so that the function stays pure.
+ * @returns the delay in milliseconds, or undefined when the header is absent or unparsable
+ *   (a garbage value is ignored rather than trusted, and the normal backoff applies).
+ */
+export function parseRetryAfter(value: string | undefined, now: Date): number | undefined {
+  if (value === undefined) {
+    return undefined;
+  }
+  const trimmed = value.trim();
+  if (trimmed === '') {
+    return undefined;
+  }
+  if (DELTA_SECONDS.test(trimmed)) {
+    // A huge value is still a valid request to wait a long time; the caller caps it.
+    return Math.min(Number(trimmed) * 1000, Number.MAX_SAFE_INTEGER);
+  }
+  // Date.parse would accept almost anything ("1", "2024"); luxon's HTTP parser accepts only
+  // the three HTTP-date forms.
+  const date = DateTime.fromHTTP(trimmed, { zone: 'utc' });
+  if (!date.isValid) {
+    return undefined;
+  }
+  return Math.max(0, date.toMillis() - now.getTime());
+}
+
+/**
+ * The delay before the next attempt of a delivery whose attempt number `attempt` just failed.
+ *
+ * When the receiver sent a usable `Retry-After`, it is honoured as asked, but never beyond
+ * `maxDelayMs`: a receiver may ask to be retried sooner than our backoff would (it knows
+ * when it will be back) or later, but it cannot park a delivery indefinitely. Without a
+ * usable `Retry-After` the jittered exponential backoff applies.
+ *
+ * This does not decide whether a retry is still allowed; compare the attempt count with
+ * `policy.maxRetries` for that.
+ *
+ * @param attempt - number of the attempt that just failed, 1-based.
+ * @param policy - the retry policy.
+ * @param retryAfter - the raw `Retry-After` header value, if the response carried one.
+ * @param now - the current instant, for HTTP-date values.
+ * @param random - a source of uniform numbers in [0, 1).
+ * @returns the delay in whole milliseconds, in [0, maxDelayMs].
+ */
+export function nextRetryDelayMs(
+  attempt: number,
+  policy: RetryPolicy,
+  retryAfter: string | undefined,
+  now: Date,
+  random: () => number,
+): number {
+  const requested = parseRetryAfter(retryAfter, now);
+  if (requested !== undefined) {
+    return Math.round(Math.max(0, Math.min(requested, policy.maxDelayMs)));
+  }
+  return retryDelayMs(attempt, policy, random);
+}

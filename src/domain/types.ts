@@ -1,0 +1,150 @@
+/**
+ * Herald's domain vocabulary, independent of gRPC and of the database.
+ */
+
+export const PRIORITIES = ['LOW', 'NORMAL', 'HIGH', 'URGENT'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Rank for comparisons; the same numbers as the proto enum and the stored column. */
+export const PRIORITY_RANK: Readonly<Record<Priority, number>> = { LOW: 1, NORMAL: 2, HIGH: 3, URGENT: 4 };
+
+export function priorityFromRank(rank: number): Priority | undefined {
+  return PRIORITIES[rank - 1];
+}
+
+export type QuietHoursPolicy = 'SKIP' | 'DEFER';
+
+export interface QuietHours {
+  /** "HH:MM", inclusive. */
+  readonly start: string;
+  /** "HH:MM", exclusive. */
+  readonly end: string;
+  readonly policy: QuietHoursPolicy;
+  /** URGENT notifications are sent even inside the window. */
+  readonly urgentBypass: boolean;
+}
+
+/** The fields a caller may set. */
+export interface EditablePreferences {
+  readonly enableWebhook: boolean;
+  readonly webhookUrl: string | null;
+  readonly timeZone: string;
+  readonly quietHours: QuietHours | null;
+  /** 0 means unlimited. */
+  readonly maxPerHour: number;
+  /** Empty means every type. */
+  readonly notificationTypes: readonly string[];
+  /** null means no minimum. */
+  readonly minPriority: Priority | null;
+  readonly webhookHeaders: Readonly<Record<string, string>>;
+  /** null means the service default. */
+  readonly webhookTimeoutMs: number | null;
+}
+
+/** Defaults of a new agent's row, and what a masked-but-unset field resets to. */
+export const DEFAULT_PREFERENCES: EditablePreferences = Object.freeze({
+  enableWebhook: false,
+  webhookUrl: null,
+  timeZone: 'UTC',
+  quietHours: null,
+  maxPerHour: 0,
+  notificationTypes: [],
+  minPriority: null,
+  webhookHeaders: {},
+  webhookTimeoutMs: null,
+});
+
+/** An agent's preferences as Herald shows them: never the secret itself. */
+export interface AgentPreferences extends EditablePreferences {
+  readonly agentId: string;
+  readonly webhookSecretSet: boolean;
+  /** Why Herald turned the webhook off itself (410 Gone), or null. */
+  readonly webhookDisabledReason: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** The secrets that sign an agent's webhooks right now, newest first. */
+export interface SigningSecrets {
+  readonly current: string | null;
+  readonly previous: string | null;
+  readonly previousExpiresAt: Date | null;
+}
+
+export type DecisionOutcome = 'DELIVER' | 'DEFER' | 'SUPPRESS';
+export type DecisionReason =
+  | 'WEBHOOK_DISABLED'
+  | 'NO_WEBHOOK_URL'
+  | 'TYPE_FILTERED'
+  | 'PRIORITY_FILTERED'
+  | 'QUIET_HOURS'
+  | 'RATE_LIMITED'
+  | 'ACCEPTED'
+  | 'URGENT_BYPASS';
+
+export interface Decision {
+  readonly outcome: DecisionOutcome;
+  readonly reason: DecisionReason;
+  /** When the webhook is due: the decision instant (DELIVER), the end of quiet hours (DEFER); null for SUPPRESS. */
+  readonly deliverAt: Date | null;
+  readonly explanation: string;
+  readonly decidedAt: Date;
+}
+
+/** A JSON object, as carried in `metadata`. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** What a caller asks to create, after validation. */
+export interface NotificationInput {
+  readonly agentId: string;
+  readonly notificationType: string;
+  readonly title: string;
+  readonly content: string;
+  readonly priority: Priority;
+  readonly relatedEntityType: string | null;
+  readonly relatedEntityId: string | null;
+  readonly metadata: JsonObject;
+  readonly idempotencyKey: string | null;
+}
+
+export interface Notification extends NotificationInput {
+  readonly id: string;
+  readonly read: boolean;
+  readonly readAt: Date | null;
+  readonly createdAt: Date;
+  readonly decision: Decision;
+  /** The delivery enqueued for it, or null when suppressed. */
+  readonly deliveryId: string | null;
+}
+
+export type DeliveryStatus = 'PENDING' | 'DELIVERING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+export type AttemptTrigger = 'SCHEDULED' | 'MANUAL' | 'TEST';
+export type EventType = 'notification' | 'test';
+
+export interface DeliveryAttempt {
+  readonly number: number;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  readonly statusCode: number | null;
+  readonly errorClass: string | null;
+  readonly errorMessage: string | null;
+  readonly responseExcerpt: string | null;
+  readonly trigger: AttemptTrigger;
+  readonly url: string;
+}
+
+export interface Delivery {
+  readonly id: string;
+  readonly agentId: string;
+  readonly notificationId: string | null;
+  readonly eventType: EventType;
+  readonly status: DeliveryStatus;
+  readonly attemptCount: number;
+  readonly nextAttemptAt: Date;
+  readonly lastStatusCode: number | null;
+  readonly lastError: string | null;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly completedAt: Date | null;
+}

@@ -1,0 +1,86 @@
+/**
+ * NotificationService: translates between proto messages and the
+ * notification use cases.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import type { Decision, DecisionReason, Notification } from '../domain/types.js';
+import type { CreateNotificationRequest__Output } from '../generated/proto/herald/v1/CreateNotificationRequest.js';
+import type { Decision as DecisionProto } from '../generated/proto/herald/v1/Decision.js';
+import type { Notification as NotificationProto } from '../generated/proto/herald/v1/Notification.js';
+import type { NotificationServiceHandlers } from '../generated/proto/herald/v1/NotificationService.js';
+import type { CreateRequest, NotificationService } from '../services/notification-service.js';
+import { fromPriority, fromStruct, fromTimestamp, toPriority, toStruct, toTimestamp, toTimestampOrNull } from './convert.js';
+import { unary, type CallContext } from './unary.js';
+
+export function createRequestFrom(req: CreateNotificationRequest__Output, prefix = ''): CreateRequest {
+  return {
+    agentId: req.agent_id,
+    notificationType: req.notification_type,
+    title: req.title,
+    content: req.content,
+    priority: fromPriority(`${prefix}priority`, req.priority),
+    relatedEntityType: req.related_entity_type,
+    relatedEntityId: req.related_entity_id,
+    metadata: fromStruct(req.metadata),
+    idempotencyKey: req.idempotency_key,
+  };
+}
+
+export function decisionToProto(d: Decision, deliveryId: string | null): DecisionProto {
+  return {
+    outcome: `DECISION_OUTCOME_${d.outcome}`,
+    reason: `DECISION_REASON_${d.reason satisfies DecisionReason}`,
+    deliver_at: toTimestampOrNull(d.deliverAt),
+    delivery_id: deliveryId ?? '',
+    explanation: d.explanation,
+    decided_at: toTimestamp(d.decidedAt),
+  };
+}
+
+export function notificationToProto(n: Notification): NotificationProto {
+  return {
+    id: n.id,
+    agent_id: n.agentId,
+    notification_type: n.notificationType,
+    title: n.title,
+    content: n.content,
+    priority: toPriority(n.priority),
+    related_entity_type: n.relatedEntityType ?? '',
+    related_entity_id: n.relatedEntityId ?? '',
+    metadata: toStruct(n.metadata),
+    idempotency_key: n.idempotencyKey ?? '',
+    read: n.read,
+    created_at: toTimestamp(n.createdAt),
+    read_at: toTimestampOrNull(n.readAt),
+    decision: decisionToProto(n.decision, n.deliveryId),
+  };
+}
+
+export function notificationHandlers(ctx: CallContext, service: NotificationService): NotificationServiceHandlers {
+  return {
+    CreateNotification: unary(ctx, 'CreateNotification', async (req) => {
+      const { notification, replayed } = await service.create(createRequestFrom(req));
+      const proto = notificationToProto(notification);
+      return { notification: proto, decision: proto.decision ?? null, replayed };
+    }),
+    EvaluateNotification: unary(ctx, 'EvaluateNotification', async (req) => {
+      if (req.notification === null) throw new InvalidArgumentError('notification', 'is required');
+      const decision = await service.evaluate(createRequestFrom(req.notification, 'notification.'), fromTimestamp('at', req.at));
+      return { decision: decisionToProto(decision, null) };
+    }),
+    GetNotification: unary(ctx, 'GetNotification', async (req) => notificationToProto(await service.get(req.id))),
+    ListNotifications: unary(ctx, 'ListNotifications', async (req) => {
+      const page = await service.list({
+        agentId: req.agent_id,
+        unreadOnly: req.unread_only,
+        notificationType: req.notification_type,
+        createdAfter: fromTimestamp('created_after', req.created_after),
+        createdBefore: fromTimestamp('created_before', req.created_before),
+        pageSize: req.page_size,
+        pageToken: req.page_token,
+      });
+      return { notifications: page.items.map(notificationToProto), next_page_token: page.nextPageToken };
+    }),
+    MarkNotificationRead: unary(ctx, 'MarkNotificationRead', async (req) => notificationToProto(await service.markRead(req.id))),
+  };
+}

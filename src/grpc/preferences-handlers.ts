@@ -1,0 +1,158 @@
+/**
+ * PreferencesService: translates between proto messages and the
+ * preferences use cases. No rules live here beyond the shape of a request.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { DEFAULT_PREFERENCES } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHours } from '../domain/types.js';
+import type { Preferences, Preferences__Output } from '../generated/proto/herald/v1/Preferences.js';
+import type { PreferencesServiceHandlers } from '../generated/proto/herald/v1/PreferencesService.js';
+import type { QuietHours__Output } from '../generated/proto/herald/v1/QuietHours.js';
+import type { PreferencesChange, PreferencesService } from '../services/preferences-service.js';
+import { fromPriority, toPriority, toTimestamp, toTimestampOrNull } from './convert.js';
+import { unary, type CallContext } from './unary.js';
+
+const P = 'preferences';
+
+type Field = keyof EditablePreferences;
+
+/** Mask paths of writable fields, with the domain field each one sets. */
+const PATHS: Readonly<Record<string, Field>> = {
+  enable_webhook: 'enableWebhook',
+  webhook_url: 'webhookUrl',
+  time_zone: 'timeZone',
+  quiet_hours: 'quietHours',
+  max_notifications_per_hour: 'maxPerHour',
+  notification_types: 'notificationTypes',
+  min_priority: 'minPriority',
+  webhook_headers: 'webhookHeaders',
+  webhook_timeout_ms: 'webhookTimeoutMs',
+};
+const QUIET_PARTS = ['start', 'end', 'policy', 'urgent_bypass'] as const;
+const OUTPUT_ONLY = ['agent_id', 'webhook_secret_set', 'created_at', 'updated_at', 'webhook_disabled_reason'];
+
+function quietHoursFrom(q: QuietHours__Output): QuietHours | null {
+  if (q.start === '' && q.end === '') return null;
+  return { start: q.start, end: q.end, policy: q.policy === 'QUIET_HOURS_POLICY_DEFER' ? 'DEFER' : 'SKIP', urgentBypass: q.urgent_bypass };
+}
+
+/** The value of one writable field in the request, or undefined when the request does not carry it. */
+function valueOf(p: Preferences__Output, field: Field): EditablePreferences[Field] | undefined {
+  switch (field) {
+    case 'enableWebhook':
+      return p.enable_webhook;
+    case 'webhookUrl':
+      return p.webhook_url === undefined ? undefined : p.webhook_url === '' ? null : p.webhook_url;
+    case 'timeZone':
+      return p.time_zone;
+    case 'quietHours':
+      return p.quiet_hours === null ? undefined : quietHoursFrom(p.quiet_hours);
+    case 'maxPerHour':
+      return p.max_notifications_per_hour;
+    case 'notificationTypes':
+      return p.notification_types.length === 0 ? undefined : p.notification_types;
+    case 'minPriority':
+      return p.min_priority === undefined ? undefined : fromPriority(`${P}.min_priority`, p.min_priority);
+    case 'webhookHeaders':
+      return Object.keys(p.webhook_headers).length === 0 ? undefined : p.webhook_headers;
+    case 'webhookTimeoutMs':
+      return p.webhook_timeout_ms;
+  }
+}
+
+/**
+ * With a mask, exactly the named fields change, and a named field the
+ * request leaves unset goes back to its default. Without one, every field the
+ * request carries is written (repeated and map fields only when non-empty:
+ * clearing them needs a mask).
+ */
+export function changeFromRequest(p: Preferences__Output, paths: readonly string[] | null): PreferencesChange {
+  const set: Partial<Record<Field, unknown>> = {};
+  if (paths === null) {
+    for (const field of Object.values(PATHS)) {
+      const value = valueOf(p, field);
+      if (value !== undefined) set[field] = value;
+    }
+    return { agentId: p.agent_id, set: set as Partial<EditablePreferences> };
+  }
+  if (paths.length === 0) throw new InvalidArgumentError('update_mask.paths', 'must name at least one field (omit update_mask to write every field given)');
+  const parts: Partial<Record<keyof QuietHours, unknown>> = {};
+  for (const path of paths) {
+    const field = PATHS[path];
+    if (field !== undefined) {
+      set[field] = valueOf(p, field) ?? DEFAULT_PREFERENCES[field];
+      continue;
+    }
+    const part = path.startsWith('quiet_hours.') ? QUIET_PARTS.find((x) => `quiet_hours.${x}` === path) : undefined;
+    if (part !== undefined) {
+      const q = p.quiet_hours;
+      if (part === 'start') parts.start = q?.start ?? '';
+      else if (part === 'end') parts.end = q?.end ?? '';
+      else if (part === 'policy') parts.policy = q?.policy === 'QUIET_HOURS_POLICY_DEFER' ? 'DEFER' : 'SKIP';
+      else parts.urgentBypass = q?.urgent_bypass ?? false;
+      continue;
+    }
+    if (OUTPUT_ONLY.includes(path)) throw new InvalidArgumentError('update_mask.paths', `"${path}" is output only and cannot be updated`);
+    throw new InvalidArgumentError('update_mask.paths', `unknown field "${path}"; updatable: ${[...Object.keys(PATHS), ...QUIET_PARTS.map((x) => `quiet_hours.${x}`)].join(', ')}`);
+  }
+  if ('quietHours' in set && Object.keys(parts).length > 0) {
+    throw new InvalidArgumentError('update_mask.paths', 'name either "quiet_hours" or its sub-fields, not both');
+  }
+  return { agentId: p.agent_id, set: set as Partial<EditablePreferences>, quietHoursParts: parts as Partial<QuietHours> };
+}
+
+export function toProto(p: AgentPreferences): Preferences {
+  return {
+    agent_id: p.agentId,
+    enable_webhook: p.enableWebhook,
+    webhook_url: p.webhookUrl ?? '',
+    time_zone: p.timeZone,
+    quiet_hours:
+      p.quietHours === null
+        ? null
+        : {
+            start: p.quietHours.start,
+            end: p.quietHours.end,
+            policy: p.quietHours.policy === 'DEFER' ? 'QUIET_HOURS_POLICY_DEFER' : 'QUIET_HOURS_POLICY_SKIP',
+            urgent_bypass: p.quietHours.urgentBypass,
+          },
+    max_notifications_per_hour: p.maxPerHour,
+    notification_types: [...p.notificationTypes],
+    min_priority: toPriority(p.minPriority),
+    webhook_headers: { ...p.webhookHeaders },
+    // Unset means "the service default", which is how it is stored.
+    ...(p.webhookTimeoutMs === null ? {} : { webhook_timeout_ms: p.webhookTimeoutMs }),
+    webhook_secret_set: p.webhookSecretSet,
+    created_at: toTimestamp(p.createdAt),
+    updated_at: toTimestamp(p.updatedAt),
+    webhook_disabled_reason: p.webhookDisabledReason ?? '',
+  };
+}
+
+export function preferencesHandlers(ctx: CallContext, service: PreferencesService): PreferencesServiceHandlers {
+  return {
+    GetPreferences: unary(ctx, 'GetPreferences', async (req) => toProto(await service.get(req.agent_id))),
+    UpdatePreferences: unary(ctx, 'UpdatePreferences', async (req) => {
+      if (req.preferences === null) throw new InvalidArgumentError('preferences', 'is required');
+      const change = changeFromRequest(req.preferences, req.update_mask === null ? null : req.update_mask.paths);
+      return toProto(await service.update(change));
+    }),
+    DeletePreferences: unary(ctx, 'DeletePreferences', async (req) => ({ cancelled_deliveries: await service.delete(req.agent_id) })),
+    ListPreferences: unary(ctx, 'ListPreferences', async (req) => {
+      const page = await service.list(req.page_size, req.page_token);
+      return { preferences: page.items.map(toProto), next_page_token: page.nextPageToken };
+    }),
+    RotateWebhookSecret: unary(ctx, 'RotateWebhookSecret', async (req) => {
+      const rotated = await service.rotateSecret(req.agent_id, req.grace_period_seconds);
+      return { webhook_secret: rotated.secret, previous_secret_expires_at: toTimestampOrNull(rotated.previousExpiresAt) };
+    }),
+    GetWebhookSecret: unary(ctx, 'GetWebhookSecret', async (req) => {
+      const s = await service.getSecrets(req.agent_id);
+      return {
+        webhook_secret: s.current ?? '',
+        previous_webhook_secret: s.previous ?? '',
+        previous_secret_expires_at: toTimestampOrNull(s.previousExpiresAt),
+      };
+    }),
+  };
+}

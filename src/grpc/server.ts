@@ -1,0 +1,87 @@
+/**
+ * The gRPC server: Herald's three services, the standard health service and
+ * server reflection, with a shutdown that drains in-flight calls.
+ */
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from '../logger.js';
+import type { DeliveryService } from '../services/delivery-service.js';
+import type { NotificationService } from '../services/notification-service.js';
+import type { PreferencesService } from '../services/preferences-service.js';
+import { deliveryHandlers, WatchStreams } from './delivery-handlers.js';
+import { notificationHandlers } from './notification-handlers.js';
+import { preferencesHandlers } from './preferences-handlers.js';
+import { loadHeraldGrpcObject, loadHeraldPackageDefinition } from './proto.js';
+import { createReflectionService } from './reflection-descriptors.js';
+import type { CallContext } from './unary.js';
+
+export interface GrpcServices {
+  readonly preferences: PreferencesService;
+  readonly notifications: NotificationService;
+  readonly deliveries: DeliveryService;
+}
+
+export const SERVICE_NAMES = ['herald.v1.PreferencesService', 'herald.v1.NotificationService', 'herald.v1.DeliveryService'] as const;
+
+/** Largest request accepted: the biggest valid notification is far below this. */
+const MAX_RECEIVE_BYTES = 1024 * 1024;
+
+export class GrpcServer {
+  private readonly server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])) });
+  private readonly streams = new WatchStreams();
+  private accepting = false;
+
+  constructor(
+    services: GrpcServices,
+    private readonly log: Logger,
+    apiTokens: readonly string[],
+  ) {
+    const definition = loadHeraldPackageDefinition();
+    const api = loadHeraldGrpcObject(definition).herald.v1;
+    const ctx: CallContext = { log, apiTokens, accepting: () => this.accepting };
+    this.server.addService(api.PreferencesService.service, preferencesHandlers(ctx, services.preferences));
+    this.server.addService(api.NotificationService.service, notificationHandlers(ctx, services.notifications));
+    this.server.addService(api.DeliveryService.service, deliveryHandlers(ctx, services.deliveries, this.streams));
+    this.health.addToServer(this.server);
+    createReflectionService(definition).addToServer(this.server);
+  }
+
+  /** Binds `address` (host:port; port 0 picks a free one) and returns the bound port. */
+  async listen(address: string): Promise<number> {
+    const port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
+    });
+    this.accepting = true;
+    this.setServing(true);
+    this.log.info({ address, port }, 'gRPC server listening');
+    return port;
+  }
+
+  private setServing(serving: boolean): void {
+    for (const name of ['', ...SERVICE_NAMES]) this.health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+  }
+
+  /**
+   * Stops taking calls (health turns NOT_SERVING, new calls get UNAVAILABLE),
+   * ends watch streams, and waits up to `graceMs` for in-flight calls before
+   * cutting the rest off.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.accepting = false;
+    this.setServing(false);
+    this.streams.endAll();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.log.warn({ graceMs }, 'in-flight calls did not finish in time; cancelling them');
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.log.info('gRPC server stopped');
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * Use cases of notifications: store every notification, decide its webhook,
+ * and enqueue the delivery in the same transaction (the outbox), so an
+ * acknowledged DELIVER or DEFER can never lose its webhook.
+ */
+import type { DeliveryEvents } from '../delivery/events.js';
+import { decide, needsHourlyCount, RATE_WINDOW_MS } from '../domain/decision.js';
+import { notificationPayload } from '../domain/payload.js';
+import type { Decision, Delivery, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
+import {
+  checkAgentId,
+  checkMetadata,
+  checkNotificationType,
+  checkText,
+  LIMITS,
+  pageSize,
+} from '../domain/validation.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { newDeliveryId, newNotificationId } from '../ids.js';
+import type { Store } from '../storage/database.js';
+import { isUniqueViolation } from '../storage/errors.js';
+import type { NotificationFilters } from '../storage/notification-repository.js';
+import { decodePageToken, encodePageToken } from '../storage/page-token.js';
+
+/** A create request as the API layer hands it over: optional strings are "" when absent. */
+export interface CreateRequest {
+  readonly agentId: string;
+  readonly notificationType: string;
+  readonly title: string;
+  readonly content: string;
+  /** null means NORMAL. */
+  readonly priority: Priority | null;
+  readonly relatedEntityType: string;
+  readonly relatedEntityId: string;
+  readonly metadata: JsonObject;
+  readonly idempotencyKey: string;
+}
+
+export interface CreateResult {
+  readonly notification: Notification;
+  /** True when the idempotency key matched an earlier create. */
+  readonly replayed: boolean;
+}
+
+export interface ListRequest {
+  readonly agentId: string;
+  readonly unreadOnly: boolean;
+  readonly notificationType: string;
+  readonly createdAfter: Date | null;
+  readonly createdBefore: Date | null;
+  readonly pageSize: number;
+  readonly pageToken: string;
+}
+
+/** Validates a create request into domain input; `prefix` is the field path of the request message. */
+export function validateCreate(req: CreateRequest, prefix = ''): NotificationInput {
+  checkAgentId(`${prefix}agent_id`, req.agentId);
+  checkNotificationType(`${prefix}notification_type`, req.notificationType);
+  checkText(`${prefix}title`, req.title, 1, LIMITS.titleLength);
+  checkText(`${prefix}content`, req.content, 0, LIMITS.contentLength);
+  checkText(`${prefix}related_entity_type`, req.relatedEntityType, 0, LIMITS.relatedLength);
+  checkText(`${prefix}related_entity_id`, req.relatedEntityId, 0, LIMITS.relatedLength);
+  checkText(`${prefix}idempotency_key`, req.idempotencyKey, 0, LIMITS.idempotencyKeyLength);
+  checkMetadata(`${prefix}metadata`, req.metadata);
+  return {
+    agentId: req.agentId,
+    notificationType: req.notificationType,
+    title: req.title,
+    content: req.content,
+    priority: req.priority ?? 'NORMAL',
+    relatedEntityType: req.relatedEntityType === '' ? null : req.relatedEntityType,
+    relatedEntityId: req.relatedEntityId === '' ? null : req.relatedEntityId,
+    metadata: req.metadata,
+    idempotencyKey: req.idempotencyKey === '' ? null : req.idempotencyKey,
+  };
+}
+
+export class NotificationService {
+  constructor(
+    private readonly store: Store,
+    private readonly events: DeliveryEvents,
+    private readonly clock: () => Date,
+  ) {}
+
+  async create(req: CreateRequest): Promise<CreateResult> {
+    const input = validateCreate(req);
+    try {
+      return await this.createOnce(input);
+    } catch (err) {
+      // The idempotency key's unique index is the last line of defence: if a
+      // concurrent create with the same key won, answer with its result.
+      if (input.idempotencyKey !== null && isUniqueViolation(err)) {
+        const first = await this.store.read((r) => r.notifications.findByIdempotencyKey(input.agentId, input.idempotencyKey!));
+        if (first !== null) return { notification: first, replayed: true };
+      }
+      throw err;
+    }
+  }
+
+  private async createOnce(input: NotificationInput): Promise<CreateResult> {
+    const { result, enqueued } = await this.store.write(async (r): Promise<{ result: CreateResult; enqueued: Delivery | null }> => {
+      // Everything below (idempotency look-up, hourly count, insert) happens
+      // under the agent's lock, so concurrent creates are decided one by one.
+      await r.lockAgent(input.agentId);
+      if (input.idempotencyKey !== null) {
+        const first = await r.notifications.findByIdempotencyKey(input.agentId, input.idempotencyKey);
+        if (first !== null) return { result: { notification: first, replayed: true }, enqueued: null };
+      }
+      // The clock is read under the lock so that decisions are in time order.
+      const now = this.clock();
+      const preferences = await r.preferences.get(input.agentId);
+      const acceptedInWindow = needsHourlyCount(preferences)
+        ? await r.notifications.countAccepted(input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
+        : 0;
+      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
+      const id = newNotificationId(now.getTime());
+      const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
+      const notification: Notification = { ...input, id, read: false, readAt: null, createdAt: now, decision, deliveryId };
+      await r.notifications.insert(notification);
+      let enqueued: Delivery | null = null;
+      if (deliveryId !== null && decision.deliverAt !== null) {
+        enqueued = await r.deliveries.enqueue({
+          id: deliveryId,
+          agentId: input.agentId,
+          notificationId: id,
+          eventType: 'notification',
+          body: notificationPayload(notification, now),
+          nextAttemptAt: decision.deliverAt,
+          now,
+        });
+      }
+      return { result: { notification, replayed: false }, enqueued };
+    });
+    if (enqueued !== null) {
+      this.events.enqueued(enqueued.nextAttemptAt);
+      this.events.changed({ delivery: enqueued, attempt: null, at: enqueued.createdAt });
+    }
+    return result;
+  }
+
+  /** The decision a create would get at `at`; stores nothing and counts toward nothing. */
+  async evaluate(req: CreateRequest, at: Date | null): Promise<Decision> {
+    const input = validateCreate(req, 'notification.');
+    const now = at ?? this.clock();
+    return this.store.read(async (r) => {
+      const preferences = await r.preferences.get(input.agentId);
+      const acceptedInWindow = needsHourlyCount(preferences)
+        ? await r.notifications.countAccepted(input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
+        : 0;
+      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
+    });
+  }
+
+  async get(id: string): Promise<Notification> {
+    checkText('id', id, 1, 100);
+    const n = await this.store.read((r) => r.notifications.get(id));
+    if (n === null) throw new NotFoundError(`notification "${id}"`);
+    return n;
+  }
+
+  async list(req: ListRequest): Promise<{ items: Notification[]; nextPageToken: string }> {
+    checkAgentId('agent_id', req.agentId);
+    if (req.notificationType !== '') checkNotificationType('notification_type', req.notificationType);
+    const size = pageSize('page_size', req.pageSize);
+    const filters: NotificationFilters = {
+      agentId: req.agentId,
+      unreadOnly: req.unreadOnly,
+      notificationType: req.notificationType === '' ? null : req.notificationType,
+      createdAfter: req.createdAfter,
+      createdBefore: req.createdBefore,
+    };
+    const after = decodePageToken('page_token', req.pageToken, filters, 2);
+    const cursor = after === null ? null : { createdAt: new Date(after[0]!), id: after[1]! };
+    if (cursor !== null && Number.isNaN(cursor.createdAt.getTime())) {
+      throw new InvalidArgumentError('page_token', 'is not a token returned by this API; start again with an empty page_token');
+    }
+    const items = await this.store.read((r) => r.notifications.list(filters, size + 1, cursor));
+    const page = items.slice(0, size);
+    const last = page.at(-1);
+    const nextPageToken = items.length > size && last !== undefined ? encodePageToken([last.createdAt.toISOString(), last.id], filters) : '';
+    return { items: page, nextPageToken };
+  }
+
+  async markRead(id: string): Promise<Notification> {
+    checkText('id', id, 1, 100);
+    const now = this.clock();
+    const n = await this.store.write((r) => r.notifications.markRead(id, now));
+    if (n === null) throw new NotFoundError(`notification "${id}"`);
+    return n;
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Use cases of agent preferences: validate, merge, store, and look after the
+ * agent's signing secret.
+ */
+import { generateWebhookSecret } from '../delivery/signer.js';
+import type { DeliveryEvents } from '../delivery/events.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { DEFAULT_PREFERENCES } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHours } from '../domain/types.js';
+import {
+  checkAgentId,
+  checkClockTime,
+  checkHeaders,
+  checkNotificationTypes,
+  checkRange,
+  checkTimeZone,
+  checkWebhookUrl,
+  LIMITS,
+  pageSize,
+  type TargetPolicy,
+} from '../domain/validation.js';
+import type { Store } from '../storage/database.js';
+import { isUniqueViolation } from '../storage/errors.js';
+import { decodePageToken, encodePageToken } from '../storage/page-token.js';
+
+/** A change to one agent's preferences. Absent keys are left as they are. */
+export interface PreferencesChange {
+  readonly agentId: string;
+  readonly set: Partial<EditablePreferences>;
+  /** Individual quiet-hours fields (mask paths such as `quiet_hours.end`), merged into the current window. */
+  readonly quietHoursParts?: Partial<QuietHours>;
+}
+
+export interface PreferencesServiceOptions {
+  readonly targets: TargetPolicy;
+  readonly signatureHeader: string;
+  /** WEBHOOK_SECRET: given to new agents instead of a random secret. */
+  readonly defaultWebhookSecret: string | undefined;
+  /** Default grace period of a rotated-out secret, seconds. */
+  readonly secretGraceSeconds: number;
+  readonly clock: () => Date;
+}
+
+export interface WebhookSecrets {
+  readonly current: string | null;
+  readonly previous: string | null;
+  readonly previousExpiresAt: Date | null;
+}
+
+const F = 'preferences';
+const MAX_GRACE_SECONDS = 7 * 86_400;
+
+export class PreferencesService {
+  constructor(
+    private readonly store: Store,
+    private readonly events: DeliveryEvents,
+    private readonly options: PreferencesServiceOptions,
+  ) {}
+
+  async get(agentId: string): Promise<AgentPreferences> {
+    checkAgentId('agent_id', agentId);
+    const prefs = await this.store.read((r) => r.preferences.get(agentId));
+    if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    return prefs;
+  }
+
+  /** Creates or changes an agent's preferences; nothing is written unless every field is valid. */
+  async update(change: PreferencesChange): Promise<AgentPreferences> {
+    checkAgentId(`${F}.agent_id`, change.agentId);
+    this.checkChange(change);
+    try {
+      return await this.write(change);
+    } catch (err) {
+      // Two first writes for the same agent raced to create its row; the
+      // loser retries once as an update of the winner's row.
+      if (isUniqueViolation(err)) return this.write(change);
+      throw err;
+    }
+  }
+
+  private write(change: PreferencesChange): Promise<AgentPreferences> {
+    const now = this.options.clock();
+    return this.store.write(async (r) => {
+      const existing = await r.preferences.get(change.agentId);
+      const base: EditablePreferences = existing ?? DEFAULT_PREFERENCES;
+      const merged: EditablePreferences = { ...base, ...change.set, quietHours: this.mergeQuietHours(base, change) };
+      const hasSecret = await r.preferences.hasSecret(change.agentId);
+      const newSecret = merged.webhookUrl !== null && !hasSecret ? (this.options.defaultWebhookSecret ?? generateWebhookSecret()) : null;
+      // Turning the webhook back on clears the reason Herald turned it off.
+      const disabledReason = change.set.enableWebhook === true ? null : undefined;
+      return r.preferences.save(change.agentId, merged, { now, newSecret, disabledReason });
+    });
+  }
+
+  private mergeQuietHours(base: EditablePreferences, change: PreferencesChange): QuietHours | null {
+    const whole = 'quietHours' in change.set ? (change.set.quietHours ?? null) : base.quietHours;
+    const parts = change.quietHoursParts;
+    if (parts === undefined || Object.keys(parts).length === 0) return whole;
+    const merged = { start: '', end: '', policy: 'SKIP' as const, urgentBypass: false, ...whole, ...parts };
+    if (merged.start === '' || merged.end === '') {
+      const missing = merged.start === '' ? 'start' : 'end';
+      throw new InvalidArgumentError(`${F}.quiet_hours.${missing}`, 'is required: the agent has no quiet hours yet, so give both start and end');
+    }
+    return merged;
+  }
+
+  private checkChange(change: PreferencesChange): void {
+    const s = change.set;
+    if (s.webhookUrl != null) checkWebhookUrl(`${F}.webhook_url`, s.webhookUrl, this.options.targets);
+    if (s.timeZone !== undefined) checkTimeZone(`${F}.time_zone`, s.timeZone);
+    if (s.quietHours != null) {
+      checkClockTime(`${F}.quiet_hours.start`, s.quietHours.start);
+      checkClockTime(`${F}.quiet_hours.end`, s.quietHours.end);
+    }
+    const parts = change.quietHoursParts;
+    if (parts?.start !== undefined) checkClockTime(`${F}.quiet_hours.start`, parts.start);
+    if (parts?.end !== undefined) checkClockTime(`${F}.quiet_hours.end`, parts.end);
+    if (s.maxPerHour !== undefined) checkRange(`${F}.max_notifications_per_hour`, s.maxPerHour, 0, LIMITS.maxPerHour);
+    if (s.notificationTypes !== undefined) checkNotificationTypes(`${F}.notification_types`, s.notificationTypes);
+    if (s.webhookHeaders !== undefined) checkHeaders(`${F}.webhook_headers`, s.webhookHeaders, this.options.signatureHeader);
+    if (s.webhookTimeoutMs != null) checkRange(`${F}.webhook_timeout_ms`, s.webhookTimeoutMs, LIMITS.timeoutMsMin, LIMITS.timeoutMsMax);
+  }
+
+  /** Deletes the agent's preferences and cancels its waiting deliveries, in one transaction. */
+  async delete(agentId: string): Promise<number> {
+    checkAgentId('agent_id', agentId);
+    const now = this.options.clock();
+    const result = await this.store.write(async (r) => {
+      if (!(await r.preferences.delete(agentId))) return null;
+      const ids = await r.deliveries.pendingIds(agentId);
+      await r.deliveries.cancelPending(agentId, 'cancelled: the agent\'s preferences were deleted', now);
+      const cancelled = [];
+      for (const id of ids) {
+        const d = await r.deliveries.get(id);
+        if (d !== null) cancelled.push(d);
+      }
+      return cancelled;
+    });
+    if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
+    return result.length;
+  }
+
+  async list(requestedPageSize: number, pageToken: string): Promise<{ items: AgentPreferences[]; nextPageToken: string }> {
+    const size = pageSize('page_size', requestedPageSize);
+    const after = decodePageToken('page_token', pageToken, 'preferences', 1);
+    const items = await this.store.read((r) => r.preferences.list(size + 1, after?.[0] ?? null));
+    const page = items.slice(0, size);
+    const last = page.at(-1);
+    const nextPageToken = items.length > size && last !== undefined ? encodePageToken([last.agentId], 'preferences') : '';
+    return { items: page, nextPageToken };
+  }
+
+  /** Replaces the secret; the previous one keeps signing for the grace period. */
+  async rotateSecret(agentId: string, graceSeconds: number | undefined): Promise<{ secret: string; previousExpiresAt: Date | null }> {
+    checkAgentId('agent_id', agentId);
+    const grace = graceSeconds ?? this.options.secretGraceSeconds;
+    checkRange('grace_period_seconds', grace, 0, MAX_GRACE_SECONDS);
+    const now = this.options.clock();
+    const secret = generateWebhookSecret();
+    const previousExpiresAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : null;
+    const result = await this.store.write(async (r) => {
+      const had = await r.preferences.hasSecret(agentId);
+      const found = await r.preferences.rotateSecret(agentId, secret, previousExpiresAt, now);
+      return found ? had : null;
+    });
+    if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    return { secret, previousExpiresAt: result ? previousExpiresAt : null };
+  }
+
+  async getSecrets(agentId: string): Promise<WebhookSecrets> {
+    checkAgentId('agent_id', agentId);
+    const now = this.options.clock();
+    const secrets = await this.store.read((r) => r.preferences.signingSecrets(agentId, now));
+    if (secrets === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    return secrets;
+  }
+}

@@ -1,0 +1,110 @@
+import type { Notification as Row, Prisma } from '../generated/prisma/sqlite/client.js';
+import { priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
+import type { DecisionOutcome, DecisionReason, JsonObject, Notification } from '../domain/types.js';
+import type { PrismaTx } from './repositories.js';
+
+function toDomain(row: Row): Notification {
+  return {
+    id: row.id,
+    agentId: row.agentId,
+    notificationType: row.notificationType,
+    title: row.title,
+    content: row.content,
+    priority: priorityFromRank(row.priority) ?? 'NORMAL',
+    relatedEntityType: row.relatedEntityType,
+    relatedEntityId: row.relatedEntityId,
+    metadata: JSON.parse(row.metadata) as JsonObject,
+    idempotencyKey: row.idempotencyKey,
+    read: row.read,
+    readAt: row.readAt,
+    createdAt: row.createdAt,
+    deliveryId: row.deliveryId,
+    decision: {
+      outcome: row.decisionOutcome as DecisionOutcome,
+      reason: row.decisionReason as DecisionReason,
+      deliverAt: row.deliverAt,
+      explanation: row.decisionExplanation,
+      decidedAt: row.createdAt,
+    },
+  };
+}
+
+export interface NotificationFilters {
+  readonly agentId: string;
+  readonly unreadOnly: boolean;
+  readonly notificationType: string | null;
+  readonly createdAfter: Date | null;
+  readonly createdBefore: Date | null;
+}
+
+export class NotificationRepository {
+  constructor(private readonly tx: PrismaTx) {}
+
+  async get(id: string): Promise<Notification | null> {
+    const row = await this.tx.notification.findUnique({ where: { id } });
+    return row === null ? null : toDomain(row);
+  }
+
+  async findByIdempotencyKey(agentId: string, idempotencyKey: string): Promise<Notification | null> {
+    const row = await this.tx.notification.findUnique({ where: { agentId_idempotencyKey: { agentId, idempotencyKey } } });
+    return row === null ? null : toDomain(row);
+  }
+
+  /** Notifications decided DELIVER or DEFER with created_at in (from, to]. */
+  countAccepted(agentId: string, from: Date, to: Date): Promise<number> {
+    return this.tx.notification.count({
+      where: { agentId, createdAt: { gt: from, lte: to }, decisionOutcome: { in: ['DELIVER', 'DEFER'] } },
+    });
+  }
+
+  async insert(n: Notification): Promise<void> {
+    await this.tx.notification.create({
+      data: {
+        id: n.id,
+        agentId: n.agentId,
+        notificationType: n.notificationType,
+        title: n.title,
+        content: n.content,
+        priority: PRIORITY_RANK[n.priority],
+        relatedEntityType: n.relatedEntityType,
+        relatedEntityId: n.relatedEntityId,
+        metadata: JSON.stringify(n.metadata),
+        idempotencyKey: n.idempotencyKey,
+        read: n.read,
+        readAt: n.readAt,
+        createdAt: n.createdAt,
+        decisionOutcome: n.decision.outcome,
+        decisionReason: n.decision.reason,
+        decisionExplanation: n.decision.explanation,
+        deliverAt: n.decision.deliverAt,
+        deliveryId: n.deliveryId,
+      },
+    });
+  }
+
+  /** Newest first; `after` is the (created_at, id) of the last row of the previous page. */
+  async list(filters: NotificationFilters, limit: number, after: { createdAt: Date; id: string } | null): Promise<Notification[]> {
+    const where: Prisma.NotificationWhereInput = { agentId: filters.agentId };
+    if (filters.unreadOnly) where.read = false;
+    if (filters.notificationType !== null) where.notificationType = filters.notificationType;
+    const createdAt: Prisma.DateTimeFilter = {};
+    if (filters.createdAfter !== null) createdAt.gte = filters.createdAfter;
+    if (filters.createdBefore !== null) createdAt.lt = filters.createdBefore;
+    where.createdAt = createdAt;
+    const rows = await this.tx.notification.findMany({
+      where:
+        after === null
+          ? where
+          : { AND: [where, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit,
+    });
+    return rows.map(toDomain);
+  }
+
+  /** Sets read and read_at unless already read; returns the notification either way. */
+  async markRead(id: string, now: Date): Promise<Notification | null> {
+    await this.tx.notification.updateMany({ where: { id, read: false }, data: { read: true, readAt: now } });
+    return this.get(id);
+  }
+}

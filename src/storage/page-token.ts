@@ -1,0 +1,38 @@
+/**
+ * Opaque page tokens. A token carries the sort key of the last row returned
+ * and a fingerprint of the filters it was issued for, so a token reused with
+ * other filters is refused instead of silently skipping rows.
+ */
+import { createHash } from 'node:crypto';
+import { InvalidArgumentError } from '../errors.js';
+
+function fingerprint(filters: unknown): string {
+  return createHash('sha256').update(JSON.stringify(filters)).digest('base64url').slice(0, 12);
+}
+
+export function encodePageToken(key: readonly string[], filters: unknown): string {
+  return Buffer.from(JSON.stringify({ k: key, f: fingerprint(filters) }), 'utf8').toString('base64url');
+}
+
+/** Returns the sort key inside `token`, or null for an empty token (first page). */
+export function decodePageToken(field: string, token: string, filters: unknown, keyLength: number): string[] | null {
+  if (token === '') return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidArgumentError(field, 'is not a token returned by this API; start again with an empty page_token');
+  }
+  const token_ = parsed as { k?: unknown; f?: unknown } | null;
+  const key = token_?.k;
+  if (
+    typeof token_ !== 'object' || token_ === null || typeof token_.f !== 'string' ||
+    !Array.isArray(key) || key.length !== keyLength || !key.every((x: unknown): x is string => typeof x === 'string')
+  ) {
+    throw new InvalidArgumentError(field, 'is not a token returned by this API; start again with an empty page_token');
+  }
+  if (token_.f !== fingerprint(filters)) {
+    throw new InvalidArgumentError(field, 'was issued for different filters; repeat the request with the same filters or an empty page_token');
+  }
+  return key;
+}

@@ -1,0 +1,140 @@
+import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.js';
+import { priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, SigningSecrets } from '../domain/types.js';
+import type { PrismaTx } from './repositories.js';
+
+function toDomain(row: Row): AgentPreferences {
+  return {
+    agentId: row.agentId,
+    enableWebhook: row.enableWebhook,
+    webhookUrl: row.webhookUrl,
+    timeZone: row.timeZone,
+    quietHours:
+      row.quietStart !== null && row.quietEnd !== null
+        ? { start: row.quietStart, end: row.quietEnd, policy: row.quietPolicy as QuietHoursPolicy, urgentBypass: row.urgentBypass }
+        : null,
+    maxPerHour: row.maxPerHour,
+    notificationTypes: JSON.parse(row.notificationTypes) as string[],
+    minPriority: priorityFromRank(row.minPriority) ?? null,
+    webhookHeaders: JSON.parse(row.webhookHeaders) as Record<string, string>,
+    webhookTimeoutMs: row.webhookTimeoutMs,
+    webhookSecretSet: row.webhookSecret !== null,
+    webhookDisabledReason: row.webhookDisabledReason,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function toColumns(p: EditablePreferences) {
+  return {
+    enableWebhook: p.enableWebhook,
+    webhookUrl: p.webhookUrl,
+    timeZone: p.timeZone,
+    quietStart: p.quietHours?.start ?? null,
+    quietEnd: p.quietHours?.end ?? null,
+    quietPolicy: p.quietHours?.policy ?? 'SKIP',
+    urgentBypass: p.quietHours?.urgentBypass ?? false,
+    maxPerHour: p.maxPerHour,
+    notificationTypes: JSON.stringify(p.notificationTypes),
+    minPriority: p.minPriority === null ? 0 : PRIORITY_RANK[p.minPriority],
+    webhookHeaders: JSON.stringify(p.webhookHeaders),
+    webhookTimeoutMs: p.webhookTimeoutMs,
+  };
+}
+
+export class PreferencesRepository {
+  constructor(private readonly tx: PrismaTx) {}
+
+  async get(agentId: string): Promise<AgentPreferences | null> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { agentId } });
+    return row === null ? null : toDomain(row);
+  }
+
+  /**
+   * Writes an agent's preferences, creating the row when absent.
+   * `newSecret` is stored only when the row has no secret yet.
+   * `disabledReason` undefined leaves the recorded reason as it is.
+   */
+  async save(
+    agentId: string,
+    prefs: EditablePreferences,
+    opts: { now: Date; newSecret: string | null; disabledReason?: string | null },
+  ): Promise<AgentPreferences> {
+    const existing = await this.tx.agentPreferences.findUnique({ where: { agentId }, select: { webhookSecret: true } });
+    const columns = toColumns(prefs);
+    const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason };
+    if (existing === null) {
+      const row = await this.tx.agentPreferences.create({
+        data: { agentId, ...columns, ...reason, webhookSecret: opts.newSecret, createdAt: opts.now, updatedAt: opts.now },
+      });
+      return toDomain(row);
+    }
+    const secret = existing.webhookSecret === null && opts.newSecret !== null ? { webhookSecret: opts.newSecret } : {};
+    const row = await this.tx.agentPreferences.update({
+      where: { agentId },
+      data: { ...columns, ...reason, ...secret, updatedAt: opts.now },
+    });
+    return toDomain(row);
+  }
+
+  async hasSecret(agentId: string): Promise<boolean> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { agentId }, select: { webhookSecret: true } });
+    return row?.webhookSecret != null;
+  }
+
+  /** Deletes the row; false when there was none. */
+  async delete(agentId: string): Promise<boolean> {
+    const { count } = await this.tx.agentPreferences.deleteMany({ where: { agentId } });
+    return count > 0;
+  }
+
+  /** A page ordered by agent_id, starting after `afterAgentId`. */
+  async list(limit: number, afterAgentId: string | null): Promise<AgentPreferences[]> {
+    const rows = await this.tx.agentPreferences.findMany({
+      where: afterAgentId === null ? {} : { agentId: { gt: afterAgentId } },
+      orderBy: { agentId: 'asc' },
+      take: limit,
+    });
+    return rows.map(toDomain);
+  }
+
+  /** The secrets that sign right now; an expired previous secret is reported as none. */
+  async signingSecrets(agentId: string, now: Date): Promise<SigningSecrets | null> {
+    const row = await this.tx.agentPreferences.findUnique({
+      where: { agentId },
+      select: { webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
+    });
+    if (row === null) return null;
+    const previousValid = row.previousWebhookSecret !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now;
+    return {
+      current: row.webhookSecret,
+      previous: previousValid ? row.previousWebhookSecret : null,
+      previousExpiresAt: previousValid ? row.previousSecretExpiresAt : null,
+    };
+  }
+
+  /** Replaces the secret; the old one signs until `previousExpiresAt` (null: revoked now). */
+  async rotateSecret(agentId: string, secret: string, previousExpiresAt: Date | null, now: Date): Promise<boolean> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { agentId }, select: { webhookSecret: true } });
+    if (row === null) return false;
+    const keepPrevious = previousExpiresAt !== null && row.webhookSecret !== null;
+    await this.tx.agentPreferences.update({
+      where: { agentId },
+      data: {
+        webhookSecret: secret,
+        previousWebhookSecret: keepPrevious ? row.webhookSecret : null,
+        previousSecretExpiresAt: keepPrevious ? previousExpiresAt : null,
+        updatedAt: now,
+      },
+    });
+    return true;
+  }
+
+  /** Turns the webhook off on Herald's own initiative (410 Gone), recording why. */
+  async disableWebhook(agentId: string, reason: string, now: Date): Promise<void> {
+    await this.tx.agentPreferences.updateMany({
+      where: { agentId },
+      data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
+    });
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Queries over one transaction. Each repository maps rows to domain types:
+ * nothing above storage/ sees a Prisma row.
+ */
+import type { Prisma } from '../generated/prisma/sqlite/client.js';
+import { DeliveryRepository } from './delivery-repository.js';
+import { NotificationRepository } from './notification-repository.js';
+import { PreferencesRepository } from './preferences-repository.js';
+
+export type PrismaTx = Prisma.TransactionClient;
+export type Dialect = 'sqlite' | 'postgresql';
+
+export class Repositories {
+  readonly preferences: PreferencesRepository;
+  readonly notifications: NotificationRepository;
+  readonly deliveries: DeliveryRepository;
+
+  constructor(private readonly tx: PrismaTx, readonly dialect: Dialect) {
+    this.preferences = new PreferencesRepository(tx);
+    this.notifications = new NotificationRepository(tx);
+    this.deliveries = new DeliveryRepository(tx, dialect);
+  }
+
+  /**
+   * Serialises transactions that decide for the same agent (hourly limit,
+   * idempotency) until this transaction ends. SQLite needs nothing: its
+   * transactions already run one at a time.
+   */
+  async lockAgent(agentId: string): Promise<void> {
+    if (this.dialect === 'postgresql') {
+      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${agentId}, 0))`;
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.tx.$queryRaw`SELECT 1`;
+  }
+}
