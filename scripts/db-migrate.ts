@@ -4,7 +4,8 @@
  * service does at start-up. Exits 1 with the reason when the database history
  * does not match the migrations on disk.
  */
-import { applyMigrations, databaseTargetFromUrl } from '../src/storage/migrations.js';
+import { parseDatabaseUrl } from '../src/config.js';
+import { applyMigrations } from '../src/storage/migrations.js';
 
 const log = {
   info(obj: object, msg: string): void {
@@ -13,7 +14,7 @@ const log = {
 };
 
 try {
-  const target = databaseTargetFromUrl(process.env['DATABASE_URL']);
+  const target = parseDatabaseUrl(process.env['DATABASE_URL'], process.cwd());
   const applied = await applyMigrations(target, log);
   console.log(applied.length === 0 ? 'nothing to apply' : `applied ${applied.length}: ${applied.join(', ')}`);
 } catch (error) {

@@ -10,7 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -43,45 +43,12 @@ export interface MigrationFile {
   checksum: string;
 }
 
-/** The `DATABASE_URL` used when none is set: a SQLite file under `./data`. */
-export const DEFAULT_DATABASE_URL = 'file:./data/herald.db';
-
 /**
  * The key of the PostgreSQL advisory lock held while migrating. It is the one
  * Prisma Migrate takes, so Herald replicas and a `prisma migrate deploy` run
  * wait for each other instead of racing.
  */
 export const POSTGRES_MIGRATION_LOCK_KEY = 72707369;
-
-/**
- * Turns a `DATABASE_URL` into a {@link DatabaseTarget}.
- *
- * - unset or blank: {@link DEFAULT_DATABASE_URL};
- * - `file:<path>` (also `file:///abs/path`): SQLite; a relative path is
- *   resolved against `cwd` (default `process.cwd()`), as the better-sqlite3
- *   driver adapter would;
- * - `postgres://…` or `postgresql://…`: PostgreSQL, the URL kept as given.
- *
- * Throws an Error for anything else. The message names only the scheme,
- * because the URL may carry a password.
- */
-export function databaseTargetFromUrl(url: string | undefined, cwd: string = process.cwd()): DatabaseTarget {
-  const raw = url?.trim() || DEFAULT_DATABASE_URL;
-  if (raw.startsWith('file:')) {
-    // `file:///abs` is the URL form of `/abs`; `file:./x` and `file:/abs` are Prisma's.
-    const path = raw.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path === '' || path.includes('?')) {
-      throw new Error(`DATABASE_URL: expected file:<path to the SQLite file> without parameters, got "${raw}"`);
-    }
-    return { provider: 'sqlite', filePath: isAbsolute(path) ? path : resolve(cwd, path) };
-  }
-  if (/^postgres(ql)?:\/\//i.test(raw)) {
-    if (!URL.canParse(raw)) throw new Error('DATABASE_URL: not a valid postgresql:// URL');
-    return { provider: 'postgresql', url: raw };
-  }
-  const scheme = raw.split(':')[0] ?? '';
-  throw new Error(`DATABASE_URL: unsupported scheme "${scheme}:"; use file:<path> (SQLite) or postgresql://`);
-}
 
 /**
  * The directory holding package.json, found by walking up from this module,

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig, parseDatabaseUrl } from '../../src/config.js';
+
+describe('parseDatabaseUrl', () => {
+  const cwd = '/srv/herald';
+  const cases: Array<[string | undefined, string, string]> = [
+    [undefined, 'sqlite', '/srv/herald/data/herald.db'],
+    ['  ', 'sqlite', '/srv/herald/data/herald.db'],
+    ['file:./x.db', 'sqlite', '/srv/herald/x.db'],
+    ['file:x.db', 'sqlite', '/srv/herald/x.db'],
+    ['file:/var/lib/herald.db', 'sqlite', '/var/lib/herald.db'],
+    ['file:///var/lib/herald.db', 'sqlite', '/var/lib/herald.db'],
+    ['postgres://u:p@db:5432/herald', 'postgresql', 'postgres://u:p@db:5432/herald'],
+    ['postgresql://db/herald?schema=h', 'postgresql', 'postgresql://db/herald?schema=h'],
+  ];
+  for (const [url, provider, where] of cases) {
+    test(`${JSON.stringify(url)} is ${provider} at ${where}`, () => {
+      const db = parseDatabaseUrl(url, cwd);
+      assert.equal(db.provider, provider);
+      assert.equal(db.provider === 'sqlite' ? db.filePath : db.url, where);
+    });
+  }
+
+  test('an unsupported scheme is refused without echoing the password', () => {
+    assert.throws(() => parseDatabaseUrl('mysql://root:secret@db/herald', cwd), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.variable, 'DATABASE_URL');
+      assert.match(err.message, /unsupported scheme "mysql:"/);
+      assert.doesNotMatch(err.message, /secret/);
+      return true;
+    });
+  });
+
+  test('file: without a path, or with parameters, is refused', () => {
+    assert.throws(() => parseDatabaseUrl('file:', cwd), /expected file:<path/);
+    assert.throws(() => parseDatabaseUrl('file:./x.db?mode=ro', cwd), /expected file:<path/);
+  });
+});
+
+describe('loadConfig', () => {
+  test('defaults follow the seed: 3 retries, 1 s base delay, 10 s timeout, port 50051', () => {
+    const c = loadConfig({}, '/srv');
+    assert.equal(c.webhookMaxRetries, 3);
+    assert.equal(c.webhookRetryDelayMs, 1000);
+    assert.equal(c.webhookTimeoutMs, 10_000);
+    assert.equal(c.grpcAddress, '0.0.0.0:50051');
+    assert.equal(c.role, 'all');
+    assert.equal(c.workerEnabled, true);
+    assert.equal(c.allowHttpTargets, false);
+    assert.equal(c.signatureHeader, 'X-Herald-Signature');
+  });
+
+  test('seconds in the seed variables become milliseconds', () => {
+    const c = loadConfig({ WEBHOOK_RETRY_DELAY: '1.5', WEBHOOK_TIMEOUT: '2.25' });
+    assert.equal(c.webhookRetryDelayMs, 1500);
+    assert.equal(c.webhookTimeoutMs, 2250);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['WEBHOOK_MAX_RETRIES', 'abc'],
+    ['WEBHOOK_MAX_RETRIES', '-1'],
+    ['WEBHOOK_RETRY_DELAY', 'soon'],
+    ['WEBHOOK_TIMEOUT', '0'],
+    ['GRPC_ADDRESS', 'nonsense'],
+    ['GRPC_ADDRESS', 'localhost:70000'],
+    ['HERALD_WORKER', 'maybe'],
+    ['HERALD_ROLE', 'boss'],
+    ['HERALD_LOG_LEVEL', 'loud'],
+    ['HERALD_WORKER_CONCURRENCY', '0'],
+    ['HERALD_LEASE_MS', '5000'],
+    ['HERALD_SIGNATURE_HEADER', 'bad header'],
+    ['HERALD_SIGNATURE_HEADER', 'webhook-signature'],
+    ['HERALD_API_TOKENS', 'short'],
+    ['WEBHOOK_SECRET', 'abc'],
+    ['WEBHOOK_SECRET', 'whsec_c2hvcnQ='],
+  ];
+  for (const [name, value] of bad) {
+    test(`${name}=${JSON.stringify(value)} stops start-up naming ${name}`, () => {
+      assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name && err.message.startsWith(`${name}:`));
+    });
+  }
+
+  test('HERALD_ROLE=api turns the worker off', () => {
+    assert.equal(loadConfig({ HERALD_ROLE: 'api' }).workerEnabled, false);
+  });
+
+  test('HERALD_API_TOKENS is split on commas', () => {
+    assert.deepEqual(loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }).apiTokens, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+  });
+});

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { decide, typeAllowed } from '../../src/domain/decision.js';
+import { DEFAULT_PREFERENCES, type EditablePreferences, type Priority } from '../../src/domain/types.js';
+
+const NOW = new Date('2026-03-10T23:30:00Z'); // 23:30 UTC: inside 22:00-06:00
+const ON: EditablePreferences = { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook' };
+const QUIET = { start: '22:00', end: '06:00', policy: 'SKIP' as const, urgentBypass: false };
+
+function run(p: EditablePreferences | null, over: { type?: string; priority?: Priority; accepted?: number; now?: Date } = {}) {
+  return decide({ preferences: p, notificationType: over.type ?? 'job.done', priority: over.priority ?? 'NORMAL', now: over.now ?? NOW, acceptedInWindow: over.accepted ?? 0 });
+}
+
+describe('decide', () => {
+  const cases: Array<[string, EditablePreferences | null, Parameters<typeof run>[1], string, string]> = [
+    ['no preferences', null, {}, 'SUPPRESS', 'WEBHOOK_DISABLED'],
+    ['webhook off', { ...ON, enableWebhook: false }, {}, 'SUPPRESS', 'WEBHOOK_DISABLED'],
+    ['no URL', { ...ON, webhookUrl: null }, {}, 'SUPPRESS', 'NO_WEBHOOK_URL'],
+    ['type not allowed', { ...ON, notificationTypes: ['billing.*'] }, {}, 'SUPPRESS', 'TYPE_FILTERED'],
+    ['priority too low', { ...ON, minPriority: 'HIGH' }, {}, 'SUPPRESS', 'PRIORITY_FILTERED'],
+    ['quiet hours, SKIP', { ...ON, quietHours: QUIET }, {}, 'SUPPRESS', 'QUIET_HOURS'],
+    ['quiet hours, DEFER', { ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }, {}, 'DEFER', 'QUIET_HOURS'],
+    ['quiet hours bypassed by URGENT', { ...ON, quietHours: { ...QUIET, urgentBypass: true } }, { priority: 'URGENT' }, 'DELIVER', 'URGENT_BYPASS'],
+    ['bypass needs URGENT', { ...ON, quietHours: { ...QUIET, urgentBypass: true } }, { priority: 'HIGH' }, 'SUPPRESS', 'QUIET_HOURS'],
+    ['limit reached', { ...ON, maxPerHour: 3 }, { accepted: 3 }, 'SUPPRESS', 'RATE_LIMITED'],
+    ['limit not reached', { ...ON, maxPerHour: 3 }, { accepted: 2 }, 'DELIVER', 'ACCEPTED'],
+    ['limit 0 is unlimited', { ...ON, maxPerHour: 0 }, { accepted: 1_000_000 }, 'DELIVER', 'ACCEPTED'],
+    ['everything passes', ON, {}, 'DELIVER', 'ACCEPTED'],
+    // Precedence: the earlier check wins.
+    ['webhook off beats a filtered type', { ...ON, enableWebhook: false, notificationTypes: ['x'] }, {}, 'SUPPRESS', 'WEBHOOK_DISABLED'],
+    ['a filtered type inside quiet hours is TYPE_FILTERED', { ...ON, notificationTypes: ['x'], quietHours: QUIET }, {}, 'SUPPRESS', 'TYPE_FILTERED'],
+    ['a low priority inside quiet hours is PRIORITY_FILTERED', { ...ON, minPriority: 'URGENT', quietHours: QUIET }, {}, 'SUPPRESS', 'PRIORITY_FILTERED'],
+    ['quiet hours (SKIP) beat the limit', { ...ON, maxPerHour: 1, quietHours: QUIET }, { accepted: 5 }, 'SUPPRESS', 'QUIET_HOURS'],
+    ['a DEFER over the limit is RATE_LIMITED', { ...ON, maxPerHour: 1, quietHours: { ...QUIET, policy: 'DEFER' } }, { accepted: 1 }, 'SUPPRESS', 'RATE_LIMITED'],
+    ['outside quiet hours nothing is held', { ...ON, quietHours: QUIET }, { now: new Date('2026-03-10T12:00:00Z') }, 'DELIVER', 'ACCEPTED'],
+  ];
+  for (const [name, prefs, over, outcome, reason] of cases) {
+    test(`${name} → ${outcome}/${reason}`, () => {
+      const d = run(prefs, over);
+      assert.equal(d.outcome, outcome);
+      assert.equal(d.reason, reason);
+      assert.ok(d.explanation.length > 0);
+      assert.equal(d.decidedAt.getTime(), (over?.now ?? NOW).getTime());
+    });
+  }
+
+  test('DEFER is due at the end of the window; DELIVER now; SUPPRESS never', () => {
+    assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).deliverAt?.toISOString(), '2026-03-11T06:00:00.000Z');
+    assert.equal(run(ON).deliverAt?.getTime(), NOW.getTime());
+    assert.equal(run(null).deliverAt, null);
+  });
+
+  test('quiet hours are read in the agent zone', () => {
+    // 23:30 UTC is 00:30 in Paris (inside 22:00-06:00) and 19:30 in New York (outside).
+    assert.equal(run({ ...ON, timeZone: 'Europe/Paris', quietHours: QUIET }).reason, 'QUIET_HOURS');
+    assert.equal(run({ ...ON, timeZone: 'America/New_York', quietHours: QUIET }).reason, 'ACCEPTED');
+  });
+});
+
+describe('typeAllowed', () => {
+  const cases: Array<[string[], string, boolean]> = [
+    [[], 'anything', true],
+    [['*'], 'anything', true],
+    [['job.done'], 'job.done', true],
+    [['job.done'], 'job.failed', false],
+    [['job.*'], 'job.failed', true],
+    [['job.*'], 'jobs.failed', false],
+    [['job*'], 'jobs.failed', true],
+    [['a', 'b.*'], 'b.x', true],
+  ];
+  for (const [list, type, allowed] of cases) {
+    test(`[${list.join(', ')}] ${allowed ? 'allows' : 'refuses'} ${type}`, () => assert.equal(typeAllowed(list, type), allowed));
+  }
+});
