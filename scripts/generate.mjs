@@ -11,6 +11,7 @@ const bin = (name) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, impo
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
 
 run(bin('prisma'), ['generate', '--schema', 'prisma/schema.prisma']);
+run(bin('prisma'), ['generate', '--schema', 'prisma/postgresql/schema.prisma']);
 
 // These flags MUST equal the loader options in src/grpc/proto.ts
 // (PROTO_LOADER_OPTIONS): the generated types describe what the loader decodes.

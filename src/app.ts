@@ -46,7 +46,7 @@ export class App {
     const random = options.random ?? Math.random;
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
-    const store = await Store.open(config.database);
+    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous });
     const events = new DeliveryEvents();
     const userAgent = `Herald-Webhook/${VERSION}`;
     const sender = new WebhookSender({ userAgent });
@@ -88,7 +88,11 @@ export class App {
       await store.close();
       throw err;
     }
-    worker?.start();
+    if (worker !== null) {
+      // Deliveries enqueued by other replicas wake this worker at once.
+      await store.listenForEnqueued(log, () => worker.wake());
+      worker.start();
+    }
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     return new App(config, log, store, sender, server, worker, port);
   }

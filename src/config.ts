@@ -54,6 +54,13 @@ export interface Config {
   readonly apiTokens: readonly string[];
   /** HERALD_LOG_LEVEL (default `info`). */
   readonly logLevel: LogLevel;
+  /** HERALD_DB_POOL_SIZE (default 10): PostgreSQL connections per process. */
+  readonly dbPoolSize: number;
+  /**
+   * HERALD_SQLITE_SYNCHRONOUS (default `full`): `full` makes every acknowledged
+   * write survive a power loss; `normal` is faster and still survives a crash of the process.
+   */
+  readonly sqliteSynchronous: 'FULL' | 'NORMAL';
 }
 
 /** A configuration problem, named by variable; main prints it and exits 2. */
@@ -207,6 +214,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     allowPrivateTargets: boolean(env, 'HERALD_ALLOW_PRIVATE_TARGETS', false),
     signatureHeader: headerName(env),
     apiTokens: apiTokens(env),
+    dbPoolSize: integer(env, 'HERALD_DB_POOL_SIZE', 10, 1, 500),
+    sqliteSynchronous: oneOf(env, 'HERALD_SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full') === 'full' ? 'FULL' : 'NORMAL',
     logLevel: oneOf<LogLevel>(env, 'HERALD_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
   };
   return Object.freeze(config);

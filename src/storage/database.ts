@@ -5,13 +5,27 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
 import type { DatabaseConfig } from '../config.js';
+import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgresql/client.js';
 import { PrismaClient } from '../generated/prisma/sqlite/client.js';
+import type { Logger } from '../logger.js';
+import { PostgresListener } from './postgres-listener.js';
 import { Repositories, type Dialect, type PrismaTx } from './repositories.js';
 
 export interface StoreOptions {
   /** SQLite `synchronous`: FULL (default) survives power loss; NORMAL is faster and survives process crashes. */
   readonly sqliteSynchronous?: 'FULL' | 'NORMAL';
+  /** PostgreSQL connections in this process's pool (default 10). */
+  readonly poolSize?: number;
+}
+
+/** Splits Prisma's `?schema=` parameter off a PostgreSQL URL: the pg driver does not know it. */
+export function postgresConnection(url: string): { connectionString: string; schema: string | undefined } {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  return { connectionString: parsed.href, schema };
 }
 
 /**
@@ -22,29 +36,40 @@ export interface StoreOptions {
  * a mutex, but plain queries skip that mutex and would run *inside* whatever
  * transaction is open at that moment (and be rolled back with it). Routing
  * everything through `$transaction` makes each operation atomic and isolated.
+ * On PostgreSQL reads use the pool directly.
  */
 export class Store {
+  private listener: PostgresListener | null = null;
+
   private constructor(
     private readonly prisma: PrismaClient,
     readonly dialect: Dialect,
+    private readonly connectionString: string | null,
   ) {}
 
   static async open(config: DatabaseConfig, options: StoreOptions = {}): Promise<Store> {
-    if (config.provider !== 'sqlite') {
-      throw new Error('PostgreSQL support is not built yet; use a file: DATABASE_URL');
+    // Waiting for a connection (PostgreSQL) or the adapter's transaction
+    // mutex (SQLite) counts toward maxWait: allow for bursts.
+    const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
+    if (config.provider === 'postgresql') {
+      const { connectionString, schema } = postgresConnection(config.url);
+      const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? 10 }, schema === undefined ? undefined : { schema });
+      // The two generated clients differ only in their provider; their query
+      // API is the same, so one type serves the repositories.
+      const prisma = new PostgresPrismaClient({ adapter, transactionOptions }) as unknown as PrismaClient;
+      await prisma.$queryRaw`SELECT 1`;
+      return new Store(prisma, 'postgresql', connectionString);
     }
     mkdirSync(dirname(config.filePath), { recursive: true });
     const adapter = new PrismaBetterSqlite3({ url: `file:${config.filePath}` }, { timestampFormat: 'iso8601' });
-    // Waiting for the adapter's transaction mutex counts toward maxWait, and
-    // every call queues on it: allow for a burst of concurrent requests.
-    const prisma = new PrismaClient({ adapter, transactionOptions: { maxWait: 30_000, timeout: 30_000 } });
+    const prisma = new PrismaClient({ adapter, transactionOptions });
     // WAL lets readers in other processes (backups, the CLI) work alongside
     // the service; busy_timeout makes them wait instead of failing at once.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.sqliteSynchronous ?? 'FULL'}`);
     await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
     await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
-    return new Store(prisma, 'sqlite');
+    return new Store(prisma, 'sqlite', null);
   }
 
   /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
@@ -54,6 +79,7 @@ export class Store {
 
   /** Runs read-only work; on SQLite inside a transaction (see the class comment). */
   read<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgresql') return fn(new Repositories(this.prisma, this.dialect));
     return this.write(fn);
   }
 
@@ -62,7 +88,19 @@ export class Store {
     await this.read((r) => r.ping());
   }
 
+  /**
+   * Calls `listener` when any process enqueues a delivery (PostgreSQL
+   * LISTEN/NOTIFY). On SQLite there is only this process, whose creates
+   * announce themselves in-process, so nothing is done.
+   */
+  async listenForEnqueued(log: Logger, listener: () => void): Promise<void> {
+    if (this.connectionString === null || this.listener !== null) return;
+    this.listener = new PostgresListener(this.connectionString, log, listener);
+    await this.listener.start();
+  }
+
   async close(): Promise<void> {
+    await this.listener?.stop();
     await this.prisma.$disconnect();
   }
 }

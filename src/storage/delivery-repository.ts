@@ -33,6 +33,9 @@ function attemptToDomain(row: AttemptRow): DeliveryAttempt {
   };
 }
 
+/** The PostgreSQL LISTEN/NOTIFY channel announcing new deliveries. */
+export const ENQUEUED_CHANNEL = 'herald_delivery_enqueued';
+
 /** A delivery taken by a worker: the body to send and the attempt number this claim counted. */
 export interface ClaimedDelivery extends Delivery {
   readonly body: string;
@@ -100,6 +103,9 @@ export class DeliveryRepository {
         updatedAt: d.now,
       },
     });
+    // Other replicas' workers wake on this at commit (never before: NOTIFY
+    // is transactional), so their latency does not depend on the poll.
+    if (this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
     return toDomain(row);
   }
 
@@ -159,6 +165,7 @@ export class DeliveryRepository {
    * so two claimers can never both win the same row.
    */
   async claimDue(owner: string, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
+    if (this.dialect === 'postgresql') return this.claimDueSkipLocked(owner, now, leaseUntil, limit);
     const candidates = await this.tx.delivery.findMany({
       where: claimable(now),
       orderBy: { nextAttemptAt: 'asc' },
@@ -171,6 +178,29 @@ export class DeliveryRepository {
       if (row !== null) claimed.push(row);
     }
     return claimed;
+  }
+
+  /**
+   * PostgreSQL: one statement that locks due rows, skipping rows another
+   * replica is claiming at this moment, so replicas never wait on each other
+   * or take the same row.
+   */
+  private async claimDueSkipLocked(owner: string, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
+    const ids = await this.tx.$queryRaw<Array<{ id: string }>>`
+      UPDATE deliveries
+         SET status = 'DELIVERING', lease_owner = ${owner}, lease_expires_at = ${leaseUntil}::timestamp(3),
+             attempt_count = attempt_count + 1, updated_at = ${now}::timestamp(3)
+       WHERE id IN (
+         SELECT id FROM deliveries
+          WHERE (status = 'PENDING' AND next_attempt_at <= ${now}::timestamp(3))
+             OR (status = 'DELIVERING' AND lease_expires_at < ${now}::timestamp(3))
+          ORDER BY next_attempt_at
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED)
+      RETURNING id`;
+    if (ids.length === 0) return [];
+    const rows = await this.tx.delivery.findMany({ where: { id: { in: ids.map((r) => r.id) } }, orderBy: { nextAttemptAt: 'asc' } });
+    return rows.map((row) => ({ ...toDomain(row), body: row.body }));
   }
 
   /**

@@ -3,10 +3,12 @@
  * (or the PostgreSQL database of HERALD_TEST_DATABASE_URL), and a real
  * client. Everything is closed by `t.after`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import pg from 'pg';
 import { App, type AppOptions } from '../../src/app.js';
 import { createHeraldClient, type HeraldClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
@@ -28,11 +30,65 @@ export interface StartOptions extends AppOptions {
   readonly dir?: string;
 }
 
+/** Which database the integration tests run on: set by the PostgreSQL wrappers in test/postgres/. */
+export const TEST_DATABASE: 'sqlite' | 'postgresql' = process.env.HERALD_TEST_DB === 'postgresql' ? 'postgresql' : 'sqlite';
+
+/**
+ * A DATABASE_URL for a brand-new, empty database, dropped after the test:
+ * a SQLite file in `dir`, or a fresh database on the PostgreSQL server of
+ * HERALD_TEST_DATABASE_URL.
+ */
+export async function freshDatabaseUrl(t: TestContext, dir: string): Promise<string> {
+  if (TEST_DATABASE === 'sqlite') return `file:${join(dir, 'herald.db')}`;
+  const admin = process.env.HERALD_TEST_DATABASE_URL;
+  if (!admin) throw new Error('HERALD_TEST_DB=postgresql needs HERALD_TEST_DATABASE_URL (a server where the user may CREATE DATABASE)');
+  const name = `herald_t_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  cleanup(t, async () => {
+    const c = new pg.Client({ connectionString: admin });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  });
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.href;
+}
+
+/**
+ * Registers `fn` to run after the test, before everything registered earlier
+ * with this function (node:test runs `after` hooks in registration order; a
+ * server must stop before its database and directory go away).
+ */
+export function cleanup(t: TestContext, fn: () => unknown): void {
+  const stacks = cleanupStacks.get(t);
+  if (stacks !== undefined) {
+    stacks.push(fn);
+    return;
+  }
+  const stack = [fn];
+  cleanupStacks.set(t, stack);
+  t.after(async () => {
+    while (stack.length > 0) await stack.pop()!();
+  });
+}
+const cleanupStacks = new WeakMap<TestContext, Array<() => unknown>>();
+
 export async function startHerald(t: TestContext, options: StartOptions = {}): Promise<Herald> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'herald-test-'));
-  if (options.dir === undefined) t.after(() => rmSync(dir, { recursive: true, force: true }));
+  if (options.dir === undefined) cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const databaseUrl = options.env?.DATABASE_URL ?? (await freshDatabaseUrl(t, dir));
   const env: Record<string, string> = {
-    DATABASE_URL: `file:${join(dir, 'herald.db')}`,
+    DATABASE_URL: databaseUrl,
     GRPC_ADDRESS: '127.0.0.1:0',
     HERALD_ALLOW_HTTP_TARGETS: 'true',
     HERALD_ALLOW_PRIVATE_TARGETS: 'true',
@@ -52,7 +108,7 @@ export async function startHerald(t: TestContext, options: StartOptions = {}): P
     client.close();
     await app.stop(2_000);
   };
-  t.after(stop);
+  cleanup(t, stop);
   return {
     app,
     client,
@@ -61,7 +117,7 @@ export async function startHerald(t: TestContext, options: StartOptions = {}): P
     env,
     async restart(extraEnv = {}) {
       await stop();
-      return startHerald(t, { ...options, dir, env: { ...options.env, ...extraEnv } });
+      return startHerald(t, { ...options, dir, env: { ...options.env, DATABASE_URL: databaseUrl, ...extraEnv } });
     },
   };
 }

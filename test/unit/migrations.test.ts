@@ -278,3 +278,18 @@ test('PostgreSQL: diff, apply, apply again', { skip: postgresUrl ? false : 'HERA
   assert.equal(runs.flat().length, 1);
   assert.deepEqual(await applyMigrations({ provider: 'postgresql', url: url.href }, undefined, { migrationsDir }), []);
 });
+
+test(
+  'the committed PostgreSQL migrations agree with prisma/postgresql/schema.prisma',
+  { skip: postgresUrl ? false : 'HERALD_TEST_DATABASE_URL is not set' },
+  async () => {
+    assert.ok(postgresUrl);
+    const sql = await diffMigrationsToSchema({
+      provider: 'postgresql',
+      migrationsDir: join(packageRoot(), 'prisma', 'postgresql', 'migrations'),
+      schemaPath: join(packageRoot(), 'prisma', 'postgresql', 'schema.prisma'),
+      shadowDatabaseUrl: postgresUrl,
+    });
+    assert.equal(sql, '', `the schema has changes no migration covers; run npm run db:diff -- --provider postgresql ... --name <change>:\n${sql}`);
+  },
+);

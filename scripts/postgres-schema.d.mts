@@ -1,0 +1,3 @@
+export declare const SQLITE_SCHEMA: string;
+export declare const POSTGRES_SCHEMA: string;
+export declare function postgresSchemaFrom(sqlite: string): string;

@@ -1,0 +1,64 @@
+/**
+ * LISTENs on PostgreSQL for deliveries enqueued by any replica and calls
+ * back, so that every worker wakes at once instead of at its next poll. A
+ * lost connection is re-opened with backoff; polling covers the gap.
+ */
+import pg from 'pg';
+import type { Logger } from '../logger.js';
+import { ENQUEUED_CHANNEL } from './delivery-repository.js';
+
+export class PostgresListener {
+  private client: pg.Client | null = null;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private failures = 0;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly log: Logger,
+    private readonly onEnqueued: () => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.connectionString });
+    client.on('notification', (msg) => {
+      if (msg.channel === ENQUEUED_CHANNEL) this.onEnqueued();
+    });
+    client.on('error', (err) => {
+      this.log.warn({ err }, 'PostgreSQL LISTEN connection failed; reconnecting');
+      void client.end().catch(() => undefined);
+      this.scheduleReconnect();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${ENQUEUED_CHANNEL}`);
+      this.client = client;
+      this.failures = 0;
+    } catch (err) {
+      void client.end().catch(() => undefined);
+      this.log.warn({ err }, 'could not LISTEN on PostgreSQL; relying on polling until it works');
+      this.scheduleReconnect();
+    }
+  }
+
+  private scheduleReconnect(): void {
+    this.client = null;
+    if (this.stopped || this.retryTimer !== null) return;
+    const delay = Math.min(30_000, 500 * 2 ** this.failures++);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.stopped) void this.connect();
+    }, delay);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    await this.client?.end().catch(() => undefined);
+    this.client = null;
+  }
+}
