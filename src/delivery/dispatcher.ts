@@ -40,7 +40,8 @@ export interface AttemptOutcome {
   readonly attempt: DeliveryAttempt | null;
 }
 
-const LEASE_MARGIN_MS = 5_000;
+/** Time the worker needs around a send to record its result: the lease must outlast timeout + this (config enforces it for WEBHOOK_TIMEOUT). */
+const LEASE_MARGIN_MS = 1_000;
 
 function describe(result: SendResult): string {
   return result.kind === 'response' ? `HTTP ${result.statusCode}` : `${result.errorClass}: ${result.message}`;
@@ -66,6 +67,17 @@ export class Dispatcher {
       prefs: await r.preferences.get(claimed.agentId),
       secrets: await r.preferences.signingSecrets(claimed.agentId, clock()),
     }));
+    const { retryPolicy } = this.options;
+    if (trigger === 'SCHEDULED' && claimed.attemptCount > 1 + retryPolicy.maxRetries) {
+      // Every attempt the budget allows was claimed and none was recorded as
+      // finished: the workers sending it died mid-send (a poison delivery).
+      // Stop here instead of taking down worker after worker.
+      return this.settle(claimed, owner, null, {
+        status: 'FAILED',
+        lastStatusCode: claimed.lastStatusCode,
+        lastError: `retries exhausted: ${claimed.attemptCount - 1} attempts were claimed and did not finish (the worker stopped mid-send); last error: ${claimed.lastError ?? 'none recorded'}`,
+      });
+    }
     const { prefs, secrets: keys } = target;
     const url = prefs?.webhookUrl ?? null;
     const current = keys?.current ?? null;
@@ -152,7 +164,10 @@ export class Dispatcher {
         }
         const now = clock();
         const delay = nextRetryDelayMs(claimed.attemptCount, retryPolicy, verdict.retryAfter, now, random);
-        return { status: 'PENDING', nextAttemptAt: new Date(now.getTime() + delay), lastStatusCode, lastError: describe(result) };
+        // A manual retry of a delivery due later (deferred by quiet hours)
+        // must not pull its next attempt forward.
+        const next = Math.max(now.getTime() + delay, claimed.nextAttemptAt.getTime());
+        return { status: 'PENDING', nextAttemptAt: new Date(next), lastStatusCode, lastError: describe(result) };
       }
     }
   }
@@ -163,7 +178,7 @@ export class Dispatcher {
       // The attempt happened whether or not this worker still holds the
       // lease, so it is recorded either way; only the state change is fenced.
       if (attempt !== null) await r.deliveries.recordAttempt({ ...attempt, id: newAttemptId(now.getTime()), deliveryId: claimed.id });
-      const settled = await r.deliveries.settle(claimed.id, owner, s, now);
+      const settled = await r.deliveries.settle(claimed.id, owner, s, now, attempt !== null);
       if (disableReason !== null) await r.preferences.disableWebhook(claimed.agentId, `receiver answered ${disableReason}`, now);
       return settled ? r.deliveries.get(claimed.id) : null;
     });

@@ -70,7 +70,8 @@ for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 
 
 /** True for loopback, private, link-local and other non-public IP literals and localhost names. */
 export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  // A trailing dot is the fully qualified form of the same name ("localhost.").
+  const host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   const family = isIP(host);
   if (family === 4) return PRIVATE.check(host, 'ipv4');

@@ -249,11 +249,11 @@ export class DeliveryRepository {
   }
 
   /**
-   * Settles a claimed delivery. Fenced on the lease owner: when another
+   * Settles a claimed delivery (`attemptMade` false: settled without sending). Fenced on the lease owner: when another
    * worker has taken the row over (this one was too slow), nothing changes
    * and false is returned.
    */
-  async settle(id: string, owner: string, s: Settlement, now: Date): Promise<boolean> {
+  async settle(id: string, owner: string, s: Settlement, now: Date, attemptMade = true): Promise<boolean> {
     const final = s.status !== 'PENDING';
     const { count } = await this.tx.delivery.updateMany({
       where: { id, leaseOwner: owner, status: 'DELIVERING' },
@@ -264,6 +264,8 @@ export class DeliveryRepository {
         leaseOwner: null,
         leaseExpiresAt: null,
         updatedAt: now,
+        // Settled without sending: the attempt counted at claim is given back.
+        ...(attemptMade ? {} : { attemptCount: { decrement: 1 } }),
         ...(final ? { completedAt: now } : { nextAttemptAt: s.nextAttemptAt }),
       },
     });

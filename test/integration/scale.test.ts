@@ -1,0 +1,192 @@
+/**
+ * Several replicas on one PostgreSQL: three Herald processes, notifications
+ * created round-robin across them, a receiver that counts. Needs PostgreSQL
+ * (SQLite serves one process), so it runs in the PostgreSQL suite only
+ * (test/postgres/scale.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import type { HeraldClient } from '../../src/client.js';
+import { eventually, spawnHerald, tempDir, type ChildHerald } from '../helpers/child-herald.js';
+import { freshDatabaseUrl, TEST_DATABASE } from '../helpers/herald.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+
+const AGENTS = 30;
+const PER_AGENT = 100;
+const LIMIT = 80;
+const IN_FLIGHT = 48;
+
+const skip = TEST_DATABASE === 'postgresql' ? false : 'needs PostgreSQL: several processes share one database (runs in test/postgres/scale.test.ts)';
+
+async function replicas(t: TestContext, n: number, extraEnv: Record<string, string> = {}): Promise<ChildHerald[]> {
+  const dir = tempDir(t);
+  const databaseUrl = await freshDatabaseUrl(t, dir);
+  const env = {
+    DATABASE_URL: databaseUrl,
+    HERALD_WORKER_CONCURRENCY: '32',
+    // Long polls: a replica must be woken by LISTEN/NOTIFY, not by its poll.
+    HERALD_POLL_MS: '5000',
+    WEBHOOK_RETRY_DELAY: '0.2',
+    WEBHOOK_MAX_RETRIES: '10',
+    HERALD_LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  // The first one applies the migrations; the others start on a migrated database.
+  const first = await spawnHerald(t, { dir, env: { ...env, HERALD_LOG_LEVEL: 'info' } });
+  const rest = await Promise.all(Array.from({ length: n - 1 }, () => spawnHerald(t, { dir, env: { ...env, HERALD_LOG_LEVEL: 'info' } })));
+  return [first, ...rest];
+}
+
+async function setUpAgents(client: HeraldClient, receiver: Receiver): Promise<string[]> {
+  const agents = Array.from({ length: AGENTS }, (_, i) => `scale-agent-${String(i).padStart(2, '0')}`);
+  await Promise.all(
+    agents.map((agent_id) =>
+      client.preferences.UpdatePreferences({
+        preferences: { agent_id, enable_webhook: true, webhook_url: `${receiver.url}/hooks/${agent_id}`, max_notifications_per_hour: LIMIT },
+      }),
+    ),
+  );
+  return agents;
+}
+
+interface Created {
+  readonly agent: string;
+  readonly outcome: string;
+  readonly deliveryId: string;
+}
+
+/**
+ * Creates PER_AGENT notifications for every agent, round-robin over the
+ * clients, IN_FLIGHT at a time. `onProgress` may return clients to stop
+ * using (a replica that was killed); calls that fail are not acknowledged
+ * and are not counted.
+ */
+async function createAll(clients: HeraldClient[], agents: string[], onProgress?: (done: number) => void): Promise<{ created: Created[]; failed: number }> {
+  const jobs = agents.flatMap((agent) => Array.from({ length: PER_AGENT }, (_, i) => ({ agent, i })));
+  const created: Created[] = [];
+  let failed = 0;
+  let next = 0;
+  let done = 0;
+  const live = new Set(clients);
+  async function lane(): Promise<void> {
+    while (next < jobs.length) {
+      const n = next++;
+      const job = jobs[n]!;
+      const pool = clients.filter((c) => live.has(c));
+      const client = pool[n % pool.length]!;
+      try {
+        const r = await client.notifications.CreateNotification({ agent_id: job.agent, notification_type: 'scale.test', title: `n${job.i}` });
+        created.push({ agent: job.agent, outcome: r.decision?.outcome ?? '', deliveryId: r.decision?.delivery_id ?? '' });
+      } catch {
+        failed++;
+        live.delete(client);
+      }
+      onProgress?.(++done);
+    }
+  }
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+  return { created, failed };
+}
+
+function countIds(receiver: Receiver): Map<string, number> {
+  const ids = new Map<string, number>();
+  for (const r of receiver.requests) {
+    const id = String(r.headers['x-herald-delivery'] ?? '');
+    ids.set(id, (ids.get(id) ?? 0) + 1);
+  }
+  return ids;
+}
+
+describe('three replicas on one PostgreSQL', { skip }, () => {
+  test('3,000 notifications round-robin over 3 replicas: every delivery id arrives exactly once, none left pending, per-agent limits hold', { timeout: 240_000 }, async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const nodes = await replicas(t, 3);
+    const clients = nodes.map((n) => n.client);
+    const agents = await setUpAgents(clients[0]!, receiver);
+
+    const started = performance.now();
+    const { created, failed } = await createAll(clients, agents);
+    const createdMs = performance.now() - started;
+    assert.equal(failed, 0);
+    assert.equal(created.length, AGENTS * PER_AGENT);
+
+    for (const agent of agents) {
+      const mine = created.filter((c) => c.agent === agent);
+      const delivered = mine.filter((c) => c.outcome === 'DECISION_OUTCOME_DELIVER').length;
+      assert.equal(delivered, LIMIT, `${agent}: exactly ${LIMIT} of ${PER_AGENT} accepted across replicas`);
+    }
+    const expected = new Set(created.filter((c) => c.deliveryId !== '').map((c) => c.deliveryId));
+    assert.equal(expected.size, AGENTS * LIMIT);
+
+    await eventually('every delivery at the receiver', () => (countIds(receiver).size >= expected.size ? true : undefined), 180_000, 100);
+    const deliveredMs = performance.now() - started;
+    const ids = countIds(receiver);
+    const duplicates = [...ids.values()].filter((n) => n > 1).length;
+    assert.deepEqual([...ids.keys()].sort(), [...expected].sort(), 'the receiver got exactly the enqueued delivery ids');
+    assert.equal(duplicates, 0, 'no crash, so no delivery may arrive twice');
+
+    const stats = await eventually('settled statistics', async () => {
+      const s = await clients[0]!.deliveries.GetDeliveryStats({ since: { seconds: 0, nanos: 0 } });
+      return s.pending === 0 && s.delivering === 0 ? s : undefined;
+    });
+    assert.equal(stats.succeeded, expected.size);
+    const perReplica = nodes.map((n) => n.logs.filter((l) => l.includes('"webhook attempt"')).length);
+    t.diagnostic(
+      `created ${created.length} in ${Math.round(createdMs)} ms (${Math.round((created.length / createdMs) * 1000)}/s); ` +
+        `${expected.size} deliveries received in ${Math.round(deliveredMs)} ms; duplicates ${duplicates}; sent per replica ${perReplica.join('/')}`,
+    );
+  });
+
+  test('one replica SIGKILLed mid-run: every acknowledged delivery arrives; duplicates only for its in-flight rows, with the same delivery id', { timeout: 240_000 }, async (t) => {
+    // Slow answers keep sends in flight at the moment of the kill.
+    const receiver = await startReceiver([], { fallback: { status: 200, delayMs: 30 } });
+    t.after(() => receiver.close());
+    const nodes = await replicas(t, 3, { HERALD_LEASE_MS: '3000', WEBHOOK_TIMEOUT: '1' });
+    const clients = nodes.map((n) => n.client);
+    const agents = await setUpAgents(clients[0]!, receiver);
+    const victim = nodes[2]!;
+
+    const started = performance.now();
+    let killed = false;
+    const { created, failed } = await createAll(clients, agents, (done) => {
+      if (!killed && done >= 1_000) {
+        killed = true;
+        victim.kill('SIGKILL');
+      }
+    });
+    assert.ok(killed);
+    await victim.exited;
+    const expected = new Set(created.filter((c) => c.deliveryId !== '').map((c) => c.deliveryId));
+    for (const agent of agents) {
+      const delivered = created.filter((c) => c.agent === agent && c.outcome === 'DECISION_OUTCOME_DELIVER').length;
+      assert.ok(delivered <= LIMIT, `${agent}: at most ${LIMIT} accepted`);
+    }
+
+    await eventually('every acknowledged delivery at the receiver', () => {
+      const ids = countIds(receiver);
+      return [...expected].every((id) => ids.has(id)) ? true : undefined;
+    }, 180_000, 100);
+    const survivors = clients.slice(0, 2);
+    const stats = await eventually('no delivery left pending', async () => {
+      const s = await survivors[0]!.deliveries.GetDeliveryStats({ since: { seconds: 0, nanos: 0 } });
+      return s.pending === 0 && s.delivering === 0 ? s : undefined;
+    }, 60_000);
+    const ids = countIds(receiver);
+    const duplicates = [...ids.entries()].filter(([, n]) => n > 1);
+    const unknown = [...ids.keys()].filter((id) => !expected.has(id));
+    // A row the victim had claimed may have reached the receiver before the
+    // kill, and is then sent again after its lease runs out: at most one per
+    // send slot of the victim.
+    assert.ok(duplicates.length <= 32, `${duplicates.length} duplicates; at most the victim's 32 in-flight sends`);
+    assert.ok(duplicates.every(([, n]) => n === 2), 'a duplicate arrives twice, not more');
+    // Creates in flight on the victim at the kill may have committed without
+    // their answer reaching us: their deliveries are sent, just not counted as acknowledged.
+    assert.ok(unknown.length <= IN_FLIGHT, `${unknown.length} unacknowledged deliveries`);
+    assert.equal(stats.succeeded, ids.size);
+    t.diagnostic(
+      `acknowledged ${created.length} (failed calls ${failed}), deliveries ${expected.size} acknowledged + ${unknown.length} unacknowledged, ` +
+        `received ${receiver.requests.length} requests for ${ids.size} ids, duplicates ${duplicates.length}, in ${Math.round(performance.now() - started)} ms`,
+    );
+  });
+});
