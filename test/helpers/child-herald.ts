@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { createHeraldClient, type HeraldClient } from '../../src/client.js';
+import { freshDatabaseUrl, TEST_DATABASE } from './herald.js';
 
 /** The repository root: the child's working directory, so that `src/main.ts` and `proto/` resolve. */
 export const REPO_ROOT: string = fileURLToPath(new URL('../../', import.meta.url));
@@ -89,6 +90,18 @@ function childEnv(dir: string, extra: Record<string, string>): NodeJS.ProcessEnv
     HERALD_LOG_LEVEL: 'info',
     ...extra,
   };
+}
+
+/** The database of each directory's children: a SQLite file in it, or (PostgreSQL suite) a fresh database created once per directory. */
+const databases = new Map<string, Promise<string>>();
+
+async function databaseFor(t: TestContext, dir: string): Promise<string> {
+  let url = databases.get(dir);
+  if (url === undefined) {
+    url = TEST_DATABASE === 'postgresql' ? freshDatabaseUrl(t, dir) : Promise.resolve(`file:${join(dir, 'herald.db')}`);
+    databases.set(dir, url);
+  }
+  return url;
 }
 
 /** Children not yet exited, by database directory, so that a directory is removed only after its children are gone. */
@@ -232,7 +245,7 @@ export function startHeraldProcess(t: TestContext, options: SpawnOptions): Heral
  * `readyTimeoutMs` (the child is then killed).
  */
 export async function spawnHerald(t: TestContext, options: SpawnOptions): Promise<ChildHerald> {
-  const child = startHeraldProcess(t, options);
+  const child = startHeraldProcess(t, { ...options, env: { DATABASE_URL: await databaseFor(t, options.dir), ...options.env } });
   const timeoutMs = options.readyTimeoutMs ?? 20_000;
   try {
     const listening = await child.waitForLog('gRPC server listening', timeoutMs);
