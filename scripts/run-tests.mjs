@@ -25,5 +25,4 @@ const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test
   cwd: root,
   stdio: 'inherit',
 });
-if (!postgres) console.log('# PostgreSQL suite: SKIPPED (HERALD_TEST_DATABASE_URL is not set)');
 process.exit(result.status ?? 1);

@@ -19,10 +19,16 @@ export function toTimestampOrNull(date: Date | null): Timestamp | null {
   return date === null ? null : toTimestamp(date);
 }
 
-/** A Timestamp from a request, or null when unset. Refuses values a Date cannot hold. */
-export function fromTimestamp(field: string, ts: Timestamp__Output | null | undefined): Date | null {
+/**
+ * A Timestamp from a request, or null when unset. Refuses values a Date
+ * cannot hold. Dates hold milliseconds: `round` says which way finer
+ * precision goes (down for an instant to decide at; up for the bound of a
+ * filter on stored whole-millisecond times, so that ">= x" and "< x" keep
+ * their meaning).
+ */
+export function fromTimestamp(field: string, ts: Timestamp__Output | null | undefined, round: 'down' | 'up' = 'down'): Date | null {
   if (ts === null || ts === undefined) return null;
-  const ms = ts.seconds * 1000 + Math.floor(ts.nanos / 1_000_000);
+  const ms = ts.seconds * 1000 + (round === 'up' ? Math.ceil(ts.nanos / 1_000_000) : Math.floor(ts.nanos / 1_000_000));
   const date = new Date(ms);
   if (!Number.isFinite(ms) || Number.isNaN(date.getTime()) || ts.nanos < 0 || ts.nanos > 999_999_999) {
     throw new InvalidArgumentError(field, 'is not a valid timestamp');

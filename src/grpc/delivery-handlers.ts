@@ -104,7 +104,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
       return { delivery_id: r.deliveryId, success: r.success, status_code: r.statusCode ?? 0, duration_ms: r.durationMs, error: r.error ?? '' };
     }),
     GetDeliveryStats: unary(ctx, 'GetDeliveryStats', async (req) => {
-      const s = await service.stats(req.agent_id, fromTimestamp('since', req.since));
+      const s = await service.stats(req.agent_id, fromTimestamp('since', req.since, 'up'));
       const settled = s.byStatus.SUCCEEDED + s.byStatus.FAILED;
       return {
         pending: s.byStatus.PENDING,

@@ -74,8 +74,8 @@ export function notificationHandlers(ctx: CallContext, service: NotificationServ
         agentId: req.agent_id,
         unreadOnly: req.unread_only,
         notificationType: req.notification_type,
-        createdAfter: fromTimestamp('created_after', req.created_after),
-        createdBefore: fromTimestamp('created_before', req.created_before),
+        createdAfter: fromTimestamp('created_after', req.created_after, 'up'),
+        createdBefore: fromTimestamp('created_before', req.created_before, 'up'),
         pageSize: req.page_size,
         pageToken: req.page_token,
       });

@@ -28,18 +28,31 @@ export function postgresConnection(url: string): { connectionString: string; sch
   return { connectionString: parsed.href, schema };
 }
 
+/** Runs async functions one at a time, in call order. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
 /**
  * The service's handle on the database.
  *
- * On SQLite every operation, reads included, runs inside a transaction: the
- * better-sqlite3 adapter has one connection and serialises transactions with
- * a mutex, but plain queries skip that mutex and would run *inside* whatever
- * transaction is open at that moment (and be rolled back with it). Routing
- * everything through `$transaction` makes each operation atomic and isolated.
- * On PostgreSQL reads use the pool directly.
+ * On SQLite every operation, reads included, takes the store's mutex: the
+ * better-sqlite3 adapter has one connection and serialises only
+ * *transactions*; a plain query would run inside whatever transaction is open
+ * at that moment (seeing its uncommitted rows, or being rolled back with it).
+ * With the mutex a read sees only committed data and a transaction is never
+ * joined by a stranger. It costs no parallelism: the driver is synchronous.
+ * On PostgreSQL the pool gives each transaction its own connection.
  */
 export class Store {
   private listener: PostgresListener | null = null;
+  private readonly sqliteLock = new Mutex();
 
   private constructor(
     private readonly prisma: PrismaClient,
@@ -74,13 +87,14 @@ export class Store {
 
   /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
   write<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect)));
+    const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect)));
+    return this.dialect === 'sqlite' ? this.sqliteLock.run(transaction) : transaction();
   }
 
-  /** Runs read-only work; on SQLite inside a transaction (see the class comment). */
+  /** Runs read-only work: consistent on SQLite (see the class comment), on the pool on PostgreSQL. */
   read<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    if (this.dialect === 'postgresql') return fn(new Repositories(this.prisma, this.dialect));
-    return this.write(fn);
+    const repos = new Repositories(this.prisma, this.dialect);
+    return this.dialect === 'sqlite' ? this.sqliteLock.run(() => fn(repos)) : fn(repos);
   }
 
   /** A cheap round trip, for health checks. */
