@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import type { HeraldClient } from '../../src/client.js';
-import { eventually, spawnHerald, tempDir, type ChildHerald } from '../helpers/child-herald.js';
+import { eventually, spawnHerald, startHeraldProcess, tempDir, type ChildHerald } from '../helpers/child-herald.js';
 import { freshDatabaseUrl, TEST_DATABASE } from '../helpers/herald.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
@@ -188,5 +188,56 @@ describe('three replicas on one PostgreSQL', { skip }, () => {
       `acknowledged ${created.length} (failed calls ${failed}), deliveries ${expected.size} acknowledged + ${unknown.length} unacknowledged, ` +
         `received ${receiver.requests.length} requests for ${ids.size} ids, duplicates ${duplicates.length}, in ${Math.round(performance.now() - started)} ms`,
     );
+  });
+
+  test('100 concurrent creates spread over 3 replicas with limit 10 give exactly 10 deliveries; 20 concurrent repeats of one idempotency key give one notification', { timeout: 120_000 }, async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const nodes = await replicas(t, 3);
+    const clients = nodes.map((n) => n.client);
+    await clients[0]!.preferences.UpdatePreferences({
+      preferences: { agent_id: 'limit-10', enable_webhook: true, webhook_url: `${receiver.url}/hook`, max_notifications_per_hour: 10 },
+    });
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => clients[i % 3]!.notifications.CreateNotification({ agent_id: 'limit-10', notification_type: 'burst', title: `b${i}` })),
+    );
+    const outcomes = results.map((r) => r.decision?.reason);
+    assert.equal(outcomes.filter((o) => o === 'DECISION_REASON_ACCEPTED').length, 10);
+    assert.equal(outcomes.filter((o) => o === 'DECISION_REASON_RATE_LIMITED').length, 90);
+
+    const repeats = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        clients[i % 3]!.notifications.CreateNotification({ agent_id: 'idem', notification_type: 'once', title: 'only once', idempotency_key: 'k-1' }),
+      ),
+    );
+    assert.equal(new Set(repeats.map((r) => r.notification?.id)).size, 1);
+    assert.equal(repeats.filter((r) => !r.replayed).length, 1);
+    const listed = await clients[1]!.notifications.ListNotifications({ agent_id: 'idem' });
+    assert.equal(listed.notifications.length, 1);
+  });
+
+  test('HERALD_ROLE splits the work: an api replica enqueues and never sends, a worker replica sends and serves no API', { timeout: 120_000 }, async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const dir = tempDir(t);
+    const env = { DATABASE_URL: await freshDatabaseUrl(t, dir), HERALD_POLL_MS: '200', HERALD_LOG_LEVEL: 'info' };
+    const api = await spawnHerald(t, { dir, env: { ...env, HERALD_ROLE: 'api' } });
+    await api.client.preferences.UpdatePreferences({ preferences: { agent_id: 'roles', enable_webhook: true, webhook_url: `${receiver.url}/hook` } });
+    const created = await api.client.notifications.CreateNotification({ agent_id: 'roles', notification_type: 'split', title: 'by the worker' });
+    const id = created.decision?.delivery_id ?? '';
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(receiver.requests.length, 0, 'the api replica does not deliver');
+    assert.equal((await api.client.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_PENDING');
+
+    const worker = startHeraldProcess(t, { dir, env: { ...env, HERALD_ROLE: 'worker' } });
+    await worker.waitForLog('Herald started');
+    assert.ok(!worker.records().some((r) => r.msg === 'gRPC server listening'), 'the worker replica serves no API');
+    await receiver.waitForRequests(1, 20_000);
+    assert.equal(receiver.requests[0]!.headers['x-herald-delivery'], id);
+    const done = await eventually('SUCCEEDED', async () => {
+      const d = await api.client.deliveries.GetDelivery({ id });
+      return d.status === 'DELIVERY_STATUS_SUCCEEDED' ? d : undefined;
+    });
+    assert.equal(done.attempts.length, 1);
   });
 });
