@@ -191,8 +191,8 @@ function apiTokens(env: Env): string[] {
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const webhookTimeoutMs = secondsAsMs(env, 'WEBHOOK_TIMEOUT', 10, 0.001, 60);
   const leaseMs = integer(env, 'HERALD_LEASE_MS', 90_000, 1_000, 3_600_000);
-  if (leaseMs <= webhookTimeoutMs + 1_000) {
-    throw new ConfigError('HERALD_LEASE_MS', `must exceed WEBHOOK_TIMEOUT (${webhookTimeoutMs} ms) by more than a second, or a slow send would be taken over mid-flight`);
+  if (leaseMs < webhookTimeoutMs + 2_000) {
+    throw new ConfigError('HERALD_LEASE_MS', `must be at least WEBHOOK_TIMEOUT (${webhookTimeoutMs} ms) + 2000 ms, or a slow send would be taken over mid-flight`);
   }
   const role = oneOf<Role>(env, 'HERALD_ROLE', ['all', 'api', 'worker'], 'all');
   const config: Config = {

@@ -40,8 +40,8 @@ export interface AttemptOutcome {
   readonly attempt: DeliveryAttempt | null;
 }
 
-/** Time the worker needs around a send to record its result: the lease must outlast timeout + this (config enforces it for WEBHOOK_TIMEOUT). */
-const LEASE_MARGIN_MS = 1_000;
+/** Time a worker is given after a send to record its result before its lease may run out. */
+const LEASE_MARGIN_MS = 2_000;
 
 function describe(result: SendResult): string {
   return result.kind === 'response' ? `HTTP ${result.statusCode}` : `${result.errorClass}: ${result.message}`;
@@ -96,9 +96,17 @@ export class Dispatcher {
     }
 
     const timeoutMs = prefs.webhookTimeoutMs ?? this.options.defaultTimeoutMs;
-    if (timeoutMs + LEASE_MARGIN_MS > this.options.leaseMs) {
-      const extended = await this.store.write((r) => r.deliveries.extendLease(claimed.id, owner, new Date(clock().getTime() + timeoutMs + LEASE_MARGIN_MS)));
-      if (!extended) return { delivery: null, attempt: null };
+    // The lease must outlive the send: extend it when what is left of it
+    // (claims wait their turn on a busy process) is shorter than the timeout
+    // plus the time to record the result. Otherwise another worker could take
+    // the delivery over while this one is still sending it.
+    const needed = clock().getTime() + timeoutMs + LEASE_MARGIN_MS;
+    if (claimed.leaseExpiresAt === null || claimed.leaseExpiresAt.getTime() < needed) {
+      const extended = await this.store.write((r) => r.deliveries.extendLease(claimed.id, owner, new Date(needed)));
+      if (!extended) {
+        this.log.warn({ deliveryId: claimed.id, owner }, 'lease lost before sending; another worker owns the delivery');
+        return { delivery: null, attempt: null };
+      }
     }
 
     const body = Buffer.from(claimed.body, 'utf8');

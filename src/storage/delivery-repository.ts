@@ -39,6 +39,8 @@ export const ENQUEUED_CHANNEL = 'herald_delivery_enqueued';
 /** A delivery taken by a worker: the body to send and the attempt number this claim counted. */
 export interface ClaimedDelivery extends Delivery {
   readonly body: string;
+  /** Until when this claim holds the delivery. */
+  readonly leaseExpiresAt: Date | null;
 }
 
 export interface NewDelivery {
@@ -127,7 +129,7 @@ export class DeliveryRepository {
         updatedAt: d.now,
       },
     });
-    return { ...toDomain(row), body: row.body };
+    return { ...toDomain(row), body: row.body, leaseExpiresAt: row.leaseExpiresAt };
   }
 
   async get(id: string): Promise<Delivery | null> {
@@ -200,7 +202,7 @@ export class DeliveryRepository {
       RETURNING id`;
     if (ids.length === 0) return [];
     const rows = await this.tx.delivery.findMany({ where: { id: { in: ids.map((r) => r.id) } }, orderBy: { nextAttemptAt: 'asc' } });
-    return rows.map((row) => ({ ...toDomain(row), body: row.body }));
+    return rows.map((row) => ({ ...toDomain(row), body: row.body, leaseExpiresAt: row.leaseExpiresAt }));
   }
 
   /**
@@ -218,7 +220,7 @@ export class DeliveryRepository {
     });
     if (count !== 1) return null;
     const row = await this.tx.delivery.findUniqueOrThrow({ where: { id } });
-    return { ...toDomain(row), body: row.body };
+    return { ...toDomain(row), body: row.body, leaseExpiresAt: row.leaseExpiresAt };
   }
 
   /** Pushes the lease of a row `owner` still holds to `leaseUntil`; false when the lease was lost. */

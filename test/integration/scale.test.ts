@@ -142,7 +142,7 @@ describe('three replicas on one PostgreSQL', { skip }, () => {
     // Slow answers keep sends in flight at the moment of the kill.
     const receiver = await startReceiver([], { fallback: { status: 200, delayMs: 30 } });
     t.after(() => receiver.close());
-    const nodes = await replicas(t, 3, { HERALD_LEASE_MS: '3000', WEBHOOK_TIMEOUT: '1' });
+    const nodes = await replicas(t, 3, { HERALD_LEASE_MS: '5000', WEBHOOK_TIMEOUT: '1' });
     const clients = nodes.map((n) => n.client);
     const agents = await setUpAgents(clients[0]!, receiver);
     const victim = nodes[2]!;
