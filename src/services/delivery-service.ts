@@ -8,11 +8,11 @@ import type { DeliveryChange, DeliveryEvents } from '../delivery/events.js';
 import { testPayload } from '../domain/payload.js';
 import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
 import { checkAgentId, checkText, pageSize } from '../domain/validation.js';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
+import { FailedPreconditionError, NotFoundError } from '../errors.js';
 import { newDeliveryId } from '../ids.js';
 import type { Store } from '../storage/database.js';
 import type { DeliveryFilters, DeliveryStats } from '../storage/delivery-repository.js';
-import { decodePageToken, encodePageToken } from '../storage/page-token.js';
+import { pageNewestFirst } from '../storage/page-token.js';
 
 export interface DeliveryDetail extends Delivery {
   readonly attempts: readonly DeliveryAttempt[];
@@ -55,16 +55,7 @@ export class DeliveryService {
     if (agentId !== '') checkAgentId('agent_id', agentId);
     const size = pageSize('page_size', requestedPageSize);
     const filters: DeliveryFilters = { agentId: agentId === '' ? null : agentId, status };
-    const after = decodePageToken('page_token', pageToken, filters, 2);
-    const cursor = after === null ? null : { createdAt: new Date(after[0]!), id: after[1]! };
-    if (cursor !== null && Number.isNaN(cursor.createdAt.getTime())) {
-      throw new InvalidArgumentError('page_token', 'is not a token returned by this API; start again with an empty page_token');
-    }
-    const items = await this.store.read((r) => r.deliveries.list(filters, size + 1, cursor));
-    const page = items.slice(0, size);
-    const last = page.at(-1);
-    const nextPageToken = items.length > size && last !== undefined ? encodePageToken([last.createdAt.toISOString(), last.id], filters) : '';
-    return { items: page, nextPageToken };
+    return pageNewestFirst(pageToken, filters, size, (limit, after) => this.store.read((r) => r.deliveries.list(filters, limit, after)));
   }
 
   /**

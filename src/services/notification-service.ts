@@ -15,12 +15,12 @@ import {
   LIMITS,
   pageSize,
 } from '../domain/validation.js';
-import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
 import type { Store } from '../storage/database.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { NotificationFilters } from '../storage/notification-repository.js';
-import { decodePageToken, encodePageToken } from '../storage/page-token.js';
+import { pageNewestFirst } from '../storage/page-token.js';
 
 /** A create request as the API layer hands it over: optional strings are "" when absent. */
 export interface CreateRequest {
@@ -169,16 +169,7 @@ export class NotificationService {
       createdAfter: req.createdAfter,
       createdBefore: req.createdBefore,
     };
-    const after = decodePageToken('page_token', req.pageToken, filters, 2);
-    const cursor = after === null ? null : { createdAt: new Date(after[0]!), id: after[1]! };
-    if (cursor !== null && Number.isNaN(cursor.createdAt.getTime())) {
-      throw new InvalidArgumentError('page_token', 'is not a token returned by this API; start again with an empty page_token');
-    }
-    const items = await this.store.read((r) => r.notifications.list(filters, size + 1, cursor));
-    const page = items.slice(0, size);
-    const last = page.at(-1);
-    const nextPageToken = items.length > size && last !== undefined ? encodePageToken([last.createdAt.toISOString(), last.id], filters) : '';
-    return { items: page, nextPageToken };
+    return pageNewestFirst(req.pageToken, filters, size, (limit, after) => this.store.read((r) => r.notifications.list(filters, limit, after)));
   }
 
   async markRead(id: string): Promise<Notification> {

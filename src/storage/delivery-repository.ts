@@ -1,5 +1,6 @@
 import type { Delivery as Row, DeliveryAttempt as AttemptRow, Prisma } from '../generated/prisma/sqlite/client.js';
 import type { AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus, EventType } from '../domain/types.js';
+import { olderThan, type TimeCursor } from './page-token.js';
 import type { Dialect, PrismaTx } from './repositories.js';
 
 function toDomain(row: Row): Delivery {
@@ -91,20 +92,26 @@ export class DeliveryRepository {
     private readonly dialect: Dialect,
   ) {}
 
-  async enqueue(d: NewDelivery): Promise<Delivery> {
-    const row = await this.tx.delivery.create({
+  private insert(d: NewDelivery, claim: { owner: string; leaseUntil: Date } | null) {
+    return this.tx.delivery.create({
       data: {
         id: d.id,
         agentId: d.agentId,
         notificationId: d.notificationId,
         eventType: d.eventType,
         body: d.body,
-        status: 'PENDING',
         nextAttemptAt: d.nextAttemptAt,
         createdAt: d.now,
         updatedAt: d.now,
+        ...(claim === null
+          ? { status: 'PENDING' }
+          : { status: 'DELIVERING', attemptCount: 1, leaseOwner: claim.owner, leaseExpiresAt: claim.leaseUntil }),
       },
     });
+  }
+
+  async enqueue(d: NewDelivery): Promise<Delivery> {
+    const row = await this.insert(d, null);
     // Other replicas' workers wake on this at commit (never before: NOTIFY
     // is transactional), so their latency does not depend on the poll.
     if (this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
@@ -113,22 +120,7 @@ export class DeliveryRepository {
 
   /** Inserts a delivery already claimed by `owner` (a test webhook sent at once), its first attempt counted. */
   async enqueueClaimed(d: NewDelivery, owner: string, leaseUntil: Date): Promise<ClaimedDelivery> {
-    const row = await this.tx.delivery.create({
-      data: {
-        id: d.id,
-        agentId: d.agentId,
-        notificationId: d.notificationId,
-        eventType: d.eventType,
-        body: d.body,
-        status: 'DELIVERING',
-        attemptCount: 1,
-        leaseOwner: owner,
-        leaseExpiresAt: leaseUntil,
-        nextAttemptAt: d.nextAttemptAt,
-        createdAt: d.now,
-        updatedAt: d.now,
-      },
-    });
+    const row = await this.insert(d, { owner, leaseUntil });
     return { ...toDomain(row), body: row.body, leaseExpiresAt: row.leaseExpiresAt };
   }
 
@@ -143,15 +135,12 @@ export class DeliveryRepository {
   }
 
   /** Newest first; `after` is the (created_at, id) of the last row of the previous page. */
-  async list(filters: DeliveryFilters, limit: number, after: { createdAt: Date; id: string } | null): Promise<Delivery[]> {
+  async list(filters: DeliveryFilters, limit: number, after: TimeCursor | null): Promise<Delivery[]> {
     const where: Prisma.DeliveryWhereInput = {};
     if (filters.agentId !== null) where.agentId = filters.agentId;
     if (filters.status !== null) where.status = filters.status;
     const rows = await this.tx.delivery.findMany({
-      where:
-        after === null
-          ? where
-          : { AND: [where, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] },
+      where: after === null ? where : { AND: [where, olderThan(after)] },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: limit,
     });

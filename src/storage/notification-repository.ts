@@ -1,6 +1,7 @@
 import type { Notification as Row, Prisma } from '../generated/prisma/sqlite/client.js';
 import { priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { DecisionOutcome, DecisionReason, JsonObject, Notification } from '../domain/types.js';
+import { olderThan, type TimeCursor } from './page-token.js';
 import type { PrismaTx } from './repositories.js';
 
 function toDomain(row: Row): Notification {
@@ -83,7 +84,7 @@ export class NotificationRepository {
   }
 
   /** Newest first; `after` is the (created_at, id) of the last row of the previous page. */
-  async list(filters: NotificationFilters, limit: number, after: { createdAt: Date; id: string } | null): Promise<Notification[]> {
+  async list(filters: NotificationFilters, limit: number, after: TimeCursor | null): Promise<Notification[]> {
     const where: Prisma.NotificationWhereInput = { agentId: filters.agentId };
     if (filters.unreadOnly) where.read = false;
     if (filters.notificationType !== null) where.notificationType = filters.notificationType;
@@ -92,10 +93,7 @@ export class NotificationRepository {
     if (filters.createdBefore !== null) createdAt.lt = filters.createdBefore;
     where.createdAt = createdAt;
     const rows = await this.tx.notification.findMany({
-      where:
-        after === null
-          ? where
-          : { AND: [where, { OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] },
+      where: after === null ? where : { AND: [where, olderThan(after)] },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: limit,
     });

@@ -36,3 +36,37 @@ export function decodePageToken(field: string, token: string, filters: unknown, 
   }
   return key;
 }
+
+/** The sort key of lists ordered newest first: (created_at, id), both descending. */
+export interface TimeCursor {
+  readonly createdAt: Date;
+  readonly id: string;
+}
+
+/** The Prisma filter for rows after `cursor` in newest-first order. */
+export function olderThan(cursor: TimeCursor) {
+  return { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] };
+}
+
+/**
+ * One page of a newest-first list. `fetch` returns up to `limit` rows after
+ * the cursor; one row more than the page is asked for, to know whether
+ * another page follows without a count.
+ */
+export async function pageNewestFirst<T extends TimeCursor>(
+  pageToken: string,
+  filters: unknown,
+  size: number,
+  fetch: (limit: number, after: TimeCursor | null) => Promise<T[]>,
+): Promise<{ items: T[]; nextPageToken: string }> {
+  const key = decodePageToken('page_token', pageToken, filters, 2);
+  const after = key === null ? null : { createdAt: new Date(key[0]!), id: key[1]! };
+  if (after !== null && Number.isNaN(after.createdAt.getTime())) {
+    throw new InvalidArgumentError('page_token', 'is not a token returned by this API; start again with an empty page_token');
+  }
+  const rows = await fetch(size + 1, after);
+  const items = rows.slice(0, size);
+  const last = items.at(-1);
+  const nextPageToken = rows.length > size && last !== undefined ? encodePageToken([last.createdAt.toISOString(), last.id], filters) : '';
+  return { items, nextPageToken };
+}
