@@ -90,7 +90,7 @@ export class App {
     }
     if (worker !== null) {
       // Deliveries enqueued by other replicas wake this worker at once.
-      await store.listenForEnqueued(log, () => worker.wake());
+      await store.listenForEnqueued(log, () => worker.nudge());
       worker.start();
     }
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');

@@ -63,10 +63,7 @@ export class Dispatcher {
    */
   async attempt(claimed: ClaimedDelivery, owner: string, trigger: AttemptTrigger, onRetryable: OnRetryable, signal?: AbortSignal): Promise<AttemptOutcome> {
     const { clock } = this.options;
-    const target = await this.store.read(async (r) => ({
-      prefs: await r.preferences.get(claimed.agentId),
-      secrets: await r.preferences.signingSecrets(claimed.agentId, clock()),
-    }));
+    const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
     const { retryPolicy } = this.options;
     if (trigger === 'SCHEDULED' && claimed.attemptCount > 1 + retryPolicy.maxRetries) {
       // Every attempt the budget allows was claimed and none was recorded as
@@ -78,7 +75,8 @@ export class Dispatcher {
         lastError: `retries exhausted: ${claimed.attemptCount - 1} attempts were claimed and did not finish (the worker stopped mid-send); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
-    const { prefs, secrets: keys } = target;
+    const prefs = target?.prefs ?? null;
+    const keys = target?.secrets ?? null;
     const url = prefs?.webhookUrl ?? null;
     const current = keys?.current ?? null;
     // A test webhook checks the endpoint, so it goes out even while webhooks are off.
@@ -188,7 +186,7 @@ export class Dispatcher {
       if (attempt !== null) await r.deliveries.recordAttempt({ ...attempt, id: newAttemptId(now.getTime()), deliveryId: claimed.id });
       const settled = await r.deliveries.settle(claimed.id, owner, s, now, attempt !== null);
       if (disableReason !== null) await r.preferences.disableWebhook(claimed.agentId, `receiver answered ${disableReason}`, now);
-      return settled ? r.deliveries.get(claimed.id) : null;
+      return settled;
     });
     if (delivery === null) {
       this.log.warn({ deliveryId: claimed.id, owner }, 'lease lost before the attempt was settled; another worker owns the delivery');

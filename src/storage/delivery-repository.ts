@@ -150,10 +150,11 @@ export class DeliveryRepository {
   /**
    * Claims up to `limit` due deliveries for `owner` until `leaseUntil`,
    * counting the attempt now: a worker that dies mid-send has still used
-   * the attempt, so a poison delivery cannot crash workers forever.
+   * the attempt, so a poison delivery cannot crash workers forever (the
+   * dispatcher fails a claim past the attempt budget unsent).
    *
-   * Each row is taken by a conditional update that re-checks claimability,
-   * so two claimers can never both win the same row.
+   * The update re-checks claimability, so two claimers can never both win
+   * the same row (on SQLite claims are also serialised by the store).
    */
   async claimDue(owner: string, now: Date, leaseUntil: Date, limit: number): Promise<ClaimedDelivery[]> {
     if (this.dialect === 'postgresql') return this.claimDueSkipLocked(owner, now, leaseUntil, limit);
@@ -163,12 +164,14 @@ export class DeliveryRepository {
       take: limit,
       select: { id: true },
     });
-    const claimed: ClaimedDelivery[] = [];
-    for (const { id } of candidates) {
-      const row = await this.claimRow(id, claimable(now), owner, now, leaseUntil);
-      if (row !== null) claimed.push(row);
-    }
-    return claimed;
+    if (candidates.length === 0) return [];
+    // The update re-checks claimability, so a row claimed by someone else
+    // since the select is left alone.
+    const rows = await this.tx.delivery.updateManyAndReturn({
+      where: { AND: [{ id: { in: candidates.map((c) => c.id) } }, claimable(now)] },
+      data: { status: 'DELIVERING', leaseOwner: owner, leaseExpiresAt: leaseUntil, attemptCount: { increment: 1 }, updatedAt: now },
+    });
+    return rows.sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime()).map((row) => ({ ...toDomain(row), body: row.body, leaseExpiresAt: row.leaseExpiresAt }));
   }
 
   /**
@@ -203,13 +206,11 @@ export class DeliveryRepository {
   }
 
   private async claimRow(id: string, condition: Prisma.DeliveryWhereInput, owner: string, now: Date, leaseUntil: Date): Promise<ClaimedDelivery | null> {
-    const { count } = await this.tx.delivery.updateMany({
+    const [row] = await this.tx.delivery.updateManyAndReturn({
       where: { AND: [{ id }, condition] },
       data: { status: 'DELIVERING', leaseOwner: owner, leaseExpiresAt: leaseUntil, attemptCount: { increment: 1 }, updatedAt: now },
     });
-    if (count !== 1) return null;
-    const row = await this.tx.delivery.findUniqueOrThrow({ where: { id } });
-    return { ...toDomain(row), body: row.body, leaseExpiresAt: row.leaseExpiresAt };
+    return row === undefined ? null : { ...toDomain(row), body: row.body, leaseExpiresAt: row.leaseExpiresAt };
   }
 
   /** Pushes the lease of a row `owner` still holds to `leaseUntil`; false when the lease was lost. */
@@ -240,13 +241,13 @@ export class DeliveryRepository {
   }
 
   /**
-   * Settles a claimed delivery (`attemptMade` false: settled without sending). Fenced on the lease owner: when another
-   * worker has taken the row over (this one was too slow), nothing changes
-   * and false is returned.
+   * Settles a claimed delivery (`attemptMade` false: settled without sending)
+   * and returns it. Fenced on the lease owner: when another worker has taken
+   * the row over (this one was too slow), nothing changes and null is returned.
    */
-  async settle(id: string, owner: string, s: Settlement, now: Date, attemptMade = true): Promise<boolean> {
+  async settle(id: string, owner: string, s: Settlement, now: Date, attemptMade = true): Promise<Delivery | null> {
     const final = s.status !== 'PENDING';
-    const { count } = await this.tx.delivery.updateMany({
+    const rows = await this.tx.delivery.updateManyAndReturn({
       where: { id, leaseOwner: owner, status: 'DELIVERING' },
       data: {
         status: s.status,
@@ -260,7 +261,8 @@ export class DeliveryRepository {
         ...(final ? { completedAt: now } : { nextAttemptAt: s.nextAttemptAt }),
       },
     });
-    return count === 1;
+    const row = rows[0];
+    return row === undefined ? null : toDomain(row);
   }
 
   /**

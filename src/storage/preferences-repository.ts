@@ -25,6 +25,15 @@ function toDomain(row: Row): AgentPreferences {
   };
 }
 
+function secretsOf(row: Pick<Row, 'webhookSecret' | 'previousWebhookSecret' | 'previousSecretExpiresAt'>, now: Date): SigningSecrets {
+  const previousValid = row.previousWebhookSecret !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now;
+  return {
+    current: row.webhookSecret,
+    previous: previousValid ? row.previousWebhookSecret : null,
+    previousExpiresAt: previousValid ? row.previousSecretExpiresAt : null,
+  };
+}
+
 function toColumns(p: EditablePreferences) {
   return {
     enableWebhook: p.enableWebhook,
@@ -104,13 +113,13 @@ export class PreferencesRepository {
       where: { agentId },
       select: { webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
     });
-    if (row === null) return null;
-    const previousValid = row.previousWebhookSecret !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now;
-    return {
-      current: row.webhookSecret,
-      previous: previousValid ? row.previousWebhookSecret : null,
-      previousExpiresAt: previousValid ? row.previousSecretExpiresAt : null,
-    };
+    return row === null ? null : secretsOf(row, now);
+  }
+
+  /** Everything a send needs about the agent, in one read: preferences and the secrets that sign now. */
+  async deliveryTarget(agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets } | null> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { agentId } });
+    return row === null ? null : { prefs: toDomain(row), secrets: secretsOf(row, now) };
   }
 
   /** Replaces the secret; the old one signs until `previousExpiresAt` (null: revoked now). */
