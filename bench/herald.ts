@@ -1,0 +1,142 @@
+/**
+ * Herald as the benchmarks run it: in-process (`App.start`, as the
+ * integration tests do), on a brand-new database per scenario, with the typed
+ * client from src/client.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { App } from '../src/app.js';
+import { createHeraldClient, type HeraldClient } from '../src/client.js';
+import { loadConfig } from '../src/config.js';
+import type { CreateNotificationRequest } from '../src/generated/proto/herald/v1/CreateNotificationRequest.js';
+import { createLogger } from '../src/logger.js';
+import { forCount } from './load.js';
+
+/** A database configuration the bench runs every scenario on. */
+export interface DatabaseTarget {
+  /** As printed in the table. */
+  readonly label: string;
+  readonly provider: 'sqlite' | 'postgresql';
+  /** Extra Herald environment for this target (e.g. HERALD_SQLITE_SYNCHRONOUS). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Whether the read-only scenario runs here (a write-durability variant changes nothing for reads). */
+  readonly readPath: boolean;
+  /** PostgreSQL only: a URL of a user allowed to CREATE DATABASE. */
+  readonly adminUrl?: string;
+}
+
+/** A brand-new, empty database, and how to get rid of it. */
+export interface BenchDatabase {
+  readonly target: DatabaseTarget;
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A fresh database for one scenario: a SQLite file in a new temporary
+ * directory, or `CREATE DATABASE` on the PostgreSQL server of `adminUrl`.
+ */
+export async function freshDatabase(target: DatabaseTarget): Promise<BenchDatabase> {
+  if (target.provider === 'sqlite') {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
+    return { target, url: `file:${join(dir, 'herald.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+  }
+  const adminUrl = target.adminUrl;
+  if (adminUrl === undefined) throw new Error(`${target.label}: no admin URL`);
+  const name = `herald_bench_${randomBytes(6).toString('hex')}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { target, url: url.href, drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function adminQuery(adminUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A running Herald and a client connected to it (null for a worker-only instance). */
+export interface RunningHerald {
+  readonly app: App;
+  readonly client: HeraldClient | null;
+  /** Closes the client, then stops Herald (graceful, in-flight work finishes). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Herald on `db` with the environment the brief prescribes (loopback
+ * port 0, http:// and private webhook targets allowed, logging off), plus
+ * the target's and the scenario's own settings.
+ */
+export async function startHerald(db: BenchDatabase, env: Readonly<Record<string, string>>): Promise<RunningHerald> {
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    GRPC_ADDRESS: '127.0.0.1:0',
+    HERALD_ALLOW_HTTP_TARGETS: 'true',
+    HERALD_ALLOW_PRIVATE_TARGETS: 'true',
+    ...db.target.env,
+    ...env,
+  });
+  const app = await App.start(config, createLogger('silent'));
+  const client = app.port === null ? null : createHeraldClient(`127.0.0.1:${app.port}`);
+  return {
+    app,
+    client,
+    async stop() {
+      client?.close();
+      await app.stop(10_000);
+    },
+  };
+}
+
+/** The client of an instance that serves the API (fails loudly otherwise). */
+export function apiOf(herald: RunningHerald): HeraldClient {
+  if (herald.client === null) throw new Error('this Herald instance serves no gRPC API');
+  return herald.client;
+}
+
+/** `count` agent ids with a common prefix: one per loop, so PostgreSQL's per-agent lock is not what is measured. */
+export function agentIds(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+}
+
+/**
+ * Gives each agent preferences; with `webhookUrl` their webhooks are on
+ * (creates decide DELIVER), without one they are off.
+ */
+export async function seedAgents(client: HeraldClient, agents: readonly string[], webhookUrl: string | null): Promise<void> {
+  await forCount(
+    (i) => {
+      const agent_id = agents[i]!;
+      return client.preferences.UpdatePreferences({
+        preferences: webhookUrl === null ? { agent_id, enable_webhook: false, time_zone: 'Europe/Paris' } : { agent_id, enable_webhook: true, webhook_url: webhookUrl },
+      });
+    },
+    16,
+    agents.length,
+  );
+}
+
+const CONTENT = 'Job 4711 finished after 3 steps; 12 artifacts were uploaded and the report is ready to download. '.repeat(2);
+
+/** A typical notification: a few hundred bytes of text and a small metadata object. */
+export function notificationRequest(agentId: string, seq: number): CreateNotificationRequest {
+  return {
+    agent_id: agentId,
+    notification_type: 'job.completed',
+    title: 'Job 4711 completed',
+    content: CONTENT,
+    priority: 'PRIORITY_NORMAL',
+    related_entity_type: 'job',
+    related_entity_id: `job-${seq}`,
+    metadata: { fields: { seq: { numberValue: seq }, source: { stringValue: 'bench' } } },
+  };
+}

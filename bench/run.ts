@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: Herald's throughput and latency as ratios to ceilings
+ * measured in the same run (see docs/BENCHMARKS.md for how to read them).
+ *
+ *   npm run bench                       # about 3 minutes: SQLite, and PostgreSQL when configured
+ *   npm run bench -- --quick            # about 30 seconds, fewer and shorter rounds
+ *   npm run bench -- --rounds 7         # more rounds (the default is 5)
+ *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
+ *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
+ *
+ * HERALD_BENCH_DATABASE_URL is a PostgreSQL URL of a user allowed to CREATE
+ * DATABASE: each scenario gets a database of its own, dropped afterwards.
+ * Progress goes to stderr, the table to stdout.
+ */
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import type { DatabaseTarget } from './herald.js';
+import { markdownPage, textTable, type RunInfo } from './report.js';
+import { apiPhase, deliveryPhase, latencyPhase, type BenchOptions, type Result } from './scenarios.js';
+
+const DOC_PATH = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
+
+const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write]]';
+
+/** A bad command line: reported with the usage, without a stack. */
+class UsageError extends Error {}
+
+function positiveInteger(name: string, raw: string): number {
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`--${name}: expected a whole number of at least 1, got "${raw}"`);
+  return Number(raw);
+}
+
+function options(argv: readonly string[], started: number): BenchOptions & { write: boolean } {
+  let values: { quick?: boolean; rounds?: string; 'no-write'?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        quick: { type: 'boolean', default: false },
+        rounds: { type: 'string' },
+        'no-write': { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const quick = values.quick === true;
+  return {
+    rounds: values.rounds === undefined ? (quick ? 3 : 5) : positiveInteger('rounds', values.rounds),
+    windowMs: quick ? 300 : 1_000,
+    warmupMs: quick ? 200 : 500,
+    concurrency: 64,
+    // Three webhooks per slot: the worker's pipeline is full for most of the drain.
+    drainCount: quick ? 96 : 192,
+    trickleCount: quick ? 20 : 60,
+    write: values['no-write'] !== true,
+    progress: (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`),
+  };
+}
+
+/** The URL without its password, for the page and the logs. */
+function redact(url: string): string {
+  const u = new URL(url);
+  if (u.password !== '') u.password = '***';
+  return u.href;
+}
+
+async function postgresInfo(adminUrl: string): Promise<string> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const show = async (name: string): Promise<string> => ((await client.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name] ?? '?');
+    return `${(await show('server_version')).split(' ')[0]}, fsync=${await show('fsync')}, synchronous_commit=${await show('synchronous_commit')}`;
+  } finally {
+    await client.end();
+  }
+}
+
+function nproc(): number {
+  try {
+    return Number(execFileSync('nproc', { encoding: 'utf8' }).trim());
+  } catch {
+    return os.availableParallelism();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  const argv = process.argv.slice(2);
+  const opts = options(argv, started);
+  const adminUrl = process.env.HERALD_BENCH_DATABASE_URL?.trim() || undefined;
+
+  const targets: DatabaseTarget[] = [
+    { label: 'SQLite', provider: 'sqlite', env: {}, readPath: true },
+    { label: 'SQLite, synchronous=NORMAL', provider: 'sqlite', env: { HERALD_SQLITE_SYNCHRONOUS: 'normal' }, readPath: false },
+  ];
+  if (adminUrl !== undefined) targets.push({ label: 'PostgreSQL', provider: 'postgresql', env: {}, adminUrl, readPath: true });
+
+  const info = {
+    command: `${adminUrl === undefined ? '' : `HERALD_BENCH_DATABASE_URL=${redact(adminUrl)} `}npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    node: process.version,
+    nproc: nproc(),
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+    loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(', '),
+    postgres: adminUrl === undefined ? null : await postgresInfo(adminUrl),
+    settings: `${opts.rounds} rounds; ${opts.concurrency} in flight; throughput windows ${opts.windowMs} ms after ${opts.warmupMs} ms warm-up; ${opts.drainCount} webhooks per delivery round; ${opts.trickleCount} sequential creates per latency round`,
+  };
+  opts.progress(`targets: ${targets.map((t) => t.label).join(', ')}; ${info.settings}`);
+
+  const results: Result[] = [];
+  results.push(...(await apiPhase(targets, opts)));
+  results.push(...(await deliveryPhase(targets, opts)));
+  results.push(...(await latencyPhase(targets, opts)));
+
+  const runInfo: RunInfo = { ...info, wallSeconds: (performance.now() - started) / 1000 };
+  process.stdout.write(`${textTable(results)}\n\n${runInfo.command}: ${runInfo.wallSeconds.toFixed(0)} s on ${runInfo.nproc} cores, node ${runInfo.node}\n`);
+  if (opts.write) {
+    writeFileSync(DOC_PATH, markdownPage(results, runInfo));
+    opts.progress(`wrote ${DOC_PATH}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`${err.message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
