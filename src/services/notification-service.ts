@@ -75,7 +75,30 @@ export function validateCreate(req: CreateRequest, prefix = ''): NotificationInp
   };
 }
 
+/**
+ * Runs functions one at a time per key. Creates for one agent queue here
+ * instead of inside the database, where each waiter would hold a pooled
+ * connection while blocked on the agent's lock and could starve every other
+ * agent of connections.
+ */
+class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(fn, fn);
+    const tail = result.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}
+
 export class NotificationService {
+  private readonly perAgent = new KeyedQueue();
+
   constructor(
     private readonly store: Store,
     private readonly events: DeliveryEvents,
@@ -85,7 +108,7 @@ export class NotificationService {
   async create(req: CreateRequest): Promise<CreateResult> {
     const input = validateCreate(req);
     try {
-      return await this.createOnce(input);
+      return await this.perAgent.run(input.agentId, () => this.createOnce(input));
     } catch (err) {
       // The idempotency key's unique index is the last line of defence: if a
       // concurrent create with the same key won, answer with its result.

@@ -62,7 +62,8 @@ interface Created {
  * and are not counted.
  */
 async function createAll(clients: HeraldClient[], agents: string[], onProgress?: (done: number) => void): Promise<{ created: Created[]; failed: number }> {
-  const jobs = agents.flatMap((agent) => Array.from({ length: PER_AGENT }, (_, i) => ({ agent, i })));
+  // Interleaved over the agents, as independent callers would send them.
+  const jobs = Array.from({ length: PER_AGENT }, (_, i) => agents.map((agent) => ({ agent, i }))).flat();
   const created: Created[] = [];
   let failed = 0;
   let next = 0;
