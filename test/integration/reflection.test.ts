@@ -9,12 +9,10 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
-import { HealthImplementation } from 'grpc-health-check';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 import type { IDescriptorProto, IFileDescriptorProto } from 'protobufjs/ext/descriptor/index.js';
 
-import { loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
-import { createReflectionService } from '../../src/grpc/reflection-descriptors.js';
+import { startHerald } from '../helpers/herald.js';
 
 /*
  * Reflection as a strict client sees it: a real server, a real reflection
@@ -150,18 +148,6 @@ function fileDefining(files: ReadonlyMap<string, IFileDescriptorProto>, fullName
   return found;
 }
 
-async function startServer(): Promise<{ server: grpc.Server; address: string }> {
-  const server = new grpc.Server();
-  createReflectionService(loadHeraldPackageDefinition()).addToServer(server);
-  new HealthImplementation({ '': 'SERVING' }).addToServer(server);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
-      error ? reject(error) : resolve(boundPort),
-    );
-  });
-  return { server, address: `127.0.0.1:${port}` };
-}
-
 function openSession(t: { after: (fn: () => void) => void }, address: string, service: string): ReflectionSession {
   const method = streamMethod(loadReflectionClientProtos(), service);
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
@@ -174,8 +160,8 @@ function openSession(t: { after: (fn: () => void) => void }, address: string, se
 }
 
 test('reflection serves descriptors a strict client accepts', async (t) => {
-  const { server, address } = await startServer();
-  t.after(() => server.forceShutdown());
+  // The real service, as grpcurl would meet it.
+  const { address } = await startHerald(t, { env: { HERALD_WORKER: 'false' } });
   const session = openSession(t, address, 'grpc.reflection.v1.ServerReflection');
 
   await t.test('list_services names the Herald, health and reflection services (v1 and v1alpha)', async () => {
