@@ -4,6 +4,7 @@
  * variable, so a typo never turns into a silently different service.
  */
 import { isAbsolute, resolve } from 'node:path';
+import { clashesWithHeraldHeaders } from './domain/validation.js';
 
 export type DatabaseConfig =
   | { readonly provider: 'sqlite'; readonly filePath: string; readonly url: string }
@@ -169,9 +170,8 @@ function headerName(env: Env): string {
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/.test(raw)) {
     throw new ConfigError('HERALD_SIGNATURE_HEADER', `"${raw}" is not a valid HTTP header name`);
   }
-  const lower = raw.toLowerCase();
-  if (['content-type', 'content-length', 'host', 'user-agent'].includes(lower) || lower.startsWith('webhook-')) {
-    throw new ConfigError('HERALD_SIGNATURE_HEADER', `"${raw}" would clash with a header Herald already sends`);
+  if (clashesWithHeraldHeaders(raw)) {
+    throw new ConfigError('HERALD_SIGNATURE_HEADER', `"${raw}" would clash with a header Herald already sends or one that frames the request`);
   }
   return raw;
 }

@@ -35,12 +35,6 @@ export class NotFoundError extends HeraldError {
   }
 }
 
-export class AlreadyExistsError extends HeraldError {
-  constructor(what: string) {
-    super('ALREADY_EXISTS', `${what} already exists`);
-  }
-}
-
 /** The request is valid but the resource is in the wrong state for it. */
 export class FailedPreconditionError extends HeraldError {
   constructor(message: string) {

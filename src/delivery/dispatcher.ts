@@ -5,7 +5,7 @@
  * scheduled attempts; RetryDelivery and SendTestWebhook call it directly.
  */
 import { nextRetryDelayMs, type RetryPolicy } from '../domain/backoff.js';
-import { classifyResult, type SendResult } from '../domain/delivery-outcome.js';
+import { classifyResult, type DeliveryVerdict, type SendResult } from '../domain/delivery-outcome.js';
 import type { AttemptTrigger, Delivery, DeliveryAttempt } from '../domain/types.js';
 import { newAttemptId } from '../ids.js';
 import type { Logger } from '../logger.js';
@@ -62,19 +62,19 @@ export class Dispatcher {
    * and the lease then runs out so that another worker retries the row.
    */
   async attempt(claimed: ClaimedDelivery, owner: string, trigger: AttemptTrigger, onRetryable: OnRetryable, signal?: AbortSignal): Promise<AttemptOutcome> {
-    const { clock } = this.options;
-    const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
-    const { retryPolicy } = this.options;
+    const { clock, retryPolicy } = this.options;
     if (trigger === 'SCHEDULED' && claimed.attemptCount > 1 + retryPolicy.maxRetries) {
-      // Every attempt the budget allows was claimed and none was recorded as
-      // finished: the workers sending it died mid-send (a poison delivery).
-      // Stop here instead of taking down worker after worker.
+      // The attempt budget is used up by claims that never recorded a result:
+      // workers stopped mid-send (a delivery that crashes them is the worst
+      // case), or the database failed around the send. Stop here instead of
+      // taking down worker after worker.
       return this.settle(claimed, owner, null, {
         status: 'FAILED',
         lastStatusCode: claimed.lastStatusCode,
-        lastError: `retries exhausted: ${claimed.attemptCount - 1} attempts were claimed and did not finish (the worker stopped mid-send); last error: ${claimed.lastError ?? 'none recorded'}`,
+        lastError: `retries exhausted: ${claimed.attemptCount - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
+    const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
     const prefs = target?.prefs ?? null;
     const keys = target?.secrets ?? null;
     const url = prefs?.webhookUrl ?? null;
@@ -143,8 +143,8 @@ export class Dispatcher {
       trigger,
       url,
     };
-    const settlement = this.settlementFor(claimed, result, onRetryable);
     const verdict = classifyResult(result);
+    const settlement = this.settlementFor(claimed, result, verdict, onRetryable);
     const outcome = await this.settle(claimed, owner, attempt, settlement, verdict.verdict === 'gone' ? verdict.reason : null);
     this.log.info(
       { deliveryId: claimed.id, agentId: claimed.agentId, attempt: attempt.number, trigger, result: describe(result), status: settlement.status, ms: attempt.durationMs },
@@ -153,8 +153,7 @@ export class Dispatcher {
     return outcome;
   }
 
-  private settlementFor(claimed: ClaimedDelivery, result: SendResult, onRetryable: OnRetryable): Settlement {
-    const verdict = classifyResult(result);
+  private settlementFor(claimed: ClaimedDelivery, result: SendResult, verdict: DeliveryVerdict, onRetryable: OnRetryable): Settlement {
     const lastStatusCode = result.kind === 'response' ? result.statusCode : null;
     switch (verdict.verdict) {
       case 'success':
@@ -180,19 +179,26 @@ export class Dispatcher {
 
   private async settle(claimed: ClaimedDelivery, owner: string, attempt: DeliveryAttempt | null, s: Settlement, disableReason: string | null = null): Promise<AttemptOutcome> {
     const now = this.options.clock();
-    const delivery = await this.store.write(async (r) => {
+    const { delivery, cancelled } = await this.store.write(async (r) => {
+      // The agent's lock first, as every transaction that takes it does, so
+      // that the switch-off below cannot deadlock with a preferences update.
+      if (disableReason !== null) await r.lockAgent(claimed.agentId);
       // The attempt happened whether or not this worker still holds the
       // lease, so it is recorded either way; only the state change is fenced.
       if (attempt !== null) await r.deliveries.recordAttempt({ ...attempt, id: newAttemptId(now.getTime()), deliveryId: claimed.id });
       const settled = await r.deliveries.settle(claimed.id, owner, s, now, attempt !== null);
-      if (disableReason !== null) await r.preferences.disableWebhook(claimed.agentId, `receiver answered ${disableReason}`, now);
-      return settled;
+      if (disableReason === null || attempt === null) return { delivery: settled, cancelled: [] };
+      // The receiver says the endpoint is gone: stop sending to it at all.
+      const disabled = await r.preferences.disableWebhook(claimed.agentId, attempt.url, `receiver answered ${disableReason}`, now);
+      const others = disabled ? await r.deliveries.cancelPending(claimed.agentId, `cancelled: the receiver answered ${disableReason}`, now) : [];
+      return { delivery: settled, cancelled: others };
     });
     if (delivery === null) {
       this.log.warn({ deliveryId: claimed.id, owner }, 'lease lost before the attempt was settled; another worker owns the delivery');
     } else {
       this.events.changed({ delivery, attempt, at: now });
     }
+    for (const other of cancelled) this.events.changed({ delivery: other, attempt: null, at: now });
     return { delivery, attempt };
   }
 }

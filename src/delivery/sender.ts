@@ -254,6 +254,10 @@ function classifyError(name: string, code: string | undefined, message: string):
   if (code !== undefined && (TLS_CODES.has(code) || code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_'))) {
     return 'tls';
   }
+  // Node refused to build the request: retrying the same bytes cannot help.
+  if (code === 'ERR_INVALID_CHAR' || code === 'ERR_INVALID_HTTP_TOKEN' || code === 'ERR_INVALID_URL' || code === 'ERR_UNESCAPED_CHARACTERS') {
+    return 'invalid_request';
+  }
   if (/socket hang up/i.test(message)) {
     return 'connection_reset';
   }

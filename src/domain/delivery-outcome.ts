@@ -7,6 +7,8 @@
  * - `dns`: the host name did not resolve (or the resolver failed for now).
  * - `tls`: the TLS handshake or the certificate check failed.
  * - `network`: any other transport failure; the message carries the error code.
+ * - `invalid_request`: the request could not be built (a header value or URL Node refuses);
+ *   sending the same request again would fail the same way.
  * - `aborted`: Herald itself cancelled the request (shutdown), not a receiver failure.
  */
 export type SendErrorClass =
@@ -16,6 +18,7 @@ export type SendErrorClass =
   | 'dns'
   | 'tls'
   | 'network'
+  | 'invalid_request'
   | 'aborted';
 
 /**
@@ -83,7 +86,9 @@ function headerValue(headers: Record<string, string | string[] | undefined>, nam
  */
 export function classifyResult(r: SendResult): DeliveryVerdict {
   if (r.kind === 'error') {
-    return { verdict: 'retry' };
+    return r.errorClass === 'invalid_request'
+      ? { verdict: 'fail', reason: `the request could not be sent (${r.message}); fix the agent's webhook_url or webhook_headers` }
+      : { verdict: 'retry' };
   }
   const status = r.statusCode;
   if (status >= 200 && status < 300) {

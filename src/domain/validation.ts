@@ -130,15 +130,26 @@ export function checkNotificationTypes(field: string, values: readonly string[])
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Visible ASCII, space, tab and obs-text; never CR, LF or NUL (header injection).
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\uffff]*$/;
+// Visible ASCII, space, tab and obs-text (Latin-1, all Node's HTTP client
+// sends); never CR, LF or NUL (header injection).
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
-const RESERVED = ['content-type', 'content-length', 'content-encoding', 'host', 'user-agent', ...HOP_BY_HOP];
+const FRAMING = ['content-type', 'content-length', 'content-encoding', 'host', 'user-agent', ...HOP_BY_HOP];
 
-/** Header names Herald sets itself; `signatureHeader` is the configured hex-signature header. */
+/**
+ * Header names that Herald sets on every webhook, or that would break the
+ * request's framing: nothing else may use them, not even the configured
+ * signature header.
+ */
+export function clashesWithHeraldHeaders(name: string): boolean {
+  const lower = name.toLowerCase();
+  return FRAMING.includes(lower) || lower.startsWith('webhook-') || lower === 'x-herald-event' || lower === 'x-herald-delivery';
+}
+
+/** Header names an agent's custom headers may not use; `signatureHeader` is the configured hex-signature header. */
 export function isReservedHeader(name: string, signatureHeader: string): boolean {
   const lower = name.toLowerCase();
-  return RESERVED.includes(lower) || lower.startsWith('webhook-') || lower.startsWith('x-herald-') || lower === signatureHeader.toLowerCase();
+  return clashesWithHeraldHeaders(lower) || lower.startsWith('x-herald-') || lower === signatureHeader.toLowerCase();
 }
 
 export function checkHeaders(field: string, headers: Readonly<Record<string, string>>, signatureHeader: string): void {
@@ -159,7 +170,9 @@ export function checkHeaders(field: string, headers: Readonly<Record<string, str
     if (Buffer.byteLength(value, 'utf8') > LIMITS.headerValueBytes) {
       throw new InvalidArgumentError(`${field}["${name}"]`, `value must be at most ${LIMITS.headerValueBytes} bytes`);
     }
-    if (!FIELD_VALUE.test(value)) throw new InvalidArgumentError(`${field}["${name}"]`, 'value must not contain control characters such as CR or LF');
+    if (!FIELD_VALUE.test(value)) {
+      throw new InvalidArgumentError(`${field}["${name}"]`, 'value must be printable Latin-1 text: no control characters such as CR or LF, and nothing beyond U+00FF (percent-encode it)');
+    }
   }
 }
 

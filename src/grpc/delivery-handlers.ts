@@ -105,15 +105,14 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
     }),
     GetDeliveryStats: unary(ctx, 'GetDeliveryStats', async (req) => {
       const s = await service.stats(req.agent_id, fromTimestamp('since', req.since, 'up'));
-      const settled = s.byStatus.SUCCEEDED + s.byStatus.FAILED;
       return {
         pending: s.byStatus.PENDING,
         delivering: s.byStatus.DELIVERING,
         succeeded: s.byStatus.SUCCEEDED,
         failed: s.byStatus.FAILED,
         cancelled: s.byStatus.CANCELLED,
-        total: Object.values(s.byStatus).reduce((a, b) => a + b, 0),
-        success_rate: settled === 0 ? 0 : s.byStatus.SUCCEEDED / settled,
+        total: s.total,
+        success_rate: s.successRate,
         attempts: s.attempts,
         p50_latency_ms: s.p50LatencyMs,
         p95_latency_ms: s.p95LatencyMs,

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { status, type ServiceError, Metadata } from '@grpc/grpc-js';
 import { HeraldError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { isRecordNotFound, isUniqueViolation } from '../storage/errors.js';
+import { isDatabaseUnavailable, isRecordNotFound, isUniqueViolation } from '../storage/errors.js';
 
 const CODES: Readonly<Record<ErrorCode, status>> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -31,6 +31,10 @@ export function toStatus(err: unknown, log: Logger, method: string): StatusObjec
   if (err instanceof HeraldError) return make(CODES[err.code], err.message);
   if (isUniqueViolation(err)) return make(status.ALREADY_EXISTS, 'the resource already exists (a concurrent request created it); retry to read it');
   if (isRecordNotFound(err)) return make(status.NOT_FOUND, 'the resource no longer exists');
+  if (isDatabaseUnavailable(err)) {
+    log.warn({ err, method }, 'database unavailable');
+    return make(status.UNAVAILABLE, 'the database is unavailable right now; retry shortly');
+  }
   const ref = randomUUID();
   log.error({ err, method, ref }, 'unexpected error in RPC');
   return make(status.INTERNAL, `internal error (reference ${ref}); the details are in the server log`);

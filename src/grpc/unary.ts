@@ -23,11 +23,13 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 export function authenticate(ctx: CallContext, metadata: Metadata): void {
   if (ctx.apiTokens.length === 0) return;
   const header = metadata.get('authorization')[0];
-  if (typeof header !== 'string' || !header.startsWith('Bearer ')) {
+  // The scheme name is case-insensitive (RFC 9110).
+  const match = typeof header === 'string' ? /^bearer +(\S+)\s*$/i.exec(header) : null;
+  if (match?.[1] === undefined) {
     throw new UnauthenticatedError('missing credentials: send metadata "authorization: Bearer <token>"');
   }
   // Compare digests in constant time so the comparison leaks neither length nor prefix.
-  const given = digest(header.slice('Bearer '.length).trim());
+  const given = digest(match[1]);
   if (!ctx.apiTokens.some((t) => timingSafeEqual(digest(t), given))) throw new UnauthenticatedError('the bearer token is not valid');
 }
 

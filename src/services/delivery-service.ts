@@ -108,11 +108,14 @@ export class DeliveryService {
     };
   }
 
-  async stats(agentId: string, since: Date | null): Promise<DeliveryStats & { since: Date }> {
+  /** Counts by status, success rate (succeeded / (succeeded + failed), 0 when neither) and attempt latency percentiles. */
+  async stats(agentId: string, since: Date | null): Promise<DeliveryStats & { since: Date; total: number; successRate: number }> {
     if (agentId !== '') checkAgentId('agent_id', agentId);
     const from = since ?? new Date(this.options.clock().getTime() - DAY_MS);
     const stats = await this.store.read((r) => r.deliveries.stats(agentId === '' ? null : agentId, from));
-    return { ...stats, since: from };
+    const { SUCCEEDED, FAILED } = stats.byStatus;
+    const total = Object.values(stats.byStatus).reduce((a, b) => a + b, 0);
+    return { ...stats, since: from, total, successRate: SUCCEEDED + FAILED === 0 ? 0 : SUCCEEDED / (SUCCEEDED + FAILED) };
   }
 
   /** Calls `listener` for every change of this process's deliveries (one agent's, or all). Returns the unsubscribe. */

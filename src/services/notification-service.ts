@@ -141,14 +141,15 @@ export class NotificationService {
       const notification: Notification = { ...input, id, read: false, readAt: null, createdAt: now, decision, deliveryId };
       await r.notifications.insert(notification);
       let enqueued: Delivery | null = null;
-      if (deliveryId !== null && decision.deliverAt !== null) {
+      if (deliveryId !== null) {
         enqueued = await r.deliveries.enqueue({
           id: deliveryId,
           agentId: input.agentId,
           notificationId: id,
           eventType: 'notification',
           body: notificationPayload(notification, now),
-          nextAttemptAt: decision.deliverAt,
+          // DELIVER and DEFER always carry deliverAt; SUPPRESS has no delivery.
+          nextAttemptAt: decision.deliverAt ?? now,
           now,
         });
       }

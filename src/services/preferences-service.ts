@@ -6,7 +6,7 @@ import { generateWebhookSecret } from '../delivery/signer.js';
 import type { DeliveryEvents } from '../delivery/events.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { DEFAULT_PREFERENCES } from '../domain/types.js';
-import type { AgentPreferences, EditablePreferences, QuietHours } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHours, SigningSecrets } from '../domain/types.js';
 import {
   checkAgentId,
   checkClockTime,
@@ -39,12 +39,6 @@ export interface PreferencesServiceOptions {
   /** Default grace period of a rotated-out secret, seconds. */
   readonly secretGraceSeconds: number;
   readonly clock: () => Date;
-}
-
-export interface WebhookSecrets {
-  readonly current: string | null;
-  readonly previous: string | null;
-  readonly previousExpiresAt: Date | null;
 }
 
 const F = 'preferences';
@@ -81,14 +75,17 @@ export class PreferencesService {
   private write(change: PreferencesChange): Promise<AgentPreferences> {
     const now = this.options.clock();
     return this.store.write(async (r) => {
+      // Read-merge-write: without the agent's lock, two concurrent partial
+      // updates (or an update racing a 410) would each overwrite the other.
+      await r.lockAgent(change.agentId);
       const existing = await r.preferences.get(change.agentId);
       const base: EditablePreferences = existing ?? DEFAULT_PREFERENCES;
       const merged: EditablePreferences = { ...base, ...change.set, quietHours: this.mergeQuietHours(base, change) };
-      const hasSecret = await r.preferences.hasSecret(change.agentId);
+      const hasSecret = existing?.webhookSecretSet ?? false;
       const newSecret = merged.webhookUrl !== null && !hasSecret ? (this.options.defaultWebhookSecret ?? generateWebhookSecret()) : null;
       // Turning the webhook back on clears the reason Herald turned it off.
       const disabledReason = change.set.enableWebhook === true ? null : undefined;
-      return r.preferences.save(change.agentId, merged, { now, newSecret, disabledReason });
+      return r.preferences.save(change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason });
     });
   }
 
@@ -126,15 +123,9 @@ export class PreferencesService {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
     const result = await this.store.write(async (r) => {
+      await r.lockAgent(agentId);
       if (!(await r.preferences.delete(agentId))) return null;
-      const ids = await r.deliveries.pendingIds(agentId);
-      await r.deliveries.cancelPending(agentId, 'cancelled: the agent\'s preferences were deleted', now);
-      const cancelled = [];
-      for (const id of ids) {
-        const d = await r.deliveries.get(id);
-        if (d !== null) cancelled.push(d);
-      }
-      return cancelled;
+      return r.deliveries.cancelPending(agentId, "cancelled: the agent's preferences were deleted", now);
     });
     if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
     for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
@@ -160,6 +151,8 @@ export class PreferencesService {
     const secret = generateWebhookSecret();
     const previousExpiresAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : null;
     const result = await this.store.write(async (r) => {
+      // Two rotations at once must not both answer with a secret when only one is kept.
+      await r.lockAgent(agentId);
       const had = await r.preferences.hasSecret(agentId);
       const found = await r.preferences.rotateSecret(agentId, secret, previousExpiresAt, now);
       return found ? had : null;
@@ -168,7 +161,7 @@ export class PreferencesService {
     return { secret, previousExpiresAt: result ? previousExpiresAt : null };
   }
 
-  async getSecrets(agentId: string): Promise<WebhookSecrets> {
+  async getSecrets(agentId: string): Promise<SigningSecrets> {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
     const secrets = await this.store.read((r) => r.preferences.signingSecrets(agentId, now));

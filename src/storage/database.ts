@@ -70,7 +70,12 @@ export class Store {
       // The two generated clients differ only in their provider; their query
       // API is the same, so one type serves the repositories.
       const prisma = new PostgresPrismaClient({ adapter, transactionOptions }) as unknown as PrismaClient;
-      await prisma.$queryRaw`SELECT 1`;
+      try {
+        await prisma.$queryRaw`SELECT 1`;
+      } catch (err) {
+        await prisma.$disconnect();
+        throw err;
+      }
       return new Store(prisma, 'postgresql', connectionString);
     }
     mkdirSync(dirname(config.filePath), { recursive: true });

@@ -277,19 +277,13 @@ export class DeliveryRepository {
     return count === 1;
   }
 
-  /** Cancels an agent's deliveries that are waiting (not the ones in flight). Returns how many. */
-  async cancelPending(agentId: string, reason: string, now: Date): Promise<number> {
-    const { count } = await this.tx.delivery.updateMany({
+  /** Cancels an agent's deliveries that are waiting (not the ones in flight) and returns them. */
+  async cancelPending(agentId: string, reason: string, now: Date): Promise<Delivery[]> {
+    const rows = await this.tx.delivery.updateManyAndReturn({
       where: { agentId, status: 'PENDING' },
       data: { status: 'CANCELLED', lastError: reason, completedAt: now, updatedAt: now },
     });
-    return count;
-  }
-
-  /** Ids of an agent's waiting deliveries, for announcing a cancellation. */
-  async pendingIds(agentId: string): Promise<string[]> {
-    const rows = await this.tx.delivery.findMany({ where: { agentId, status: 'PENDING' }, select: { id: true } });
-    return rows.map((r) => r.id);
+    return rows.map(toDomain);
   }
 
   /** The earliest next_attempt_at of a PENDING delivery, so an idle worker knows when to wake. */

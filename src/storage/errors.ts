@@ -12,6 +12,20 @@ export function isUniqueViolation(err: unknown): boolean {
   return prismaCode(err) === 'P2002';
 }
 
+/**
+ * The database cannot be reached or is overloaded right now (Prisma's
+ * connection errors P1001/P1002/P1017, pool timeout P2024, transaction
+ * start timeout P2028, or a driver adapter's connection failure): the
+ * caller may retry, here or on another replica.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const code = prismaCode(err);
+  if (code !== undefined && ['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028'].includes(code)) return true;
+  if (typeof err === 'object' && err !== null && 'name' in err && err.name === 'PrismaClientInitializationError') return true;
+  const text = err instanceof Error ? err.message : '';
+  return /ECONNREFUSED|ECONNRESET|Connection terminated|too many clients|database system is (starting up|shutting down)/i.test(text);
+}
+
 /** The row an update or delete needed does not exist (Prisma P2025). */
 export function isRecordNotFound(err: unknown): boolean {
   return prismaCode(err) === 'P2025';

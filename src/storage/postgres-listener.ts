@@ -28,14 +28,22 @@ export class PostgresListener {
     client.on('notification', (msg) => {
       if (msg.channel === ENQUEUED_CHANNEL) this.onEnqueued();
     });
-    client.on('error', (err) => {
-      this.log.warn({ err }, 'PostgreSQL LISTEN connection failed; reconnecting');
+    const lost = (err?: Error): void => {
+      if (this.stopped || this.client !== client) return;
+      this.log.warn({ err }, 'PostgreSQL LISTEN connection lost; reconnecting (polling covers the gap)');
       void client.end().catch(() => undefined);
       this.scheduleReconnect();
-    });
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
     try {
       await client.connect();
       await client.query(`LISTEN ${ENQUEUED_CHANNEL}`);
+      if (this.stopped) {
+        // stop() ran while this connection was being opened.
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.client = client;
       this.failures = 0;
     } catch (err) {

@@ -60,25 +60,24 @@ export class PreferencesRepository {
   }
 
   /**
-   * Writes an agent's preferences, creating the row when absent.
-   * `newSecret` is stored only when the row has no secret yet.
+   * Writes an agent's preferences: creates the row unless `exists`.
+   * `newSecret` is given only when the row has no secret yet.
    * `disabledReason` undefined leaves the recorded reason as it is.
    */
   async save(
     agentId: string,
     prefs: EditablePreferences,
-    opts: { now: Date; newSecret: string | null; disabledReason?: string | null },
+    opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
   ): Promise<AgentPreferences> {
-    const existing = await this.tx.agentPreferences.findUnique({ where: { agentId }, select: { webhookSecret: true } });
     const columns = toColumns(prefs);
     const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason };
-    if (existing === null) {
+    if (!opts.exists) {
       const row = await this.tx.agentPreferences.create({
         data: { agentId, ...columns, ...reason, webhookSecret: opts.newSecret, createdAt: opts.now, updatedAt: opts.now },
       });
       return toDomain(row);
     }
-    const secret = existing.webhookSecret === null && opts.newSecret !== null ? { webhookSecret: opts.newSecret } : {};
+    const secret = opts.newSecret !== null ? { webhookSecret: opts.newSecret } : {};
     const row = await this.tx.agentPreferences.update({
       where: { agentId },
       data: { ...columns, ...reason, ...secret, updatedAt: opts.now },
@@ -139,11 +138,16 @@ export class PreferencesRepository {
     return true;
   }
 
-  /** Turns the webhook off on Herald's own initiative (410 Gone), recording why. */
-  async disableWebhook(agentId: string, reason: string, now: Date): Promise<void> {
-    await this.tx.agentPreferences.updateMany({
-      where: { agentId },
+  /**
+   * Turns the webhook off on Herald's own initiative (410 Gone), recording
+   * why, if it still points at `url`: a late answer from an old URL must not
+   * switch off the new one. Returns whether it did.
+   */
+  async disableWebhook(agentId: string, url: string, reason: string, now: Date): Promise<boolean> {
+    const { count } = await this.tx.agentPreferences.updateMany({
+      where: { agentId, webhookUrl: url },
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
+    return count > 0;
   }
 }

@@ -364,6 +364,37 @@ test('a 400 fails the delivery after exactly one attempt and is never retried', 
   assert.equal(again.attempt_count, 1);
 });
 
+test('a 410 also cancels the agent\'s other waiting deliveries, in the same transaction', async (t) => {
+  const { client } = await startHerald(t);
+  const receiver = await receiverFor(t, [{ status: 410, body: 'gone' }]);
+  const agent = agentId('410-others');
+  // A deferred delivery first: quiet hours around now, policy DEFER.
+  const now = Date.now();
+  await client.preferences.UpdatePreferences({
+    preferences: {
+      agent_id: agent,
+      enable_webhook: true,
+      webhook_url: receiver.url,
+      quiet_hours: { start: utcClock(now - 5 * 60_000), end: utcClock(now + 10 * 60_000), policy: 'QUIET_HOURS_POLICY_DEFER' },
+    },
+  });
+  const deferred = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'Held' });
+  assert.equal(deferred.decision?.outcome, 'DECISION_OUTCOME_DEFER');
+  // Then quiet hours off, and a notification sent now meets the 410.
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent }, update_mask: { paths: ['quiet_hours'] } });
+  const id = await notify(client, agent);
+  assert.equal((await waitForFinal(client, id)).status, 'DELIVERY_STATUS_FAILED');
+
+  const held = await client.deliveries.GetDelivery({ id: deferred.decision?.delivery_id ?? '' });
+  assert.equal(held.status, 'DELIVERY_STATUS_CANCELLED');
+  assert.match(held.last_error, /410/);
+  assert.equal(held.attempt_count, 0);
+  // Turning the webhook back on does not revive it.
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true } });
+  assert.equal((await client.deliveries.GetDelivery({ id: held.id })).status, 'DELIVERY_STATUS_CANCELLED');
+  assert.equal(receiver.requests.length, 1);
+});
+
 test('a 410 fails the delivery and turns the agent\'s webhook off with a reason, so later notifications are SUPPRESS / WEBHOOK_DISABLED', async (t) => {
   const { client } = await startHerald(t);
   const receiver = await receiverFor(t, [{ status: 410, body: 'gone' }]);

@@ -160,6 +160,13 @@ const REFUSALS: readonly Refusal[] = [
     field: 'preferences.webhook_headers',
     mentions: ['X-Split'],
   },
+  {
+    // Node's HTTP client sends Latin-1 only: "€" would make every webhook of the agent fail.
+    what: 'a header value beyond Latin-1 ("Zürich €")',
+    prefs: { webhook_headers: { 'X-Team': 'Zürich €' } },
+    field: 'preferences.webhook_headers',
+    mentions: ['X-Team'],
+  },
   ...['content-type', 'Content-Length', 'host', 'user-agent', 'webhook-id', 'X-Herald-Anything', 'connection', 'transfer-encoding'].map(
     (name): Refusal => ({
       what: `the reserved header "${name}"`,
@@ -444,6 +451,29 @@ test('partial updates, upsert and delete', async (t) => {
     const read = await prefs.GetPreferences({ agent_id: 'upsert-race' });
     assert.ok(results.some((r) => r.max_notifications_per_hour === read.max_notifications_per_hour));
     assertWhsec((await prefs.GetWebhookSecret({ agent_id: 'upsert-race' })).webhook_secret);
+  });
+
+  await t.test('concurrent partial updates of different fields all take effect (no lost update)', async () => {
+    await prefs.UpdatePreferences({ preferences: { agent_id: 'no-lost-update', time_zone: 'UTC', max_notifications_per_hour: 1 } });
+    for (let round = 0; round < 10; round++) {
+      const zone = round % 2 === 0 ? 'Europe/Paris' : 'Asia/Kolkata';
+      await Promise.all([
+        prefs.UpdatePreferences({ preferences: { agent_id: 'no-lost-update', max_notifications_per_hour: 100 + round }, update_mask: { paths: ['max_notifications_per_hour'] } }),
+        prefs.UpdatePreferences({ preferences: { agent_id: 'no-lost-update', time_zone: zone }, update_mask: { paths: ['time_zone'] } }),
+        prefs.UpdatePreferences({ preferences: { agent_id: 'no-lost-update', notification_types: [`t${round}.*`] }, update_mask: { paths: ['notification_types'] } }),
+      ]);
+      const read = await prefs.GetPreferences({ agent_id: 'no-lost-update' });
+      assert.equal(read.max_notifications_per_hour, 100 + round, `round ${round}`);
+      assert.equal(read.time_zone, zone, `round ${round}`);
+      assert.deepEqual(read.notification_types, [`t${round}.*`], `round ${round}`);
+    }
+  });
+
+  await t.test('concurrent rotations are serialised: exactly one of the secrets returned is current', async () => {
+    await prefs.UpdatePreferences({ preferences: { agent_id: 'rotate-race', webhook_url: 'https://hooks.example.com/r' } });
+    const rotated = await Promise.all(Array.from({ length: 5 }, () => prefs.RotateWebhookSecret({ agent_id: 'rotate-race' })));
+    const current = (await prefs.GetWebhookSecret({ agent_id: 'rotate-race' })).webhook_secret;
+    assert.equal(rotated.filter((r) => r.webhook_secret === current).length, 1);
   });
 
   await t.test('http:// and loopback webhook URLs are accepted when HERALD_ALLOW_HTTP_TARGETS and HERALD_ALLOW_PRIVATE_TARGETS are true', async () => {

@@ -71,6 +71,8 @@ describe('loadConfig', () => {
     ['HERALD_LEASE_MS', '5000'],
     ['HERALD_SIGNATURE_HEADER', 'bad header'],
     ['HERALD_SIGNATURE_HEADER', 'webhook-signature'],
+    ['HERALD_SIGNATURE_HEADER', 'X-Herald-Delivery'],
+    ['HERALD_SIGNATURE_HEADER', 'Transfer-Encoding'],
     ['HERALD_API_TOKENS', 'short'],
     ['WEBHOOK_SECRET', 'abc'],
     ['WEBHOOK_SECRET', 'whsec_c2hvcnQ='],

@@ -63,4 +63,9 @@ describe('classifyResult: transport errors', () => {
       assert.deepEqual(classifyResult(failure(errorClass)), { verdict: 'retry' });
     });
   }
+  it('invalid_request (Node refused to build the request) → fail, naming what to fix', () => {
+    const verdict = classifyResult(failure('invalid_request'));
+    assert.equal(verdict.verdict, 'fail');
+    assert.match(verdict.verdict === 'fail' ? verdict.reason : '', /webhook_headers/);
+  });
 });

@@ -190,10 +190,20 @@ describe('WebhookSender', () => {
     assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   });
 
-  it('reports an unparsable URL as a network error instead of throwing', async (t) => {
+  it('reports an unparsable URL as an invalid request (not retried) instead of throwing', async (t) => {
     const sender = new WebhookSender();
     t.after(() => sender.close());
     const result = asError(await sender.send({ url: 'not a url', body: BODY, headers: HEADERS, timeoutMs: 1000 }));
-    assert.equal(result.errorClass, 'network');
+    assert.equal(result.errorClass, 'invalid_request');
+  });
+
+  it('reports a header value Node refuses to send (beyond Latin-1) as an invalid request', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const sender = new WebhookSender();
+    t.after(() => sender.close());
+    const result = asError(await sender.send({ url: receiver.url, body: BODY, headers: { ...HEADERS, 'x-team': 'Zürich €' }, timeoutMs: 1000 }));
+    assert.equal(result.errorClass, 'invalid_request');
+    assert.equal(receiver.requests.length, 0);
   });
 });
