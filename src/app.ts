@@ -81,7 +81,7 @@ export class App {
           log,
           config.apiTokens,
         );
-        port = await server.listen(config.grpcAddress);
+        port = await server.listen(config.grpcAddress, config.tls);
       }
     } catch (err) {
       sender.close();
@@ -96,7 +96,7 @@ export class App {
     if (worker === null && config.database.provider === 'sqlite') {
       log.warn('no delivery worker runs in this process and SQLite serves one process: accepted webhooks will wait until a process with a worker starts on this file');
     }
-    if (server !== null && config.apiTokens.length === 0 && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
+    if (server !== null && config.apiTokens.length === 0 && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
       log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and HERALD_API_TOKENS is not set: anyone who can connect can read secrets and change preferences');
     }
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');

@@ -3,12 +3,21 @@
  * frozen here once; a bad value stops start-up with a message naming the
  * variable, so a typo never turns into a silently different service.
  */
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { clashesWithHeraldHeaders } from './domain/validation.js';
 
 export type DatabaseConfig =
   | { readonly provider: 'sqlite'; readonly filePath: string; readonly url: string }
   | { readonly provider: 'postgresql'; readonly url: string };
+
+/** TLS for the gRPC port: PEM contents read at start-up. */
+export interface TlsConfig {
+  readonly certChain: Buffer;
+  readonly privateKey: Buffer;
+  /** When set, clients must present a certificate signed by this CA (mutual TLS). */
+  readonly clientCa: Buffer | null;
+}
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type Role = 'all' | 'api' | 'worker';
@@ -51,6 +60,12 @@ export interface Config {
   readonly allowPrivateTargets: boolean;
   /** HERALD_SIGNATURE_HEADER (default `X-Herald-Signature`): name of the hex HMAC header. */
   readonly signatureHeader: string;
+  /**
+   * HERALD_TLS_CERT_FILE and HERALD_TLS_KEY_FILE (PEM; both or neither), and
+   * optionally HERALD_TLS_CLIENT_CA_FILE to require client certificates.
+   * Null serves plaintext (TLS terminated elsewhere, or local use).
+   */
+  readonly tls: TlsConfig | null;
   /** HERALD_API_TOKENS: comma-separated bearer tokens; when set, every Herald RPC needs one. */
   readonly apiTokens: readonly string[];
   /** HERALD_LOG_LEVEL (default `info`). */
@@ -176,6 +191,36 @@ function headerName(env: Env): string {
   return raw;
 }
 
+function pemFile(env: Env, name: string, marker: RegExp): Buffer {
+  const path = read(env, name)!;
+  let contents: Buffer;
+  try {
+    contents = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError(name, `cannot read "${path}" (${code})`);
+  }
+  if (!marker.test(contents.toString('latin1'))) throw new ConfigError(name, `"${path}" holds no PEM ${marker.source.includes('KEY') ? 'private key' : 'certificate'}`);
+  return contents;
+}
+
+function tls(env: Env): TlsConfig | null {
+  const cert = read(env, 'HERALD_TLS_CERT_FILE');
+  const key = read(env, 'HERALD_TLS_KEY_FILE');
+  const ca = read(env, 'HERALD_TLS_CLIENT_CA_FILE');
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) throw new ConfigError('HERALD_TLS_CLIENT_CA_FILE', 'needs HERALD_TLS_CERT_FILE and HERALD_TLS_KEY_FILE');
+    return null;
+  }
+  if (cert === undefined) throw new ConfigError('HERALD_TLS_CERT_FILE', 'is required when HERALD_TLS_KEY_FILE is set');
+  if (key === undefined) throw new ConfigError('HERALD_TLS_KEY_FILE', 'is required when HERALD_TLS_CERT_FILE is set');
+  return Object.freeze({
+    certChain: pemFile(env, 'HERALD_TLS_CERT_FILE', /-----BEGIN CERTIFICATE-----/),
+    privateKey: pemFile(env, 'HERALD_TLS_KEY_FILE', /-----BEGIN [A-Z ]*PRIVATE KEY-----/),
+    clientCa: ca === undefined ? null : pemFile(env, 'HERALD_TLS_CLIENT_CA_FILE', /-----BEGIN CERTIFICATE-----/),
+  });
+}
+
 function apiTokens(env: Env): string[] {
   const raw = read(env, 'HERALD_API_TOKENS');
   if (raw === undefined) return [];
@@ -213,6 +258,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     allowHttpTargets: boolean(env, 'HERALD_ALLOW_HTTP_TARGETS', false),
     allowPrivateTargets: boolean(env, 'HERALD_ALLOW_PRIVATE_TARGETS', false),
     signatureHeader: headerName(env),
+    tls: tls(env),
     apiTokens: apiTokens(env),
     dbPoolSize: integer(env, 'HERALD_DB_POOL_SIZE', 10, 1, 500),
     sqliteSynchronous: oneOf(env, 'HERALD_SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full') === 'full' ? 'FULL' : 'NORMAL',

@@ -4,6 +4,7 @@
  */
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
+import type { TlsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { DeliveryService } from '../services/delivery-service.js';
 import type { NotificationService } from '../services/notification-service.js';
@@ -47,14 +48,18 @@ export class GrpcServer {
     createReflectionService(definition).addToServer(this.server);
   }
 
-  /** Binds `address` (host:port; port 0 picks a free one) and returns the bound port. */
-  async listen(address: string): Promise<number> {
+  /** Binds `address` (host:port; port 0 picks a free one), with TLS when given, and returns the bound port. */
+  async listen(address: string, tls: TlsConfig | null = null): Promise<number> {
+    const credentials =
+      tls === null
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(tls.clientCa, [{ cert_chain: tls.certChain, private_key: tls.privateKey }], tls.clientCa !== null);
     const port = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
+      this.server.bindAsync(address, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
     });
     this.accepting = true;
     this.setServing(true);
-    this.log.info({ address, port }, 'gRPC server listening');
+    this.log.info({ address, port, tls: tls === null ? 'off' : tls.clientCa === null ? 'on' : 'mutual' }, 'gRPC server listening');
     return port;
   }
 

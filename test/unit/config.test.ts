@@ -83,6 +83,21 @@ describe('loadConfig', () => {
     });
   }
 
+  test('TLS needs both the certificate and the key, readable and in PEM', () => {
+    assert.throws(() => loadConfig({ HERALD_TLS_CERT_FILE: '/nonexistent/cert.pem' }), (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_TLS_KEY_FILE');
+    assert.throws(() => loadConfig({ HERALD_TLS_KEY_FILE: '/nonexistent/key.pem' }), (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_TLS_CERT_FILE');
+    assert.throws(
+      () => loadConfig({ HERALD_TLS_CERT_FILE: '/nonexistent/cert.pem', HERALD_TLS_KEY_FILE: '/nonexistent/key.pem' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_TLS_CERT_FILE' && /cannot read/.test(e.message),
+    );
+    assert.throws(
+      () => loadConfig({ HERALD_TLS_CERT_FILE: 'package.json', HERALD_TLS_KEY_FILE: 'package.json' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_TLS_CERT_FILE' && /no PEM certificate/.test(e.message),
+    );
+    assert.throws(() => loadConfig({ HERALD_TLS_CLIENT_CA_FILE: 'ca.pem' }), (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_TLS_CLIENT_CA_FILE');
+    assert.equal(loadConfig({}).tls, null);
+  });
+
   test('HERALD_ROLE=api turns the worker off', () => {
     assert.equal(loadConfig({ HERALD_ROLE: 'api' }).workerEnabled, false);
   });
