@@ -121,6 +121,13 @@ const REFUSALS: readonly Refusal[] = [
   { what: 'the webhook host localhost when HERALD_ALLOW_PRIVATE_TARGETS=false', prefs: { webhook_url: 'https://localhost/hook' }, field: 'preferences.webhook_url' },
   { what: 'the webhook host "localhost." (fully qualified, same loopback) when HERALD_ALLOW_PRIVATE_TARGETS=false', prefs: { webhook_url: 'https://localhost./hook' }, field: 'preferences.webhook_url' },
   { what: 'the IPv4-mapped loopback host [::ffff:127.0.0.1] when HERALD_ALLOW_PRIVATE_TARGETS=false', prefs: { webhook_url: 'https://[::ffff:127.0.0.1]/hook' }, field: 'preferences.webhook_url' },
+  ...['[64:ff9b::a00:1]', '[2002:c0a8:101::1]', '[::a00:1]', '[fec0::1]'].map(
+    (host): Refusal => ({
+      what: `the IPv6 host ${host}, which embeds or is a private address, when HERALD_ALLOW_PRIVATE_TARGETS=false`,
+      prefs: { webhook_url: `https://${host}/hook` },
+      field: 'preferences.webhook_url',
+    }),
+  ),
   { what: 'a webhook_url with credentials', prefs: { webhook_url: 'https://user:pass@example.com/hook' }, field: 'preferences.webhook_url' },
   { what: 'a 2,049-character webhook_url', prefs: { webhook_url: url(2_049) }, field: 'preferences.webhook_url' },
   // time_zone
