@@ -138,6 +138,15 @@ function utcClock(at: number): string {
   return new Date(at).toISOString().slice(11, 16);
 }
 
+/** Preferences fields for quiet hours (UTC, policy DEFER) from 5 minutes ago to 10 minutes ahead: creates now are DEFERred. */
+function quietNowDeferred(): Preferences {
+  const now = Date.now();
+  return {
+    time_zone: 'UTC',
+    quiet_hours: { start: utcClock(now - 5 * 60_000), end: utcClock(now + 10 * 60_000), policy: 'QUIET_HOURS_POLICY_DEFER' },
+  };
+}
+
 test('a 200 answer gets exactly one request with the documented headers and body, and a SUCCEEDED delivery with one SCHEDULED attempt', async (t) => {
   const { client } = await startHerald(t);
   const receiver = await receiverFor(t, [{ status: 200, headers: { 'content-type': 'text/plain' }, body: 'thanks, got it' }]);
@@ -369,15 +378,7 @@ test('a 410 also cancels the agent\'s other waiting deliveries, in the same tran
   const receiver = await receiverFor(t, [{ status: 410, body: 'gone' }]);
   const agent = agentId('410-others');
   // A deferred delivery first: quiet hours around now, policy DEFER.
-  const now = Date.now();
-  await client.preferences.UpdatePreferences({
-    preferences: {
-      agent_id: agent,
-      enable_webhook: true,
-      webhook_url: receiver.url,
-      quiet_hours: { start: utcClock(now - 5 * 60_000), end: utcClock(now + 10 * 60_000), policy: 'QUIET_HOURS_POLICY_DEFER' },
-    },
-  });
+  await enableWebhook(client, agent, receiver.url, quietNowDeferred());
   const deferred = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'Held' });
   assert.equal(deferred.decision?.outcome, 'DECISION_OUTCOME_DEFER');
   // Then quiet hours off, and a notification sent now meets the 410.
@@ -576,11 +577,7 @@ test('RetryDelivery of a DEFERred delivery that fails keeps it PENDING until the
   const { client } = await startHerald(t);
   const receiver = await receiverFor(t, [{ status: 500, body: 'down' }]);
   const agent = agentId('manual-defer');
-  const now = Date.now();
-  await enableWebhook(client, agent, receiver.url, {
-    time_zone: 'UTC',
-    quiet_hours: { start: utcClock(now - 5 * 60_000), end: utcClock(now + 10 * 60_000), policy: 'QUIET_HOURS_POLICY_DEFER' },
-  });
+  await enableWebhook(client, agent, receiver.url, quietNowDeferred());
   const created = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'Deferred' });
   assert.equal(created.decision?.outcome, 'DECISION_OUTCOME_DEFER', created.decision?.explanation);
   const id = created.decision?.delivery_id ?? '';
@@ -808,11 +805,7 @@ test('a DEFERred delivery is held during quiet hours and sent, with the same del
   const { client } = await startHerald(t, { clock });
   const receiver = await receiverFor(t);
   const agent = agentId('defer');
-  const now = Date.now();
-  await enableWebhook(client, agent, receiver.url, {
-    time_zone: 'UTC',
-    quiet_hours: { start: utcClock(now - 5 * 60_000), end: utcClock(now + 10 * 60_000), policy: 'QUIET_HOURS_POLICY_DEFER' },
-  });
+  await enableWebhook(client, agent, receiver.url, quietNowDeferred());
 
   const created = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'Deferred' });
   assert.equal(created.decision?.outcome, 'DECISION_OUTCOME_DEFER', created.decision?.explanation);
@@ -848,11 +841,7 @@ test('DeletePreferences cancels the agent\'s deferred deliveries', async (t) => 
   const { client } = await startHerald(t);
   const receiver = await receiverFor(t);
   const agent = agentId('delete');
-  const now = Date.now();
-  await enableWebhook(client, agent, receiver.url, {
-    time_zone: 'UTC',
-    quiet_hours: { start: utcClock(now - 5 * 60_000), end: utcClock(now + 10 * 60_000), policy: 'QUIET_HOURS_POLICY_DEFER' },
-  });
+  await enableWebhook(client, agent, receiver.url, quietNowDeferred());
   const deferred: string[] = [];
   for (let i = 0; i < 2; i++) {
     const created = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: `Deferred ${i}` });
@@ -883,11 +872,7 @@ test('a delivery the worker cancels without sending (webhook turned off meanwhil
   const { client } = await startHerald(t, { clock });
   const receiver = await receiverFor(t);
   const agent = agentId('off');
-  const now = Date.now();
-  await enableWebhook(client, agent, receiver.url, {
-    time_zone: 'UTC',
-    quiet_hours: { start: utcClock(now - 5 * 60_000), end: utcClock(now + 10 * 60_000), policy: 'QUIET_HOURS_POLICY_DEFER' },
-  });
+  await enableWebhook(client, agent, receiver.url, quietNowDeferred());
   const created = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'Deferred' });
   assert.equal(created.decision?.outcome, 'DECISION_OUTCOME_DEFER', created.decision?.explanation);
   const id = created.decision?.delivery_id ?? '';
