@@ -11,6 +11,7 @@ import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { GrpcServer } from './grpc/server.js';
+import { HealthMonitor } from './health-monitor.js';
 import type { Logger } from './logger.js';
 import { DeliveryService } from './services/delivery-service.js';
 import { NotificationService } from './services/notification-service.js';
@@ -39,6 +40,7 @@ export class App {
     readonly worker: DeliveryWorker | null,
     /** The bound gRPC port, or null when this process serves no API. */
     readonly port: number | null,
+    private readonly health: HealthMonitor | null,
   ) {}
 
   static async start(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
@@ -100,7 +102,9 @@ export class App {
       log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and HERALD_API_TOKENS is not set: anyone who can connect can read secrets and change preferences');
     }
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
-    return new App(config, log, store, sender, server, worker, port);
+    const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
+    health?.start();
+    return new App(config, log, store, sender, server, worker, port, health);
   }
 
   /**
@@ -111,6 +115,7 @@ export class App {
   stop(graceMs: number = this.config.shutdownGraceMs): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info({ graceMs }, 'Herald stopping');
+      await this.health?.stop();
       await Promise.all([this.server?.stop(graceMs), this.worker?.stop(graceMs)]);
       this.sender.close();
       await this.store.close();

@@ -50,6 +50,8 @@ export interface Config {
   readonly leaseMs: number;
   /** HERALD_POLL_MS (default 1,000): how often an idle worker looks for due deliveries. */
   readonly pollMs: number;
+  /** HERALD_HEALTH_CHECK_MS (default 5,000): how often the database is checked for the health service. */
+  readonly healthCheckMs: number;
   /** HERALD_SHUTDOWN_GRACE_MS (default 10,000): how long in-flight calls and sends may finish on SIGTERM. */
   readonly shutdownGraceMs: number;
   /** HERALD_SECRET_GRACE_SECONDS (default 86,400): how long a rotated-out secret keeps signing. */
@@ -254,6 +256,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     leaseMs,
     pollMs: integer(env, 'HERALD_POLL_MS', 1_000, 10, 600_000),
     shutdownGraceMs: integer(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    healthCheckMs: integer(env, 'HERALD_HEALTH_CHECK_MS', 5_000, 50, 600_000),
     secretGraceSeconds: integer(env, 'HERALD_SECRET_GRACE_SECONDS', 86_400, 0, 7 * 86_400),
     allowHttpTargets: boolean(env, 'HERALD_ALLOW_HTTP_TARGETS', false),
     allowPrivateTargets: boolean(env, 'HERALD_ALLOW_PRIVATE_TARGETS', false),

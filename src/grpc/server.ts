@@ -63,8 +63,10 @@ export class GrpcServer {
     return port;
   }
 
-  private setServing(serving: boolean): void {
-    for (const name of ['', ...SERVICE_NAMES]) this.health.setStatus(name, serving ? 'SERVING' : 'NOT_SERVING');
+  /** What the health service answers; once stopping, it stays NOT_SERVING. */
+  setServing(serving: boolean): void {
+    const status = serving && this.accepting ? 'SERVING' : 'NOT_SERVING';
+    for (const name of ['', ...SERVICE_NAMES]) this.health.setStatus(name, status);
   }
 
   /**

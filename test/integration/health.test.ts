@@ -1,0 +1,53 @@
+/**
+ * The standard health service reflects the database: SERVING while it
+ * answers, NOT_SERVING once it stops answering.
+ */
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
+import pg from 'pg';
+import { eventually } from '../helpers/child-herald.js';
+import { startHerald, TEST_DATABASE } from '../helpers/herald.js';
+
+type Check = (req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void;
+
+function healthClient(address: string): { check(service: string): Promise<string>; close(): void } {
+  const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String });
+  const Health = (grpc.loadPackageDefinition(definition) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } }).grpc.health.v1.Health;
+  const client = new Health(address, grpc.credentials.createInsecure());
+  const check = (client as unknown as { Check: Check }).Check.bind(client);
+  return {
+    check: (service) => new Promise((resolve, reject) => check({ service }, (err, res) => (err ? reject(err) : resolve(res?.status ?? '')))),
+    close: () => client.close(),
+  };
+}
+
+test('health turns NOT_SERVING when the database stops answering', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_WORKER: 'false', HERALD_HEALTH_CHECK_MS: '100' } });
+  const health = healthClient(h.address);
+  t.after(() => health.close());
+  assert.equal(await health.check(''), 'SERVING');
+  assert.equal(await health.check('herald.v1.NotificationService'), 'SERVING');
+
+  // Pull the database from under the running service: its connections are
+  // closed and it can no longer be opened (the SQLite file's directory, or
+  // the PostgreSQL database, is gone).
+  await h.app.store.close();
+  if (TEST_DATABASE === 'sqlite') {
+    rmSync(h.dir, { recursive: true, force: true });
+  } else {
+    const url = new URL(h.env.DATABASE_URL!);
+    const admin = new pg.Client({ connectionString: process.env.HERALD_TEST_DATABASE_URL });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE ${url.pathname.slice(1)} WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  }
+  await eventually('NOT_SERVING', async () => ((await health.check('')) === 'NOT_SERVING' ? true : undefined), 10_000);
+  assert.equal(await health.check('herald.v1.PreferencesService'), 'NOT_SERVING');
+});
