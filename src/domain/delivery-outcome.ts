@@ -6,7 +6,7 @@
  * - `connection_reset`: the peer closed or reset the connection before answering.
  * - `dns`: the host name did not resolve (or the resolver failed for now).
  * - `tls`: the TLS handshake or the certificate check failed.
- * - `network`: any other transport failure; the message carries the error code.
+ * - `network`: every other transport failure; the message carries the error code.
  * - `invalid_request`: the request could not be built (a header value or URL Node refuses);
  *   sending the same request again would fail the same way.
  * - `aborted`: Herald itself cancelled the request (shutdown), not a receiver failure.

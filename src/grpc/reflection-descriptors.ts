@@ -284,7 +284,7 @@ function renameMapEntries(file: IFileDescriptorProto): Map<string, string> {
 }
 
 function existingDependencies(file: IFileDescriptorProto): string[] {
-  // The descriptor typings declare `dependency` as any; narrow it.
+  // The descriptor typings leave `dependency` untyped; narrow it.
   const value: unknown = file.dependency;
   if (!Array.isArray(value)) {
     return [];

@@ -9,7 +9,6 @@
  * is ever sent and every PENDING delivery stays as it was enqueued.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { status } from '@grpc/grpc-js';
@@ -27,6 +26,7 @@ import type { Preferences } from '../../src/generated/proto/herald/v1/Preference
 import type { Priority } from '../../src/generated/proto/herald/v1/Priority.js';
 import type { Timestamp__Output } from '../../src/generated/proto/google/protobuf/Timestamp.js';
 import { codeOf, startHerald, type Herald } from '../helpers/herald.js';
+import { loadQuietHoursVectors } from '../helpers/quiet-hours-vectors.js';
 
 const HOOK = 'https://example.com/hook';
 const MINUTE = 60_000;
@@ -434,18 +434,8 @@ test('the hourly limit counts DELIVER and DEFER decisions over the rolling windo
   });
 });
 
-interface QuietVector {
-  time_zone: string;
-  start: string;
-  end: string;
-  now: string;
-  quiet: boolean;
-  next_allowed: string;
-}
-
 test('quiet-hours vectors: every case through EvaluateNotification agrees with the oracle', async (t) => {
-  const vectors = JSON.parse(readFileSync(new URL('../fixtures/quiet-hours.json', import.meta.url), 'utf8')) as { cases: QuietVector[] };
-  const cases = vectors.cases;
+  const cases = loadQuietHoursVectors();
   assert.ok(cases.length > 1000, `expected the full vector file, got ${cases.length} cases`);
   const { h } = await startWithClock(t, '2026-01-01T00:00:00.000Z');
   const { client } = h;

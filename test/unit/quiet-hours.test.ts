@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 
 import { isQuietAt, nextAllowedAt, parseClockTime, type QuietWindow } from "../../src/domain/quiet-hours.js";
+import { loadQuietHoursVectors } from "../helpers/quiet-hours-vectors.js";
 
 const utc = (iso: string): Date => new Date(iso);
 const w = (start: string, end: string): QuietWindow => ({ start, end });
@@ -181,44 +181,8 @@ describe("invalid input fails loudly", () => {
   });
 });
 
-interface VectorCase {
-  time_zone: string;
-  start: string;
-  end: string;
-  now: string;
-  quiet: boolean;
-  next_allowed: string;
-}
-
-function isVectorCase(value: unknown): value is VectorCase {
-  if (typeof value !== "object" || value === null) {
-    return false;
-  }
-  const v = value as Record<string, unknown>;
-  return (
-    typeof v["time_zone"] === "string" &&
-    typeof v["start"] === "string" &&
-    typeof v["end"] === "string" &&
-    typeof v["now"] === "string" &&
-    typeof v["quiet"] === "boolean" &&
-    typeof v["next_allowed"] === "string"
-  );
-}
-
-function loadVectors(): VectorCase[] {
-  const text = readFileSync(new URL("../fixtures/quiet-hours.json", import.meta.url), "utf8");
-  const parsed: unknown = JSON.parse(text);
-  assert.ok(typeof parsed === "object" && parsed !== null && "cases" in parsed, "fixture has no cases");
-  const cases: unknown = parsed.cases;
-  assert.ok(Array.isArray(cases), "fixture cases is not an array");
-  return cases.map((c: unknown, i: number) => {
-    assert.ok(isVectorCase(c), `fixture case #${i} is malformed: ${JSON.stringify(c)}`);
-    return c;
-  });
-}
-
 test("every vector in test/fixtures/quiet-hours.json (independent zoneinfo oracle)", (t) => {
-  const cases = loadVectors();
+  const cases = loadQuietHoursVectors();
   assert.ok(cases.length > 0, "fixture is empty");
 
   const mismatches: string[] = [];
