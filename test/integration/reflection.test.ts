@@ -184,7 +184,9 @@ function proto3OptionalFieldsInSources(): Map<string, string[]> {
       }
     }
   };
-  visit(root.lookup('herald') as protobuf.Namespace);
+  const herald = root.lookup('herald');
+  assert.ok(herald instanceof protobuf.Namespace, 'proto/ defines no herald package');
+  visit(herald);
   return optional;
 }
 
