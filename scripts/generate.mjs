@@ -3,7 +3,7 @@
 // gRPC API from proto/. Runs on `npm install` (postinstall); never edit the
 // output by hand.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -13,21 +13,22 @@ const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: ['ignore'
 run(bin('prisma'), ['generate', '--schema', 'prisma/schema.prisma']);
 run(bin('prisma'), ['generate', '--schema', 'prisma/postgresql/schema.prisma']);
 
-// These flags MUST equal the loader options in src/grpc/proto.ts
-// (PROTO_LOADER_OPTIONS): the generated types describe what the loader decodes.
-const protoFiles = ['herald/v1/common.proto', 'herald/v1/preferences.proto', 'herald/v1/notification.proto', 'herald/v1/delivery.proto'];
+// proto/manifest.json is the one list of API protos and loader options; src/grpc/proto.ts
+// reads the same file, so the generated types describe exactly what the loader decodes.
+// Each loader option is also a generator flag of the same name (`keepCase: true` →
+// `--keepCase`, `longs: "Number"` → `--longs=Number`); proto.ts refuses options it cannot map.
+const manifest = JSON.parse(readFileSync(new URL('../proto/manifest.json', import.meta.url), 'utf8'));
+const loaderFlags = Object.entries(manifest.loader).flatMap(([key, value]) =>
+  value === true ? [`--${key}`] : value === false ? [] : [`--${key}=${value}`],
+);
 rmSync(new URL('../src/generated/proto', import.meta.url), { recursive: true, force: true });
 run(bin('proto-loader-gen-types'), [
-  '--keepCase',
-  '--longs=Number',
-  '--enums=String',
-  '--defaults',
-  '--oneofs',
+  ...loaderFlags,
   '--grpcLib=@grpc/grpc-js',
   '--importFileExtension=.js',
   '--outDir=src/generated/proto',
   '--includeDirs=proto',
   '--',
-  ...protoFiles,
+  ...manifest.files,
 ]);
 console.log('generated src/generated/prisma and src/generated/proto');

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,32 +40,67 @@ if (!existsSync(path.join(PROTO_DIR, 'herald', 'v1'))) {
   throw new Error(`proto directory not found: expected ${path.join(PROTO_DIR, 'herald', 'v1')}`);
 }
 
-/**
- * proto-loader options for the Herald API.
- *
- * These MUST equal the `proto-loader-gen-types` flags in scripts/generate.mjs
- * (`--keepCase --longs=Number --enums=String --defaults --oneofs`): the types in
- * src/generated/proto describe objects decoded with exactly these options, so any
- * difference makes the generated types lie (e.g. camelCase keys, Long objects).
- * `keepCase` also keeps the field names in the served descriptors identical to
- * the .proto, which reflection clients rely on.
- */
-export const PROTO_LOADER_OPTIONS: Readonly<Options> = Object.freeze({
-  keepCase: true,
-  longs: Number,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-  includeDirs: [PROTO_DIR],
-});
+/** Absolute path of `proto/manifest.json`: the one list of API protos and their loader options. */
+export const PROTO_MANIFEST_PATH: string = path.join(PROTO_DIR, 'manifest.json');
 
-/** The API's .proto files, relative to {@link PROTO_DIR}; the same list scripts/generate.mjs generates types for. */
-export const PROTO_FILES: readonly string[] = Object.freeze([
-  'herald/v1/common.proto',
-  'herald/v1/preferences.proto',
-  'herald/v1/notification.proto',
-  'herald/v1/delivery.proto',
-]);
+/** The manifest's `longs`/`enums` values (as proto-loader-gen-types spells them) → the constructor proto-loader wants. */
+const CONVERSIONS: Readonly<Record<string, Readonly<Record<string, typeof Number | typeof String>>>> = {
+  longs: { Number, String },
+  enums: { String },
+};
+/** Loader options that are plain flags, identical for the loader and the generator. */
+const FLAGS: ReadonlySet<string> = new Set(['keepCase', 'defaults', 'arrays', 'objects', 'oneofs', 'json']);
+
+interface ProtoManifest {
+  readonly files: readonly string[];
+  readonly options: Readonly<Options>;
+}
+
+/**
+ * Reads and checks {@link PROTO_MANIFEST_PATH}. scripts/generate.mjs turns the
+ * same `loader` object into proto-loader-gen-types flags, so the types in
+ * src/generated/proto describe objects decoded with exactly these options
+ * (keys, longs as numbers, enums as strings); an option this function does not
+ * know is refused rather than silently ignored by one side.
+ */
+function readManifest(): ProtoManifest {
+  const where = PROTO_MANIFEST_PATH;
+  const parsed: unknown = JSON.parse(readFileSync(where, 'utf8'));
+  const manifest = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  const files = manifest['files'];
+  if (!Array.isArray(files) || files.length === 0 || !files.every((f): f is string => typeof f === 'string' && f.endsWith('.proto'))) {
+    throw new Error(`${where}: "files" must be a non-empty list of .proto paths relative to ${PROTO_DIR}`);
+  }
+  const loader = manifest['loader'];
+  if (typeof loader !== 'object' || loader === null) {
+    throw new Error(`${where}: "loader" must be an object of proto-loader options`);
+  }
+  const options: Options = { includeDirs: [PROTO_DIR] };
+  for (const [key, value] of Object.entries(loader)) {
+    const conversion = CONVERSIONS[key];
+    if (FLAGS.has(key) && typeof value === 'boolean') {
+      Object.assign(options, { [key]: value });
+    } else if (conversion !== undefined && typeof value === 'string' && conversion[value] !== undefined) {
+      Object.assign(options, { [key]: conversion[value] });
+    } else {
+      throw new Error(`${where}: unsupported loader option ${key}=${JSON.stringify(value).slice(0, 40)}`);
+    }
+  }
+  return { files: Object.freeze([...files]), options: Object.freeze(options) };
+}
+
+const MANIFEST = readManifest();
+
+/**
+ * proto-loader options for the Herald API, from {@link PROTO_MANIFEST_PATH}
+ * (today `keepCase`, `longs: Number`, `enums: String`, `defaults`, `oneofs`),
+ * plus `includeDirs: [PROTO_DIR]`. `keepCase` also keeps the field names in the
+ * served descriptors identical to the .proto, which reflection clients rely on.
+ */
+export const PROTO_LOADER_OPTIONS: Readonly<Options> = MANIFEST.options;
+
+/** The API's .proto files, relative to {@link PROTO_DIR}, from {@link PROTO_MANIFEST_PATH}. */
+export const PROTO_FILES: readonly string[] = MANIFEST.files;
 
 /**
  * The typed object `grpc.loadPackageDefinition` returns for {@link PROTO_FILES}:

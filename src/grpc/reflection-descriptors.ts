@@ -18,20 +18,27 @@ import type { IDescriptorProto, IFieldDescriptorProto, IFileDescriptorProto } fr
 
 /*
  * Why this module exists: @grpc/reflection serves the FileDescriptorProtos that
- * proto-loader (protobufjs) built, and those differ from protoc's in two ways
- * that strict reflection clients (grpcurl, buf curl, protobuf's own
- * DescriptorPool) refuse:
+ * proto-loader (protobufjs) built, and those differ from protoc's in ways that
+ * strict reflection clients (grpcurl, buf curl, protobuf's own descriptor
+ * pools) refuse or misread:
  *
  * 1. every file's `dependency` list is empty, so a file using
  *    google.protobuf.Timestamp does not import the file defining it;
  * 2. a map field's entry type is named after the field (`Webhook_headers`),
  *    where protoc, protobuf's DescriptorPool and Go's protodesc (grpcurl) require
- *    CamelCase(field name) + "Entry" (`WebhookHeadersEntry`).
+ *    CamelCase(field name) + "Entry" (`WebhookHeadersEntry`);
+ * 3. a proto3 `optional` field sits in its synthetic oneof `_name` without the
+ *    `proto3_optional` flag, so clients show a real `oneof _name` instead of `optional`.
  *
  * Note that proto-loader emits one descriptor per *package*, not per source
  * file: all of herald/v1/*.proto arrive as one file named "herald_v1.proto", and
  * the well-known types as "google_protobuf.proto". The repair works on whatever
  * files it is given; it does not try to recover the source layout.
+ *
+ * REMOVE WHEN: @grpc/proto-loader fills `dependency` (grpc/grpc-node#2595, open as of proto-loader 0.8.1) and
+ * builds on a protobufjs whose ext/descriptor names map entries `<Field>Entry` (7.6.6 and 8.8.1 do not) and keeps
+ * `proto3_optional` (fixed in protobufjs 8 by protobufjs/protobuf.js#2232; proto-loader 0.8.1 uses 7.x).
+ * test/unit/reflection-descriptors.test.ts has a canary for each that fails once proto-loader's output is right.
  */
 
 type ProtobufTypeDefinition = MessageTypeDefinition<object, object> | EnumTypeDefinition;
@@ -283,6 +290,57 @@ function renameMapEntries(file: IFileDescriptorProto): Map<string, string> {
   return renamed;
 }
 
+/** A decoded field; protobufjs 7's typings lack `proto3_optional` (field 17), which its descriptor schema has. */
+type FieldDescriptor = IFieldDescriptorProto & { proto3Optional?: boolean };
+
+const LABEL_OPTIONAL = 1;
+
+function oneofIndexOf(field: FieldDescriptor): number | undefined {
+  // protobufjs keeps an unset oneof_index on the prototype (0), so only an own property means "in a oneof".
+  return Object.hasOwn(field, 'oneofIndex') ? (field.oneofIndex ?? undefined) : undefined;
+}
+
+/**
+ * Marks proto3 `optional` fields as protoc does: `proto3_optional` on the field,
+ * and its synthetic oneof after every real oneof of the message (protoc and
+ * protobuf's descriptor pools refuse a synthetic oneof before a real one).
+ * protobufjs names the synthetic oneof `_` + field name, holding only that
+ * field; a oneof of that shape is taken as synthetic. (A hand-written
+ * `oneof _x { T x = 1; }` would be too, which means the same on the wire.)
+ */
+function markProto3Optionals(file: IFileDescriptorProto): void {
+  if (file.syntax !== 'proto3') {
+    return;
+  }
+  forEachMessage(file.messageType, packageScope(file), (message) => {
+    const oneofs = message.oneofDecl ?? [];
+    const fields: FieldDescriptor[] = message.field ?? [];
+    const synthetic = oneofs.map((oneof, index) => {
+      const members = fields.filter((field) => oneofIndexOf(field) === index);
+      const only = members.length === 1 ? members[0] : undefined;
+      return only !== undefined && only.label === LABEL_OPTIONAL && oneof.name === `_${only.name ?? ''}` ? only : undefined;
+    });
+    for (const field of synthetic) {
+      if (field !== undefined) {
+        field.proto3Optional = true;
+      }
+    }
+    const indices = [...oneofs.keys()];
+    const order = [...indices.filter((index) => synthetic[index] === undefined), ...indices.filter((index) => synthetic[index] !== undefined)];
+    if (order.every((from, to) => from === to)) {
+      return;
+    }
+    const moved = new Map(order.map((from, to) => [from, to]));
+    message.oneofDecl = order.map((from) => oneofs[from] ?? {});
+    for (const field of fields) {
+      const from = oneofIndexOf(field);
+      if (from !== undefined) {
+        field.oneofIndex = moved.get(from) ?? from;
+      }
+    }
+  });
+}
+
 function existingDependencies(file: IFileDescriptorProto): string[] {
   // The descriptor typings leave `dependency` untyped; narrow it.
   const value: unknown = file.dependency;
@@ -292,7 +350,7 @@ function existingDependencies(file: IFileDescriptorProto): string[] {
   return value.filter((item): item is string => typeof item === 'string');
 }
 
-/** Repairs decoded files in place: fully-qualified references, protoc map entry names, dependency lists. */
+/** Repairs decoded files in place: fully-qualified references, protoc map entry names, dependency lists, proto3 optionals. */
 function repairFiles(files: readonly IFileDescriptorProto[]): void {
   const definedIn = indexTypes(files);
   const referencesByFile = new Map<IFileDescriptorProto, Reference[]>();
@@ -341,6 +399,11 @@ function repairFiles(files: readonly IFileDescriptorProto[]): void {
     const missing = [...(needs.get(file) ?? [])].filter((name) => !dependency.includes(name)).sort();
     file.dependency = [...dependency, ...missing];
   }
+
+  // Pass 4: proto3 optional fields; it renumbers oneof_index only, which no reference points at.
+  for (const file of files) {
+    markProto3Optionals(file);
+  }
 }
 
 function encodeFile(file: IFileDescriptorProto): Buffer {
@@ -359,7 +422,9 @@ function withDescriptors<T extends ProtobufTypeDefinition>(entry: T, buffers: Bu
  *   (fields, extensions, method input/output types); proto-loader leaves it empty;
  * - each `map_entry` nested type is renamed to protoc's `CamelCase(field) + "Entry"`
  *   and its field's `type_name` points at the new name; protobufjs names it after the field;
- * - every type reference is made fully qualified (leading dot), as protoc emits them.
+ * - every type reference is made fully qualified (leading dot), as protoc emits them;
+ * - each proto3 `optional` field gets `proto3_optional`, and its synthetic oneof
+ *   comes after the message's real oneofs; protobufjs drops the flag.
  *
  * Every message and enum entry (and each method's request/response type) gets
  * the full de-duplicated list of repaired files, as proto-loader itself gives

