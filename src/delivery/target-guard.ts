@@ -345,7 +345,8 @@ export class TargetGuard {
       onAbort = () => resolve('aborted');
       signal?.addEventListener('abort', onAbort, { once: true });
     });
-    const looked = this.#lookup(hostname.replace(/\.$/, '')).then(
+    // Through a promise, so that a resolver that throws instead of rejecting is an answer too.
+    const looked = Promise.resolve(hostname.replace(/\.$/, '')).then(this.#lookup).then(
       (addresses) => (addresses.length === 0 ? 'no addresses' : addresses),
       (error: unknown) => `lookup failed: ${errorCode(error) ?? String(error)}`,
     );

@@ -240,6 +240,8 @@ describe('TargetGuard.resolve', () => {
     const failing = new TargetGuard({ allowHttp: false, allowPrivate: false, lookup: lookupOf({ 'empty.test': [] }) });
     assert.equal((await failing.resolve('missing.test', { timeoutMs: 1000 })).kind, 'unresolved');
     assert.equal((await failing.resolve('empty.test', { timeoutMs: 1000 })).kind, 'unresolved');
+    const throwing = new TargetGuard({ allowHttp: false, allowPrivate: false, lookup: () => { throw new Error('resolver bug'); } });
+    assert.equal((await throwing.resolve('any.test', { timeoutMs: 1000 })).kind, 'unresolved');
     const hanging = new TargetGuard({ allowHttp: false, allowPrivate: false, lookup: () => new Promise<never>(() => undefined) });
     assert.deepEqual(await hanging.resolve('slow.test', { timeoutMs: 20 }), { kind: 'unresolved', reason: 'no DNS answer within 20 ms' });
     const controller = new AbortController();
