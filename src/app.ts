@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
+import { TargetGuard, type LookupFunction } from './delivery/target-guard.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { GrpcServer } from './grpc/server.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -26,6 +27,8 @@ export interface AppOptions {
   readonly clock?: () => Date;
   /** Randomness of backoff jitter. */
   readonly random?: () => number;
+  /** Resolver of webhook hosts for the outbound guard (default node:dns); tests point made-up names at loopback. */
+  readonly lookup?: LookupFunction;
 }
 
 export class App {
@@ -51,7 +54,15 @@ export class App {
     const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous });
     const events = new DeliveryEvents();
     const userAgent = `Herald-Webhook/${VERSION}`;
-    const sender = new WebhookSender({ userAgent });
+    // Built from this start's configuration: turning an allowance off and restarting
+    // applies to URLs stored while it was on.
+    const guard = new TargetGuard({
+      allowHttp: config.allowHttpTargets,
+      allowPrivate: config.allowPrivateTargets,
+      allowedCidrs: config.allowedTargetCidrs,
+      ...(options.lookup ? { lookup: options.lookup } : {}),
+    });
+    const sender = new WebhookSender({ userAgent, guard, log });
     const dispatcher = new Dispatcher(store, sender, events, log, {
       retryPolicy: { baseDelayMs: config.webhookRetryDelayMs, maxDelayMs: config.retryMaxDelayMs, maxRetries: config.webhookMaxRetries, jitter: 0.2 },
       defaultTimeoutMs: config.webhookTimeoutMs,
@@ -71,7 +82,7 @@ export class App {
         server = new GrpcServer(
           {
             preferences: new PreferencesService(store, events, {
-              targets: { allowHttp: config.allowHttpTargets, allowPrivate: config.allowPrivateTargets },
+              targets: guard,
               signatureHeader: config.signatureHeader,
               defaultWebhookSecret: config.defaultWebhookSecret,
               secretGraceSeconds: config.secretGraceSeconds,

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { parseCidr } from './delivery/target-guard.js';
 import { clashesWithHeraldHeaders } from './domain/validation.js';
 
 export type DatabaseConfig =
@@ -60,6 +61,12 @@ export interface Config {
   readonly allowHttpTargets: boolean;
   /** HERALD_ALLOW_PRIVATE_TARGETS (default false): accept loopback/private/link-local webhook hosts. */
   readonly allowPrivateTargets: boolean;
+  /**
+   * HERALD_ALLOWED_TARGET_CIDRS (default none): comma-separated IPv4/IPv6 ranges (e.g.
+   * `10.20.0.0/16,fd00:1::/48`) that webhooks may reach although the outbound guard refuses
+   * them, at write time and at every send; narrower than HERALD_ALLOW_PRIVATE_TARGETS.
+   */
+  readonly allowedTargetCidrs: readonly string[];
   /** HERALD_SIGNATURE_HEADER (default `X-Herald-Signature`): name of the hex HMAC header. */
   readonly signatureHeader: string;
   /**
@@ -234,6 +241,20 @@ function apiTokens(env: Env): string[] {
   return tokens;
 }
 
+function allowedTargetCidrs(env: Env): string[] {
+  const raw = read(env, 'HERALD_ALLOWED_TARGET_CIDRS');
+  if (raw === undefined) return [];
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const e of entries) {
+    try {
+      parseCidr(e);
+    } catch (err) {
+      throw new ConfigError('HERALD_ALLOWED_TARGET_CIDRS', (err as Error).message);
+    }
+  }
+  return entries;
+}
+
 /** Reads and validates the whole configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const webhookTimeoutMs = secondsAsMs(env, 'WEBHOOK_TIMEOUT', 10, 0.001, 60);
@@ -260,6 +281,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     secretGraceSeconds: integer(env, 'HERALD_SECRET_GRACE_SECONDS', 86_400, 0, 7 * 86_400),
     allowHttpTargets: boolean(env, 'HERALD_ALLOW_HTTP_TARGETS', false),
     allowPrivateTargets: boolean(env, 'HERALD_ALLOW_PRIVATE_TARGETS', false),
+    allowedTargetCidrs: allowedTargetCidrs(env),
     signatureHeader: headerName(env),
     tls: tls(env),
     apiTokens: apiTokens(env),

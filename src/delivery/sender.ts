@@ -4,9 +4,22 @@ import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
 import got, { type Got, type Request } from 'got';
 import type { SendErrorClass, SendResult } from '../domain/delivery-outcome.js';
+import type { Logger } from '../logger.js';
+import { pinnedLookup, type TargetGuard } from './target-guard.js';
 
 /** Options of {@link WebhookSender}. */
 export interface WebhookSenderOptions {
+  /**
+   * The outbound guard, built from the configuration at start: every send resolves the host
+   * through it and connects only to the addresses it checked. Required, so that no sender
+   * can exist that skips the check.
+   */
+  guard: TargetGuard;
+  /**
+   * Where the detail of refused and failed connections goes (resolved addresses, error codes
+   * and messages), which attempt records never show. Default: not logged.
+   */
+  log?: Logger;
   /**
    * `User-Agent` sent when a request's own headers carry none (they normally do: the
    * signer sets one). Default `"Herald-Webhook"`; without it got would announce itself.
@@ -65,13 +78,17 @@ export class WebhookSender {
   readonly #got: Got;
   readonly #userAgent: string;
   readonly #maxResponseBytes: number;
+  readonly #guard: TargetGuard;
+  readonly #log: Logger | undefined;
 
-  constructor(options: WebhookSenderOptions = {}) {
+  constructor(options: WebhookSenderOptions) {
     const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 0) {
       throw new RangeError(`maxResponseBytes must be a non-negative integer, got ${maxResponseBytes}`);
     }
     this.#maxResponseBytes = maxResponseBytes;
+    this.#guard = options.guard;
+    this.#log = options.log;
     this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.#httpAgent = new http.Agent({ keepAlive: true });
     this.#httpsAgent = new https.Agent({ keepAlive: true });
@@ -101,17 +118,56 @@ export class WebhookSender {
     if (req.signal?.aborted === true) {
       return { kind: 'error', errorClass: 'aborted', message: 'cancelled before sending', durationMs: elapsed() };
     }
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      return { kind: 'error', errorClass: 'invalid_request', message: 'the webhook_url is not a valid absolute URL', durationMs: elapsed() };
+    }
+    const host = url.hostname;
+    const headers = this.#headers(req.headers);
+    const context = { deliveryId: headers['webhook-id'], host };
+
+    const scheme = this.#guard.refusedScheme(url);
+    if (scheme !== null) {
+      return { kind: 'error', errorClass: 'target_refused', message: scheme, durationMs: elapsed() };
+    }
+    // One resolution per attempt, checked, and the connection pinned to its answer: DNS
+    // changing between the check and the connect (rebinding) cannot move the request.
+    const target = await this.#guard.resolve(host, { timeoutMs: req.timeoutMs, ...(req.signal ? { signal: req.signal } : {}) });
+    switch (target.kind) {
+      case 'aborted':
+        return { kind: 'error', errorClass: 'aborted', message: 'cancelled before sending', durationMs: elapsed() };
+      case 'refused':
+        this.#log?.warn({ ...context, address: target.address, range: target.range }, 'webhook target refused by the outbound guard');
+        return { kind: 'error', errorClass: 'target_refused', message: refusedMessage(host), durationMs: elapsed() };
+      case 'unresolved':
+        this.#log?.info({ ...context, reason: target.reason }, 'webhook host did not resolve');
+        return { kind: 'error', errorClass: 'unreachable', message: unreachableMessage(host), durationMs: elapsed() };
+      case 'allowed':
+        break;
+    }
+    const fail = (error: unknown): SendResult => {
+      const { errorClass, code, message } = describeError(error);
+      const durationMs = elapsed();
+      if (errorClass === 'aborted' || errorClass === 'invalid_request') return { kind: 'error', errorClass, message, durationMs };
+      this.#log?.info({ ...context, addresses: target.addresses.map((a) => a.address), errorClass, code, error: message }, 'webhook connection failed');
+      if (target.nonPublic) return { kind: 'error', errorClass: 'unreachable', message: unreachableMessage(host), durationMs };
+      return { kind: 'error', errorClass, message: publicMessage(errorClass, code, host, req.timeoutMs), durationMs };
+    };
 
     let stream: Request;
     try {
-      stream = this.#got.stream.post(req.url, {
+      stream = this.#got.stream.post(url, {
         body: req.body,
-        headers: this.#headers(req.headers),
-        timeout: { request: req.timeoutMs },
+        headers,
+        // What is left of the attempt's deadline after resolving.
+        timeout: { request: Math.max(1, Math.round(req.timeoutMs - elapsed())) },
+        dnsLookup: pinnedLookup(target.addresses),
         signal: req.signal,
       });
     } catch (error: unknown) {
-      return { kind: 'error', ...describeError(error), durationMs: elapsed() };
+      return fail(error);
     }
 
     const limit = this.#maxResponseBytes;
@@ -174,14 +230,14 @@ export class WebhookSender {
           respond(true);
           return;
         }
-        settle({ kind: 'error', ...describeError(error), durationMs: elapsed() });
+        settle(fail(error));
       });
       stream.once('close', () => {
         // Covers a destroy without an error; normally a result is already in.
         if (status !== undefined) {
           respond(true);
         } else {
-          settle({ kind: 'error', errorClass: 'network', message: 'connection closed without a response', durationMs: elapsed() });
+          settle(fail(new Error('connection closed without a response')));
         }
       });
     });
@@ -211,13 +267,44 @@ function excerpt(bytes: Buffer, truncated: boolean): string {
   return text.replaceAll('\u0000', '\uFFFD');
 }
 
-function describeError(error: unknown): { errorClass: SendErrorClass; message: string } {
+function refusedMessage(host: string): string {
+  return `host "${host}" is or resolves to an address in a range Herald may not connect to (loopback, private, link-local or reserved); the operator can allow it with HERALD_ALLOWED_TARGET_CIDRS`;
+}
+
+/**
+ * One sentence for a name that does not resolve and for any failed connection to a
+ * non-public address, so that attempt records cannot tell closed, open and filtered
+ * internal ports apart, nor show where a name points.
+ */
+function unreachableMessage(host: string): string {
+  return `could not reach host "${host}": the name did not resolve or the connection failed`;
+}
+
+/** Messages for public addresses: the class and error code, never an address or port. */
+function publicMessage(errorClass: SendErrorClass, code: string | undefined, host: string, timeoutMs: number): string {
+  const suffix = code === undefined ? '' : ` (${code})`;
+  switch (errorClass) {
+    case 'timeout':
+      return `no response from host "${host}" within ${timeoutMs} ms`;
+    case 'connection_refused':
+      return `host "${host}" refused the connection${suffix}`;
+    case 'connection_reset':
+      return `host "${host}" closed the connection before answering${suffix}`;
+    case 'tls':
+      return `TLS with host "${host}" failed${suffix}`;
+    case 'unreachable':
+      return unreachableMessage(host);
+    default:
+      return `network error with host "${host}"${suffix}`;
+  }
+}
+
+function describeError(error: unknown): { errorClass: SendErrorClass; code: string | undefined; message: string } {
   const name = error instanceof Error ? error.name : '';
   const message = (error instanceof Error ? error.message : String(error)).trim();
   const code = errorCode(error);
-  return { errorClass: classifyError(name, code, message), message: withCode(code, message) };
+  return { errorClass: classifyError(name, code, message), code, message: withCode(code, message) };
 }
-
 function errorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) {
     return undefined;
@@ -226,7 +313,8 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-function classifyError(name: string, code: string | undefined, message: string): SendErrorClass {
+/** Exported for its table test; the sender is the only caller. */
+export function classifyError(name: string, code: string | undefined, message: string): SendErrorClass {
   if (name === 'AbortError' || code === 'ERR_ABORTED' || code === 'ABORT_ERR') {
     return 'aborted';
   }
@@ -247,7 +335,7 @@ function classifyError(name: string, code: string | undefined, message: string):
     case 'EAI_FAIL':
     case 'EAI_NONAME':
     case 'EAI_NODATA':
-      return 'dns';
+      return 'unreachable';
     default:
       break;
   }

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { isReservedHeader } from '../domain/validation.js';
 
 const WHSEC_PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -104,19 +105,13 @@ export interface SignedHeadersInput {
 }
 
 /**
- * Header names a custom header may not set, beyond the ones Herald writes itself: framing
- * headers would corrupt the request (the HTTP client computes them from the body).
- */
-const FRAMING_HEADERS = ['content-length', 'transfer-encoding', 'host', 'connection'] as const;
-
-/**
  * All headers of a webhook request: the agent's custom headers, then `Content-Type`,
  * `User-Agent`, `X-Herald-Event`, `X-Herald-Delivery`, the hex signature header and the
  * Standard Webhooks headers `webhook-id`, `webhook-timestamp`, `webhook-signature`.
  *
- * A custom header whose name matches (case-insensitively) one Herald sets, or a framing
- * header (`Content-Length`, `Transfer-Encoding`, `Host`, `Connection`), is dropped: a custom
- * header must never be able to forge or replace a signature or the delivery id.
+ * A custom header whose name is reserved ({@link isReservedHeader}, the same rule that
+ * refuses it on write) is dropped: one stored before a rule was added must still never
+ * forge or replace a signature or the delivery id, nor break the request's framing.
  *
  * @throws TypeError when `secrets` is empty or holds an unusable secret.
  */
@@ -135,13 +130,11 @@ export function signedHeaders(input: SignedHeadersInput): Record<string, string>
     'webhook-timestamp': String(input.timestampSeconds),
     'webhook-signature': standardWebhookSignature(input.secrets, input.deliveryId, input.timestampSeconds, input.body),
   };
-  const reserved = new Set<string>([...Object.keys(own).map((name) => name.toLowerCase()), ...FRAMING_HEADERS]);
-
   // Keyed by lower-case name so that two custom spellings of one header cannot both be sent.
   const custom = new Map<string, [string, string]>();
   for (const [name, value] of Object.entries(input.customHeaders ?? {})) {
     const key = name.toLowerCase();
-    if (!reserved.has(key)) {
+    if (!isReservedHeader(key, input.signatureHeader)) {
       custom.set(key, [name, value]);
     }
   }

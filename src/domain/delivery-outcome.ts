@@ -1,25 +1,36 @@
 /**
- * Why a request produced no HTTP response.
+ * Why a request produced no HTTP response: the one list of attempt error classes (an
+ * attempt that got a response but not a 2xx is `http_status`, set by the dispatcher).
  *
- * - `timeout`: no complete answer within the request timeout.
- * - `connection_refused`: nothing listens at the address.
- * - `connection_reset`: the peer closed or reset the connection before answering.
- * - `dns`: the host name did not resolve (or the resolver failed for now).
+ * - `target_refused`: the outbound guard refused the host before connecting (it is, or
+ *   resolves to, an address in a refused range, or the scheme is no longer allowed). Not
+ *   retried: the same URL meets the same rules.
+ * - `unreachable`: the host name did not resolve, or a connection to a loopback, private or
+ *   other non-public address the operator allowed failed in any way (refused, reset, timed
+ *   out, TLS). Deliberately one class with one message for all of these, so attempt records
+ *   cannot be used to scan internal ports; the server log has the detail.
+ * - `timeout`: no complete answer from a public address within the request timeout.
+ * - `connection_refused`: nothing listens at the public address.
+ * - `connection_reset`: the public peer closed or reset the connection before answering.
  * - `tls`: the TLS handshake or the certificate check failed.
  * - `network`: every other transport failure; the message carries the error code.
  * - `invalid_request`: the request could not be built (a header value or URL Node refuses);
  *   sending the same request again would fail the same way.
  * - `aborted`: Herald itself cancelled the request (shutdown), not a receiver failure.
  */
-export type SendErrorClass =
-  | 'timeout'
-  | 'connection_refused'
-  | 'connection_reset'
-  | 'dns'
-  | 'tls'
-  | 'network'
-  | 'invalid_request'
-  | 'aborted';
+export const SEND_ERROR_CLASSES = [
+  'target_refused',
+  'unreachable',
+  'timeout',
+  'connection_refused',
+  'connection_reset',
+  'tls',
+  'network',
+  'invalid_request',
+  'aborted',
+] as const;
+
+export type SendErrorClass = (typeof SEND_ERROR_CLASSES)[number];
 
 /**
  * What one webhook POST produced: either an HTTP response or a transport error.
@@ -79,16 +90,22 @@ function headerValue(headers: Record<string, string | string[] | undefined>, nam
  * - any other 1xx, 3xx or 4xx (and anything outside 100–599) → fail at once, with a reason
  *   for the attempt record. Redirects fail because following them would send a signed body
  *   to an address the agent did not register.
- * - every transport error → retry. That includes `aborted`: the request was cancelled by
+ * - `target_refused` → fail at once: the guard refused the host, and it would again.
+ * - every other transport error → retry. That includes `aborted`: the request was cancelled by
  *   our own shutdown, not refused by the receiver, so the attempt is given back and the
  *   delivery is simply tried again later (the receiver may have seen it already; the stable
  *   delivery id lets it de-duplicate).
  */
 export function classifyResult(r: SendResult): DeliveryVerdict {
   if (r.kind === 'error') {
-    return r.errorClass === 'invalid_request'
-      ? { verdict: 'fail', reason: `the request could not be sent (${r.message}); fix the agent's webhook_url or webhook_headers` }
-      : { verdict: 'retry' };
+    switch (r.errorClass) {
+      case 'invalid_request':
+        return { verdict: 'fail', reason: `the request could not be sent (${r.message}); fix the agent's webhook_url or webhook_headers` };
+      case 'target_refused':
+        return { verdict: 'fail', reason: `not sent: ${r.message}` };
+      default:
+        return { verdict: 'retry' };
+    }
   }
   const status = r.statusCode;
   if (status >= 200 && status < 300) {

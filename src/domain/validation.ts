@@ -3,7 +3,6 @@
  * throws InvalidArgumentError naming the field (its proto path) and the rule,
  * so a caller can fix the request from the message alone.
  */
-import { BlockList, isIP } from 'node:net';
 import { IANAZone } from 'luxon';
 import { InvalidArgumentError } from '../errors.js';
 import { parseClockTime } from './quiet-hours.js';
@@ -60,45 +59,17 @@ export function checkRange(field: string, value: number, min: number, max: numbe
   }
 }
 
-/** Addresses a webhook must not reach unless the operator allows private targets. */
-const PRIVATE = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
-  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
-// IPv6: unspecified, loopback, IPv4-compatible (::/96), NAT64 (64:ff9b::/96)
-// and 6to4 (2002::/16), which can carry a private IPv4 address inside, unique
-// local, link-local, site-local and multicast.
-for (const [net, bits] of [
-  ['::', 96], ['::1', 128], ['64:ff9b::', 96], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
-
-/** True for loopback, private, link-local and other non-public IP literals and localhost names. */
-export function isPrivateHost(hostname: string): boolean {
-  // A trailing dot is the fully qualified form of the same name ("localhost.").
-  const host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  const family = isIP(host);
-  if (family === 4) return PRIVATE.check(host, 'ipv4');
-  if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(host);
-    if (mapped?.[1] !== undefined) return PRIVATE.check(mapped[1], 'ipv4');
-    return PRIVATE.check(host, 'ipv6');
-  }
-  return false;
-}
-
-export interface TargetPolicy {
+/** The scheme rule of webhook URLs: `https://` always, `http://` when the operator allows it. */
+export interface SchemePolicy {
   readonly allowHttp: boolean;
-  readonly allowPrivate: boolean;
 }
 
 /**
- * Checks a webhook URL at write time. Host names that resolve to private
- * addresses are not caught here (that needs DNS at connect time); literal
- * addresses and localhost names are.
+ * The syntax of a webhook URL: length, absolute, scheme, no credentials. Returns the
+ * parsed URL. Whether its host may be connected to is the outbound guard's question
+ * (src/delivery/target-guard.ts), which calls this first.
  */
-export function checkWebhookUrl(field: string, value: string, policy: TargetPolicy): void {
+export function checkWebhookUrlSyntax(field: string, value: string, policy: SchemePolicy): URL {
   if (value.length > LIMITS.urlLength) throw new InvalidArgumentError(field, `must be at most ${LIMITS.urlLength} characters`);
   let url: URL;
   try {
@@ -115,9 +86,7 @@ export function checkWebhookUrl(field: string, value: string, policy: TargetPoli
   if (url.username !== '' || url.password !== '') {
     throw new InvalidArgumentError(field, 'must not contain credentials; send them with webhook_headers (e.g. Authorization) instead');
   }
-  if (!policy.allowPrivate && isPrivateHost(url.hostname)) {
-    throw new InvalidArgumentError(field, `host "${url.hostname}" is loopback or private (refused unless HERALD_ALLOW_PRIVATE_TARGETS=true)`);
-  }
+  return url;
 }
 
 const TYPE_ENTRY = /^(\*|[a-z0-9_.-]{1,99}\*|[a-z0-9_.-]{1,100})$/;
@@ -139,7 +108,21 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // sends); never CR, LF or NUL (header injection).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
-const FRAMING = ['content-type', 'content-length', 'content-encoding', 'host', 'user-agent', ...HOP_BY_HOP];
+
+/**
+ * The headers Herald writes on every webhook, besides the configured hex-signature header.
+ * The signer sets exactly these (a test holds it to that), and no custom header may use them.
+ */
+export const HERALD_HEADERS = ['content-type', 'user-agent', 'x-herald-event', 'x-herald-delivery', 'webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
+
+/**
+ * Headers that frame the request or steer its connection: the HTTP client computes them,
+ * and a custom value would corrupt the request (`expect` would make it wait for a 100).
+ */
+const FRAMING = ['content-length', 'content-encoding', 'host', 'expect', ...HOP_BY_HOP];
+
+/** Prefixes kept for Herald's present and future headers and for Standard Webhooks. */
+const RESERVED_PREFIXES = ['webhook-', 'x-herald-'];
 
 /**
  * Header names that Herald sets on every webhook, or that would break the
@@ -148,14 +131,25 @@ const FRAMING = ['content-type', 'content-length', 'content-encoding', 'host', '
  */
 export function clashesWithHeraldHeaders(name: string): boolean {
   const lower = name.toLowerCase();
-  return FRAMING.includes(lower) || lower.startsWith('webhook-') || lower === 'x-herald-event' || lower === 'x-herald-delivery';
+  return (HERALD_HEADERS as readonly string[]).includes(lower) || FRAMING.includes(lower) || lower.startsWith('webhook-');
 }
 
-/** Header names an agent's custom headers may not use; `signatureHeader` is the configured hex-signature header. */
+/**
+ * Header names an agent's custom headers may not use; `signatureHeader` is the configured
+ * hex-signature header. The one rule both write-time validation and the signer apply.
+ */
 export function isReservedHeader(name: string, signatureHeader: string): boolean {
   const lower = name.toLowerCase();
-  return clashesWithHeraldHeaders(lower) || lower.startsWith('x-herald-') || lower === signatureHeader.toLowerCase();
+  return clashesWithHeraldHeaders(lower) || RESERVED_PREFIXES.some((p) => lower.startsWith(p)) || lower === signatureHeader.toLowerCase();
 }
+
+const RESERVED_SUMMARY = [
+  ...HERALD_HEADERS.filter((h) => !RESERVED_PREFIXES.some((p) => h.startsWith(p))),
+  ...FRAMING.filter((h) => !HOP_BY_HOP.includes(h)),
+  ...RESERVED_PREFIXES.map((p) => `${p}*`),
+  'the signature header',
+  'hop-by-hop headers',
+].join(', ');
 
 export function checkHeaders(field: string, headers: Readonly<Record<string, string>>, signatureHeader: string): void {
   const names = Object.keys(headers);
@@ -167,7 +161,7 @@ export function checkHeaders(field: string, headers: Readonly<Record<string, str
     }
     const lower = name.toLowerCase();
     if (isReservedHeader(lower, signatureHeader)) {
-      throw new InvalidArgumentError(`${field}["${name}"]`, 'is set by Herald and cannot be overridden (reserved: content-type, content-length, host, user-agent, webhook-*, x-herald-*, hop-by-hop headers)');
+      throw new InvalidArgumentError(`${field}["${name}"]`, `is set by Herald and cannot be overridden (reserved: ${RESERVED_SUMMARY})`);
     }
     if (seen.has(lower)) throw new InvalidArgumentError(`${field}["${name}"]`, 'appears twice (header names are case-insensitive)');
     seen.add(lower);

@@ -14,11 +14,11 @@ import {
   checkNotificationTypes,
   checkRange,
   checkTimeZone,
-  checkWebhookUrl,
+  checkWebhookUrlSyntax,
   LIMITS,
   pageSize,
-  type TargetPolicy,
 } from '../domain/validation.js';
+import type { TargetGuard } from '../delivery/target-guard.js';
 import type { Store } from '../storage/database.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import { decodePageToken, encodePageToken } from '../storage/page-token.js';
@@ -32,7 +32,8 @@ export interface PreferencesChange {
 }
 
 export interface PreferencesServiceOptions {
-  readonly targets: TargetPolicy;
+  /** The outbound guard: checks a webhook URL's scheme and host (resolving names) on write. */
+  readonly targets: TargetGuard;
   readonly signatureHeader: string;
   /** WEBHOOK_SECRET: given to new agents instead of a random secret. */
   readonly defaultWebhookSecret: string | undefined;
@@ -62,6 +63,8 @@ export class PreferencesService {
   async update(change: PreferencesChange): Promise<AgentPreferences> {
     checkAgentId(`${F}.agent_id`, change.agentId);
     this.checkChange(change);
+    // Last, after the checks that need no DNS: it may resolve the host.
+    if (change.set.webhookUrl != null) await this.options.targets.checkWebhookUrl(`${F}.webhook_url`, change.set.webhookUrl);
     try {
       return await this.write(change);
     } catch (err) {
@@ -103,7 +106,7 @@ export class PreferencesService {
 
   private checkChange(change: PreferencesChange): void {
     const s = change.set;
-    if (s.webhookUrl != null) checkWebhookUrl(`${F}.webhook_url`, s.webhookUrl, this.options.targets);
+    if (s.webhookUrl != null) checkWebhookUrlSyntax(`${F}.webhook_url`, s.webhookUrl, this.options.targets);
     if (s.timeZone !== undefined) checkTimeZone(`${F}.time_zone`, s.timeZone);
     if (s.quietHours != null) {
       checkClockTime(`${F}.quiet_hours.start`, s.quietHours.start);

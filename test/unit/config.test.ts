@@ -106,3 +106,24 @@ describe('loadConfig', () => {
     assert.deepEqual(loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }).apiTokens, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
   });
 });
+
+describe('HERALD_ALLOWED_TARGET_CIDRS', () => {
+  test('defaults to none and reads comma-separated IPv4 and IPv6 ranges', () => {
+    assert.deepEqual(loadConfig({}).allowedTargetCidrs, []);
+    assert.deepEqual(loadConfig({ HERALD_ALLOWED_TARGET_CIDRS: '10.20.0.0/16, 127.0.0.0/8,fd00:1::/48,' }).allowedTargetCidrs, ['10.20.0.0/16', '127.0.0.0/8', 'fd00:1::/48']);
+  });
+
+  for (const [value, message] of [
+    ['10.20.1.0/16', /bits set after its \/16 prefix/],
+    ['10.0.0.0/33', /between 0 and 32/],
+    ['internal.example', /not an IPv4 or IPv6 range/],
+    ['10.0.0.0/8;192.168.0.0/16', /prefix length/],
+  ] as const) {
+    test(`${JSON.stringify(value)} stops start-up naming the variable and the entry`, () => {
+      assert.throws(
+        () => loadConfig({ HERALD_ALLOWED_TARGET_CIDRS: value }),
+        (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_ALLOWED_TARGET_CIDRS' && message.test(e.message) && e.message.includes(value.split(';')[0]!.slice(0, 8)),
+      );
+    });
+  }
+});

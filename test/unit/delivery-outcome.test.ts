@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyResult, type DeliveryVerdict, type SendErrorClass, type SendResult } from '../../src/domain/delivery-outcome.js';
+import { classifyResult, SEND_ERROR_CLASSES, type DeliveryVerdict, type SendErrorClass, type SendResult } from '../../src/domain/delivery-outcome.js';
 
 function response(statusCode: number, headers: Record<string, string | string[] | undefined> = {}): SendResult {
   return { kind: 'response', statusCode, headers, bodyExcerpt: '', durationMs: 12 };
@@ -57,8 +57,8 @@ describe('classifyResult: responses', () => {
 });
 
 describe('classifyResult: transport errors', () => {
-  const classes: SendErrorClass[] = ['timeout', 'connection_refused', 'connection_reset', 'dns', 'tls', 'network', 'aborted'];
-  for (const errorClass of classes) {
+  const failing: ReadonlySet<SendErrorClass> = new Set(['invalid_request', 'target_refused']);
+  for (const errorClass of SEND_ERROR_CLASSES.filter((c) => !failing.has(c))) {
     it(`${errorClass} → retry`, () => {
       assert.deepEqual(classifyResult(failure(errorClass)), { verdict: 'retry' });
     });
@@ -67,5 +67,8 @@ describe('classifyResult: transport errors', () => {
     const verdict = classifyResult(failure('invalid_request'));
     assert.equal(verdict.verdict, 'fail');
     assert.match(verdict.verdict === 'fail' ? verdict.reason : '', /webhook_headers/);
+  });
+  it('target_refused (the outbound guard refused the host) → fail at once with its message', () => {
+    assert.deepEqual(classifyResult(failure('target_refused')), { verdict: 'fail', reason: 'not sent: boom' });
   });
 });

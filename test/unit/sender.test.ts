@@ -1,16 +1,32 @@
 import assert from 'node:assert/strict';
-import { getEventListeners } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { getEventListeners, once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { WebhookSender } from '../../src/delivery/sender.js';
+import { createSecureContext } from 'node:tls';
+import { pino } from 'pino';
+import { classifyError, WebhookSender } from '../../src/delivery/sender.js';
+import { TargetGuard, type TargetGuardOptions } from '../../src/delivery/target-guard.js';
 import type { SendResult } from '../../src/domain/delivery-outcome.js';
 import { refusedUrl, startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
+
+/** The receivers listen on 127.0.0.1: a guard that allows loopback, as a development setup would. */
+const LOOPBACK_ALLOWED = new TargetGuard({ allowHttp: true, allowPrivate: true });
+
+function guard(options: Partial<TargetGuardOptions> = {}): TargetGuard {
+  return new TargetGuard({ allowHttp: true, allowPrivate: false, ...options });
+}
 
 const BODY = Buffer.from('{"title":"Café ☃ 🚀"}', 'utf8');
 const HEADERS = { 'Content-Type': 'application/json', 'X-Herald-Delivery': 'dlv_test' };
 
 async function setUp(t: TestContext, script: ReceiverStep[] = []): Promise<{ receiver: Receiver; sender: WebhookSender }> {
   const receiver = await startReceiver(script);
-  const sender = new WebhookSender({ userAgent: 'Herald-Webhook/test' });
+  const sender = new WebhookSender({ userAgent: 'Herald-Webhook/test', guard: LOOPBACK_ALLOWED });
   t.after(async () => {
     sender.close();
     await receiver.close();
@@ -98,10 +114,10 @@ describe('WebhookSender', () => {
     assert.equal(receiver.requests.length, 1);
   });
 
-  it('times out a hanging receiver after about timeoutMs', async (t) => {
+  it('gives up on a hanging receiver after about timeoutMs (unreachable: the address is loopback)', async (t) => {
     const { receiver, sender } = await setUp(t, [{ hang: true }]);
     const result = asError(await sender.send({ url: receiver.url, body: BODY, headers: HEADERS, timeoutMs: 300 }));
-    assert.equal(result.errorClass, 'timeout');
+    assert.equal(result.errorClass, 'unreachable');
     assert.ok(result.durationMs >= 280 && result.durationMs < 1500, `took ${result.durationMs} ms`);
     assert.equal(receiver.requests.length, 1);
   });
@@ -115,18 +131,20 @@ describe('WebhookSender', () => {
     assert.equal(result.bodyExcerpt, 'partial');
   });
 
-  it('reports a refused connection', async (t) => {
-    const sender = new WebhookSender();
+  it('reports a refused connection to an allowed loopback address as unreachable, without address or port', async (t) => {
+    const sender = new WebhookSender({ guard: LOOPBACK_ALLOWED });
     t.after(() => sender.close());
-    const result = asError(await sender.send({ url: await refusedUrl(), body: BODY, headers: HEADERS, timeoutMs: 2000 }));
-    assert.equal(result.errorClass, 'connection_refused');
-    assert.match(result.message, /ECONNREFUSED/);
+    const url = await refusedUrl();
+    const result = asError(await sender.send({ url, body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+    assert.equal(result.errorClass, 'unreachable');
+    assert.equal(result.message, 'could not reach host "127.0.0.1": the name did not resolve or the connection failed');
+    assert.doesNotMatch(result.message, new RegExp(`ECONNREFUSED|:${new URL(url).port}`));
   });
 
-  it('reports a reset connection', async (t) => {
+  it('reports a reset connection to an allowed loopback address as unreachable', async (t) => {
     const { receiver, sender } = await setUp(t, [{ destroy: true }]);
     const result = asError(await sender.send({ url: receiver.url, body: BODY, headers: HEADERS, timeoutMs: 5000 }));
-    assert.equal(result.errorClass, 'connection_reset');
+    assert.equal(result.errorClass, 'unreachable');
     assert.equal(receiver.requests.length, 1);
   });
 
@@ -143,7 +161,7 @@ describe('WebhookSender', () => {
 
   it('never splits a multi-byte character at the limit', async (t) => {
     const receiver = await startReceiver([{ status: 200, body: 'ab☃☃☃' }]);
-    const sender = new WebhookSender({ maxResponseBytes: 4 });
+    const sender = new WebhookSender({ maxResponseBytes: 4, guard: LOOPBACK_ALLOWED });
     t.after(async () => {
       sender.close();
       await receiver.close();
@@ -191,7 +209,7 @@ describe('WebhookSender', () => {
   });
 
   it('reports an unparsable URL as an invalid request (not retried) instead of throwing', async (t) => {
-    const sender = new WebhookSender();
+    const sender = new WebhookSender({ guard: LOOPBACK_ALLOWED });
     t.after(() => sender.close());
     const result = asError(await sender.send({ url: 'not a url', body: BODY, headers: HEADERS, timeoutMs: 1000 }));
     assert.equal(result.errorClass, 'invalid_request');
@@ -200,10 +218,174 @@ describe('WebhookSender', () => {
   it('reports a header value Node refuses to send (beyond Latin-1) as an invalid request', async (t) => {
     const receiver = await startReceiver();
     t.after(() => receiver.close());
-    const sender = new WebhookSender();
+    const sender = new WebhookSender({ guard: LOOPBACK_ALLOWED });
     t.after(() => sender.close());
     const result = asError(await sender.send({ url: receiver.url, body: BODY, headers: { ...HEADERS, 'x-team': 'Zürich €' }, timeoutMs: 1000 }));
     assert.equal(result.errorClass, 'invalid_request');
     assert.equal(receiver.requests.length, 0);
   });
+});
+
+/** A resolver for made-up names, as tests inject it; unknown names do not resolve. */
+function names(table: Record<string, string[] | (() => string[])>): (hostname: string) => Promise<{ address: string; family: number }[]> {
+  return async (hostname) => {
+    const entry = table[hostname];
+    const addresses = typeof entry === 'function' ? entry() : entry;
+    if (addresses === undefined) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+    return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  };
+}
+
+function senderWith(t: TestContext, options: Partial<TargetGuardOptions>, log?: pino.Logger): WebhookSender {
+  const sender = new WebhookSender({ guard: guard(options), ...(log ? { log } : {}) });
+  t.after(() => sender.close());
+  return sender;
+}
+
+function at(receiver: Receiver, host: string): string {
+  const url = new URL(receiver.url);
+  url.hostname = host;
+  return url.href;
+}
+
+describe('WebhookSender with the outbound guard', () => {
+  it('never connects to a name that resolves to loopback: target_refused naming the host, not the address', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const sender = senderWith(t, { lookup: names({ 'internal-svc.test': ['127.0.0.1'] }) });
+    const result = asError(await sender.send({ url: `${at(receiver, 'internal-svc.test')}admin`, body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+    assert.equal(result.errorClass, 'target_refused');
+    assert.match(result.message, /"internal-svc\.test"/);
+    assert.doesNotMatch(result.message, new RegExp(`127\\.0\\.0\\.1|${new URL(receiver.url).port}`));
+    assert.equal(receiver.requests.length, 0);
+    assert.equal(receiver.openConnections(), 0);
+  });
+
+  it('refuses a literal loopback address and an IPv4-mapped one', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const sender = senderWith(t, {});
+    for (const host of ['127.0.0.1', '[::ffff:127.0.0.1]', '[::1]']) {
+      const result = asError(await sender.send({ url: at(receiver, host), body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+      assert.equal(result.errorClass, 'target_refused', host);
+    }
+    assert.equal(receiver.requests.length, 0);
+  });
+
+  it('refuses a name when any of its addresses is refused, even if a public one comes first', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const sender = senderWith(t, { lookup: names({ 'mixed.test': ['93.184.215.14', '127.0.0.1'] }) });
+    const result = asError(await sender.send({ url: at(receiver, 'mixed.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+    assert.equal(result.errorClass, 'target_refused');
+    assert.equal(receiver.requests.length, 0);
+  });
+
+  it('lets HERALD_ALLOWED_TARGET_CIDRS through without allowing all private ranges', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const sender = senderWith(t, { allowedCidrs: ['127.0.0.0/8'], lookup: names({ 'internal-svc.test': ['127.0.0.1'], 'office.test': ['10.1.2.3'] }) });
+    assert.equal(asResponse(await sender.send({ url: at(receiver, 'internal-svc.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 })).statusCode, 200);
+    assert.equal(asError(await sender.send({ url: at(receiver, 'office.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 })).errorClass, 'target_refused');
+    assert.equal(receiver.requests.length, 1);
+  });
+
+  it('resolves once per attempt and connects to that answer, not to a later one (rebinding)', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    // First answer: the receiver's address. Any later answer: another loopback address where
+    // nothing listens, so a second resolution at connect time would fail the request.
+    let calls = 0;
+    const sender = senderWith(t, {
+      allowedCidrs: ['127.0.0.0/8'],
+      lookup: names({ 'rebind.test': () => (++calls === 1 ? ['127.0.0.1'] : ['127.0.0.2']) }),
+    });
+    const result = asResponse(await sender.send({ url: at(receiver, 'rebind.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+    assert.equal(result.statusCode, 200);
+    assert.equal(calls, 1);
+    assert.equal(receiver.requests.length, 1);
+  });
+
+  it('checks every attempt again: a name that now resolves to a refused address is refused on the kept-alive connection too', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    let target = '127.0.0.1';
+    const sender = senderWith(t, { allowedCidrs: ['127.0.0.1/32'], lookup: names({ 'flip.test': () => [target] }) });
+    assert.equal(asResponse(await sender.send({ url: at(receiver, 'flip.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 })).statusCode, 200);
+    target = '127.0.0.2';
+    assert.equal(asError(await sender.send({ url: at(receiver, 'flip.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 })).errorClass, 'target_refused');
+    assert.equal(receiver.requests.length, 1);
+  });
+
+  it('gives an unresolvable name and a refused connection to an allowed private address the same class and message', async (t) => {
+    const url = await refusedUrl();
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const sender = senderWith(t, { allowPrivate: true, lookup: names({ 'closed.test': ['127.0.0.1'] }) }, log);
+    const closed = asError(await sender.send({ url: url.replace('127.0.0.1', 'closed.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+    const missing = asError(await sender.send({ url: url.replace('127.0.0.1', 'missing.test'), body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+    assert.equal(closed.errorClass, 'unreachable');
+    assert.equal(missing.errorClass, 'unreachable');
+    assert.equal(closed.message.replace('closed.test', 'X'), missing.message.replace('missing.test', 'X'));
+    // The operator's log keeps what the attempt record does not show.
+    const detail = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.host === 'closed.test');
+    assert.equal(detail?.code, 'ECONNREFUSED');
+    assert.deepEqual(detail?.addresses, ['127.0.0.1']);
+    assert.equal(detail?.deliveryId, undefined, 'HEADERS carry no webhook-id');
+  });
+
+  it('keeps the host name for TLS (SNI) while connecting to the pinned address', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-sender-tls-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=receiver.test', '-addext', 'subjectAltName=DNS:receiver.test'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const context = createSecureContext({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+    const serverNames: string[] = [];
+    const server = https.createServer({ SNICallback: (name, done) => { serverNames.push(name); done(null, context); } }, (_req, res) => res.end('ok'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(line) });
+    const sender = senderWith(t, { allowPrivate: true, lookup: names({ 'receiver.test': ['127.0.0.1'] }) }, log);
+    const { port } = server.address() as AddressInfo;
+    const result = asError(await sender.send({ url: `https://receiver.test:${port}/`, body: BODY, headers: HEADERS, timeoutMs: 5000 }));
+    assert.deepEqual(serverNames, ['receiver.test']);
+    // The self-signed certificate is not trusted; to the caller that is one more private-address failure.
+    assert.equal(result.errorClass, 'unreachable');
+    const detail = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.host === 'receiver.test');
+    assert.equal(detail?.errorClass, 'tls');
+  });
+
+  it('refuses http:// when the guard does not allow it (a URL stored while it was allowed)', async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const sender = senderWith(t, { allowHttp: false, allowPrivate: true });
+    const result = asError(await sender.send({ url: receiver.url, body: BODY, headers: HEADERS, timeoutMs: 2000 }));
+    assert.equal(result.errorClass, 'target_refused');
+    assert.match(result.message, /HERALD_ALLOW_HTTP_TARGETS/);
+    assert.equal(receiver.requests.length, 0);
+  });
+});
+
+describe('classifyError (transport errors from public addresses)', () => {
+  const cases: Array<[name: string, code: string | undefined, message: string, expected: string]> = [
+    ['TimeoutError', 'ETIMEDOUT', 'Timeout awaiting request for 300ms', 'timeout'],
+    ['RequestError', 'ESOCKETTIMEDOUT', '', 'timeout'],
+    ['RequestError', 'ECONNREFUSED', 'connect ECONNREFUSED 203.0.113.9:443', 'connection_refused'],
+    ['RequestError', 'ECONNRESET', 'read ECONNRESET', 'connection_reset'],
+    ['RequestError', 'EPIPE', 'write EPIPE', 'connection_reset'],
+    ['RequestError', undefined, 'socket hang up', 'connection_reset'],
+    ['RequestError', 'ENOTFOUND', 'getaddrinfo ENOTFOUND x', 'unreachable'],
+    ['RequestError', 'EAI_AGAIN', 'getaddrinfo EAI_AGAIN x', 'unreachable'],
+    ['RequestError', 'CERT_HAS_EXPIRED', 'certificate has expired', 'tls'],
+    ['RequestError', 'ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames", 'tls'],
+    ['RequestError', 'ERR_INVALID_CHAR', 'Invalid character in header content', 'invalid_request'],
+    ['AbortError', 'ERR_ABORTED', 'This operation was aborted', 'aborted'],
+    ['RequestError', 'EHOSTUNREACH', 'connect EHOSTUNREACH 203.0.113.9:443', 'network'],
+  ];
+  for (const [name, code, message, expected] of cases) {
+    it(`${name}/${code ?? 'no code'} → ${expected}`, () => {
+      assert.equal(classifyError(name, code, message), expected);
+    });
+  }
 });

@@ -9,6 +9,8 @@ import {
   signedHeaders,
   standardWebhookSignature,
 } from '../../src/delivery/signer.js';
+import { checkHeaders, HERALD_HEADERS, isReservedHeader } from '../../src/domain/validation.js';
+import { InvalidArgumentError } from '../../src/errors.js';
 
 interface StandardCase {
   name: string;
@@ -226,6 +228,28 @@ describe('signedHeaders', () => {
 
   it('refuses to sign without a secret', () => {
     assert.throws(() => signedHeaders({ ...base, secrets: [] }), TypeError);
+  });
+
+  for (const signatureHeader of ['X-Herald-Signature', 'X-Platform-Signature']) {
+    it(`sets only headers that write-time validation refuses as custom headers (signature header ${signatureHeader})`, () => {
+      const names = Object.keys(signedHeaders({ ...base, signatureHeader }));
+      assert.equal(names.length, HERALD_HEADERS.length + 1, 'HERALD_HEADERS lists every header the signer sets, besides the signature header');
+      for (const name of names) {
+        for (const spelling of [name, name.toLowerCase(), name.toUpperCase()]) {
+          assert.throws(() => checkHeaders('webhook_headers', { [spelling]: 'v' }, signatureHeader), InvalidArgumentError, `${spelling} was accepted`);
+        }
+      }
+    });
+  }
+
+  it('drops every custom header that write-time validation refuses, stored before the rule or not', () => {
+    const refusedOnWrite = ['Keep-Alive', 'Upgrade', 'Content-Encoding', 'Expect', 'TE', 'Trailer', 'Proxy-Authorization', 'X-Herald-Future', 'webhook-version', 'Connection', 'Transfer-Encoding'];
+    for (const name of refusedOnWrite) {
+      assert.throws(() => checkHeaders('webhook_headers', { [name]: 'v' }, base.signatureHeader), InvalidArgumentError, `${name} was accepted on write`);
+    }
+    const headers = signedHeaders({ ...base, customHeaders: Object.fromEntries(refusedOnWrite.map((name) => [name, 'custom'])) });
+    assert.deepEqual(Object.values(headers).filter((v) => v === 'custom'), []);
+    for (const name of Object.keys(headers)) assert.ok(isReservedHeader(name, base.signatureHeader), `${name} is sent but not reserved`);
   });
 });
 
