@@ -10,10 +10,14 @@ import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { logEvents } from './event-log.js';
 import { GrpcServer } from './grpc/server.js';
 import { HealthMonitor } from './health-monitor.js';
 import type { Logger } from './logger.js';
+import { Metrics } from './metrics/metrics.js';
+import { MetricsServer } from './metrics/server.js';
 import { DeliveryService } from './services/delivery-service.js';
+import { NotificationEvents } from './services/notification-events.js';
 import { NotificationService } from './services/notification-service.js';
 import { PreferencesService } from './services/preferences-service.js';
 import { Store } from './storage/database.js';
@@ -26,6 +30,12 @@ export interface AppOptions {
   readonly clock?: () => Date;
   /** Randomness of backoff jitter. */
   readonly random?: () => number;
+}
+
+/** What App.start adds for operators: the metrics endpoint, the event subscribers. */
+interface Operations {
+  readonly metricsServer: MetricsServer | null;
+  readonly unsubscribe: ReadonlyArray<() => void>;
 }
 
 export class App {
@@ -41,7 +51,13 @@ export class App {
     /** The bound gRPC port, or null when this process serves no API. */
     readonly port: number | null,
     private readonly health: HealthMonitor | null,
+    private readonly ops: Operations,
   ) {}
+
+  /** The bound port of the metrics endpoint, or null when HERALD_METRICS_ADDRESS is not set. */
+  get metricsPort(): number | null {
+    return this.ops.metricsServer?.port ?? null;
+  }
 
   static async start(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
     const clock = options.clock ?? (() => new Date());
@@ -50,6 +66,10 @@ export class App {
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous });
     const events = new DeliveryEvents();
+    const decisions = new NotificationEvents();
+    const unsubscribe = [logEvents(log, events, decisions)];
+    const metrics = config.metricsAddress === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
+    if (metrics !== null) unsubscribe.push(metrics.observe(events, decisions));
     const userAgent = `Herald-Webhook/${VERSION}`;
     const sender = new WebhookSender({ userAgent });
     const dispatcher = new Dispatcher(store, sender, events, log, {
@@ -66,6 +86,7 @@ export class App {
       : null;
     let server: GrpcServer | null = null;
     let port: number | null = null;
+    let metricsServer: MetricsServer | null = null;
     try {
       if (config.role !== 'worker') {
         server = new GrpcServer(
@@ -77,15 +98,18 @@ export class App {
               secretGraceSeconds: config.secretGraceSeconds,
               clock,
             }),
-            notifications: new NotificationService(store, events, clock),
+            notifications: new NotificationService(store, events, clock, decisions),
             deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
           },
           log,
           config.apiTokens,
+          metrics,
         );
-        port = await server.listen(config.grpcAddress, config.tls);
       }
+      if (metrics !== null && config.metricsAddress !== null) metricsServer = await MetricsServer.listen(config.metricsAddress, metrics, log);
+      if (server !== null) port = await server.listen(config.grpcAddress, config.tls);
     } catch (err) {
+      await metricsServer?.close();
       sender.close();
       await store.close();
       throw err;
@@ -104,7 +128,7 @@ export class App {
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
     health?.start();
-    return new App(config, log, store, sender, server, worker, port, health);
+    return new App(config, log, store, sender, server, worker, port, health, { metricsServer, unsubscribe });
   }
 
   /**
@@ -117,6 +141,8 @@ export class App {
       this.log.info({ graceMs }, 'Herald stopping');
       await this.health?.stop();
       await Promise.all([this.server?.stop(graceMs), this.worker?.stop(graceMs)]);
+      await this.ops.metricsServer?.close();
+      for (const off of this.ops.unsubscribe) off();
       this.sender.close();
       await this.store.close();
       this.log.info('Herald stopped');

@@ -6,6 +6,7 @@ import type { Prisma } from '../generated/prisma/sqlite/client.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
+import { QueueStatsRepository } from './queue-stats-repository.js';
 
 export type PrismaTx = Prisma.TransactionClient;
 export type Dialect = 'sqlite' | 'postgresql';
@@ -14,11 +15,13 @@ export class Repositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
+  readonly queueStats: QueueStatsRepository;
 
   constructor(private readonly tx: PrismaTx, readonly dialect: Dialect) {
     this.preferences = new PreferencesRepository(tx);
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
+    this.queueStats = new QueueStatsRepository(tx);
   }
 
   /**

@@ -106,3 +106,23 @@ describe('loadConfig', () => {
     assert.deepEqual(loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }).apiTokens, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
   });
 });
+
+describe('loadConfig: metrics', () => {
+  test('metrics are off by default', () => {
+    assert.equal(loadConfig({}).metricsAddress, null);
+  });
+
+  test('HERALD_METRICS_ADDRESS turns the metrics endpoint on', () => {
+    assert.equal(loadConfig({ HERALD_METRICS_ADDRESS: '127.0.0.1:9464' }).metricsAddress, '127.0.0.1:9464');
+  });
+
+  const bad: Array<[string, string]> = [
+    ['HERALD_METRICS_ADDRESS', '9464'],
+    ['HERALD_METRICS_ADDRESS', '127.0.0.1:99999'],
+  ];
+  for (const [name, value] of bad) {
+    test(`${name}=${JSON.stringify(value)} stops start-up naming ${name}`, () => {
+      assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name && err.message.startsWith(`${name}:`));
+    });
+  }
+});
