@@ -20,6 +20,7 @@ import { DeliveryService } from './services/delivery-service.js';
 import { NotificationEvents } from './services/notification-events.js';
 import { NotificationService } from './services/notification-service.js';
 import { PreferencesService } from './services/preferences-service.js';
+import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
 import { applyMigrations, packageRoot } from './storage/migrations.js';
 
@@ -32,9 +33,10 @@ export interface AppOptions {
   readonly random?: () => number;
 }
 
-/** What App.start adds for operators: the metrics endpoint, the event subscribers. */
+/** What App.start adds for operators: the metrics endpoint, the retention sweeper, the event subscribers. */
 interface Operations {
   readonly metricsServer: MetricsServer | null;
+  readonly retention: RetentionSweeper | null;
   readonly unsubscribe: ReadonlyArray<() => void>;
 }
 
@@ -57,6 +59,11 @@ export class App {
   /** The bound port of the metrics endpoint, or null when HERALD_METRICS_ADDRESS is not set. */
   get metricsPort(): number | null {
     return this.ops.metricsServer?.port ?? null;
+  }
+
+  /** The retention sweeper, in processes with a worker and HERALD_RETENTION_DAYS > 0. */
+  get retention(): RetentionSweeper | null {
+    return this.ops.retention;
   }
 
   static async start(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
@@ -128,7 +135,12 @@ export class App {
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
     health?.start();
-    return new App(config, log, store, sender, server, worker, port, health, { metricsServer, unsubscribe });
+    const retention =
+      worker !== null && config.retentionDays > 0
+        ? new RetentionSweeper(store, log, { retentionDays: config.retentionDays, sweepMs: config.retentionSweepMs, clock })
+        : null;
+    retention?.start();
+    return new App(config, log, store, sender, server, worker, port, health, { metricsServer, retention, unsubscribe });
   }
 
   /**
@@ -140,6 +152,7 @@ export class App {
     this.stopping ??= (async () => {
       this.log.info({ graceMs }, 'Herald stopping');
       await this.health?.stop();
+      await this.ops.retention?.stop();
       await Promise.all([this.server?.stop(graceMs), this.worker?.stop(graceMs)]);
       await this.ops.metricsServer?.close();
       for (const off of this.ops.unsubscribe) off();

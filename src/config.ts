@@ -81,6 +81,13 @@ export interface Config {
   readonly sqliteSynchronous: 'FULL' | 'NORMAL';
   /** HERALD_METRICS_ADDRESS, host:port (default: off): where `GET /metrics` serves Prometheus metrics. */
   readonly metricsAddress: string | null;
+  /**
+   * HERALD_RETENTION_DAYS (default 30; 0 keeps everything): notifications and finished deliveries
+   * (with their attempts) older than this many days are deleted by processes that run a worker.
+   */
+  readonly retentionDays: number;
+  /** HERALD_RETENTION_SWEEP_MS (default 600,000 = 10 min): time between two retention sweeps. */
+  readonly retentionSweepMs: number;
 }
 
 /** A configuration problem, named by variable; main prints it and exits 2. */
@@ -278,6 +285,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     sqliteSynchronous: oneOf(env, 'HERALD_SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full') === 'full' ? 'FULL' : 'NORMAL',
     logLevel: oneOf<LogLevel>(env, 'HERALD_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     metricsAddress: optionalAddress(env, 'HERALD_METRICS_ADDRESS', '127.0.0.1:9464'),
+    retentionDays: integer(env, 'HERALD_RETENTION_DAYS', 30, 0, 36_500),
+    retentionSweepMs: integer(env, 'HERALD_RETENTION_SWEEP_MS', 600_000, 1_000, 86_400_000),
   };
   return Object.freeze(config);
 }

@@ -7,6 +7,7 @@ import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
+import { RetentionRepository } from './retention-repository.js';
 
 export type PrismaTx = Prisma.TransactionClient;
 export type Dialect = 'sqlite' | 'postgresql';
@@ -16,12 +17,14 @@ export class Repositories {
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
   readonly queueStats: QueueStatsRepository;
+  readonly retention: RetentionRepository;
 
   constructor(private readonly tx: PrismaTx, readonly dialect: Dialect) {
     this.preferences = new PreferencesRepository(tx);
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
     this.queueStats = new QueueStatsRepository(tx);
+    this.retention = new RetentionRepository(tx);
   }
 
   /**
