@@ -31,9 +31,9 @@ const MAX_RECEIVE_BYTES = 1024 * 1024;
 /**
  * Reports every call to `observer`: its start, and its end with the status
  * code and duration. One interceptor sees every method (unary and streaming,
- * health and reflection included) and also the calls that end before a
- * handler runs (a request that cannot be decoded). Only registered methods
- * reach it, so the labels stay a bounded set whatever paths clients send.
+ * health and reflection included), whichever handler answers. grpc-js runs
+ * interceptors only for registered methods, so the labels stay a bounded set
+ * whatever paths clients send.
  */
 function observingInterceptor(observer: RpcObserver): ServerInterceptor {
   return (method, call) => {
