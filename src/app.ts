@@ -11,12 +11,17 @@ import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
 import { TargetGuard, type LookupFunction } from './delivery/target-guard.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { logEvents } from './event-log.js';
 import { GrpcServer } from './grpc/server.js';
 import { HealthMonitor } from './health-monitor.js';
 import type { Logger } from './logger.js';
+import { Metrics } from './metrics/metrics.js';
+import { MetricsServer } from './metrics/server.js';
 import { DeliveryService } from './services/delivery-service.js';
+import { NotificationEvents } from './services/notification-events.js';
 import { NotificationService } from './services/notification-service.js';
 import { PreferencesService } from './services/preferences-service.js';
+import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
 import { applyMigrations, packageRoot } from './storage/migrations.js';
 
@@ -29,6 +34,13 @@ export interface AppOptions {
   readonly random?: () => number;
   /** Resolver of webhook hosts for the outbound guard (default node:dns); tests point made-up names at loopback. */
   readonly lookup?: LookupFunction;
+}
+
+/** What App.start adds for operators: the metrics endpoint, the retention sweeper, the event subscribers. */
+interface Operations {
+  readonly metricsServer: MetricsServer | null;
+  readonly retention: RetentionSweeper | null;
+  readonly unsubscribe: ReadonlyArray<() => void>;
 }
 
 export class App {
@@ -44,7 +56,18 @@ export class App {
     /** The bound gRPC port, or null when this process serves no API. */
     readonly port: number | null,
     private readonly health: HealthMonitor | null,
+    private readonly ops: Operations,
   ) {}
+
+  /** The bound port of the metrics endpoint, or null when HERALD_METRICS_ADDRESS is not set. */
+  get metricsPort(): number | null {
+    return this.ops.metricsServer?.port ?? null;
+  }
+
+  /** The retention sweeper, in processes with a worker and HERALD_RETENTION_DAYS > 0. */
+  get retention(): RetentionSweeper | null {
+    return this.ops.retention;
+  }
 
   static async start(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
     const clock = options.clock ?? (() => new Date());
@@ -53,6 +76,10 @@ export class App {
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous });
     const events = new DeliveryEvents();
+    const decisions = new NotificationEvents();
+    const unsubscribe = [logEvents(log, events, decisions)];
+    const metrics = config.metricsAddress === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
+    if (metrics !== null) unsubscribe.push(metrics.observe(events, decisions));
     const userAgent = `Herald-Webhook/${VERSION}`;
     // Built from this start's configuration: turning an allowance off and restarting
     // applies to URLs stored while it was on.
@@ -77,6 +104,7 @@ export class App {
       : null;
     let server: GrpcServer | null = null;
     let port: number | null = null;
+    let metricsServer: MetricsServer | null = null;
     try {
       if (config.role !== 'worker') {
         server = new GrpcServer(
@@ -88,15 +116,18 @@ export class App {
               secretGraceSeconds: config.secretGraceSeconds,
               clock,
             }),
-            notifications: new NotificationService(store, events, clock),
+            notifications: new NotificationService(store, events, clock, decisions),
             deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
           },
           log,
           config.apiTokens,
+          metrics,
         );
-        port = await server.listen(config.grpcAddress, config.tls);
       }
+      if (metrics !== null && config.metricsAddress !== null) metricsServer = await MetricsServer.listen(config.metricsAddress, metrics, log);
+      if (server !== null) port = await server.listen(config.grpcAddress, config.tls);
     } catch (err) {
+      await metricsServer?.close();
       sender.close();
       await store.close();
       throw err;
@@ -115,7 +146,12 @@ export class App {
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
     health?.start();
-    return new App(config, log, store, sender, server, worker, port, health);
+    const retention =
+      worker !== null && config.retentionDays > 0
+        ? new RetentionSweeper(store, log, { retentionDays: config.retentionDays, sweepMs: config.retentionSweepMs, clock })
+        : null;
+    retention?.start();
+    return new App(config, log, store, sender, server, worker, port, health, { metricsServer, retention, unsubscribe });
   }
 
   /**
@@ -127,7 +163,10 @@ export class App {
     this.stopping ??= (async () => {
       this.log.info({ graceMs }, 'Herald stopping');
       await this.health?.stop();
+      await this.ops.retention?.stop();
       await Promise.all([this.server?.stop(graceMs), this.worker?.stop(graceMs)]);
+      await this.ops.metricsServer?.close();
+      for (const off of this.ops.unsubscribe) off();
       this.sender.close();
       await this.store.close();
       this.log.info('Herald stopped');

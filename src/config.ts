@@ -86,6 +86,15 @@ export interface Config {
    * write survive a power loss; `normal` is faster and still survives a crash of the process.
    */
   readonly sqliteSynchronous: 'FULL' | 'NORMAL';
+  /** HERALD_METRICS_ADDRESS, host:port (default: off): where `GET /metrics` serves Prometheus metrics. */
+  readonly metricsAddress: string | null;
+  /**
+   * HERALD_RETENTION_DAYS (default 30; 0 keeps everything): notifications and finished deliveries
+   * (with their attempts) older than this many days are deleted by processes that run a worker.
+   */
+  readonly retentionDays: number;
+  /** HERALD_RETENTION_SWEEP_MS (default 600,000 = 10 min): time between two retention sweeps. */
+  readonly retentionSweepMs: number;
 }
 
 /** A configuration problem, named by variable; main prints it and exits 2. */
@@ -165,6 +174,15 @@ export function parseDatabaseUrl(raw: string | undefined, cwd: string): Database
   // The URL may hold a password: name the scheme only.
   const scheme = url.split(':')[0] ?? '';
   throw new ConfigError('DATABASE_URL', `unsupported scheme "${scheme}:"; use file:<path> (SQLite) or postgresql://`);
+}
+
+/** An optional listening address, host:port; unset means the listener is off. */
+function optionalAddress(env: Env, name: string, example: string): string | null {
+  const raw = read(env, name);
+  if (raw === undefined) return null;
+  const match = /^(.+):(\d{1,5})$/.exec(raw);
+  if (!match || Number(match[2]) > 65535) throw new ConfigError(name, `expected host:port such as ${example}, got "${raw.slice(0, 100)}"`);
+  return raw;
 }
 
 function grpcAddress(env: Env): string {
@@ -288,6 +306,9 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     dbPoolSize: integer(env, 'HERALD_DB_POOL_SIZE', 10, 1, 500),
     sqliteSynchronous: oneOf(env, 'HERALD_SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full') === 'full' ? 'FULL' : 'NORMAL',
     logLevel: oneOf<LogLevel>(env, 'HERALD_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    metricsAddress: optionalAddress(env, 'HERALD_METRICS_ADDRESS', '127.0.0.1:9464'),
+    retentionDays: integer(env, 'HERALD_RETENTION_DAYS', 30, 0, 36_500),
+    retentionSweepMs: integer(env, 'HERALD_RETENTION_SWEEP_MS', 600_000, 1_000, 86_400_000),
   };
   return Object.freeze(config);
 }

@@ -3,12 +3,16 @@
  * a process whose database is unreachable answers NOT_SERVING, and a load
  * balancer or orchestrator sends its calls elsewhere until it recovers.
  */
-import type { Logger } from './logger.js';
+import { RepeatLimiter, type Logger } from './logger.js';
+
+const FAILED = 'database check failed: health is NOT_SERVING until it answers again';
 
 export class HealthMonitor {
   private timer: NodeJS.Timeout | null = null;
   private healthy = true;
   private running: Promise<void> | null = null;
+  private failedChecks = 0;
+  private readonly repeats: RepeatLimiter;
 
   /**
    * @param check resolves when the dependency answers, rejects when it does not.
@@ -20,7 +24,10 @@ export class HealthMonitor {
     private readonly onChange: (healthy: boolean) => void,
     private readonly log: Logger,
     private readonly intervalMs: number,
-  ) {}
+  ) {
+    // An outage fails every check: one line when it starts, then one a minute.
+    this.repeats = new RepeatLimiter(log);
+  }
 
   start(): void {
     if (this.timer !== null) return;
@@ -44,11 +51,16 @@ export class HealthMonitor {
       healthy = true;
     } catch (err) {
       healthy = false;
-      if (this.healthy) this.log.error({ err }, 'database check failed: health is NOT_SERVING until it answers again');
+      this.failedChecks += 1;
+      this.repeats.error({ err, failedChecks: this.failedChecks }, FAILED);
     }
     if (healthy !== this.healthy) {
       this.healthy = healthy;
-      if (healthy) this.log.info('database answers again: health is SERVING');
+      if (healthy) {
+        this.log.info({ failedChecks: this.failedChecks }, 'database answers again: health is SERVING');
+        this.failedChecks = 0;
+        this.repeats.forget(FAILED);
+      }
       this.onChange(healthy);
     }
   }

@@ -2,10 +2,11 @@
  * The gRPC server: Herald's three services, the standard health service and
  * server reflection, with a shutdown that drains in-flight calls.
  */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { TlsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { RpcLabels, RpcObserver } from '../metrics/metrics.js';
 import type { DeliveryService } from '../services/delivery-service.js';
 import type { NotificationService } from '../services/notification-service.js';
 import type { PreferencesService } from '../services/preferences-service.js';
@@ -27,8 +28,45 @@ export const SERVICE_NAMES = ['herald.v1.PreferencesService', 'herald.v1.Notific
 /** Largest request accepted: the biggest valid notification is far below this. */
 const MAX_RECEIVE_BYTES = 1024 * 1024;
 
+/**
+ * Reports every call to `observer`: its start, and its end with the status
+ * code and duration. One interceptor sees every method (unary and streaming,
+ * health and reflection included), whichever handler answers. grpc-js runs
+ * interceptors only for registered methods, so the labels stay a bounded set
+ * whatever paths clients send.
+ */
+function observingInterceptor(observer: RpcObserver): ServerInterceptor {
+  return (method, call) => {
+    const slash = method.path.lastIndexOf('/');
+    const rpc: RpcLabels = {
+      type: method.requestStream ? (method.responseStream ? 'bidi_stream' : 'client_stream') : method.responseStream ? 'server_stream' : 'unary',
+      service: method.path.slice(1, slash),
+      method: method.path.slice(slash + 1),
+    };
+    let startedAt = 0;
+    let ended = false;
+    const end = (code: number): void => {
+      if (ended) return;
+      ended = true;
+      observer.rpcHandled(rpc, code, (performance.now() - startedAt) / 1000);
+    };
+    return new ServerInterceptingCall(call, {
+      start(next) {
+        startedAt = performance.now();
+        observer.rpcStarted(rpc);
+        // A client that goes away gets no status: count it as CANCELLED, as go-grpc-prometheus does.
+        next({ onCancel: () => end(status.CANCELLED) });
+      },
+      sendStatus(s, next) {
+        end(s.code);
+        next(s);
+      },
+    });
+  };
+}
+
 export class GrpcServer {
-  private readonly server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES });
+  private readonly server: Server;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])) });
   private readonly streams = new WatchStreams();
   private accepting = false;
@@ -37,7 +75,9 @@ export class GrpcServer {
     services: GrpcServices,
     private readonly log: Logger,
     apiTokens: readonly string[],
+    observer: RpcObserver | null = null,
   ) {
+    this.server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, interceptors: observer === null ? [] : [observingInterceptor(observer)] });
     const definition = loadHeraldPackageDefinition();
     const api = loadHeraldGrpcObject(definition).herald.v1;
     const ctx: CallContext = { log, apiTokens, accepting: () => this.accepting };

@@ -21,6 +21,7 @@ import type { Store } from '../storage/database.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { NotificationFilters } from '../storage/notification-repository.js';
 import { pageNewestFirst } from '../storage/page-token.js';
+import { NotificationEvents } from './notification-events.js';
 
 /** A create request as the API layer hands it over: optional strings are "" when absent. */
 export interface CreateRequest {
@@ -103,6 +104,7 @@ export class NotificationService {
     private readonly store: Store,
     private readonly events: DeliveryEvents,
     private readonly clock: () => Date,
+    private readonly decisions: NotificationEvents = new NotificationEvents(),
   ) {}
 
   async create(req: CreateRequest): Promise<CreateResult> {
@@ -155,6 +157,7 @@ export class NotificationService {
       }
       return { result: { notification, replayed: false }, enqueued };
     });
+    if (!result.replayed) this.decisions.decided(result.notification);
     if (enqueued !== null) {
       this.events.enqueued(enqueued.nextAttemptAt);
       this.events.changed({ delivery: enqueued, attempt: null, at: enqueued.createdAt });

@@ -6,6 +6,8 @@ import type { Prisma } from '../generated/prisma/sqlite/client.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
+import { QueueStatsRepository } from './queue-stats-repository.js';
+import { RetentionRepository } from './retention-repository.js';
 
 export type PrismaTx = Prisma.TransactionClient;
 export type Dialect = 'sqlite' | 'postgresql';
@@ -14,11 +16,15 @@ export class Repositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
+  readonly queueStats: QueueStatsRepository;
+  readonly retention: RetentionRepository;
 
   constructor(private readonly tx: PrismaTx, readonly dialect: Dialect) {
     this.preferences = new PreferencesRepository(tx);
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
+    this.queueStats = new QueueStatsRepository(tx);
+    this.retention = new RetentionRepository(tx);
   }
 
   /**

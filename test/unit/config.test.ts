@@ -127,3 +127,32 @@ describe('HERALD_ALLOWED_TARGET_CIDRS', () => {
     });
   }
 });
+
+describe('loadConfig: metrics and retention', () => {
+  test('metrics are off and retention keeps 30 days by default, swept every 10 minutes', () => {
+    const c = loadConfig({});
+    assert.equal(c.metricsAddress, null);
+    assert.equal(c.retentionDays, 30);
+    assert.equal(c.retentionSweepMs, 600_000);
+  });
+
+  test('HERALD_METRICS_ADDRESS turns the metrics endpoint on; HERALD_RETENTION_DAYS=0 keeps everything', () => {
+    const c = loadConfig({ HERALD_METRICS_ADDRESS: '127.0.0.1:9464', HERALD_RETENTION_DAYS: '0', HERALD_RETENTION_SWEEP_MS: '60000' });
+    assert.equal(c.metricsAddress, '127.0.0.1:9464');
+    assert.equal(c.retentionDays, 0);
+    assert.equal(c.retentionSweepMs, 60_000);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['HERALD_METRICS_ADDRESS', '9464'],
+    ['HERALD_METRICS_ADDRESS', '127.0.0.1:99999'],
+    ['HERALD_RETENTION_DAYS', '-1'],
+    ['HERALD_RETENTION_DAYS', '7.5'],
+    ['HERALD_RETENTION_SWEEP_MS', '10'],
+  ];
+  for (const [name, value] of bad) {
+    test(`${name}=${JSON.stringify(value)} stops start-up naming ${name}`, () => {
+      assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name && err.message.startsWith(`${name}:`));
+    });
+  }
+});

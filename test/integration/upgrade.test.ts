@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { parseDatabaseUrl } from '../../src/config.js';
+import { applyMigrations, defaultMigrationsDir } from '../../src/storage/migrations.js';
+import { cleanup, freshDatabaseUrl, startHerald } from '../helpers/herald.js';
+import { openRaw } from '../helpers/raw-sql.js';
+
+/*
+ * Upgrades (issue #10): a database made by the previous release — only its
+ * `*_init` migration applied, rows written with plain SQL in that schema —
+ * is opened by this Herald, which applies every later migration at start;
+ * the old rows must then read back intact through the API and stay usable.
+ * New migrations are covered without touching this test.
+ */
+
+const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+test("a database of the previous release, with data, is upgraded by starting Herald on it, and its rows read back intact through the API", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-upgrade-'));
+  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const url = await freshDatabaseUrl(t, dir);
+  const target = parseDatabaseUrl(url, dir);
+  const current = defaultMigrationsDir(target.provider);
+  const all = readdirSync(current, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const init = all.find((name) => name.endsWith('_init'));
+  assert.ok(init !== undefined, `no *_init migration in ${current}`);
+  const previous = join(dir, 'previous-release');
+  mkdirSync(join(previous, init), { recursive: true });
+  copyFileSync(join(current, init, 'migration.sql'), join(previous, init, 'migration.sql'));
+  assert.deepEqual(await applyMigrations(target, undefined, { migrationsDir: previous }), [init]);
+
+  // Recent rows, so that the retention sweep at start leaves them alone.
+  const created = new Date(Date.now() - 3_600_000);
+  const completed = new Date(created.getTime() + 1_500);
+  const raw = await openRaw(url);
+  try {
+    await raw.run(
+      `INSERT INTO agent_preferences (agent_id, enable_webhook, webhook_url, webhook_secret, time_zone, quiet_start, quiet_end, quiet_policy, urgent_bypass,
+         max_per_hour, notification_types, min_priority, webhook_headers, webhook_timeout_ms, created_at, updated_at)
+       VALUES ('upgrade-agent', ?, 'https://hooks.example.com/herald', ?, 'Europe/Paris', '22:00', '07:00', 'DEFER', ?, 50, '["job.*"]', 2, '{"X-Team":"ops"}', 5000, ?, ?)`,
+      true, SECRET, true, created, created,
+    );
+    await raw.run(
+      `INSERT INTO notifications (id, agent_id, notification_type, title, content, priority, related_entity_type, related_entity_id, metadata, idempotency_key,
+         read, created_at, decision_outcome, decision_reason, decision_explanation, deliver_at, delivery_id)
+       VALUES ('ntf_01UPGRADE00000000000000001', 'upgrade-agent', 'job.completed', 'Job 17 finished', 'All steps passed.', 3, 'job', '17', '{"duration_s":42}', 'job-17',
+         ?, ?, 'DELIVER', 'ACCEPTED', 'every check passed', ?, 'dlv_01UPGRADE00000000000000001')`,
+      false, created, created,
+    );
+    await raw.run(
+      `INSERT INTO notifications (id, agent_id, notification_type, title, content, priority, metadata, read, created_at, decision_outcome, decision_reason, decision_explanation)
+       VALUES ('ntf_01UPGRADE00000000000000002', 'upgrade-agent', 'billing.paid', 'Paid', '', 2, '{}', ?, ?, 'SUPPRESS', 'TYPE_FILTERED', 'type not allowed')`,
+      false, new Date(created.getTime() + 1000),
+    );
+    await raw.run(
+      `INSERT INTO deliveries (id, agent_id, notification_id, event_type, body, status, attempt_count, next_attempt_at, last_status_code, created_at, updated_at, completed_at)
+       VALUES ('dlv_01UPGRADE00000000000000001', 'upgrade-agent', 'ntf_01UPGRADE00000000000000001', 'notification', '{"event":"notification"}', 'SUCCEEDED', 1, ?, 200, ?, ?, ?)`,
+      created, created, completed, completed,
+    );
+    await raw.run(
+      `INSERT INTO delivery_attempts (id, delivery_id, number, started_at, duration_ms, status_code, response_excerpt, trigger, url)
+       VALUES ('att_01UPGRADE00000000000000001', 'dlv_01UPGRADE00000000000000001', 1, ?, 1234, 200, 'ok', 'SCHEDULED', 'https://hooks.example.com/herald')`,
+      created,
+    );
+  } finally {
+    await raw.close();
+  }
+
+  const { client, app } = await startHerald(t, { dir, env: { DATABASE_URL: url, HERALD_WORKER: 'false' } });
+  const check = await openRaw(url);
+  cleanup(t, () => check.close());
+  const recorded = await check.all('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name');
+  assert.deepEqual(recorded.map((r) => r['migration_name']), all, 'every migration after the previous release was applied at start');
+  assert.ok(app.port !== null);
+
+  const prefs = await client.preferences.GetPreferences({ agent_id: 'upgrade-agent' });
+  assert.equal(prefs.enable_webhook, true);
+  assert.equal(prefs.webhook_url, 'https://hooks.example.com/herald');
+  assert.equal(prefs.time_zone, 'Europe/Paris');
+  assert.deepEqual(
+    { start: prefs.quiet_hours?.start, end: prefs.quiet_hours?.end, policy: prefs.quiet_hours?.policy, urgent_bypass: prefs.quiet_hours?.urgent_bypass },
+    { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DEFER', urgent_bypass: true },
+  );
+  assert.equal(prefs.max_notifications_per_hour, 50);
+  assert.deepEqual(prefs.notification_types, ['job.*']);
+  assert.equal(prefs.min_priority, 'PRIORITY_NORMAL');
+  assert.deepEqual(prefs.webhook_headers, { 'X-Team': 'ops' });
+  assert.equal(prefs.webhook_timeout_ms, 5000);
+  assert.equal((await client.preferences.GetWebhookSecret({ agent_id: 'upgrade-agent' })).webhook_secret, SECRET);
+
+  const listed = await client.notifications.ListNotifications({ agent_id: 'upgrade-agent' });
+  assert.deepEqual(listed.notifications.map((n) => n.id), ['ntf_01UPGRADE00000000000000002', 'ntf_01UPGRADE00000000000000001']);
+  const first = listed.notifications[1]!;
+  assert.deepEqual(
+    [first.title, first.content, first.priority, first.related_entity_type, first.related_entity_id, first.read],
+    ['Job 17 finished', 'All steps passed.', 'PRIORITY_HIGH', 'job', '17', false],
+  );
+  assert.equal(first.metadata?.fields?.['duration_s']?.numberValue, 42);
+  assert.equal(Number(first.created_at?.seconds) * 1000 + Math.round((first.created_at?.nanos ?? 0) / 1e6), created.getTime());
+  assert.deepEqual([first.decision?.outcome, first.decision?.reason, first.decision?.delivery_id], ['DECISION_OUTCOME_DELIVER', 'DECISION_REASON_ACCEPTED', 'dlv_01UPGRADE00000000000000001']);
+  assert.deepEqual([listed.notifications[0]!.decision?.outcome, listed.notifications[0]!.decision?.reason], ['DECISION_OUTCOME_SUPPRESS', 'DECISION_REASON_TYPE_FILTERED']);
+
+  const delivery = await client.deliveries.GetDelivery({ id: 'dlv_01UPGRADE00000000000000001' });
+  assert.deepEqual([delivery.status, delivery.attempt_count, delivery.last_status_code, delivery.notification_id], ['DELIVERY_STATUS_SUCCEEDED', 1, 200, 'ntf_01UPGRADE00000000000000001']);
+  assert.equal(delivery.attempts.length, 1);
+  assert.deepEqual([delivery.attempts[0]!.status_code, delivery.attempts[0]!.duration_ms, delivery.attempts[0]!.trigger, delivery.attempts[0]!.response_excerpt], [200, 1234, 'ATTEMPT_TRIGGER_SCHEDULED', 'ok']);
+
+  // Still usable: the old idempotency key replays the old notification, marking read writes, new creates are decided.
+  const replay = await client.notifications.CreateNotification({ agent_id: 'upgrade-agent', notification_type: 'job.completed', title: 'again', idempotency_key: 'job-17' });
+  assert.deepEqual([replay.replayed, replay.notification?.id], [true, 'ntf_01UPGRADE00000000000000001']);
+  assert.equal((await client.notifications.MarkNotificationRead({ id: 'ntf_01UPGRADE00000000000000001' })).read, true);
+  const fresh = await client.notifications.CreateNotification({ agent_id: 'upgrade-agent', notification_type: 'other.event', title: 'new' });
+  assert.equal(fresh.decision?.reason, 'DECISION_REASON_TYPE_FILTERED');
+});
