@@ -53,7 +53,8 @@ export class App {
     const userAgent = `Herald-Webhook/${VERSION}`;
     const sender = new WebhookSender({ userAgent });
     const dispatcher = new Dispatcher(store, sender, events, log, {
-      retryPolicy: { baseDelayMs: config.webhookRetryDelayMs, maxDelayMs: config.retryMaxDelayMs, maxRetries: config.webhookMaxRetries, jitter: 0.2 },
+      retryPolicy: { baseDelayMs: config.webhookRetryDelayMs, maxDelayMs: config.retryMaxDelayMs, minDelayMs: config.delivery.retryMinDelayMs, maxRetries: config.webhookMaxRetries, jitter: 0.2 },
+      disableAfterFailures: config.delivery.disableAfterFailures,
       defaultTimeoutMs: config.webhookTimeoutMs,
       signatureHeader: config.signatureHeader,
       userAgent,
@@ -62,7 +63,7 @@ export class App {
       random,
     });
     const worker = config.workerEnabled
-      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, pollMs: config.pollMs, clock })
+      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, agentMaxInFlight: config.delivery.agentMaxInFlight, leaseMs: config.leaseMs, pollMs: config.pollMs, clock })
       : null;
     let server: GrpcServer | null = null;
     let port: number | null = null;
@@ -82,6 +83,7 @@ export class App {
           },
           log,
           config.apiTokens,
+          config.delivery.watchMaxStreams,
         );
         port = await server.listen(config.grpcAddress, config.tls);
       }

@@ -3,6 +3,7 @@
  * nothing above storage/ sees a Prisma row.
  */
 import type { Prisma } from '../generated/prisma/sqlite/client.js';
+import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
@@ -14,11 +15,14 @@ export class Repositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
+  /** The queue's claim/extend/settle/release statements. */
+  readonly queue: DeliveryQueue;
 
   constructor(private readonly tx: PrismaTx, readonly dialect: Dialect) {
     this.preferences = new PreferencesRepository(tx);
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
+    this.queue = new DeliveryQueue(tx, dialect);
   }
 
   /**
