@@ -281,7 +281,9 @@ export class Dispatcher {
         // The receiver says the endpoint is gone: stop sending to it at all.
         if (health.gone !== null) reason = `receiver answered ${health.gone}`;
         if (reason === null) return { settled, cancelled: [], disabled: null };
-        const off = await r.preferences.disableWebhook(agentId, attempt.url, reason, now);
+        // Sends still in flight when the count was reached end FAILED too:
+        // they must not turn off again what is off, nor announce it twice.
+        const off = await r.preferences.disableWebhook(agentId, attempt.url, reason, now, health.gone === null);
         if (!off) return { settled, cancelled: [], disabled: null };
         const cancelled = await r.deliveries.cancelPending(agentId, `cancelled: ${reason}`, now);
         const disabled: AgentDisabled = { agentId, reason, consecutiveFailures: failures, at: now };

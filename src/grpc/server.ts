@@ -38,7 +38,7 @@ export class GrpcServer {
     private readonly log: Logger,
     apiTokens: readonly string[],
     /** WatchDeliveries streams open at once (HERALD_WATCH_MAX_STREAMS). */
-    maxWatchStreams = 100,
+    maxWatchStreams: number,
   ) {
     this.streams = new WatchStreams(maxWatchStreams);
     const definition = loadHeraldPackageDefinition();

@@ -160,11 +160,12 @@ export class PreferencesRepository {
   /**
    * Turns the webhook off on Herald's own initiative (410 Gone, too many failures), recording
    * why, if it still points at `url`: a late answer from an old URL must not
-   * switch off the new one. Returns whether it did.
+   * switch off the new one. `onlyIfOn`: leave a webhook that is off already
+   * (and its recorded reason) alone. Returns whether it did.
    */
-  async disableWebhook(agentId: string, url: string, reason: string, now: Date): Promise<boolean> {
+  async disableWebhook(agentId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<boolean> {
     const { count } = await this.tx.agentPreferences.updateMany({
-      where: { agentId, webhookUrl: url },
+      where: { agentId, webhookUrl: url, ...(onlyIfOn ? { enableWebhook: true } : {}) },
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
     return count > 0;
