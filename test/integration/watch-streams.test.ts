@@ -1,7 +1,8 @@
 /**
  * WatchDeliveries is bounded (issue #8): a child-process Herald with the
- * default cap of 100 streams, 1,000 streams attempted against it. The
- * server's memory is read from /proc, so the figure is the server's alone.
+ * default cap of 100 streams, 1,000 streams attempted against it (the
+ * server's memory is read from /proc, so the figure is the server's alone),
+ * and a client that stops reading is cut off by the byte bound.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { createHeraldClient } from '../../src/client.js';
 import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/DeliveryEvent.js';
 import { eventually, spawnHerald, tempDir } from '../helpers/child-herald.js';
+import { startHerald } from '../helpers/herald.js';
 import { startReceiver } from '../helpers/receiver.js';
 
 const ATTEMPTED = 1_000;
@@ -82,4 +84,41 @@ test(`${ATTEMPTED} WatchDeliveries streams: ${CAP} are served, the rest get RESO
   const after = rssMb(pid);
   t.diagnostic(`server RSS ${before.toFixed(0)} MB before the streams, ${after.toFixed(0)} MB with ${CAP} open and ${ATTEMPTED - CAP} refused`);
   assert.ok(after < 300, `server RSS ${after.toFixed(0)} MB (was ${before.toFixed(0)} MB before the streams)`);
+});
+
+test('a WatchDeliveries client that stops reading is cut off with RESOURCE_EXHAUSTED once 512 KiB behind, before 1,000 events', async (t) => {
+  const { client } = await startHerald(t);
+  // 4 KB response excerpts make each SUCCEEDED event about 4 KB: the byte bound comes first.
+  const receiver = await startReceiver([], { fallback: { status: 200, body: 'x'.repeat(4096) } });
+  t.after(() => receiver.close());
+  const agent = `watch-slow-${process.pid}`;
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: receiver.url } });
+  const stream = client.deliveries.WatchDeliveries({ agent_id: agent });
+  let received = 0;
+  stream.on('data', () => {
+    received += 1;
+  });
+  const ended = new Promise<grpc.ServiceError | null>((resolve) => {
+    stream.on('error', (err: grpc.ServiceError) => resolve(err));
+    stream.on('end', () => resolve(null));
+  });
+  t.after(() => stream.cancel());
+  await eventually('the stream to be live', async () => {
+    await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'Probe' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return received > 0 ? true : undefined;
+  });
+  stream.pause();
+  const notifications = 300;
+  for (let i = 0; i < notifications; i++) await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: `N${i}` });
+  await receiver.waitForRequests(notifications, 60_000);
+  stream.resume();
+  let timer: NodeJS.Timeout | undefined;
+  const never = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the stream was not cut off (${received} events read)`)), 30_000);
+  });
+  const err = await Promise.race([ended, never]).finally(() => clearTimeout(timer));
+  assert.equal(err?.code, grpc.status.RESOURCE_EXHAUSTED, `the stream ended with ${err?.code} ${err?.details}`);
+  assert.match(err?.details ?? '', /fell too far behind .*KiB unread; limits 1000 events, 512 KiB/);
+  assert.ok(received < 2 * notifications, `the stream was cut short (${received} of about ${2 * notifications} events)`);
 });
