@@ -159,6 +159,19 @@ for (const [label, answer] of [
   });
 }
 
+test('a timeout is retried no sooner than HERALD_RETRY_MIN_DELAY_MS, although the base backoff is 50 ms', async (t) => {
+  const { client } = await startHerald(t, { env: { HERALD_RETRY_MIN_DELAY_MS: '1500' } });
+  const receiver = await receiverFor(t, [{ hang: true }]);
+  const agent = agentId('floor-timeout');
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: receiver.url, webhook_timeout_ms: 200 } });
+  const delivery = await waitForFinal(client, await notify(client, agent));
+  assert.equal(delivery.status, 'DELIVERY_STATUS_SUCCEEDED');
+  const [first, second] = delivery.attempts;
+  assert.equal(first?.error_class, 'timeout');
+  const gap = ms(second?.started_at) - (ms(first?.started_at) + (first?.duration_ms ?? 0));
+  assert.ok(gap >= 1_490, `the retry came ${gap} ms after the timeout, before the 1500 ms floor`);
+});
+
 test('ReplayDeliveries schedules an agent\'s FAILED deliveries again with the same ids and bodies, once', async (t) => {
   const { client } = await startHerald(t, { env: { WEBHOOK_MAX_RETRIES: '0', HERALD_DISABLE_AFTER_FAILURES: '0' } });
   const fail: ReceiverStep = { status: 500, body: 'outage' };
