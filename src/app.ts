@@ -91,7 +91,8 @@ export class App {
     });
     const sender = new WebhookSender({ userAgent, guard, log });
     const dispatcher = new Dispatcher(store, sender, events, log, {
-      retryPolicy: { baseDelayMs: config.webhookRetryDelayMs, maxDelayMs: config.retryMaxDelayMs, maxRetries: config.webhookMaxRetries, jitter: 0.2 },
+      retryPolicy: { baseDelayMs: config.webhookRetryDelayMs, maxDelayMs: config.retryMaxDelayMs, minDelayMs: config.delivery.retryMinDelayMs, maxRetries: config.webhookMaxRetries, jitter: 0.2 },
+      disableAfterFailures: config.delivery.disableAfterFailures,
       defaultTimeoutMs: config.webhookTimeoutMs,
       signatureHeader: config.signatureHeader,
       userAgent,
@@ -100,7 +101,7 @@ export class App {
       random,
     });
     const worker = config.workerEnabled
-      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, leaseMs: config.leaseMs, pollMs: config.pollMs, clock })
+      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, agentMaxInFlight: config.delivery.agentMaxInFlight, leaseMs: config.leaseMs, pollMs: config.pollMs, clock })
       : null;
     let server: GrpcServer | null = null;
     let port: number | null = null;
@@ -121,6 +122,7 @@ export class App {
           },
           log,
           config.apiTokens,
+          config.delivery.watchMaxStreams,
           metrics,
         );
       }

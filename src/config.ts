@@ -95,6 +95,40 @@ export interface Config {
   readonly retentionDays: number;
   /** HERALD_RETENTION_SWEEP_MS (default 600,000 = 10 min): time between two retention sweeps. */
   readonly retentionSweepMs: number;
+  /** Safe and fair delivery (issue #8): see {@link DeliveryLimits}. */
+  readonly delivery: DeliveryLimits;
+}
+
+/** How far one agent or one client may load the process. */
+export interface DeliveryLimits {
+  /**
+   * HERALD_AGENT_MAX_IN_FLIGHT (default 4): deliveries of one agent in flight at once, across
+   * the process and, on PostgreSQL, across replicas; the other worker slots serve other agents.
+   */
+  readonly agentMaxInFlight: number;
+  /**
+   * HERALD_DISABLE_AFTER_FAILURES (default 50; 0 = never): deliveries of one agent ending FAILED
+   * in a row after which its webhook is turned off; a success resets the count.
+   */
+  readonly disableAfterFailures: number;
+  /** HERALD_RETRY_MIN_DELAY_MS (default 1,000, or HERALD_RETRY_MAX_DELAY_MS when that is lower): floor of `Retry-After` and of retries after a 429 or a timeout, ms. */
+  readonly retryMinDelayMs: number;
+  /** HERALD_WATCH_MAX_STREAMS (default 100): WatchDeliveries streams open at once in this process. */
+  readonly watchMaxStreams: number;
+}
+
+function deliveryLimits(env: Env, retryMaxDelayMs: number): DeliveryLimits {
+  // The default floor yields to a lower cap; a floor set above the cap is a mistake.
+  const retryMinDelayMs = integer(env, 'HERALD_RETRY_MIN_DELAY_MS', Math.min(1_000, retryMaxDelayMs), 0, 3_600_000);
+  if (retryMinDelayMs > retryMaxDelayMs) {
+    throw new ConfigError('HERALD_RETRY_MIN_DELAY_MS', `must not exceed HERALD_RETRY_MAX_DELAY_MS (${retryMaxDelayMs} ms), got ${retryMinDelayMs}`);
+  }
+  return Object.freeze({
+    agentMaxInFlight: integer(env, 'HERALD_AGENT_MAX_IN_FLIGHT', 4, 1, 1_000),
+    disableAfterFailures: integer(env, 'HERALD_DISABLE_AFTER_FAILURES', 50, 0, 1_000_000),
+    retryMinDelayMs,
+    watchMaxStreams: integer(env, 'HERALD_WATCH_MAX_STREAMS', 100, 1, 100_000),
+  });
 }
 
 /** A configuration problem, named by variable; main prints it and exits 2. */
@@ -281,6 +315,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('HERALD_LEASE_MS', `must be at least WEBHOOK_TIMEOUT (${webhookTimeoutMs} ms) + 2000 ms, or a slow send would be taken over mid-flight`);
   }
   const role = oneOf<Role>(env, 'HERALD_ROLE', ['all', 'api', 'worker'], 'all');
+  const retryMaxDelayMs = integer(env, 'HERALD_RETRY_MAX_DELAY_MS', 3_600_000, 0, 7 * 86_400_000);
   const config: Config = {
     database: parseDatabaseUrl(env.DATABASE_URL, cwd),
     grpcAddress: grpcAddress(env),
@@ -290,7 +325,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     webhookTimeoutMs,
     webhookMaxRetries: integer(env, 'WEBHOOK_MAX_RETRIES', 3, 0, 100),
     webhookRetryDelayMs: secondsAsMs(env, 'WEBHOOK_RETRY_DELAY', 1.0, 0, 86_400),
-    retryMaxDelayMs: integer(env, 'HERALD_RETRY_MAX_DELAY_MS', 3_600_000, 0, 7 * 86_400_000),
+    retryMaxDelayMs,
     workerConcurrency: integer(env, 'HERALD_WORKER_CONCURRENCY', 16, 1, 1_000),
     leaseMs,
     pollMs: integer(env, 'HERALD_POLL_MS', 1_000, 10, 600_000),
@@ -309,6 +344,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     metricsAddress: optionalAddress(env, 'HERALD_METRICS_ADDRESS', '127.0.0.1:9464'),
     retentionDays: integer(env, 'HERALD_RETENTION_DAYS', 30, 0, 36_500),
     retentionSweepMs: integer(env, 'HERALD_RETENTION_SWEEP_MS', 600_000, 1_000, 86_400_000),
+    delivery: deliveryLimits(env, retryMaxDelayMs),
   };
   return Object.freeze(config);
 }

@@ -1,17 +1,22 @@
 /**
- * One delivery attempt from start to finish: look up where the agent's
- * webhook goes, sign the stored body, send it, and record the attempt and
- * the delivery's new state in one transaction. The worker calls it for
- * scheduled attempts; RetryDelivery and SendTestWebhook call it directly.
+ * One delivery attempt from start to finish, in three phases as svix's
+ * worker has them: **prepare** (the attempt budget, where the agent's webhook
+ * goes, the lease), **send** (sign the stored body and POST it) and
+ * **record** (the attempt and the delivery's new state in one transaction,
+ * with the agent's endpoint health). The worker calls it for scheduled
+ * attempts; RetryDelivery, SendTestWebhook call it directly.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { nextRetryDelayMs, type RetryPolicy } from '../domain/backoff.js';
 import { classifyResult, type DeliveryVerdict, type SendResult } from '../domain/delivery-outcome.js';
 import type { AttemptTrigger, Delivery, DeliveryAttempt } from '../domain/types.js';
 import { newAttemptId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/database.js';
-import type { ClaimedDelivery, Settlement } from '../storage/delivery-repository.js';
-import type { DeliveryEvents } from './events.js';
+import type { Settlement } from '../storage/delivery-queue.js';
+import type { ClaimedDelivery } from '../storage/delivery-repository.js';
+import { isUniqueViolation } from '../storage/errors.js';
+import type { AgentDisabled, DeliveryEvents } from './events.js';
 import type { WebhookSender } from './sender.js';
 import { signedHeaders } from './signer.js';
 
@@ -22,6 +27,8 @@ export interface DispatcherOptions {
   readonly signatureHeader: string;
   readonly userAgent: string;
   readonly leaseMs: number;
+  /** Deliveries of one agent ending FAILED in a row that turn its webhook off; 0: never. */
+  readonly disableAfterFailures: number;
   readonly clock: () => Date;
   readonly random: () => number;
 }
@@ -40,11 +47,40 @@ export interface AttemptOutcome {
   readonly attempt: DeliveryAttempt | null;
 }
 
+/** One claimed delivery on its way through the phases. */
+interface Job {
+  readonly claimed: ClaimedDelivery;
+  readonly owner: string;
+  readonly trigger: AttemptTrigger;
+  readonly onRetryable: OnRetryable;
+}
+
+/** A delivery ready to send: the request, and the agent's failures in a row when it was read. */
+interface Prepared {
+  readonly url: string;
+  readonly timeoutMs: number;
+  readonly secrets: readonly string[];
+  readonly customHeaders: Readonly<Record<string, string>>;
+  readonly consecutiveFailures: number;
+}
+
 /** Time a worker is given after a send to record its result before its lease may run out. */
 const LEASE_MARGIN_MS = 2_000;
 
+/**
+ * Tries at recording an attempt. A send that reached the receiver must not
+ * wait out its lease (and be sent again) because one transaction failed.
+ */
+const RECORD_TRIES = 3;
+const RECORD_RETRY_MS = 200;
+
 function describe(result: SendResult): string {
   return result.kind === 'response' ? `HTTP ${result.statusCode}` : `${result.errorClass}: ${result.message}`;
+}
+
+/** A receiver that is overloaded rather than broken: retrying it sooner than the floor only adds to its load. */
+function throttled(result: SendResult): boolean {
+  return result.kind === 'response' ? result.statusCode === 429 : result.errorClass === 'timeout';
 }
 
 export class Dispatcher {
@@ -58,27 +94,39 @@ export class Dispatcher {
 
   /**
    * Makes the attempt that `claimed` (leased by `owner`) was claimed for.
-   * Never throws for a receiver's behaviour; a database failure propagates,
-   * and the lease then runs out so that another worker retries the row.
+   * Never throws for a receiver's behaviour; a database failure propagates
+   * (recording is retried first), and the lease then runs out so that
+   * another worker retries the row.
    */
   async attempt(claimed: ClaimedDelivery, owner: string, trigger: AttemptTrigger, onRetryable: OnRetryable, signal?: AbortSignal): Promise<AttemptOutcome> {
+    const job: Job = { claimed, owner, trigger, onRetryable };
+    const prepared = await this.prepare(job);
+    if (!('url' in prepared)) return prepared;
+    const result = await this.send(job, prepared, signal);
+    if (result === null) return this.giveBack(job, null);
+    return this.record(job, prepared, result);
+  }
+
+  /** Phase 1: decides whether to send at all, and where; makes sure the lease outlives the send. */
+  private async prepare(job: Job): Promise<Prepared | AttemptOutcome> {
+    const { claimed, trigger } = job;
     const { clock, retryPolicy } = this.options;
-    if (trigger === 'SCHEDULED' && claimed.attemptCount > 1 + retryPolicy.maxRetries) {
+    const used = claimed.attemptCount - claimed.attemptBase;
+    if (trigger === 'SCHEDULED' && used > 1 + retryPolicy.maxRetries) {
       // The attempt budget is used up by claims that never recorded a result:
       // workers stopped mid-send (a delivery that crashes them is the worst
       // case), or the database failed around the send. Stop here instead of
       // taking down worker after worker.
-      return this.settle(claimed, owner, null, {
+      return this.giveBack(job, {
         status: 'FAILED',
         lastStatusCode: claimed.lastStatusCode,
-        lastError: `retries exhausted: ${claimed.attemptCount - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
+        lastError: `retries exhausted: ${used - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
     const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
     const prefs = target?.prefs ?? null;
-    const keys = target?.secrets ?? null;
     const url = prefs?.webhookUrl ?? null;
-    const current = keys?.current ?? null;
+    const current = target?.secrets.current ?? null;
     // A test webhook checks the endpoint, so it goes out even while webhooks are off.
     const off = prefs !== null && !prefs.enableWebhook && trigger !== 'TEST';
     if (prefs === null || url === null || current === null || off) {
@@ -89,63 +137,70 @@ export class Dispatcher {
         : 'the agent has no signing secret';
       // Scheduled deliveries are cancelled (nothing is wrong with them); a
       // manual retry or a test reports a failure to the caller who asked.
-      const status = trigger === 'SCHEDULED' ? 'CANCELLED' : 'FAILED';
-      return this.settle(claimed, owner, null, { status, lastStatusCode: null, lastError: `not sent: ${reason}` });
+      return this.giveBack(job, { status: trigger === 'SCHEDULED' ? 'CANCELLED' : 'FAILED', lastStatusCode: null, lastError: `not sent: ${reason}` });
     }
 
     const timeoutMs = prefs.webhookTimeoutMs ?? this.options.defaultTimeoutMs;
     // The lease must outlive the send: extend it when what is left of it
     // (claims wait their turn on a busy process) is shorter than the timeout
     // plus the time to record the result. Otherwise another worker could take
-    // the delivery over while this one is still sending it.
-    const needed = clock().getTime() + timeoutMs + LEASE_MARGIN_MS;
-    if (claimed.leaseExpiresAt === null || claimed.leaseExpiresAt.getTime() < needed) {
-      const extended = await this.store.write((r) => r.deliveries.extendLease(claimed.id, owner, new Date(needed)));
+    // the delivery over while this one is still sending it. Both sides of the
+    // comparison are on this process's clock (see ClaimedDelivery).
+    const neededMs = timeoutMs + LEASE_MARGIN_MS;
+    if (claimed.leaseExpiresAt.getTime() - clock().getTime() < neededMs) {
+      const extended = await this.store.write((r) => r.queue.extendLease(claimed.id, job.owner, neededMs, clock()));
       if (!extended) {
-        this.log.warn({ deliveryId: claimed.id, owner }, 'lease lost before sending; another worker owns the delivery');
+        this.log.warn({ deliveryId: claimed.id, owner: job.owner }, 'lease lost before sending; another worker owns the delivery');
         return { delivery: null, attempt: null };
       }
     }
+    const previous = target?.secrets.previous ?? null;
+    return { url, timeoutMs, secrets: previous === null ? [current] : [current, previous], customHeaders: prefs.webhookHeaders, consecutiveFailures: target?.consecutiveFailures ?? 0 };
+  }
 
+  /** Phase 2: signs the stored bytes and sends them. Null when our own shutdown aborted the send. */
+  private async send(job: Job, p: Prepared, signal: AbortSignal | undefined): Promise<(SendResult & { startedAt: Date }) | null> {
+    const { claimed } = job;
     const body = Buffer.from(claimed.body, 'utf8');
-    const secrets = [current, ...(keys?.previous ? [keys.previous] : [])];
-    const startedAt = clock();
+    const startedAt = this.options.clock();
     const headers = signedHeaders({
       deliveryId: claimed.id,
       eventType: claimed.eventType,
       body,
-      secrets,
+      secrets: p.secrets,
       timestampSeconds: Math.floor(startedAt.getTime() / 1000),
       signatureHeader: this.options.signatureHeader,
       userAgent: this.options.userAgent,
-      customHeaders: { ...prefs.webhookHeaders },
+      customHeaders: { ...p.customHeaders },
     });
-    const result = await this.sender.send({ url, body, headers, timeoutMs, ...(signal ? { signal } : {}) });
+    const result = await this.sender.send({ url: p.url, body, headers, timeoutMs: p.timeoutMs, ...(signal ? { signal } : {}) });
+    // The receiver may still have seen an aborted send; the stable delivery
+    // id lets it de-duplicate.
+    if (result.kind === 'error' && result.errorClass === 'aborted') return null;
+    return { ...result, startedAt };
+  }
 
-    if (result.kind === 'error' && result.errorClass === 'aborted') {
-      // Our own shutdown cut the send short: give the attempt back so that
-      // it does not use up a retry. The receiver may still have seen it; the
-      // stable delivery id lets it de-duplicate.
-      const now = clock();
-      const released = await this.store.write((r) => r.deliveries.release(claimed.id, owner, now));
-      this.log.info({ deliveryId: claimed.id, released }, 'send aborted by shutdown; delivery released');
-      return { delivery: null, attempt: null };
-    }
-
+  /** Phase 3: the attempt, the delivery's next state and the agent's endpoint health, in one transaction. */
+  private async record(job: Job, p: Prepared, result: SendResult & { startedAt: Date }): Promise<AttemptOutcome> {
+    const { claimed, trigger } = job;
+    const ok = result.kind === 'response' && result.statusCode >= 200 && result.statusCode < 300;
     const attempt: DeliveryAttempt = {
       number: claimed.attemptCount,
-      startedAt,
+      startedAt: result.startedAt,
       durationMs: Math.max(0, Math.round(result.durationMs)),
       statusCode: result.kind === 'response' ? result.statusCode : null,
-      errorClass: result.kind === 'error' ? result.errorClass : result.statusCode >= 200 && result.statusCode < 300 ? null : 'http_status',
-      errorMessage: result.kind === 'error' ? result.message : result.statusCode >= 200 && result.statusCode < 300 ? null : `HTTP ${result.statusCode}`,
+      errorClass: result.kind === 'error' ? result.errorClass : ok ? null : 'http_status',
+      errorMessage: result.kind === 'error' ? result.message : ok ? null : `HTTP ${result.statusCode}`,
       responseExcerpt: result.kind === 'response' ? result.bodyExcerpt : null,
       trigger,
-      url,
+      url: p.url,
     };
     const verdict = classifyResult(result);
-    const settlement = this.settlementFor(claimed, result, verdict, onRetryable);
-    const outcome = await this.settle(claimed, owner, attempt, settlement, verdict.verdict === 'gone' ? verdict.reason : null);
+    const settlement = this.settlementFor(job, result, verdict);
+    const outcome = await this.settle(job, attempt, settlement, {
+      gone: verdict.verdict === 'gone' ? verdict.reason : null,
+      consecutiveFailures: p.consecutiveFailures,
+    });
     this.log.info(
       { deliveryId: claimed.id, agentId: claimed.agentId, attempt: attempt.number, trigger, result: describe(result), status: settlement.status, ms: attempt.durationMs },
       'webhook attempt',
@@ -153,7 +208,8 @@ export class Dispatcher {
     return outcome;
   }
 
-  private settlementFor(claimed: ClaimedDelivery, result: SendResult, verdict: DeliveryVerdict, onRetryable: OnRetryable): Settlement {
+  private settlementFor(job: Job, result: SendResult, verdict: DeliveryVerdict): Settlement {
+    const { claimed, onRetryable } = job;
     const lastStatusCode = result.kind === 'response' ? result.statusCode : null;
     switch (verdict.verdict) {
       case 'success':
@@ -164,41 +220,107 @@ export class Dispatcher {
       case 'retry': {
         const { retryPolicy, clock, random } = this.options;
         if (onRetryable === 'fail') return { status: 'FAILED', lastStatusCode, lastError: describe(result) };
-        if (claimed.attemptCount >= 1 + retryPolicy.maxRetries) {
-          return { status: 'FAILED', lastStatusCode, lastError: `retries exhausted after ${claimed.attemptCount} attempts; last: ${describe(result)}` };
+        const used = claimed.attemptCount - claimed.attemptBase;
+        if (used >= 1 + retryPolicy.maxRetries) {
+          return { status: 'FAILED', lastStatusCode, lastError: `retries exhausted after ${used} attempts; last: ${describe(result)}` };
         }
-        const now = clock();
-        const delay = nextRetryDelayMs(claimed.attemptCount, retryPolicy, verdict.retryAfter, now, random);
+        const retryInMs = nextRetryDelayMs(used, retryPolicy, { retryAfter: verdict.retryAfter, throttled: throttled(result) }, clock(), random);
         // A manual retry of a delivery due later (deferred by quiet hours)
         // must not pull its next attempt forward.
-        const next = Math.max(now.getTime() + delay, claimed.nextAttemptAt.getTime());
-        return { status: 'PENDING', nextAttemptAt: new Date(next), lastStatusCode, lastError: describe(result) };
+        return { status: 'PENDING', retryInMs, notBefore: claimed.nextAttemptAt, lastStatusCode, lastError: describe(result) };
       }
     }
   }
 
-  private async settle(claimed: ClaimedDelivery, owner: string, attempt: DeliveryAttempt | null, s: Settlement, disableReason: string | null = null): Promise<AttemptOutcome> {
+  /**
+   * Settles a claim that made no attempt (`settlement`), or releases it for
+   * later (null: shutdown aborted the send). This is the one place where the
+   * attempt counted at claim is given back.
+   */
+  private async giveBack(job: Job, settlement: Settlement | null): Promise<AttemptOutcome> {
+    if (settlement !== null) return this.settle(job, null, settlement, { gone: null, consecutiveFailures: 0 });
+    const { claimed, owner } = job;
+    const released = await this.store.write((r) => r.queue.release(claimed.id, owner, this.options.clock()));
+    this.log.info({ deliveryId: claimed.id, released }, 'send aborted by shutdown; delivery released');
+    return { delivery: null, attempt: null };
+  }
+
+  /**
+   * Records `attempt` (if one was made) and `s`, fenced on the lease, and
+   * keeps the agent's failures-in-a-row count: a success resets it; a
+   * delivery ending FAILED after an attempt (not a test) adds one, and at
+   * the threshold the webhook is turned off, as a 410 does at once.
+   */
+  private async settle(job: Job, attempt: DeliveryAttempt | null, s: Settlement, health: { gone: string | null; consecutiveFailures: number }): Promise<AttemptOutcome> {
+    const { claimed, owner, trigger } = job;
+    const agentId = claimed.agentId;
+    const threshold = this.options.disableAfterFailures;
+    const counts = attempt !== null && trigger !== 'TEST';
     const now = this.options.clock();
-    const { delivery, cancelled } = await this.store.write(async (r) => {
-      // The agent's lock first, as every transaction that takes it does, so
-      // that the switch-off below cannot deadlock with a preferences update.
-      if (disableReason !== null) await r.lockAgent(claimed.agentId);
-      // The attempt happened whether or not this worker still holds the
-      // lease, so it is recorded either way; only the state change is fenced.
-      if (attempt !== null) await r.deliveries.recordAttempt({ ...attempt, id: newAttemptId(now.getTime()), deliveryId: claimed.id });
-      const settled = await r.deliveries.settle(claimed.id, owner, s, now, attempt !== null);
-      if (disableReason === null || attempt === null) return { delivery: settled, cancelled: [] };
-      // The receiver says the endpoint is gone: stop sending to it at all.
-      const disabled = await r.preferences.disableWebhook(claimed.agentId, attempt.url, `receiver answered ${disableReason}`, now);
-      const others = disabled ? await r.deliveries.cancelPending(claimed.agentId, `cancelled: the receiver answered ${disableReason}`, now) : [];
-      return { delivery: settled, cancelled: others };
-    });
-    if (delivery === null) {
+    const attemptId = newAttemptId(now.getTime());
+    const transaction = () =>
+      this.store.write(async (r) => {
+        // The agent's lock first, as every transaction that takes it does, so
+        // that a switch-off below cannot deadlock with a preferences update.
+        const mayDisable = attempt !== null && (health.gone !== null || (counts && s.status === 'FAILED' && threshold > 0));
+        if (mayDisable) await r.lockAgent(agentId);
+        // The attempt happened whether or not this worker still holds the
+        // lease, so it is recorded either way; only the state change is fenced.
+        if (attempt !== null) await r.deliveries.recordAttempt({ ...attempt, id: attemptId, deliveryId: claimed.id });
+        const settled = await r.queue.settle(claimed.id, owner, s, now, attempt !== null);
+        if (settled === null || attempt === null) return { settled, cancelled: [], disabled: null };
+        let failures = health.consecutiveFailures;
+        let reason: string | null = null;
+        if (settled.status === 'SUCCEEDED' && failures > 0) await r.preferences.resetFailures(agentId);
+        if (counts && settled.status === 'FAILED') {
+          failures = (await r.preferences.recordFailure(agentId)) ?? failures;
+          if (threshold > 0 && failures >= threshold) {
+            reason = `${failures} deliveries in a row ended FAILED (HERALD_DISABLE_AFTER_FAILURES=${threshold}); last: ${settled.lastError ?? 'unknown'}`;
+          }
+        }
+        // The receiver says the endpoint is gone: stop sending to it at all.
+        if (health.gone !== null) reason = `receiver answered ${health.gone}`;
+        if (reason === null) return { settled, cancelled: [], disabled: null };
+        // Sends still in flight when the count was reached end FAILED too:
+        // they must not turn off again what is off, nor announce it twice.
+        const off = await r.preferences.disableWebhook(agentId, attempt.url, reason, now, health.gone === null);
+        if (!off) return { settled, cancelled: [], disabled: null };
+        const cancelled = await r.deliveries.cancelPending(agentId, `cancelled: ${reason}`, now);
+        const disabled: AgentDisabled = { agentId, reason, consecutiveFailures: failures, at: now };
+        return { settled, cancelled, disabled };
+      });
+    const { settled, cancelled, disabled } = await this.durably(job, transaction);
+    if (settled === null) {
       this.log.warn({ deliveryId: claimed.id, owner }, 'lease lost before the attempt was settled; another worker owns the delivery');
     } else {
-      this.events.changed({ delivery, attempt, at: now });
+      this.events.changed({ delivery: settled, attempt, at: now });
     }
     for (const other of cancelled) this.events.changed({ delivery: other, attempt: null, at: now });
-    return { delivery, attempt };
+    if (disabled !== null) {
+      this.log.warn({ agentId, reason: disabled.reason }, "agent's webhook turned off");
+      this.events.agentDisabled(disabled);
+    }
+    return { delivery: settled, attempt };
+  }
+
+  /**
+   * Runs the recording transaction, retrying a failure a few times before
+   * giving up to the lease. A retry that meets its own attempt row (the
+   * commit had succeeded, only its answer was lost) reads the result instead.
+   */
+  private async durably<T extends { settled: Delivery | null; cancelled: Delivery[]; disabled: AgentDisabled | null }>(job: Job, transaction: () => Promise<T>): Promise<T | { settled: Delivery | null; cancelled: Delivery[]; disabled: null }> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await transaction();
+      } catch (err) {
+        if (tries > 1 && isUniqueViolation(err)) {
+          const settled = await this.store.read((r) => r.deliveries.get(job.claimed.id));
+          return { settled, cancelled: [], disabled: null };
+        }
+        if (tries >= RECORD_TRIES) throw err;
+        this.log.warn({ err, deliveryId: job.claimed.id, tries }, 'recording the attempt failed; retrying');
+        await sleep(RECORD_RETRY_MS * tries);
+      }
+    }
   }
 }

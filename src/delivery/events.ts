@@ -1,7 +1,7 @@
 /**
  * In-process bus of delivery changes. The worker listens for `enqueued` to
  * wake at once instead of waiting for its next poll; WatchDeliveries streams
- * `changed`. Events from other replicas are not seen here.
+ * `changed` and `agentDisabled`. Events from other replicas are not seen here.
  */
 import { EventEmitter } from 'node:events';
 import type { Delivery, DeliveryAttempt } from '../domain/types.js';
@@ -9,6 +9,16 @@ import type { Delivery, DeliveryAttempt } from '../domain/types.js';
 export interface DeliveryChange {
   readonly delivery: Delivery;
   readonly attempt: DeliveryAttempt | null;
+  readonly at: Date;
+}
+
+/** Herald turned an agent's webhook off on its own initiative (410 Gone, or too many failures in a row). */
+export interface AgentDisabled {
+  readonly agentId: string;
+  /** As recorded in the preferences' `webhookDisabledReason`. */
+  readonly reason: string;
+  /** Deliveries that had ended FAILED in a row. */
+  readonly consecutiveFailures: number;
   readonly at: Date;
 }
 
@@ -27,6 +37,15 @@ export class DeliveryEvents {
 
   changed(change: DeliveryChange): void {
     this.emitter.emit('changed', change);
+  }
+
+  agentDisabled(event: AgentDisabled): void {
+    this.emitter.emit('agentDisabled', event);
+  }
+
+  onAgentDisabled(listener: (event: AgentDisabled) => void): () => void {
+    this.emitter.on('agentDisabled', listener);
+    return () => this.emitter.off('agentDisabled', listener);
   }
 
   onEnqueued(listener: (dueAt: Date) => void): () => void {

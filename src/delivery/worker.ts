@@ -9,7 +9,7 @@
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../logger.js';
+import { repeatLimited, type Logger } from '../logger.js';
 import type { Store } from '../storage/database.js';
 import type { ClaimedDelivery } from '../storage/delivery-repository.js';
 import type { Dispatcher } from './dispatcher.js';
@@ -18,6 +18,8 @@ import type { DeliveryEvents } from './events.js';
 export interface WorkerOptions {
   /** Sends in flight at once. */
   readonly concurrency: number;
+  /** Sends of one agent in flight at once, across every process (enforced by the claim). */
+  readonly agentMaxInFlight: number;
   /** Lease length of a claim, ms. */
   readonly leaseMs: number;
   /** Longest idle wait between looks at the queue, ms. */
@@ -36,6 +38,13 @@ const ERROR_PAUSE_MS = 1_000;
  * burst to be claimed in one transaction instead of one each.
  */
 const NUDGE_DELAY_MS = 5;
+
+/**
+ * Shortest wait when deliveries are due but this claim left them (another
+ * replica held their agents' claim locks, or they lay beyond the claim's
+ * look-ahead): going round at once would spin.
+ */
+const BUSY_WAIT_MS = 20;
 
 export class DeliveryWorker {
   /** This worker's lease owner id: host, pid and a random part, so a restarted process never matches its old leases. */
@@ -130,15 +139,15 @@ export class DeliveryWorker {
       let waitMs = this.options.pollMs;
       if (free > 0) {
         try {
+          const { leaseMs, agentMaxInFlight } = this.options;
           const now = this.options.clock();
-          const leaseUntil = new Date(now.getTime() + this.options.leaseMs);
-          claimed = await this.store.write((r) => r.deliveries.claimDue(this.owner, now, leaseUntil, free));
+          claimed = await this.store.write((r) => r.queue.claimDue(this.owner, { now, leaseMs, limit: free, agentMaxInFlight }));
           if (claimed.length < free) {
-            const nextDue = await this.store.read((r) => r.deliveries.nextDueAt());
-            if (nextDue !== null) waitMs = Math.max(0, Math.min(waitMs, nextDue.getTime() - this.options.clock().getTime()));
+            const dueInMs = await this.store.read((r) => r.queue.nextDueInMs(this.options.clock(), agentMaxInFlight));
+            if (dueInMs !== null) waitMs = Math.max(claimed.length > 0 ? 0 : BUSY_WAIT_MS, Math.min(waitMs, dueInMs));
           }
         } catch (err) {
-          this.log.error({ err }, 'claiming deliveries failed');
+          repeatLimited(this.log).error({ err }, 'claiming deliveries failed');
           waitMs = ERROR_PAUSE_MS;
         }
       }

@@ -12,6 +12,11 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Upper bound on any delay, including one asked for by `Retry-After` (ms). */
   maxDelayMs: number;
+  /**
+   * Lower bound on a delay the receiver asked for (`Retry-After`) or earned (429, a timeout), ms.
+   * `Retry-After: 0` from a struggling receiver must not become a tight loop; the default is 1000.
+   */
+  minDelayMs: number;
   /** Retries allowed after the first attempt. The seed's default is 3. */
   maxRetries: number;
   /**
@@ -88,34 +93,44 @@ export function parseRetryAfter(value: string | undefined, now: Date): number | 
   return Math.max(0, date.toMillis() - now.getTime());
 }
 
+/** What the failed attempt says about the receiver's state, beyond its attempt number. */
+export interface RetryHint {
+  /** The raw `Retry-After` header value, if the response carried one. */
+  readonly retryAfter?: string | undefined;
+  /**
+   * The receiver is overloaded rather than broken: a 429, or no answer within the timeout.
+   * Retrying it faster than `minDelayMs` only adds to its load.
+   */
+  readonly throttled: boolean;
+}
+
 /**
  * The delay before the next attempt of a delivery whose attempt number `attempt` just failed.
  *
- * When the receiver sent a usable `Retry-After`, it is honoured as asked, but never beyond
- * `maxDelayMs`: a receiver may ask to be retried sooner than our backoff would (it knows
- * when it will be back) or later, but it cannot park a delivery indefinitely. Without a
- * usable `Retry-After` the jittered exponential backoff applies.
+ * A usable `Retry-After` is honoured between `minDelayMs` and `maxDelayMs`: a receiver may ask
+ * to be retried sooner than our backoff would (it knows when it will be back) or later, but it
+ * can neither make us hammer it (`Retry-After: 0`) nor park a delivery indefinitely. Without
+ * one, the jittered exponential backoff applies, raised to `minDelayMs` for a throttled
+ * receiver (429, timeout); other failures keep the plain backoff, whose base may be shorter.
  *
  * This does not decide whether a retry is still allowed; compare the attempt count with
  * `policy.maxRetries` for that.
  *
  * @param attempt - number of the attempt that just failed, 1-based.
  * @param policy - the retry policy.
- * @param retryAfter - the raw `Retry-After` header value, if the response carried one.
+ * @param hint - the `Retry-After` value and whether the receiver was throttling.
  * @param now - the current instant, for HTTP-date values.
  * @param random - a source of uniform numbers in [0, 1).
- * @returns the delay in whole milliseconds, in [0, maxDelayMs].
+ * @returns the delay in whole milliseconds, in [0, maxDelayMs]; at least `minDelayMs` (when
+ *   that is below the cap) for a `Retry-After` or a throttled receiver.
  */
-export function nextRetryDelayMs(
-  attempt: number,
-  policy: RetryPolicy,
-  retryAfter: string | undefined,
-  now: Date,
-  random: () => number,
-): number {
-  const requested = parseRetryAfter(retryAfter, now);
+export function nextRetryDelayMs(attempt: number, policy: RetryPolicy, hint: RetryHint, now: Date, random: () => number): number {
+  const cap = Math.max(0, policy.maxDelayMs);
+  const floor = Math.min(cap, Math.max(0, policy.minDelayMs));
+  const requested = parseRetryAfter(hint.retryAfter, now);
   if (requested !== undefined) {
-    return Math.round(Math.max(0, Math.min(requested, policy.maxDelayMs)));
+    return Math.round(Math.max(floor, Math.min(requested, cap)));
   }
-  return retryDelayMs(attempt, policy, random);
+  const backoff = retryDelayMs(attempt, policy, random);
+  return hint.throttled ? Math.max(floor, backoff) : backoff;
 }

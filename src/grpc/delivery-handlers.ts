@@ -12,7 +12,7 @@ import type { DeliveryEvent } from '../generated/proto/herald/v1/DeliveryEvent.j
 import type { DeliveryServiceHandlers } from '../generated/proto/herald/v1/DeliveryService.js';
 import type { DeliveryStatus__Output } from '../generated/proto/herald/v1/DeliveryStatus.js';
 import type { WatchDeliveriesRequest__Output } from '../generated/proto/herald/v1/WatchDeliveriesRequest.js';
-import type { DeliveryService } from '../services/delivery-service.js';
+import type { DeliveryService, WatchEvent } from '../services/delivery-service.js';
 import { fromTimestamp, toTimestamp, toTimestampOrNull } from './convert.js';
 import { toStatus } from './status.js';
 import { authenticate, unary, type CallContext } from './unary.js';
@@ -68,14 +68,23 @@ export function deliveryToProto(d: Delivery, attempts: readonly DeliveryAttempt[
   };
 }
 
-/** Events a WatchDeliveries client may fall behind before its stream is ended. */
-const MAX_BUFFERED_EVENTS = 10_000;
+/**
+ * How far a WatchDeliveries client may fall behind before its stream is
+ * ended: in events and in bytes, whichever comes first, so that neither many
+ * small events nor a few large ones make the server buffer without bound.
+ */
+const MAX_BUFFERED_EVENTS = 1_000;
+const MAX_BUFFERED_BYTES = 512 * 1024;
 
-/** Open WatchDeliveries streams, ended together when the server shuts down. */
+/** Open WatchDeliveries streams, at most `max` at once, ended together when the server shuts down. */
 export class WatchStreams {
   private readonly open = new Set<() => void>();
 
-  add(end: () => void): () => void {
+  constructor(readonly max: number) {}
+
+  /** Registers a stream; null when `max` are open already. */
+  add(end: () => void): (() => void) | null {
+    if (this.open.size >= this.max) return null;
     this.open.add(end);
     return () => this.open.delete(end);
   }
@@ -85,7 +94,52 @@ export class WatchStreams {
   }
 }
 
-export function deliveryHandlers(ctx: CallContext, service: DeliveryService, streams: WatchStreams): DeliveryServiceHandlers {
+/** The DeliveryEvent message, built from one domain event. */
+function eventToProto(event: WatchEvent): DeliveryEvent {
+  if (event.kind === 'agentDisabled') {
+    const d = event.disabled;
+    return { agent_disabled: { agent_id: d.agentId, reason: d.reason, consecutive_failures: d.consecutiveFailures }, at: toTimestamp(d.at) };
+  }
+  const c = event.change;
+  return { delivery: deliveryToProto(c.delivery), attempt: c.attempt === null ? null : attemptToProto(c.attempt), at: toTimestamp(c.at) };
+}
+
+type Serialize = (value: DeliveryEvent) => Buffer;
+
+/**
+ * Encodes each event once, whatever the number of streams: every stream's
+ * listener receives the same domain object, so the bytes are cached on it.
+ */
+class EventEncoder {
+  private readonly cache = new WeakMap<object, Buffer>();
+
+  constructor(private readonly serialize: Serialize) {}
+
+  encode(event: WatchEvent): Buffer {
+    const key = event.kind === 'changed' ? event.change : event.disabled;
+    let bytes = this.cache.get(key);
+    if (bytes === undefined) {
+      bytes = this.serialize(eventToProto(event));
+      this.cache.set(key, bytes);
+    }
+    return bytes;
+  }
+}
+
+/**
+ * The DeliveryService definition with WatchDeliveries' response serializer
+ * letting pre-encoded messages (Buffers from EventEncoder) through as they
+ * are: grpc-js calls the method's `responseSerialize` on every write, and
+ * this is the hook it offers for bytes encoded once for many streams.
+ */
+export function withPreEncodedWatch<T extends { WatchDeliveries: { responseSerialize: Serialize } }>(definition: T): { definition: T; serialize: Serialize } {
+  const serialize = definition.WatchDeliveries.responseSerialize;
+  const passThrough = (value: DeliveryEvent | Buffer): Buffer => (Buffer.isBuffer(value) ? value : serialize(value));
+  return { definition: { ...definition, WatchDeliveries: { ...definition.WatchDeliveries, responseSerialize: passThrough } }, serialize };
+}
+
+export function deliveryHandlers(ctx: CallContext, service: DeliveryService, streams: WatchStreams, serialize: Serialize): DeliveryServiceHandlers {
+  const encoder = new EventEncoder(serialize);
   return {
     GetDelivery: unary(ctx, 'GetDelivery', async (req) => {
       const d = await service.get(req.id);
@@ -119,9 +173,14 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
         since: toTimestamp(s.since),
       };
     }),
-    WatchDeliveries: (call: ServerWritableStream<WatchDeliveriesRequest__Output, DeliveryEvent>) => {
+    ReplayDeliveries: unary(ctx, 'ReplayDeliveries', async (req) => {
+      const scheduled = await service.replay(req.agent_id, fromTimestamp('since', req.since, 'up'), fromTimestamp('until', req.until, 'up'), statusFrom(req.status));
+      return { scheduled };
+    }),
+    WatchDeliveries: (call: ServerWritableStream<WatchDeliveriesRequest__Output, DeliveryEvent | Buffer>) => {
       let unsubscribe: (() => void) | null = null;
       let forget: (() => void) | null = null;
+      let bufferedBytes = 0;
       const finish = (): void => {
         unsubscribe?.();
         forget?.();
@@ -130,22 +189,31 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
       try {
         if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
         authenticate(ctx, call.metadata);
-        unsubscribe = service.watch(call.request.agent_id, (change) => {
-          call.write({ delivery: deliveryToProto(change.delivery), attempt: change.attempt === null ? null : attemptToProto(change.attempt), at: toTimestamp(change.at) });
+        forget = streams.add(() => {
+          finish();
+          call.end();
+        });
+        if (forget === null) {
+          throw new HeraldError('RESOURCE_EXHAUSTED', `this server already has ${streams.max} WatchDeliveries streams open (HERALD_WATCH_MAX_STREAMS); close one or connect to another replica`);
+        }
+        unsubscribe = service.watch(call.request.agent_id, (event) => {
+          const bytes = encoder.encode(event);
+          bufferedBytes += bytes.length;
+          call.write(bytes, () => {
+            bufferedBytes -= bytes.length;
+          });
           // A client that stops reading must not make the server buffer without bound.
-          if (call.writableLength > MAX_BUFFERED_EVENTS) {
+          if (call.writableLength > MAX_BUFFERED_EVENTS || bufferedBytes > MAX_BUFFERED_BYTES) {
             finish();
-            call.emit('error', toStatus(new HeraldError('RESOURCE_EXHAUSTED', `the client fell more than ${MAX_BUFFERED_EVENTS} events behind; reconnect and read faster`), ctx.log, 'WatchDeliveries'));
+            const behind = `${call.writableLength} events, ${Math.ceil(bufferedBytes / 1024)} KiB`;
+            call.emit('error', toStatus(new HeraldError('RESOURCE_EXHAUSTED', `the client fell too far behind (${behind} unread; limits ${MAX_BUFFERED_EVENTS} events, ${MAX_BUFFERED_BYTES / 1024} KiB); reconnect and read faster`), ctx.log, 'WatchDeliveries'));
           }
         });
       } catch (err) {
+        finish();
         call.emit('error', toStatus(err, ctx.log, 'WatchDeliveries'));
         return;
       }
-      forget = streams.add(() => {
-        finish();
-        call.end();
-      });
       call.on('cancelled', finish);
       call.on('close', finish);
     },

@@ -10,7 +10,7 @@ import type { RpcLabels, RpcObserver } from '../metrics/metrics.js';
 import type { DeliveryService } from '../services/delivery-service.js';
 import type { NotificationService } from '../services/notification-service.js';
 import type { PreferencesService } from '../services/preferences-service.js';
-import { deliveryHandlers, WatchStreams } from './delivery-handlers.js';
+import { deliveryHandlers, WatchStreams, withPreEncodedWatch } from './delivery-handlers.js';
 import { notificationHandlers } from './notification-handlers.js';
 import { preferencesHandlers } from './preferences-handlers.js';
 import { loadHeraldGrpcObject, loadHeraldPackageDefinition } from './proto.js';
@@ -68,22 +68,26 @@ function observingInterceptor(observer: RpcObserver): ServerInterceptor {
 export class GrpcServer {
   private readonly server: Server;
   private readonly health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])) });
-  private readonly streams = new WatchStreams();
+  private readonly streams: WatchStreams;
   private accepting = false;
 
   constructor(
     services: GrpcServices,
     private readonly log: Logger,
     apiTokens: readonly string[],
+    /** WatchDeliveries streams open at once (HERALD_WATCH_MAX_STREAMS). */
+    maxWatchStreams: number,
     observer: RpcObserver | null = null,
   ) {
     this.server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, interceptors: observer === null ? [] : [observingInterceptor(observer)] });
+    this.streams = new WatchStreams(maxWatchStreams);
     const definition = loadHeraldPackageDefinition();
     const api = loadHeraldGrpcObject(definition).herald.v1;
     const ctx: CallContext = { log, apiTokens, accepting: () => this.accepting };
     this.server.addService(api.PreferencesService.service, preferencesHandlers(ctx, services.preferences));
     this.server.addService(api.NotificationService.service, notificationHandlers(ctx, services.notifications));
-    this.server.addService(api.DeliveryService.service, deliveryHandlers(ctx, services.deliveries, this.streams));
+    const delivery = withPreEncodedWatch(api.DeliveryService.service);
+    this.server.addService(delivery.definition, deliveryHandlers(ctx, services.deliveries, this.streams, delivery.serialize));
     this.health.addToServer(this.server);
     createReflectionService(definition).addToServer(this.server);
   }

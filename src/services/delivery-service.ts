@@ -4,13 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from '../delivery/dispatcher.js';
-import type { DeliveryChange, DeliveryEvents } from '../delivery/events.js';
+import type { AgentDisabled, DeliveryChange, DeliveryEvents } from '../delivery/events.js';
 import { testPayload } from '../domain/payload.js';
 import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
 import { checkAgentId, checkText, pageSize } from '../domain/validation.js';
-import { FailedPreconditionError, NotFoundError } from '../errors.js';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { newDeliveryId } from '../ids.js';
 import type { Store } from '../storage/database.js';
+import { REPLAYABLE_STATUSES, type ReplayableStatus } from '../storage/delivery-queue.js';
 import type { DeliveryFilters, DeliveryStats } from '../storage/delivery-repository.js';
 import { pageNewestFirst } from '../storage/page-token.js';
 
@@ -25,6 +26,9 @@ export interface TestResult {
   readonly durationMs: number;
   readonly error: string | null;
 }
+
+/** What WatchDeliveries streams: one event object per change, shared by every stream. */
+export type WatchEvent = { readonly kind: 'changed'; readonly change: DeliveryChange } | { readonly kind: 'agentDisabled'; readonly disabled: AgentDisabled };
 
 export interface DeliveryServiceOptions {
   readonly leaseMs: number;
@@ -69,7 +73,7 @@ export class DeliveryService {
     const claimed = await this.store.write(async (r) => {
       const before = await r.deliveries.get(id);
       if (before === null) throw new NotFoundError(`delivery "${id}"`);
-      const row = await r.deliveries.claimForRetry(id, owner, now, new Date(now.getTime() + this.options.leaseMs));
+      const row = await r.queue.claimForRetry(id, owner, now, this.options.leaseMs);
       if (row === null) {
         throw new FailedPreconditionError(
           `delivery "${id}" is ${before.status}; only PENDING or FAILED deliveries can be retried${before.status === 'DELIVERING' ? ' (it is being sent right now)' : ''}`,
@@ -94,7 +98,7 @@ export class DeliveryService {
       return r.deliveries.enqueueClaimed(
         { id, agentId, notificationId: null, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
         owner,
-        new Date(now.getTime() + this.options.leaseMs),
+        this.options.leaseMs,
       );
     });
     const outcome = await this.dispatcher.attempt(claimed, owner, 'TEST', 'fail');
@@ -118,11 +122,57 @@ export class DeliveryService {
     return { ...stats, since: from, total, successRate: SUCCEEDED + FAILED === 0 ? 0 : SUCCEEDED / (SUCCEEDED + FAILED) };
   }
 
-  /** Calls `listener` for every change of this process's deliveries (one agent's, or all). Returns the unsubscribe. */
-  watch(agentId: string, listener: (change: DeliveryChange) => void): () => void {
-    if (agentId !== '') checkAgentId('agent_id', agentId);
-    return this.events.onChanged((change) => {
-      if (agentId === '' || change.delivery.agentId === agentId) listener(change);
+  /**
+   * Schedules an agent's FAILED (or CANCELLED) notification deliveries
+   * created in [since, until) again, with their ids and bodies and a fresh
+   * retry budget; the worker sends them at the pace of the agent's in-flight
+   * cap. Deliveries already pending again are not in that status any more,
+   * so a repeated call schedules nothing twice. Returns how many.
+   */
+  async replay(agentId: string, since: Date | null, until: Date | null, status: DeliveryStatus | null): Promise<number> {
+    if (agentId === '') throw new InvalidArgumentError('agent_id', 'is required: replay works on one agent at a time');
+    checkAgentId('agent_id', agentId);
+    if (since === null) throw new InvalidArgumentError('since', 'is required: the creation time of the first delivery to replay (e.g. when the outage began)');
+    const now = this.options.clock();
+    const end = until ?? now;
+    if (since.getTime() >= end.getTime()) {
+      throw new InvalidArgumentError(until === null ? 'since' : 'until', until === null ? 'must be in the past' : 'must be after since');
+    }
+    const wanted = status ?? 'FAILED';
+    const replayable: readonly DeliveryStatus[] = REPLAYABLE_STATUSES;
+    if (!replayable.includes(wanted)) {
+      throw new InvalidArgumentError('status', `${wanted} deliveries cannot be replayed; use one of ${REPLAYABLE_STATUSES.join(', ')}`);
+    }
+    const count = await this.store.write(async (r) => {
+      await r.lockAgent(agentId);
+      const prefs = await r.preferences.get(agentId);
+      if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+      if (!prefs.enableWebhook || prefs.webhookUrl === null) {
+        const why = prefs.webhookUrl === null ? 'has no webhook_url' : `has its webhook turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`;
+        throw new FailedPreconditionError(`agent "${agentId}" ${why}; fix that with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
+      }
+      return r.queue.replay({ agentId, status: wanted as ReplayableStatus, since, until: end }, now);
     });
+    if (count > 0) this.events.enqueued(now);
+    return count;
+  }
+
+  /**
+   * Calls `listener` for every change of this process's deliveries (one
+   * agent's, or all) and every agent whose webhook Herald turned off.
+   * Returns the unsubscribe.
+   */
+  watch(agentId: string, listener: (event: WatchEvent) => void): () => void {
+    if (agentId !== '') checkAgentId('agent_id', agentId);
+    const offChanged = this.events.onChanged((change) => {
+      if (agentId === '' || change.delivery.agentId === agentId) listener({ kind: 'changed', change });
+    });
+    const offDisabled = this.events.onAgentDisabled((disabled) => {
+      if (agentId === '' || disabled.agentId === agentId) listener({ kind: 'agentDisabled', disabled });
+    });
+    return () => {
+      offChanged();
+      offDisabled();
+    };
   }
 }

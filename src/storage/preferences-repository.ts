@@ -70,7 +70,8 @@ export class PreferencesRepository {
     opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
   ): Promise<AgentPreferences> {
     const columns = toColumns(prefs);
-    const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason };
+    // Turning the webhook back on (reason null) also starts the failure count afresh.
+    const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason, ...(opts.disabledReason === null ? { consecutiveFailures: 0 } : {}) };
     if (!opts.exists) {
       const row = await this.tx.agentPreferences.create({
         data: { agentId, ...columns, ...reason, webhookSecret: opts.newSecret, createdAt: opts.now, updatedAt: opts.now },
@@ -115,10 +116,28 @@ export class PreferencesRepository {
     return row === null ? null : secretsOf(row, now);
   }
 
-  /** Everything a send needs about the agent, in one read: preferences and the secrets that sign now. */
-  async deliveryTarget(agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets } | null> {
+  /**
+   * Everything a send needs about the agent, in one read: preferences, the
+   * secrets that sign now, and how many of its deliveries ended FAILED in a row.
+   */
+  async deliveryTarget(agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets; consecutiveFailures: number } | null> {
     const row = await this.tx.agentPreferences.findUnique({ where: { agentId } });
-    return row === null ? null : { prefs: toDomain(row), secrets: secretsOf(row, now) };
+    return row === null ? null : { prefs: toDomain(row), secrets: secretsOf(row, now), consecutiveFailures: row.consecutiveFailures };
+  }
+
+  /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */
+  async recordFailure(agentId: string): Promise<number | null> {
+    const [row] = await this.tx.agentPreferences.updateManyAndReturn({
+      where: { agentId },
+      data: { consecutiveFailures: { increment: 1 } },
+      select: { consecutiveFailures: true },
+    });
+    return row?.consecutiveFailures ?? null;
+  }
+
+  /** A delivery of the agent succeeded: the failures in a row start again from 0. */
+  async resetFailures(agentId: string): Promise<void> {
+    await this.tx.agentPreferences.updateMany({ where: { agentId, consecutiveFailures: { gt: 0 } }, data: { consecutiveFailures: 0 } });
   }
 
   /** Replaces the secret; the old one signs until `previousExpiresAt` (null: revoked now). */
@@ -139,13 +158,14 @@ export class PreferencesRepository {
   }
 
   /**
-   * Turns the webhook off on Herald's own initiative (410 Gone), recording
+   * Turns the webhook off on Herald's own initiative (410 Gone, too many failures), recording
    * why, if it still points at `url`: a late answer from an old URL must not
-   * switch off the new one. Returns whether it did.
+   * switch off the new one. `onlyIfOn`: leave a webhook that is off already
+   * (and its recorded reason) alone. Returns whether it did.
    */
-  async disableWebhook(agentId: string, url: string, reason: string, now: Date): Promise<boolean> {
+  async disableWebhook(agentId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<boolean> {
     const { count } = await this.tx.agentPreferences.updateMany({
-      where: { agentId, webhookUrl: url },
+      where: { agentId, webhookUrl: url, ...(onlyIfOn ? { enableWebhook: true } : {}) },
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
     return count > 0;

@@ -3,6 +3,7 @@
  * nothing above storage/ sees a Prisma row.
  */
 import type { Prisma } from '../generated/prisma/sqlite/client.js';
+import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
@@ -18,6 +19,8 @@ export class Repositories {
   readonly deliveries: DeliveryRepository;
   readonly queueStats: QueueStatsRepository;
   readonly retention: RetentionRepository;
+  /** The queue's claim/extend/settle/release statements. */
+  readonly queue: DeliveryQueue;
 
   constructor(private readonly tx: PrismaTx, readonly dialect: Dialect) {
     this.preferences = new PreferencesRepository(tx);
@@ -25,6 +28,7 @@ export class Repositories {
     this.deliveries = new DeliveryRepository(tx, dialect);
     this.queueStats = new QueueStatsRepository(tx);
     this.retention = new RetentionRepository(tx);
+    this.queue = new DeliveryQueue(tx, dialect);
   }
 
   /**

@@ -133,3 +133,26 @@ export async function codeOf(promise: Promise<unknown>): Promise<{ code: number;
   }
   throw new Error('expected the call to fail, but it succeeded');
 }
+
+/**
+ * On PostgreSQL "due" is the database's clock, which a test's injected clock
+ * does not move: makes a delivery due now by that clock, as the injected
+ * clock passing its `next_attempt_at` does on SQLite. No-op on SQLite.
+ */
+export async function makeDueOnDatabaseClock(h: Pick<Herald, 'env'>, deliveryId: string): Promise<void> {
+  if (TEST_DATABASE === 'sqlite') return;
+  await withDatabase(h, (c) => c.query(`UPDATE deliveries SET next_attempt_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND status = 'PENDING'`, [deliveryId]));
+}
+
+/** Runs `fn` with a pg client on the PostgreSQL database of `h` (PostgreSQL suite only). */
+export async function withDatabase<T>(h: Pick<Herald, 'env'>, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const url = h.env.DATABASE_URL;
+  if (url === undefined || !url.startsWith('postgres')) throw new Error('withDatabase needs a PostgreSQL DATABASE_URL');
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -40,6 +40,8 @@ export interface Receiver {
   waitForRequests(n: number, timeoutMs?: number): Promise<RecordedRequest[]>;
   /** TCP connections currently open to the receiver (kept-alive ones included). */
   openConnections(): number;
+  /** The most requests that were open at once (arrived, not yet answered or abandoned). */
+  maxConcurrent(): number;
   /** Stops listening and destroys every connection, including hanging ones. */
   close(): Promise<void>;
 }
@@ -64,7 +66,15 @@ export async function startReceiver(script: readonly ReceiverStep[] = [], option
   // Each pending waitForRequests: its check, and how to fail it if the receiver closes first.
   const waiters = new Map<() => void, (error: Error) => void>();
 
+  let active = 0;
+  let maxActive = 0;
   const server = http.createServer((req, res) => {
+    active += 1;
+    maxActive = Math.max(maxActive, active);
+    // Answered, or the client gave up (a timeout closes the socket): no longer open.
+    res.once('close', () => {
+      active -= 1;
+    });
     // The step is taken on arrival, so concurrent requests follow the script in the order
     // they reached the server, not the order their bodies finished.
     const step = queue.shift() ?? fallback;
@@ -129,6 +139,9 @@ export async function startReceiver(script: readonly ReceiverStep[] = [], option
     requests,
     openConnections() {
       return sockets.size;
+    },
+    maxConcurrent() {
+      return maxActive;
     },
     setScript(steps) {
       queue = [...steps];

@@ -16,7 +16,7 @@ import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/
 import type { Preferences } from '../../src/generated/proto/herald/v1/Preferences.js';
 import type { CreateNotificationRequest } from '../../src/generated/proto/herald/v1/CreateNotificationRequest.js';
 import type { Timestamp__Output } from '../../src/generated/proto/google/protobuf/Timestamp.js';
-import { codeOf, startHerald } from '../helpers/herald.js';
+import { codeOf, makeDueOnDatabaseClock, startHerald } from '../helpers/herald.js';
 import { refusedUrl, startReceiver, type Receiver, type ReceiverStep, type RecordedRequest } from '../helpers/receiver.js';
 
 /*
@@ -814,7 +814,8 @@ test('a DEFERred delivery is held during quiet hours and sent, with the same del
   // Real timers drive the worker; only the instant it reads is shifted, on demand.
   let offsetMs = 0;
   const clock = (): Date => new Date(Date.now() + offsetMs);
-  const { client } = await startHerald(t, { clock });
+  const herald = await startHerald(t, { clock });
+  const { client } = herald;
   const receiver = await receiverFor(t);
   const agent = agentId('defer');
   await enableWebhook(client, agent, receiver.url, quietNowDeferred());
@@ -837,6 +838,7 @@ test('a DEFERred delivery is held during quiet hours and sent, with the same del
 
   // Move Herald's clock past the window's end and do nothing else: the polling worker must send it.
   offsetMs = deliverAt - Date.now() + 1_000;
+  await makeDueOnDatabaseClock(herald, id);
   const [req] = await receiver.waitForRequests(1, DEADLINE_MS);
   assert.ok(req);
   assert.equal(header(req, 'x-herald-delivery'), id);
@@ -881,7 +883,8 @@ test('a delivery the worker cancels without sending (webhook turned off meanwhil
   // not-sent branch of Dispatcher.attempt must give it back as the shutdown release does.
   let offsetMs = 0;
   const clock = (): Date => new Date(Date.now() + offsetMs);
-  const { client } = await startHerald(t, { clock });
+  const herald = await startHerald(t, { clock });
+  const { client } = herald;
   const receiver = await receiverFor(t);
   const agent = agentId('off');
   await enableWebhook(client, agent, receiver.url, quietNowDeferred());
@@ -892,6 +895,7 @@ test('a delivery the worker cancels without sending (webhook turned off meanwhil
 
   await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: false } });
   offsetMs = deliverAt - Date.now() + 1_000;
+  await makeDueOnDatabaseClock(herald, id);
 
   const delivery = await waitForFinal(client, id);
   assert.equal(delivery.status, 'DELIVERY_STATUS_CANCELLED');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { nextRetryDelayMs, parseRetryAfter, retryDelayMs, type RetryPolicy } from '../../src/domain/backoff.js';
 
-const policy: RetryPolicy = { baseDelayMs: 1000, maxDelayMs: 60_000, maxRetries: 3, jitter: 0.2 };
+const policy: RetryPolicy = { baseDelayMs: 1000, maxDelayMs: 60_000, minDelayMs: 0, maxRetries: 3, jitter: 0.2 };
 const fixed = (value: number) => (): number => value;
 // The largest double below 1: Math.random() never returns 1 itself.
 const ALMOST_ONE = 1 - Number.EPSILON / 2;
@@ -69,7 +69,7 @@ describe('parseRetryAfter', () => {
 });
 
 describe('nextRetryDelayMs', () => {
-  const cases: { name: string; attempt: number; retryAfter: string | undefined; expected: number }[] = [
+  const cases: { name: string; attempt: number; retryAfter: string | undefined; throttled?: boolean; policy?: Partial<RetryPolicy>; expected: number }[] = [
     { name: 'no Retry-After: backoff', attempt: 3, retryAfter: undefined, expected: 4000 },
     { name: 'garbage Retry-After: backoff', attempt: 3, retryAfter: 'later', expected: 4000 },
     { name: 'Retry-After shorter than backoff is honoured', attempt: 3, retryAfter: '1', expected: 1000 },
@@ -78,10 +78,22 @@ describe('nextRetryDelayMs', () => {
     { name: 'Retry-After date in the past: now', attempt: 2, retryAfter: 'Tue, 03 Feb 2026 10:30:00 GMT', expected: 0 },
     { name: 'Retry-After date in the future', attempt: 2, retryAfter: 'Wed, 04 Feb 2026 10:30:45 GMT', expected: 45_000 },
     { name: 'absurd Retry-After still capped', attempt: 1, retryAfter: '9'.repeat(400), expected: 60_000 },
+    // The floor (minDelayMs).
+    { name: 'Retry-After: 0 waits the floor', attempt: 1, retryAfter: '0', policy: { minDelayMs: 1000 }, expected: 1000 },
+    { name: 'Retry-After below the floor waits the floor', attempt: 1, retryAfter: '0', policy: { minDelayMs: 2500 }, expected: 2500 },
+    { name: 'Retry-After date in the past waits the floor', attempt: 2, retryAfter: 'Tue, 03 Feb 2026 10:30:00 GMT', policy: { minDelayMs: 1000 }, expected: 1000 },
+    { name: 'Retry-After above the floor is honoured', attempt: 1, retryAfter: '5', policy: { minDelayMs: 1000 }, expected: 5000 },
+    { name: 'Retry-After above the cap is capped', attempt: 1, retryAfter: '120', policy: { minDelayMs: 1000 }, expected: 60_000 },
+    { name: 'a floor above the cap yields to the cap', attempt: 1, retryAfter: '0', policy: { minDelayMs: 90_000 }, expected: 60_000 },
+    { name: 'throttled (429, timeout) backoff below the floor waits the floor', attempt: 1, retryAfter: undefined, throttled: true, policy: { baseDelayMs: 50, minDelayMs: 1000 }, expected: 1000 },
+    { name: 'throttled backoff above the floor keeps the backoff', attempt: 3, retryAfter: undefined, throttled: true, policy: { minDelayMs: 1000 }, expected: 4000 },
+    { name: 'throttled with an unusable Retry-After waits the floor', attempt: 1, retryAfter: 'soon', throttled: true, policy: { baseDelayMs: 50, minDelayMs: 1000 }, expected: 1000 },
+    { name: 'not throttled (500) keeps a backoff below the floor', attempt: 1, retryAfter: undefined, policy: { baseDelayMs: 50, minDelayMs: 1000 }, expected: 50 },
+    { name: 'a zero floor lets Retry-After: 0 through', attempt: 1, retryAfter: '0', throttled: true, policy: { minDelayMs: 0 }, expected: 0 },
   ];
   for (const c of cases) {
     it(c.name, () => {
-      assert.equal(nextRetryDelayMs(c.attempt, policy, c.retryAfter, NOW, fixed(0.5)), c.expected);
+      assert.equal(nextRetryDelayMs(c.attempt, { ...policy, ...c.policy }, { retryAfter: c.retryAfter, throttled: c.throttled ?? false }, NOW, fixed(0.5)), c.expected);
     });
   }
 });

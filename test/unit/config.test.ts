@@ -98,6 +98,32 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({}).tls, null);
   });
 
+  test('delivery limits default to 4 in flight per agent, off after 50 failures, a 1 s retry floor and 100 watch streams', () => {
+    assert.deepEqual(loadConfig({}).delivery, { agentMaxInFlight: 4, disableAfterFailures: 50, retryMinDelayMs: 1000, watchMaxStreams: 100 });
+    assert.deepEqual(
+      loadConfig({ HERALD_AGENT_MAX_IN_FLIGHT: '2', HERALD_DISABLE_AFTER_FAILURES: '0', HERALD_RETRY_MIN_DELAY_MS: '250', HERALD_WATCH_MAX_STREAMS: '7' }).delivery,
+      { agentMaxInFlight: 2, disableAfterFailures: 0, retryMinDelayMs: 250, watchMaxStreams: 7 },
+    );
+  });
+
+  test('the default retry floor yields to a lower HERALD_RETRY_MAX_DELAY_MS', () => {
+    assert.equal(loadConfig({ HERALD_RETRY_MAX_DELAY_MS: '300' }).delivery.retryMinDelayMs, 300);
+  });
+
+  const badLimits: Array<[string, Record<string, string>, RegExp]> = [
+    ['HERALD_AGENT_MAX_IN_FLIGHT', { HERALD_AGENT_MAX_IN_FLIGHT: '0' }, /between 1 and/],
+    ['HERALD_AGENT_MAX_IN_FLIGHT', { HERALD_AGENT_MAX_IN_FLIGHT: 'four' }, /whole number/],
+    ['HERALD_DISABLE_AFTER_FAILURES', { HERALD_DISABLE_AFTER_FAILURES: '-1' }, /between 0 and/],
+    ['HERALD_RETRY_MIN_DELAY_MS', { HERALD_RETRY_MIN_DELAY_MS: '1.5' }, /whole number/],
+    ['HERALD_RETRY_MIN_DELAY_MS', { HERALD_RETRY_MIN_DELAY_MS: '5000', HERALD_RETRY_MAX_DELAY_MS: '2000' }, /must not exceed HERALD_RETRY_MAX_DELAY_MS/],
+    ['HERALD_WATCH_MAX_STREAMS', { HERALD_WATCH_MAX_STREAMS: '0' }, /between 1 and/],
+  ];
+  for (const [name, env, message] of badLimits) {
+    test(`${JSON.stringify(env)} stops start-up naming ${name}`, () => {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && err.variable === name && message.test(err.message));
+    });
+  }
+
   test('HERALD_ROLE=api turns the worker off', () => {
     assert.equal(loadConfig({ HERALD_ROLE: 'api' }).workerEnabled, false);
   });
