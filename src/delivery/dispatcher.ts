@@ -78,9 +78,15 @@ function describe(result: SendResult): string {
   return result.kind === 'response' ? `HTTP ${result.statusCode}` : `${result.errorClass}: ${result.message}`;
 }
 
-/** A receiver that is overloaded rather than broken: retrying it sooner than the floor only adds to its load. */
+/**
+ * A receiver that is overloaded rather than broken: retrying it sooner than the
+ * floor only adds to its load. `unreachable` is included because the outbound
+ * guard reports a timeout towards an internal address under that class (so that
+ * attempts cannot be used to probe ports), and such a retry must not come faster
+ * than one towards a public address would.
+ */
 function throttled(result: SendResult): boolean {
-  return result.kind === 'response' ? result.statusCode === 429 : result.errorClass === 'timeout';
+  return result.kind === 'response' ? result.statusCode === 429 : result.errorClass === 'timeout' || result.errorClass === 'unreachable';
 }
 
 export class Dispatcher {
@@ -286,7 +292,7 @@ export class Dispatcher {
         const off = await r.preferences.disableWebhook(agentId, attempt.url, reason, now, health.gone === null);
         if (!off) return { settled, cancelled: [], disabled: null };
         const cancelled = await r.deliveries.cancelPending(agentId, `cancelled: ${reason}`, now);
-        const disabled: AgentDisabled = { agentId, reason, consecutiveFailures: failures, at: now };
+        const disabled: AgentDisabled = { agentId, deliveryId: claimed.id, reason, consecutiveFailures: failures, at: now };
         return { settled, cancelled, disabled };
       });
     const { settled, cancelled, disabled } = await this.durably(job, transaction);
@@ -296,10 +302,8 @@ export class Dispatcher {
       this.events.changed({ delivery: settled, attempt, at: now });
     }
     for (const other of cancelled) this.events.changed({ delivery: other, attempt: null, at: now });
-    if (disabled !== null) {
-      this.log.warn({ agentId, reason: disabled.reason }, "agent's webhook turned off");
-      this.events.agentDisabled(disabled);
-    }
+    // The operator's warn line comes from the event (src/event-log.ts).
+    if (disabled !== null) this.events.agentDisabled(disabled);
     return { delivery: settled, attempt };
   }
 

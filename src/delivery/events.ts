@@ -15,6 +15,8 @@ export interface DeliveryChange {
 /** Herald turned an agent's webhook off on its own initiative (410 Gone, or too many failures in a row). */
 export interface AgentDisabled {
   readonly agentId: string;
+  /** The delivery whose ending turned the webhook off. */
+  readonly deliveryId: string;
   /** As recorded in the preferences' `webhookDisabledReason`. */
   readonly reason: string;
   /** Deliveries that had ended FAILED in a row. */
