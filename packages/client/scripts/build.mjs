@@ -21,7 +21,7 @@ const repoProto = path.resolve(pkg, '..', '..', 'proto');
 const require = createRequire(import.meta.url);
 const tsc = require.resolve('typescript/bin/tsc');
 const genTypes = require.resolve('@grpc/proto-loader/build/bin/proto-loader-gen-types.js');
-const run = (script, args) => execFileSync(process.execPath, [script, ...args], { cwd: pkg, stdio: ['ignore', 'inherit', 'inherit'] });
+const run = (script, args) => execFileSync(process.execPath, [script, ...args], { cwd: pkg, stdio: ['ignore', 2, 2] });
 
 for (const dir of ['.build', 'dist', 'proto', 'src/generated']) {
   rmSync(path.join(pkg, dir), { recursive: true, force: true });
@@ -68,4 +68,5 @@ writeFileSync(
 );
 
 run(tsc, ['-p', 'tsconfig.json']);
-console.log('built @herald/client: dist/, proto/');
+// stderr, so that `npm pack --json` keeps a clean stdout.
+console.error('built @herald/client: dist/, proto/');

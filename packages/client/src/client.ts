@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import * as grpc from '@grpc/grpc-js';
@@ -7,10 +9,21 @@ import type { MethodDefinition, PackageDefinition, ServiceDefinition } from '@gr
 import { Codec } from './codec.js';
 import { HeraldError } from './errors.js';
 import { LOADER_OPTIONS, PROTO_FILES } from './proto-options.js';
-import type { CallOptions, HeraldClient, HeraldStream } from './types.js';
+import type { CallOptions, HeraldStream, UntypedClient } from './call-types.js';
 
-/** The .proto files shipped in the package (copied there by scripts/build.mjs). */
-const PROTO_DIR = fileURLToPath(new URL('../proto/', import.meta.url));
+/**
+ * Where the .proto files are: shipped in the package (copied there by scripts/build.mjs), or,
+ * when this module runs from source inside the Herald repository before any build (the
+ * repository's tests), the repository's own proto/.
+ */
+function protoDir(): string {
+  const candidates = [new URL('../proto/', import.meta.url), new URL('../../../proto/', import.meta.url)].map((url) => fileURLToPath(url));
+  const found = candidates.find((dir) => PROTO_FILES.every((file) => existsSync(path.join(dir, file))));
+  if (found === undefined) {
+    throw new Error(`@herald/client: the .proto files are missing from ${candidates[0]}; rebuild the package`);
+  }
+  return found;
+}
 
 /** Default for {@link HeraldClientOptions.timeoutMs}. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -45,15 +58,11 @@ export interface HeraldClientOptions {
 }
 
 /**
- * Connects to Herald at `address` (`host:port`). The connection is made lazily, on the first
- * call, and shared by every service.
- *
- * Every RPC of every service in the .proto files is a method: unary RPCs return a Promise
- * that rejects with a {@link HeraldError} carrying the gRPC code; server-streaming RPCs
- * return a {@link HeraldStream}. Requests whose shape is wrong (an unknown field, metadata
- * JSON cannot carry) reject with a TypeError naming the field, before anything is sent.
+ * Builds the client from the loaded service definitions: one object per service, one
+ * method per RPC, unary or server-streaming as the definition says. index.ts exports it as
+ * `createHeraldClient`, typed with the generated types.
  */
-export function createHeraldClient(address: string, options: HeraldClientOptions = {}): HeraldClient {
+export function createUntypedClient(address: string, options: HeraldClientOptions = {}): UntypedClient {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   requireDuration(timeoutMs, 'timeoutMs');
   const definition = loadDefinition();
@@ -75,7 +84,7 @@ export function createHeraldClient(address: string, options: HeraldClientOptions
     }
     client[shortName] = Object.freeze(methods);
   }
-  return Object.freeze(client) as unknown as HeraldClient;
+  return Object.freeze(client) as unknown as UntypedClient;
 
   function bind(service: string, name: string, method: MethodDefinition<object, object>): ((request: unknown, callOptions?: CallOptions) => unknown) | null {
     const requestType = method.requestType.type as { name?: string };
@@ -124,7 +133,7 @@ export function createHeraldClient(address: string, options: HeraldClientOptions
 }
 
 function loadDefinition(): PackageDefinition {
-  return protoLoader.loadSync([...PROTO_FILES], { ...LOADER_OPTIONS, includeDirs: [PROTO_DIR] });
+  return protoLoader.loadSync([...PROTO_FILES], { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
 }
 
 function credentialsOf(options: HeraldClientOptions): grpc.ChannelCredentials {

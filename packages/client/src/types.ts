@@ -10,7 +10,10 @@ import type { MessageTypeDefinition, MethodDefinition } from '@grpc/proto-loader
 import type { HeraldGrpcType } from './generated/api.js';
 import type { Struct, Struct__Output } from './generated/proto/google/protobuf/Struct.js';
 import type { Timestamp as TimestampInput } from './generated/proto/google/protobuf/Timestamp.js';
+import type { CallOptions, HeraldStream } from './call-types.js';
 import type { JsonObject } from './json.js';
+
+export type { CallOptions, HeraldStream } from './call-types.js';
 
 /** The `herald.v1` namespace of the generated types: services, messages, enums. */
 export type HeraldV1 = HeraldGrpcType['herald']['v1'];
@@ -65,24 +68,6 @@ type ClientOf<S extends ServiceName> = HeraldV1[S] extends new (...args: never[]
 type DefinitionOf<S extends ServiceName> = HeraldV1[S] extends { service: infer D } ? D : never;
 /** The keys of a type without its index signature (generated definitions extend an indexed type). */
 type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : number extends K ? never : K]: T[K] };
-
-/** Per-call options. */
-export interface CallOptions {
-  /** Time the call may take, in ms; overrides the client's `timeoutMs`. */
-  readonly timeoutMs?: number;
-  /** An absolute deadline; wins over `timeoutMs`. */
-  readonly deadline?: Date;
-  /** Extra request metadata (lower-case keys; `-bin` keys take Buffers). */
-  readonly metadata?: Readonly<Record<string, string | Buffer | readonly (string | Buffer)[]>>;
-  /** Cancels the call when aborted (the promise rejects with a CANCELLED HeraldError). */
-  readonly signal?: AbortSignal;
-}
-
-/** A server stream: iterate it with `for await`; leaving the loop (break, return, throw) cancels the call. */
-export interface HeraldStream<T> extends AsyncIterableIterator<T> {
-  /** Cancels the call; a pending or later `next()` then reports the end of the stream. */
-  cancel(): void;
-}
 
 type MethodOf<Def, Client, K extends keyof Def> = Def[K] extends MethodDefinition<infer Req, object, object, infer Res>
   ? K extends keyof Client
