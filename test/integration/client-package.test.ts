@@ -20,6 +20,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PACKAGE = join(ROOT, 'packages', 'client');
 const TYPESCRIPT = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'typescript', 'package.json'), 'utf8')) as { version: string }).version;
 const TOKEN = 'client-package-token-0123456789';
+const EXAMPLE = join(ROOT, 'examples', 'notify-from-a-service');
+const EXAMPLE_FILES = ['notify.ts', 'receiver.ts'];
 
 /** Errors npm reports when the registry is out of reach, as opposed to a broken package. */
 const OFFLINE = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|EHOSTUNREACH|network request|getaddrinfo/i;
@@ -38,8 +40,9 @@ const KEPT_NPM_SETTINGS = new Set(['npm_config_registry', 'npm_config_cache', 'n
  * npm_config_local_prefix, this repository): they are dropped, so the install in the
  * temporary project cannot be steered back into the repository.
  */
-function run(command: string, args: readonly string[], cwd: string): Promise<Run> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) || KEPT_NPM_SETTINGS.has(name.toLowerCase())));
+function run(command: string, args: readonly string[], cwd: string, extraEnv: Record<string, string> = {}): Promise<Run> {
+  const inherited = Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name) || KEPT_NPM_SETTINGS.has(name.toLowerCase()));
+  const env = { ...Object.fromEntries(inherited), ...extraEnv };
   return new Promise((resolve) => {
     execFile(command, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
@@ -110,11 +113,16 @@ test('the packed @herald/client installs outside the repository, compiles under 
   for (const file of ['calls.ts', 'verify.ts']) {
     copyFileSync(join(PACKAGE, 'test', 'consumer', file), join(app, file));
   }
+  // The example a platform service copies must keep compiling (and notify.ts keep working) too.
+  mkdirSync(join(app, 'example'));
+  for (const file of EXAMPLE_FILES) {
+    copyFileSync(join(EXAMPLE, 'src', file), join(app, 'example', file));
+  }
   writeFileSync(
     join(app, 'tsconfig.json'),
     JSON.stringify({
       compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noUncheckedIndexedAccess: true, types: ['node'], outDir: '.' },
-      files: ['calls.ts', 'verify.ts'],
+      files: ['calls.ts', 'verify.ts', ...EXAMPLE_FILES.map((file) => `example/${file}`)],
     }),
   );
   succeeded('tsc on the consumer', await run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], app));
@@ -134,6 +142,10 @@ test('the packed @herald/client installs outside the repository, compiles under 
   assert.match(out.badMetadata, /^metadata\.when: undefined cannot be represented in JSON/);
   assert.equal(out.left, 'left the loop', 'breaking out of for await ended the stream');
   assert.deepEqual(out.statuses, ['DELIVERY_STATUS_PENDING', 'DELIVERY_STATUS_SUCCEEDED'], 'WatchDeliveries carried the delivery');
+
+  const example = await run(process.execPath, ['example/notify.js', agent, '17'], app, { HERALD_ADDRESS: h.address, HERALD_TOKEN: TOKEN, HERALD_INSECURE: 'true' });
+  succeeded('the example notify.js', example);
+  assert.match(example.stdout, /^ntf_\w+: DECISION_OUTCOME_DELIVER /m);
 
   const requests = await receiver.waitForRequests(1);
   const webhook = requests.find((r) => r.headers['x-herald-delivery'] === out.deliveryId);
