@@ -2,7 +2,42 @@
 // tarball in a fresh project, compiles this file with tsc (strict, NodeNext) and runs it
 // against a real Herald. Usage: node calls.js <address> <token> <receiver-url> <agent-id>.
 // Prints one JSON line with what it saw; the test asserts on it.
-import { createHeraldClient, HeraldError, Status, type JsonObject, type Message } from '@herald/client';
+import {
+  createHeraldClient,
+  HeraldError,
+  Status,
+  type HeraldClient,
+  type HeraldStream,
+  type JsonObject,
+  type Message,
+  type MessageInput,
+  type RequestType,
+  type ResponseType,
+} from '@herald/client';
+
+/**
+ * Compile-time checks of the generated surface; never called. Each @ts-expect-error fails the
+ * compilation if the types stop refusing what they must.
+ */
+export function typeChecks(herald: HeraldClient): void {
+  const request: RequestType<'NotificationService', 'CreateNotification'> = { agent_id: 'a', metadata: { n: 1, l: [null, { x: 'y' }] } };
+  const pending: Promise<ResponseType<'NotificationService', 'CreateNotification'>> = herald.NotificationService.CreateNotification(request);
+  const stream: HeraldStream<Message<'DeliveryEvent'>> = herald.DeliveryService.WatchDeliveries({ agent_id: 'a' });
+  const prefs: MessageInput<'Preferences'> = { agent_id: 'a', quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DEFER' } };
+  void herald.NotificationService.EvaluateNotification({ notification: { agent_id: 'a' }, at: new Date() });
+  // @ts-expect-error a Date is not JSON metadata
+  void herald.NotificationService.CreateNotification({ agent_id: 'a', metadata: { at: new Date() } });
+  // @ts-expect-error a field the message does not have
+  void herald.NotificationService.CreateNotification({ agentId: 'a' });
+  // @ts-expect-error enum values are their names
+  void herald.NotificationService.CreateNotification({ agent_id: 'a', priority: 'HIGH' });
+  // @ts-expect-error a stream is not a promise
+  void herald.DeliveryService.WatchDeliveries({}).then;
+  // @ts-expect-error no such RPC
+  void herald.NotificationService.DeleteNotification;
+  void [pending, stream, prefs];
+}
+
 
 const [address = '', token = '', receiverUrl = '', agentId = ''] = process.argv.slice(2);
 const herald = createHeraldClient(address, { insecure: true, token, timeoutMs: 5_000 });
