@@ -12,17 +12,18 @@ import { LOADER_OPTIONS, PROTO_FILES } from './proto-options.js';
 import type { CallOptions, HeraldStream, UntypedClient } from './call-types.js';
 
 /**
- * Where the .proto files are: shipped in the package (copied there by scripts/build.mjs), or,
- * when this module runs from source inside the Herald repository before any build (the
- * repository's tests), the repository's own proto/.
+ * Where the .proto files are. Built (dist/client.js): the copies shipped in the package.
+ * Run from source (src/client.ts, the repository's tests): the repository's own proto/, never
+ * the package's copies, which a concurrent `npm pack` may be rewriting.
  */
 function protoDir(): string {
-  const candidates = [new URL('../proto/', import.meta.url), new URL('../../../proto/', import.meta.url)].map((url) => fileURLToPath(url));
-  const found = candidates.find((dir) => PROTO_FILES.every((file) => existsSync(path.join(dir, file))));
-  if (found === undefined) {
-    throw new Error(`@herald/client: the .proto files are missing from ${candidates[0]}; rebuild the package`);
+  const fromSource = import.meta.url.endsWith('.ts');
+  const dir = fileURLToPath(new URL(fromSource ? '../../../proto/' : '../proto/', import.meta.url));
+  const missing = PROTO_FILES.filter((file) => !existsSync(path.join(dir, file)));
+  if (missing.length > 0) {
+    throw new Error(`@herald/client: ${missing.join(', ')} missing from ${dir}; rebuild the package`);
   }
-  return found;
+  return dir;
 }
 
 /** Default for {@link HeraldClientOptions.timeoutMs}. */
