@@ -119,6 +119,35 @@ describe('requests', () => {
     assert.throws(() => codec.encode('CreateNotificationRequest', SERVICE, 'agent-1'), /the request must be a plain object/);
   });
 
+  it('values the encoder would coerce or drop are refused, naming the field: enums, strings, booleans, integers', () => {
+    const refused: Array<{ type: string; request: Record<string, unknown>; message: RegExp }> = [
+      { type: 'CreateNotificationRequest', request: { priority: 'HIGH' }, message: /^TypeError: priority: "HIGH" is not a value of herald.v1.Priority \(PRIORITY_UNSPECIFIED, PRIORITY_LOW/ },
+      { type: 'CreateNotificationRequest', request: { priority: true }, message: /^TypeError: priority: expected a herald.v1.Priority value name/ },
+      { type: 'CreateNotificationRequest', request: { title: 42 }, message: /^TypeError: title: expected a string, got 42/ },
+      { type: 'ListNotificationsRequest', request: { unread_only: 'yes' }, message: /^TypeError: unread_only: expected a boolean/ },
+      { type: 'ListNotificationsRequest', request: { page_size: '10' }, message: /^TypeError: page_size: expected an integer \(int32\)/ },
+      { type: 'ListNotificationsRequest', request: { page_size: 1.5 }, message: /^TypeError: page_size: 1.5 is not an integer/ },
+      { type: 'ListNotificationsRequest', request: { page_size: 2 ** 31 }, message: /^TypeError: page_size: 2147483648 is not an integer between/ },
+      { type: 'ListNotificationsRequest', request: { created_after: '2026-01-01T00:00:00Z' }, message: /^TypeError: created_after: expected a Date or \{seconds, nanos\}/ },
+      { type: 'ListNotificationsRequest', request: { created_after: { secs: 1 } }, message: /^TypeError: created_after.secs: google.protobuf.Timestamp has no field/ },
+    ];
+    for (const { type, request, message } of refused) {
+      assert.throws(() => codec.encode(type, SERVICE, request), message, JSON.stringify(request));
+    }
+    const prefs = 'herald.v1.PreferencesService';
+    assert.throws(() => codec.encode('UpdatePreferencesRequest', prefs, { preferences: { max_notifications_per_hour: -1 } }), /^TypeError: preferences.max_notifications_per_hour: -1 is not an integer between 0 and 4294967295/);
+    assert.throws(() => codec.encode('UpdatePreferencesRequest', prefs, { preferences: { webhook_headers: { 'x-a': 1 } } }), /^TypeError: preferences.webhook_headers.x-a: expected a string/);
+    assert.throws(() => codec.encode('UpdatePreferencesRequest', prefs, { preferences: { notification_types: ['job.*', 7] } }), /^TypeError: preferences.notification_types\[1\]: expected a string/);
+    assert.throws(() => codec.encode('UpdatePreferencesRequest', prefs, { preferences: { quiet_hours: { policy: 'DEFER' } } }), /^TypeError: preferences.quiet_hours.policy: "DEFER" is not a value of herald.v1.QuietHoursPolicy/);
+  });
+
+  it('enum names, enum numbers, null (unset) and in-range integers pass', () => {
+    const decoded = throughTheWire('ListNotificationsRequest', 'ListNotifications', { agent_id: 'a', page_size: 500, unread_only: true, notification_type: null });
+    assert.deepEqual([decoded.page_size, decoded.unread_only, decoded.notification_type], [500, true, '']);
+    assert.equal(throughTheWire('CreateNotificationRequest', 'CreateNotification', { priority: 'PRIORITY_URGENT' }).priority, 'PRIORITY_URGENT');
+    assert.equal(throughTheWire('CreateNotificationRequest', 'CreateNotification', { priority: 3 }).priority, 'PRIORITY_HIGH');
+  });
+
   it('a Date is accepted for a Timestamp, to the millisecond, and {seconds, nanos} still is', () => {
     const at = new Date('2026-11-22T23:30:00.123Z');
     const decoded = throughTheWire('EvaluateNotificationRequest', 'EvaluateNotification', { at });

@@ -3,9 +3,11 @@
  * responses back, guided by the message descriptors in the loaded package definition.
  *
  * Requests: `google.protobuf.Struct` fields take plain JSON, `google.protobuf.Timestamp`
- * fields also take a Date, and a field name the message does not have is refused (the
- * encoder would drop it silently). Responses: Struct fields become plain JSON (or null when
- * unset); everything else is returned as decoded.
+ * fields also take a Date. What the encoder would silently drop or change is refused with a
+ * TypeError naming the field: a field name the message does not have, an enum name it does
+ * not define, a value of the wrong type, an integer out of its field's range. Responses:
+ * Struct fields become plain JSON (or null when unset); everything else is returned as
+ * decoded.
  */
 import type { PackageDefinition } from '@grpc/proto-loader';
 
@@ -19,15 +21,27 @@ interface DescriptorObject {
   name?: string;
   field?: Array<{ name?: string; label?: string; type?: string; typeName?: string }>;
   nestedType?: DescriptorObject[];
+  enumType?: EnumObject[];
   oneofDecl?: Array<{ name?: string }>;
   options?: { mapEntry?: boolean } | null;
 }
 
+/** The parts of an EnumDescriptorProto (object form) the codec reads. */
+interface EnumObject {
+  name?: string;
+  value?: Array<{ name?: string; number?: number }>;
+}
+
 type FieldKind = 'struct' | 'timestamp' | 'message' | 'scalar';
+
+/** What a scalar field accepts; the encoder would otherwise coerce (`"10"` → 10, `2 ** 32` → 0) or drop. */
+type ScalarCheck = (value: unknown) => string | null;
 
 interface FieldInfo {
   readonly name: string;
   readonly kind: FieldKind;
+  /** For kind `scalar`: why a value is not acceptable, or null. */
+  readonly check: ScalarCheck;
   readonly repeated: boolean;
   /** For a map field: the entry's `value` field. */
   readonly mapValue: FieldInfo | null;
@@ -101,12 +115,19 @@ export class Codec {
 
   private encodeSingle(field: FieldInfo, value: unknown, path: string): unknown {
     switch (field.kind) {
-      case 'scalar':
+      case 'scalar': {
+        if (value === null) return null;
+        const problem = field.check(value);
+        if (problem !== null) throw new TypeError(`${path}: ${problem}`);
         return value;
+      }
       case 'struct':
         return value === null ? null : toStruct(value, path);
       case 'timestamp':
-        return value instanceof Date ? dateToTimestamp(value, path) : value;
+        if (value === null) return null;
+        if (value instanceof Date) return dateToTimestamp(value, path);
+        if (!isPlainObject(value)) throw new TypeError(`${path}: expected a Date or {seconds, nanos}, got ${describe(value)}`);
+        return this.encodeMessage(field.message(), value, path);
       case 'message':
         if (value === null) return null;
         if (!isPlainObject(value)) {
@@ -177,7 +198,8 @@ export class Codec {
     const name = field.name ?? '';
     const repeated = field.label === 'LABEL_REPEATED';
     if (field.type !== 'TYPE_MESSAGE') {
-      return { name, kind: 'scalar', repeated, mapValue: null, message: unresolvable };
+      const check = field.type === 'TYPE_ENUM' ? this.enumCheck((field.typeName ?? '').replace(/^\./, ''), owner, descriptor) : scalarCheck(field.type ?? '');
+      return { name, kind: 'scalar', check, repeated, mapValue: null, message: unresolvable };
     }
     const typeName = (field.typeName ?? '').replace(/^\./, '');
     const nested = (descriptor.nestedType ?? []).find((n) => n.name === typeName);
@@ -185,7 +207,7 @@ export class Codec {
       const entryName = `${owner}.${typeName}`;
       const valueField = (nested.field ?? []).find((f) => f.name === 'value');
       if (valueField === undefined) throw new Error(`map entry ${entryName} has no value field`);
-      return { name, kind: 'scalar', repeated: true, mapValue: this.describeField(entryName, nested, valueField), message: unresolvable };
+      return { name, kind: 'scalar', check: acceptAny, repeated: true, mapValue: this.describeField(entryName, nested, valueField), message: unresolvable };
     }
     let resolved: MessageInfo | null = null;
     const message = (): MessageInfo => {
@@ -196,7 +218,24 @@ export class Codec {
     };
     const full = nested !== undefined ? `${owner}.${typeName}` : this.fullNameOf(typeName, owner);
     const kind: FieldKind = full === STRUCT ? 'struct' : full === TIMESTAMP ? 'timestamp' : 'message';
-    return { name, kind, repeated, mapValue: null, message };
+    return { name, kind, check: acceptAny, repeated, mapValue: null, message };
+  }
+
+  /** Accepts the enum's value names (what responses carry, with `enums: String`) and integers (proto3 enums are open). */
+  private enumCheck(typeName: string, owner: string, descriptor: DescriptorObject): ScalarCheck {
+    const nested = (descriptor.enumType ?? []).find((e) => e.name === typeName);
+    const full = nested !== undefined ? `${owner}.${typeName}` : this.fullNameOf(typeName, owner);
+    const entry = this.definition[full];
+    const values = nested ?? (entry !== undefined && 'format' in entry && entry.format === 'Protocol Buffer 3 EnumDescriptorProto' ? (entry.type as EnumObject) : undefined);
+    if (values === undefined) throw new Error(`enum type ${typeName} not found from ${owner} in the loaded .proto files`);
+    const names = new Set((values.value ?? []).map((v) => v.name ?? ''));
+    return (value) => {
+      if (typeof value === 'string') {
+        return names.has(value) ? null : `${JSON.stringify(value.slice(0, 64))} is not a value of ${full} (${[...names].join(', ')})`;
+      }
+      if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= INT32_MAX) return null;
+      return `expected a ${full} value name, got ${describe(value)}`;
+    };
   }
 
   private fullNameOf(typeName: string, scope: string): string {
@@ -206,6 +245,59 @@ export class Codec {
       if (this.definition[candidate] !== undefined) return candidate;
     }
     return typeName;
+  }
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+
+function acceptAny(): null {
+  return null;
+}
+
+function integerIn(min: number, max: number, type: string): ScalarCheck {
+  return (value) => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return null;
+    if (typeof value === 'number') return `${value} is not an integer between ${min} and ${max} (${type})`;
+    return `expected an integer (${type}), got ${describe(value)}`;
+  };
+}
+
+/** 64-bit integers arrive as numbers with `longs: Number`; requests may also give a decimal string. */
+function integer64(signed: boolean, type: string): ScalarCheck {
+  return (value) => {
+    if (typeof value === 'number' && Number.isSafeInteger(value) && (signed || value >= 0)) return null;
+    if (typeof value === 'string' && (signed ? /^-?\d{1,20}$/ : /^\d{1,20}$/).test(value)) return null;
+    return `expected ${signed ? 'an' : 'a non-negative'} integer (${type}), got ${describe(value)}`;
+  };
+}
+
+function scalarCheck(type: string): ScalarCheck {
+  switch (type) {
+    case 'TYPE_STRING':
+      return (value) => (typeof value === 'string' ? null : `expected a string, got ${describe(value)}`);
+    case 'TYPE_BOOL':
+      return (value) => (typeof value === 'boolean' ? null : `expected a boolean, got ${describe(value)}`);
+    case 'TYPE_DOUBLE':
+    case 'TYPE_FLOAT':
+      return (value) => (typeof value === 'number' ? null : `expected a number, got ${describe(value)}`);
+    case 'TYPE_INT32':
+    case 'TYPE_SINT32':
+    case 'TYPE_SFIXED32':
+      return integerIn(-(2 ** 31), INT32_MAX, 'int32');
+    case 'TYPE_UINT32':
+    case 'TYPE_FIXED32':
+      return integerIn(0, 2 ** 32 - 1, 'uint32');
+    case 'TYPE_INT64':
+    case 'TYPE_SINT64':
+    case 'TYPE_SFIXED64':
+      return integer64(true, 'int64');
+    case 'TYPE_UINT64':
+    case 'TYPE_FIXED64':
+      return integer64(false, 'uint64');
+    case 'TYPE_BYTES':
+      return (value) => (value instanceof Uint8Array || typeof value === 'string' ? null : `expected bytes (a Buffer or base64), got ${describe(value)}`);
+    default:
+      return acceptAny;
   }
 }
 
