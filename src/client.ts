@@ -1,41 +1,52 @@
 /**
- * A typed, promise-based client for Herald, for platform services written
- * in TypeScript. Request and response types are the generated ones, so the
- * compiler checks field names against the .proto.
+ * The in-repository test client: typed, promise-based, and deliberately at the wire level.
+ * Requests and responses are the generated types exactly as proto-loader encodes and decodes
+ * them (`metadata` as a `google.protobuf.Struct`, timestamps as `{seconds, nanos}`), so the
+ * tests can send what the server must refuse (out-of-range timestamps, over-deep Structs)
+ * and see what it answers. Services in other repositories use `@herald/client`
+ * (packages/client), which takes plain JSON and is built from the same definitions.
  *
  *   const herald = createHeraldClient('localhost:50051', { token });
  *   const { decision } = await herald.notifications.CreateNotification({ agent_id: 'a1', ... });
  */
 import * as grpc from '@grpc/grpc-js';
-import type { DeliveryServiceClient } from './generated/proto/herald/v1/DeliveryService.js';
-import type { NotificationServiceClient } from './generated/proto/herald/v1/NotificationService.js';
-import type { PreferencesServiceClient } from './generated/proto/herald/v1/PreferencesService.js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import type { DeliveryServiceClient, DeliveryServiceDefinition } from './generated/proto/herald/v1/DeliveryService.js';
+import type { NotificationServiceClient, NotificationServiceDefinition } from './generated/proto/herald/v1/NotificationService.js';
+import type { PreferencesServiceClient, PreferencesServiceDefinition } from './generated/proto/herald/v1/PreferencesService.js';
 import { loadHeraldGrpcObject } from './grpc/proto.js';
 
 export type { DecisionOutcome } from './generated/proto/herald/v1/DecisionOutcome.js';
 
-type Callback<Res> = (err: grpc.ServiceError | null, value?: Res) => void;
-type UnaryMethod<Req, Res> = (request: Req, callback: Callback<Res>) => grpc.ClientUnaryCall;
-type Promisified<C> = {
-  [K in keyof C as K extends string ? (K extends Capitalize<K> ? K : never) : never]: C[K] extends UnaryMethod<infer Req, infer Res>
-    ? (request: Req) => Promise<Res>
-    : C[K];
+/** The keys of a generated service definition without the index signature it inherits. */
+type MethodNames<D> = keyof { [K in keyof D as string extends K ? never : K]: D[K] };
+
+/**
+ * One method per RPC of definition D: unary RPCs as promises; streaming ones as grpc-js
+ * gives them (told apart by what the generated client returns for them).
+ */
+type Promisified<C, D> = {
+  readonly [K in MethodNames<D> & keyof C & keyof D]: C[K] extends (...args: never[]) => grpc.ClientReadableStream<unknown>
+    ? C[K]
+    : D[K] extends MethodDefinition<infer Req, object, object, infer Res>
+      ? (request: Req) => Promise<Res>
+      : never;
 };
 
-function promisify<C extends grpc.Client>(client: C): Promisified<C> {
-  return new Proxy(client, {
-    get(target, name, receiver) {
-      const value: unknown = Reflect.get(target, name, receiver);
-      if (typeof name !== 'string' || typeof value !== 'function' || !/^[A-Z]/.test(name) || name === 'WatchDeliveries') {
-        return typeof value === 'function' ? value.bind(target) : value;
-      }
-      const method = value as UnaryMethod<unknown, unknown>;
-      return (request: unknown) =>
-        new Promise((resolve, reject) => {
-          method.call(target, request, (err, res) => (err ? reject(err) : resolve(res)));
-        });
-    },
-  }) as unknown as Promisified<C>;
+/** Wraps the RPCs the service definition lists, by what the definition says they are. */
+function promisify<C extends grpc.Client, D extends grpc.ServiceDefinition>(client: C, definition: D): Promisified<C, D> {
+  const methods: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    const call = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[name]!.bind(client);
+    methods[name] =
+      method.requestStream || method.responseStream
+        ? call
+        : (request: unknown) =>
+            new Promise((resolve, reject) => {
+              call(request, (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
+            });
+  }
+  return methods as Promisified<C, D>;
 }
 
 export interface HeraldClientOptions {
@@ -46,9 +57,9 @@ export interface HeraldClientOptions {
 }
 
 export interface HeraldClient {
-  readonly preferences: Promisified<PreferencesServiceClient>;
-  readonly notifications: Promisified<NotificationServiceClient>;
-  readonly deliveries: Promisified<DeliveryServiceClient>;
+  readonly preferences: Promisified<PreferencesServiceClient, PreferencesServiceDefinition>;
+  readonly notifications: Promisified<NotificationServiceClient, NotificationServiceDefinition>;
+  readonly deliveries: Promisified<DeliveryServiceClient, DeliveryServiceDefinition>;
   close(): void;
 }
 
@@ -72,9 +83,9 @@ export function createHeraldClient(address: string, options: HeraldClientOptions
   const notifications = new api.NotificationService(address, credentials, clientOptions);
   const deliveries = new api.DeliveryService(address, credentials, clientOptions);
   return {
-    preferences: promisify(preferences),
-    notifications: promisify(notifications),
-    deliveries: promisify(deliveries),
+    preferences: promisify(preferences, api.PreferencesService.service),
+    notifications: promisify(notifications, api.NotificationService.service),
+    deliveries: promisify(deliveries, api.DeliveryService.service),
     close() {
       preferences.close();
       notifications.close();

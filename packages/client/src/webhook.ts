@@ -1,0 +1,168 @@
+/**
+ * Verifying Herald's webhooks in a Node receiver, for both schemes Herald signs with:
+ *
+ * - Standard Webhooks: `webhook-id`, `webhook-timestamp` (Unix seconds) and
+ *   `webhook-signature: v1,<base64 HMAC-SHA256("<id>.<timestamp>.<body>")>`, one value per
+ *   valid secret, space-separated (several during a rotation). A `whsec_` secret keys the
+ *   HMAC with the base64-decoded part after the prefix; any other secret with its UTF-8 bytes.
+ * - Hex: `X-Herald-Signature: sha256=<hex HMAC-SHA256(body)>`, keyed by the secret string's
+ *   UTF-8 bytes exactly as written (`whsec_` included). It carries no timestamp, so it gives no
+ *   replay protection; the header's name follows the server's HERALD_SIGNATURE_HEADER.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const WHSEC_PREFIX = 'whsec_';
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Headers as Node's `IncomingMessage.headers` gives them (lower-case keys), or a Fetch `Headers`. */
+export type WebhookHeaders = Readonly<Record<string, string | readonly string[] | undefined>> | { get(name: string): string | null };
+
+/** Options of {@link verifyWebhook}. */
+export interface VerifyWebhookOptions {
+  /**
+   * How far `webhook-timestamp` may be from now, in seconds, either way. Default 300. A
+   * request outside the window is refused even with a valid signature: it may be a replay.
+   */
+  readonly toleranceSeconds?: number;
+  /** Name of the hex-signature header, as set by HERALD_SIGNATURE_HEADER. Default `X-Herald-Signature`. */
+  readonly signatureHeader?: string;
+  /**
+   * Which scheme to accept. Default `auto`: Standard Webhooks when the request carries
+   * `webhook-signature` (then the hex header is not consulted, so the replay window cannot be
+   * sidestepped), otherwise the hex header. `standard-webhooks` refuses hex-only requests.
+   */
+  readonly scheme?: 'auto' | 'standard-webhooks' | 'hex';
+  /** The current time, for tests. Default `new Date()`. */
+  readonly now?: Date;
+}
+
+/** Why {@link checkWebhook} refused a request. */
+export type WebhookFailure =
+  | 'missing_signature'
+  | 'missing_headers'
+  | 'bad_timestamp'
+  | 'timestamp_out_of_tolerance'
+  | 'signature_mismatch';
+
+/** The outcome of {@link checkWebhook}. */
+export type WebhookCheck =
+  | { readonly ok: true; readonly scheme: 'standard-webhooks' | 'hex' }
+  | { readonly ok: false; readonly reason: WebhookFailure };
+
+/**
+ * True when the request is a webhook Herald signed with one of `secret`, and (for Standard
+ * Webhooks) sent within `toleranceSeconds` of now; false otherwise. See {@link checkWebhook}
+ * for the reason of a refusal.
+ *
+ * @param rawBody - the body exactly as received: a string or the Buffer you read, never the
+ *   parsed JSON (re-serialising changes the bytes and breaks the signature).
+ * @param headers - the request's headers (`req.headers`).
+ * @param secret - the agent's secret (from GetWebhookSecret or RotateWebhookSecret), or several
+ *   (e.g. the new and the previous one while you switch).
+ * @throws TypeError for a programming error: a body that is not a string or bytes, an empty
+ *   secret, a `whsec_` secret that is not valid base64, or a bad option.
+ */
+export function verifyWebhook(rawBody: string | Uint8Array, headers: WebhookHeaders, secret: string | readonly string[], options: VerifyWebhookOptions = {}): boolean {
+  return checkWebhook(rawBody, headers, secret, options).ok;
+}
+
+/** {@link verifyWebhook}, saying which scheme matched or why the request was refused. */
+export function checkWebhook(rawBody: string | Uint8Array, headers: WebhookHeaders, secret: string | readonly string[], options: VerifyWebhookOptions = {}): WebhookCheck {
+  const body = bodyBytes(rawBody);
+  const secrets = secretList(secret);
+  const toleranceSeconds = options.toleranceSeconds ?? 300;
+  if (!Number.isFinite(toleranceSeconds) || toleranceSeconds < 0) {
+    throw new TypeError(`toleranceSeconds must be a non-negative number of seconds, got ${toleranceSeconds}`);
+  }
+  const scheme = options.scheme ?? 'auto';
+  const signatureHeader = (options.signatureHeader ?? 'X-Herald-Signature').toLowerCase();
+  const nowSeconds = Math.floor((options.now ?? new Date()).getTime() / 1000);
+
+  const standard = headerValues(headers, 'webhook-signature');
+  if (scheme === 'standard-webhooks' || (scheme === 'auto' && standard.length > 0)) {
+    if (standard.length === 0) return { ok: false, reason: 'missing_signature' };
+    return checkStandard(body, headers, standard, secrets, toleranceSeconds, nowSeconds);
+  }
+  const hex = headerValues(headers, signatureHeader);
+  if (hex.length === 0) return { ok: false, reason: 'missing_signature' };
+  // A repeated header is ambiguous; a sender that means one signature sends it once.
+  if (hex.length !== 1) return { ok: false, reason: 'signature_mismatch' };
+  const given = Buffer.from(hex[0]!.trim(), 'utf8');
+  for (const s of secrets) {
+    const expected = Buffer.from(`sha256=${createHmac('sha256', Buffer.from(s, 'utf8')).update(body).digest('hex')}`, 'utf8');
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return { ok: true, scheme: 'hex' };
+  }
+  return { ok: false, reason: 'signature_mismatch' };
+}
+
+function checkStandard(
+  body: Buffer,
+  headers: WebhookHeaders,
+  signatureValues: readonly string[],
+  secrets: readonly string[],
+  toleranceSeconds: number,
+  nowSeconds: number,
+): WebhookCheck {
+  const ids = headerValues(headers, 'webhook-id');
+  const timestamps = headerValues(headers, 'webhook-timestamp');
+  if (ids.length !== 1 || timestamps.length !== 1) return { ok: false, reason: 'missing_headers' };
+  const timestamp = timestamps[0]!.trim();
+  if (!/^\d{1,15}$/.test(timestamp)) return { ok: false, reason: 'bad_timestamp' };
+  if (Math.abs(nowSeconds - Number(timestamp)) > toleranceSeconds) return { ok: false, reason: 'timestamp_out_of_tolerance' };
+
+  const given = signatureValues
+    .flatMap((value) => value.split(' '))
+    .filter((part) => part.startsWith('v1,'))
+    .map((part) => Buffer.from(part.slice(3), 'base64'));
+  const prefix = Buffer.from(`${ids[0]!}.${timestamp}.`, 'utf8');
+  for (const s of secrets) {
+    const expected = createHmac('sha256', standardKey(s)).update(prefix).update(body).digest();
+    if (given.some((signature) => signature.length === expected.length && timingSafeEqual(signature, expected))) {
+      return { ok: true, scheme: 'standard-webhooks' };
+    }
+  }
+  return { ok: false, reason: 'signature_mismatch' };
+}
+
+function bodyBytes(rawBody: unknown): Buffer {
+  if (typeof rawBody === 'string') return Buffer.from(rawBody, 'utf8');
+  if (rawBody instanceof Uint8Array) return Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength);
+  throw new TypeError('rawBody must be the request body exactly as received (a string or a Buffer), not parsed JSON');
+}
+
+function secretList(secret: unknown): readonly string[] {
+  const list: unknown[] = Array.isArray(secret) ? secret : [secret];
+  if (list.length === 0) throw new TypeError('at least one secret is required');
+  for (const s of list) {
+    if (typeof s !== 'string' || s.length === 0) throw new TypeError('a webhook secret must be a non-empty string');
+  }
+  return list as string[];
+}
+
+function standardKey(secret: string): Buffer {
+  if (!secret.startsWith(WHSEC_PREFIX)) return Buffer.from(secret, 'utf8');
+  const encoded = secret.slice(WHSEC_PREFIX.length);
+  // Buffer.from(…, 'base64') skips characters it does not know, which would verify against a
+  // key the sender never used; refuse instead (without quoting the secret).
+  if (!BASE64.test(encoded) || encoded.replace(/=+$/, '').length % 4 === 1) {
+    throw new TypeError('a whsec_ secret must be followed by valid, non-empty base64');
+  }
+  return Buffer.from(encoded, 'base64');
+}
+
+/** Every non-empty value of a header, looked up case-insensitively. */
+function headerValues(headers: WebhookHeaders, name: string): string[] {
+  if (typeof headers.get === 'function') {
+    const value = (headers as { get(name: string): string | null }).get(name);
+    return value === null || value === '' ? [] : [value];
+  }
+  const record = headers as Readonly<Record<string, string | readonly string[] | undefined>>;
+  const values: string[] = [];
+  for (const key of Object.keys(record)) {
+    if (key.toLowerCase() !== name) continue;
+    const value = record[key];
+    if (typeof value === 'string') values.push(value);
+    else if (Array.isArray(value)) values.push(...(value as readonly string[]));
+  }
+  return values.filter((v) => v !== '');
+}
