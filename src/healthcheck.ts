@@ -43,8 +43,9 @@ export function probeTarget(address: string): string {
  */
 function probeCredentials(tls: Config['tls']): grpc.ChannelCredentials {
   if (tls === null) return grpc.credentials.createInsecure();
-  const identity = tls.clientCa === null ? [null, null] as const : [tls.privateKey, tls.certChain] as const;
-  return grpc.credentials.createSsl(null, identity[0], identity[1], { rejectUnauthorized: false, checkServerIdentity: () => undefined });
+  const unchecked = { rejectUnauthorized: false, checkServerIdentity: () => undefined };
+  if (tls.clientCa === null) return grpc.credentials.createSsl(null, null, null, unchecked);
+  return grpc.credentials.createSsl(null, tls.privateKey, tls.certChain, unchecked);
 }
 
 /** The serving status the server at `target` reports for the whole server (service ""), or the error that prevented an answer. */

@@ -1,9 +1,9 @@
 /**
  * The standard health service reflects the database: SERVING while it
- * answers, NOT_SERVING once it stops answering.
+ * answers, NOT_SERVING once it stops answering; the container probe
+ * (src/healthcheck.ts, the image's HEALTHCHECK) passes only on SERVING.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -11,8 +11,9 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import pg from 'pg';
 import { VERSION } from '../../src/app.js';
-import { eventually, REPO_ROOT } from '../helpers/child-herald.js';
+import { eventually } from '../helpers/child-herald.js';
 import { startHerald, TEST_DATABASE } from '../helpers/herald.js';
+import { runProbe } from '../helpers/probe.js';
 
 type Check = (req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void;
 
@@ -54,30 +55,18 @@ test('health turns NOT_SERVING when the database stops answering', async (t) => 
   assert.equal(await health.check('herald.v1.PreferencesService'), 'NOT_SERVING');
 });
 
-/** Runs the container probe (src/healthcheck.ts, the image's HEALTHCHECK) against `address`; never rejects. */
-function runProbe(address: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'src/healthcheck.ts'],
-      { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', GRPC_ADDRESS: address }, timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, out: `${stdout}${stderr}`.trim() }),
-    );
-  });
-}
-
 test('the container probe exits 0 naming the build while SERVING, and 1 when NOT_SERVING or nothing listens', async (t) => {
   const h = await startHerald(t, { env: { HERALD_WORKER: 'false', HERALD_HEALTH_CHECK_MS: '600000' } });
-  const serving = await runProbe(h.address);
+  const serving = await runProbe({ GRPC_ADDRESS: h.address });
   assert.deepEqual(serving, { code: 0, out: `SERVING herald ${VERSION} at ${h.address}` });
 
   h.app.server!.setServing(false);
-  const notServing = await runProbe(h.address);
+  const notServing = await runProbe({ GRPC_ADDRESS: h.address });
   assert.equal(notServing.code, 1, notServing.out);
   assert.match(notServing.out, /^NOT_SERVING herald /);
 
   await h.app.stop(0);
-  const gone = await runProbe(h.address);
+  const gone = await runProbe({ GRPC_ADDRESS: h.address });
   assert.equal(gone.code, 1, gone.out);
   assert.match(gone.out, /^UNHEALTHY herald .*UNAVAILABLE/);
 });
