@@ -3,8 +3,6 @@
  * and delivery worker, and the order in which they stop. main.ts adds the
  * process concerns (signals, exit codes); tests start an App in-process.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryEvents } from './delivery/events.js';
@@ -23,9 +21,11 @@ import { NotificationService } from './services/notification-service.js';
 import { PreferencesService } from './services/preferences-service.js';
 import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
-import { applyMigrations, packageRoot } from './storage/migrations.js';
+import { applyMigrations } from './storage/migrations.js';
+import { BUILD, versionLabel } from './version.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+/** The version webhooks announce (`Herald-Webhook/0.2.0+abc1234`): package version + git revision, see src/version.ts. */
+export const VERSION: string = versionLabel(BUILD);
 
 export interface AppOptions {
   /** The clock of every decision and schedule; tests may pass their own. */
@@ -145,7 +145,7 @@ export class App {
     if (server !== null && config.apiTokens.length === 0 && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
       log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and HERALD_API_TOKENS is not set: anyone who can connect can read secrets and change preferences');
     }
-    log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
+    log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
     health?.start();
     const retention =

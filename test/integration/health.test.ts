@@ -1,6 +1,7 @@
 /**
  * The standard health service reflects the database: SERVING while it
- * answers, NOT_SERVING once it stops answering.
+ * answers, NOT_SERVING once it stops answering; the container probe
+ * (src/healthcheck.ts, the image's HEALTHCHECK) passes only on SERVING.
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -9,8 +10,10 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import pg from 'pg';
+import { VERSION } from '../../src/app.js';
 import { eventually } from '../helpers/child-herald.js';
 import { startHerald, TEST_DATABASE } from '../helpers/herald.js';
+import { runProbe } from '../helpers/probe.js';
 
 type Check = (req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void) => void;
 
@@ -50,4 +53,20 @@ test('health turns NOT_SERVING when the database stops answering', async (t) => 
   }
   await eventually('NOT_SERVING', async () => ((await health.check('')) === 'NOT_SERVING' ? true : undefined), 10_000);
   assert.equal(await health.check('herald.v1.PreferencesService'), 'NOT_SERVING');
+});
+
+test('the container probe exits 0 naming the build while SERVING, and 1 when NOT_SERVING or nothing listens', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_WORKER: 'false', HERALD_HEALTH_CHECK_MS: '600000' } });
+  const serving = await runProbe({ GRPC_ADDRESS: h.address });
+  assert.deepEqual(serving, { code: 0, out: `SERVING herald ${VERSION} at ${h.address}` });
+
+  h.app.server!.setServing(false);
+  const notServing = await runProbe({ GRPC_ADDRESS: h.address });
+  assert.equal(notServing.code, 1, notServing.out);
+  assert.match(notServing.out, /^NOT_SERVING herald /);
+
+  await h.app.stop(0);
+  const gone = await runProbe({ GRPC_ADDRESS: h.address });
+  assert.equal(gone.code, 1, gone.out);
+  assert.match(gone.out, /^UNHEALTHY herald .*UNAVAILABLE/);
 });

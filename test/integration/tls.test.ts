@@ -14,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import forge from 'node-forge';
 import { createHeraldClient } from '../../src/client.js';
 import { codeOf, startHerald } from '../helpers/herald.js';
+import { runProbe } from '../helpers/probe.js';
 
 interface Pki {
   readonly dir: string;
@@ -128,4 +129,16 @@ test('with HERALD_TLS_CLIENT_CA_FILE only clients with a certificate signed by t
   assert.equal(saved.max_notifications_per_hour, 3);
   const refused = await codeOf(withoutCert.preferences.GetPreferences({ agent_id: 'mtls-agent' }));
   assert.equal(refused.code, grpc.status.UNAVAILABLE);
+});
+
+test('the container probe (src/healthcheck.ts) reports SERVING over TLS, and over mutual TLS with the server certificate as its own', async (t) => {
+  const pki = makePki(t);
+  const tlsEnv = { HERALD_TLS_CERT_FILE: join(pki.dir, 'server.pem'), HERALD_TLS_KEY_FILE: join(pki.dir, 'server.key') };
+  for (const env of [tlsEnv, { ...tlsEnv, HERALD_TLS_CLIENT_CA_FILE: join(pki.dir, 'ca.pem') }]) {
+    const h = await startHerald(t, { env: { HERALD_WORKER: 'false', ...env } });
+    const probe = await runProbe({ GRPC_ADDRESS: h.address, ...env });
+    assert.equal(probe.code, 0, probe.out);
+    assert.match(probe.out, /^SERVING herald /);
+    await h.app.stop(0);
+  }
 });
