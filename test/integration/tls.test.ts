@@ -83,7 +83,8 @@ function makePki(t: TestContext): Pki {
       ca,
     );
   const server = leaf('localhost', [
-    { name: 'extKeyUsage', serverAuth: true },
+    // clientAuth too: the container probe presents the server's own certificate under mutual TLS.
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
     // type 7 is an IP address, type 2 a DNS name (RFC 5280 GeneralName).
     { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
   ]);
