@@ -13,7 +13,24 @@ import { RetentionRepository } from './retention-repository.js';
 export type PrismaTx = Prisma.TransactionClient;
 export type Dialect = 'sqlite' | 'postgresql';
 
-export class Repositories {
+/**
+ * What a read may use: the repositories' look-ups, without the agent lock or
+ * any statement that writes. `Store.read` runs outside a transaction (on
+ * PostgreSQL on any pooled connection, on SQLite under the store's mutex),
+ * where an advisory lock would be released at once and a write would not be
+ * atomic with anything; the type makes asking for either a compile error.
+ */
+export interface ReadRepositories {
+  readonly dialect: Dialect;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget'>;
+  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'list'>;
+  readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
+  readonly queueStats: QueueStatsRepository;
+  readonly queue: Pick<DeliveryQueue, 'nextDueInMs'>;
+  ping(): Promise<void>;
+}
+
+export class Repositories implements ReadRepositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
