@@ -11,6 +11,15 @@ import { QueueStatsRepository } from './queue-stats-repository.js';
 import { RetentionRepository } from './retention-repository.js';
 
 export type PrismaTx = Prisma.TransactionClient;
+
+/**
+ * The text an agent's advisory locks hash: tenant ids never contain ':'
+ * (see src/auth/tenant.ts), so the first ':' ends the tenant and two
+ * tenants' agents of the same id get different locks.
+ */
+export function agentLockKey(tenantId: string, agentId: string): string {
+  return `${tenantId}:${agentId}`;
+}
 export type Dialect = 'sqlite' | 'postgresql';
 
 /**
@@ -53,9 +62,9 @@ export class Repositories implements ReadRepositories {
    * idempotency) until this transaction ends. SQLite needs nothing: its
    * transactions already run one at a time.
    */
-  async lockAgent(agentId: string): Promise<void> {
+  async lockAgent(tenantId: string, agentId: string): Promise<void> {
     if (this.dialect === 'postgresql') {
-      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${agentId}, 0))`;
+      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${agentLockKey(tenantId, agentId)}, 0))`;
     }
   }
 

@@ -10,13 +10,13 @@ import type { ReadRepositories, Repositories } from '../../src/storage/repositor
 function misusesOfRead(store: Store): Array<Promise<unknown>> {
   return [
     // @ts-expect-error a read runs outside a transaction: the agent lock would lock nothing
-    store.read((r) => r.lockAgent('a1')),
+    store.read((r) => r.lockAgent('default', 'a1')),
     // @ts-expect-error a read cannot write preferences
-    store.read((r) => r.preferences.delete('a1')),
+    store.read((r) => r.preferences.delete('default', 'a1')),
     // @ts-expect-error a read cannot change a notification
-    store.read((r) => r.notifications.markRead('n1', new Date())),
+    store.read((r) => r.notifications.markRead('default', 'n1', new Date())),
     // @ts-expect-error a read cannot enqueue
-    store.read((r) => r.deliveries.cancelPending('a1', 'why', new Date())),
+    store.read((r) => r.deliveries.cancelPending('default', 'a1', 'why', new Date())),
     // @ts-expect-error a read cannot claim
     store.read((r) => r.queue.claimDue('owner', { now: new Date(), leaseMs: 1, limit: 1, agentMaxInFlight: 1 })),
     // @ts-expect-error a read cannot delete old rows
