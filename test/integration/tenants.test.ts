@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { RPC_ROLES, type RpcName } from '../../src/auth/roles.js';
 import { createHeraldClient, type HeraldClient } from '../../src/client.js';
 import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/DeliveryEvent.js';
-import { eventually } from '../helpers/child-herald.js';
+import { eventually, spawnHerald, tempDir } from '../helpers/child-herald.js';
 import { cleanup, codeOf, startHerald, type Herald } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
 
@@ -29,7 +31,7 @@ async function receiver(t: TestContext, fallback?: ReceiverStep): Promise<Receiv
   return r;
 }
 
-function clientFor(t: TestContext, h: Herald, options: { token?: string; tenant?: string }): HeraldClient {
+function clientFor(t: TestContext, h: Pick<Herald, 'address'>, options: { token?: string; tenant?: string }): HeraldClient {
   const c = createHeraldClient(h.address, options);
   cleanup(t, () => c.close());
   return c;
@@ -245,4 +247,29 @@ test('410 Gone turns off only that tenant\'s agent, and an agent at its in-fligh
   await beta.notifications.CreateNotification({ agent_id: 'slow', notification_type: 'job.done', title: 'goes through' });
   const received = await fine.waitForRequests(1, 10_000);
   assert.equal(received[0]!.path, '/slow');
+});
+
+test('SIGHUP re-reads HERALD_API_TOKENS_FILE; a bad file then keeps the old tokens and logs an error', async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'tokens');
+  const before = 'first-operator-token-1';
+  const after = 'acme-reader-after-reload';
+  writeFileSync(file, `# operators\n${before}\n`);
+  const child = await spawnHerald(t, { dir, env: { HERALD_API_TOKENS_FILE: file } });
+  const as = (token: string) => clientFor(t, child, { token });
+  assert.deepEqual((await as(before).preferences.ListPreferences({})).preferences, []);
+
+  writeFileSync(file, `\n# acme's dashboard, read only\nacme:read:${after}\n`);
+  child.kill('SIGHUP');
+  await child.waitForLog('API tokens reloaded');
+  assert.equal((await codeOf(as(before).preferences.ListPreferences({}))).code, status.UNAUTHENTICATED);
+  assert.deepEqual((await as(after).preferences.ListPreferences({})).preferences, []);
+  assert.equal((await codeOf(as(after).preferences.UpdatePreferences({ preferences: { agent_id: 'a1' } }))).code, status.PERMISSION_DENIED);
+
+  writeFileSync(file, `acme:reader:${after}\n`);
+  child.kill('SIGHUP');
+  const refused = await child.waitForLog('could not reload API tokens; the previous tokens stay in force');
+  assert.match(String(refused['reason']), /line 1: an entry with ':' is TENANT:ROLE:TOKEN/);
+  assert.ok(!child.logs.some((line) => line.includes(after) || line.includes(before)), 'no token reaches the log');
+  assert.deepEqual((await as(after).preferences.ListPreferences({})).preferences, []);
 });
