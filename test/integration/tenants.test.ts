@@ -207,6 +207,21 @@ test('two tenants can both have agent-1 and never see, change or receive each ot
     assert.equal((await codeOf(call)).code, status.NOT_FOUND, name);
   }
   assert.equal((await acme.notifications.GetNotification({ id: acmeNotification })).read, false, 'beta did not mark it read');
+  // Calls naming an agent only acme has are NOT_FOUND for beta, and change nothing of acme's.
+  await acme.preferences.UpdatePreferences({ preferences: { agent_id: 'acme-private', enable_webhook: true, webhook_url: `${acmeHooks.url}private` } });
+  const privateSecret = (await acme.preferences.GetWebhookSecret({ agent_id: 'acme-private' })).webhook_secret;
+  for (const [name, call] of [
+    ['GetPreferences', () => beta.preferences.GetPreferences({ agent_id: 'acme-private' })],
+    ['GetWebhookSecret', () => beta.preferences.GetWebhookSecret({ agent_id: 'acme-private' })],
+    ['RotateWebhookSecret', () => beta.preferences.RotateWebhookSecret({ agent_id: 'acme-private' })],
+    ['DeletePreferences', () => beta.preferences.DeletePreferences({ agent_id: 'acme-private' })],
+    ['SendTestWebhook', () => beta.deliveries.SendTestWebhook({ agent_id: 'acme-private' })],
+    ['ReplayDeliveries', () => beta.deliveries.ReplayDeliveries({ agent_id: 'acme-private', since: secondsAgo(3600) })],
+  ] as const) {
+    assert.equal((await codeOf(call())).code, status.NOT_FOUND, name);
+  }
+  assert.equal((await acme.preferences.GetWebhookSecret({ agent_id: 'acme-private' })).webhook_secret, privateSecret);
+  assert.ok(!acmeHooks.requests.some((r) => r.path === '/private'), 'no test webhook went to acme\'s agent');
   assert.deepEqual((await beta.notifications.ListNotifications({ agent_id: 'agent-1' })).notifications.map((n) => n.id), [betaFirst.notification!.id]);
   assert.deepEqual((await beta.deliveries.ListDeliveries({})).deliveries.map((d) => d.id), [betaFirst.decision!.delivery_id]);
   assert.deepEqual((await beta.deliveries.ListDeliveries({ agent_id: 'agent-1' })).deliveries.map((d) => d.id), [betaFirst.decision!.delivery_id]);
