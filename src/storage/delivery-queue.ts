@@ -7,7 +7,9 @@
  * Two rules shape every statement:
  *
  * - **Fairness is a condition of the claim.** A claim never takes a row that
- *   would give its agent more than `agentMaxInFlight` live leases, counted
+ *   would give its agent (an agent id within a tenant: the cap, the counts
+ *   and the locks below are all per tenant and agent) more than
+ *   `agentMaxInFlight` live leases, counted
  *   across every process. On SQLite the store runs one operation at a time,
  *   so counting and claiming in one transaction is enough. On PostgreSQL two
  *   replicas could count the same leases at once and both claim up to the
@@ -78,11 +80,6 @@ const CLAIM_LOCK_SPACE = 0x4845_5244; // "HERD"
 
 /** {@link agentLockKey} in SQL, over a row's columns: the claim's lock is per tenant and agent. */
 const AGENT_LOCK_KEY_SQL = Prisma.sql`tenant_id || ':' || agent_id`;
-
-/** A map key for one agent of one tenant. */
-function agentKey(tenantId: string, agentId: string): string {
-  return agentLockKey(tenantId, agentId);
-}
 
 /**
  * Due rows one claim looks at, per row wanted, to find agents with room: the
@@ -185,14 +182,14 @@ export class DeliveryQueue {
     return this.dialect === 'postgresql' ? this.claimDuePostgres(owner, o) : this.claimDueSqlite(owner, o);
   }
 
-  /** Live leases per agent, keyed by {@link agentKey}, with each agent's (tenant, agent) pair. */
+  /** Live leases per agent, keyed by {@link agentLockKey}, with each agent's (tenant, agent) pair. */
   private async liveLeases(now: Date): Promise<Map<string, { n: number; tenantId: string; agentId: string }>> {
     const groups = await this.tx.delivery.groupBy({
       by: ['tenantId', 'agentId'],
       where: { status: 'DELIVERING', leaseExpiresAt: { gte: now } },
       _count: { _all: true },
     });
-    return new Map(groups.map((g) => [agentKey(g.tenantId, g.agentId), { n: g._count._all, tenantId: g.tenantId, agentId: g.agentId }]));
+    return new Map(groups.map((g) => [agentLockKey(g.tenantId, g.agentId), { n: g._count._all, tenantId: g.tenantId, agentId: g.agentId }]));
   }
 
   /** Rows of agents that are not at their cap (the cap is per tenant and agent). */
@@ -216,7 +213,7 @@ export class DeliveryQueue {
     const taken = new Map(live);
     for (const c of candidates) {
       if (picked.length >= o.limit) break;
-      const key = agentKey(c.tenantId, c.agentId);
+      const key = agentLockKey(c.tenantId, c.agentId);
       const n = taken.get(key) ?? 0;
       if (n >= o.agentMaxInFlight) continue;
       taken.set(key, n + 1);

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { RPC_ROLES, type RpcName } from '../../src/auth/roles.js';
 import { createHeraldClient, type HeraldClient } from '../../src/client.js';
 import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/DeliveryEvent.js';
+import { loadHeraldGrpcObject } from '../../src/grpc/proto.js';
 import { eventually, spawnHerald, tempDir } from '../helpers/child-herald.js';
 import { cleanup, codeOf, startHerald, type Herald } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
@@ -57,6 +58,22 @@ async function watchCode(client: HeraldClient, trigger: () => Promise<unknown>):
   } finally {
     stream.cancel();
   }
+}
+
+/** ListPreferences with `x-herald-tenant` given once per entry of `tenants` (the test client sends it once). */
+function listWithTenants(address: string, token: string, tenants: string[]): Promise<unknown> {
+  const api = loadHeraldGrpcObject().herald.v1;
+  const client = new api.PreferencesService(address, credentials.createInsecure());
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  for (const tenant of tenants) metadata.add('x-herald-tenant', tenant);
+  return new Promise((resolve, reject) => {
+    client.ListPreferences({}, metadata, (err, res) => {
+      client.close();
+      if (err) reject(err);
+      else resolve(res);
+    });
+  });
 }
 
 test('each RPC answers each caller as its role and tenant allow', async (t) => {
@@ -134,6 +151,10 @@ test('each RPC answers each caller as its role and tenant allow', async (t) => {
 
   const denied = await codeOf(clientFor(t, h, { token: TOKENS.acmeWrite }).preferences.GetWebhookSecret({ agent_id: 'agent-1' }));
   assert.equal(denied.details, 'GetWebhookSecret needs the admin role; this token has write');
+  const twice = await codeOf(listWithTenants(h.address, OPERATOR, ['acme', 'beta']));
+  // grpc-js hands the server repeated values joined with ", ", which is no tenant id: never one of the two by chance.
+  assert.equal(twice.code, status.INVALID_ARGUMENT);
+  assert.match(twice.details, /^x-herald-tenant: "acme, beta" is not a tenant id/);
   const elsewhere = await codeOf(clientFor(t, h, { token: TOKENS.acmeRead, tenant: 'beta' }).preferences.GetPreferences({ agent_id: 'agent-1' }));
   assert.match(elsewhere.details, /belongs to tenant "acme" and cannot act on tenant "beta"/);
 });
