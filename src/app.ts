@@ -3,7 +3,8 @@
  * and delivery worker, and the order in which they stop. main.ts adds the
  * process concerns (signals, exit codes); tests start an App in-process.
  */
-import type { Config } from './config.js';
+import { TokenRegistry } from './auth/tokens.js';
+import { readApiTokensFile, type Config } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
@@ -55,6 +56,7 @@ export class App {
     readonly worker: DeliveryWorker | null,
     /** The bound gRPC port, or null when this process serves no API. */
     readonly port: number | null,
+    private readonly tokens: TokenRegistry,
     private readonly health: HealthMonitor | null,
     private readonly ops: Operations,
   ) {}
@@ -103,6 +105,10 @@ export class App {
     const worker = config.workerEnabled
       ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, agentMaxInFlight: config.delivery.agentMaxInFlight, leaseMs: config.leaseMs, pollMs: config.pollMs, clock })
       : null;
+    const tokens = new TokenRegistry(
+      [...config.apiTokens, ...(config.apiTokensFile?.tokens ?? [])],
+      config.apiTokens.length > 0 || config.apiTokensFile !== null,
+    );
     let server: GrpcServer | null = null;
     let port: number | null = null;
     let metricsServer: MetricsServer | null = null;
@@ -121,7 +127,7 @@ export class App {
             deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
           },
           log,
-          config.apiTokens,
+          tokens,
           config.delivery.watchMaxStreams,
           metrics,
         );
@@ -142,8 +148,8 @@ export class App {
     if (worker === null && config.database.provider === 'sqlite') {
       log.warn('no delivery worker runs in this process and SQLite serves one process: accepted webhooks will wait until a process with a worker starts on this file');
     }
-    if (server !== null && config.apiTokens.length === 0 && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
-      log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and HERALD_API_TOKENS is not set: anyone who can connect can read secrets and change preferences');
+    if (server !== null && config.apiTokens.length === 0 && config.apiTokensFile === null && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
+      log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and neither HERALD_API_TOKENS nor HERALD_API_TOKENS_FILE is set: anyone who can connect can read secrets and change preferences');
     }
     log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
@@ -153,7 +159,30 @@ export class App {
         ? new RetentionSweeper(store, log, { retentionDays: config.retentionDays, sweepMs: config.retentionSweepMs, clock })
         : null;
     retention?.start();
-    return new App(config, log, store, sender, server, worker, port, health, { metricsServer, retention, unsubscribe });
+    return new App(config, log, store, sender, server, worker, port, tokens, health, { metricsServer, retention, unsubscribe });
+  }
+
+  /**
+   * Re-reads HERALD_API_TOKENS_FILE (main.ts calls this on SIGHUP): its
+   * entries replace the file's previous ones; HERALD_API_TOKENS stays as it
+   * was. A file that cannot be read or parsed changes nothing and is logged.
+   * Returns whether the tokens were replaced.
+   */
+  reloadApiTokens(): boolean {
+    const file = this.config.apiTokensFile;
+    if (file === null) {
+      this.log.info('SIGHUP: HERALD_API_TOKENS_FILE is not set; nothing to reload');
+      return false;
+    }
+    try {
+      const fromFile = readApiTokensFile(file.path);
+      this.tokens.replace([...this.config.apiTokens, ...fromFile]);
+      this.log.info({ file: file.path, tokens: this.tokens.size }, 'API tokens reloaded');
+      return true;
+    } catch (err) {
+      this.log.error({ file: file.path, reason: (err as Error).message }, 'could not reload API tokens; the previous tokens stay in force');
+      return false;
+    }
   }
 
   /**

@@ -52,6 +52,8 @@ function promisify<C extends grpc.Client, D extends grpc.ServiceDefinition>(clie
 export interface HeraldClientOptions {
   /** Bearer token, when the server sets HERALD_API_TOKENS. */
   readonly token?: string;
+  /** Sent as `x-herald-tenant`: the tenant the calls act on (an operator token's choice; a scoped token's own). */
+  readonly tenant?: string;
   /** Channel credentials; insecure by default (local development, or TLS terminated elsewhere). */
   readonly credentials?: grpc.ChannelCredentials;
 }
@@ -67,12 +69,14 @@ export function createHeraldClient(address: string, options: HeraldClientOptions
   const api = loadHeraldGrpcObject().herald.v1;
   const credentials = options.credentials ?? grpc.credentials.createInsecure();
   const interceptors: grpc.Interceptor[] = [];
-  if (options.token !== undefined) {
-    const token = options.token;
+  const headers: Array<[string, string]> = [];
+  if (options.token !== undefined) headers.push(['authorization', `Bearer ${options.token}`]);
+  if (options.tenant !== undefined) headers.push(['x-herald-tenant', options.tenant]);
+  if (headers.length > 0) {
     interceptors.push((opts, next) =>
       new grpc.InterceptingCall(next(opts), {
         start(metadata, listener, nextStart) {
-          metadata.set('authorization', `Bearer ${token}`);
+          for (const [key, value] of headers) metadata.set(key, value);
           nextStart(metadata, listener);
         },
       }),

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { parseTokenEntries, TokenEntryError, type ApiToken } from './auth/tokens.js';
 import { parseCidr } from './delivery/target-guard.js';
 import { clashesWithHeraldHeaders } from './domain/validation.js';
 
@@ -75,8 +76,19 @@ export interface Config {
    * Null serves plaintext (TLS terminated elsewhere, or local use).
    */
   readonly tls: TlsConfig | null;
-  /** HERALD_API_TOKENS: comma-separated bearer tokens; when set, every Herald RPC needs one. */
-  readonly apiTokens: readonly string[];
+  /**
+   * HERALD_API_TOKENS: comma-separated entries, each a bare `TOKEN` (an
+   * operator token over every tenant) or `TENANT:ROLE:TOKEN` (one tenant,
+   * ROLE `read`, `write` or `admin`); kept as digests. Default none.
+   */
+  readonly apiTokens: readonly ApiToken[];
+  /**
+   * HERALD_API_TOKENS_FILE: a file of more entries, one a line (`#` comments
+   * and blank lines ignored), read at start-up and re-read on SIGHUP; `tokens`
+   * are its entries as read at start-up. Default none. When either variable
+   * is set every Herald RPC needs a token; with neither the API is open.
+   */
+  readonly apiTokensFile: { readonly path: string; readonly tokens: readonly ApiToken[] } | null;
   /** HERALD_LOG_LEVEL (default `info`). */
   readonly logLevel: LogLevel;
   /** HERALD_DB_POOL_SIZE (default 10): PostgreSQL connections per process. */
@@ -282,15 +294,45 @@ function tls(env: Env): TlsConfig | null {
   });
 }
 
-function apiTokens(env: Env): string[] {
+function apiTokens(env: Env): ApiToken[] {
   const raw = read(env, 'HERALD_API_TOKENS');
   if (raw === undefined) return [];
-  const tokens = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
-  for (const token of tokens) {
-    if (token.length < 16) throw new ConfigError('HERALD_API_TOKENS', 'each token must be at least 16 characters');
-    if (!/^[\x21-\x7e]+$/.test(token)) throw new ConfigError('HERALD_API_TOKENS', 'tokens must be printable ASCII without spaces');
+  const entries = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  try {
+    return parseTokenEntries(entries, (i) => `entry ${i + 1}`);
+  } catch (err) {
+    if (err instanceof TokenEntryError) throw new ConfigError('HERALD_API_TOKENS', err.message);
+    throw err;
   }
-  return tokens;
+}
+
+/**
+ * Reads and parses the token file of HERALD_API_TOKENS_FILE (at start-up and
+ * on SIGHUP). Throws ConfigError naming the variable and the line; never
+ * quotes a token.
+ */
+export function readApiTokensFile(path: string): ApiToken[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError('HERALD_API_TOKENS_FILE', `cannot read "${path}" (${code})`);
+  }
+  const lines = text.split(/\r?\n/).map((line, i) => ({ entry: line.trim(), line: i + 1 })).filter((l) => l.entry !== '' && !l.entry.startsWith('#'));
+  try {
+    return parseTokenEntries(lines.map((l) => l.entry), (i) => `"${path}" line ${lines[i]!.line}`);
+  } catch (err) {
+    if (err instanceof TokenEntryError) throw new ConfigError('HERALD_API_TOKENS_FILE', err.message);
+    throw err;
+  }
+}
+
+function apiTokensFile(env: Env, cwd: string): Config['apiTokensFile'] {
+  const raw = read(env, 'HERALD_API_TOKENS_FILE');
+  if (raw === undefined) return null;
+  const path = isAbsolute(raw) ? raw : resolve(cwd, raw);
+  return { path, tokens: readApiTokensFile(path) };
 }
 
 function allowedTargetCidrs(env: Env): string[] {
@@ -338,6 +380,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     signatureHeader: headerName(env),
     tls: tls(env),
     apiTokens: apiTokens(env),
+    apiTokensFile: apiTokensFile(env, cwd),
     dbPoolSize: integer(env, 'HERALD_DB_POOL_SIZE', 10, 1, 500),
     sqliteSynchronous: oneOf(env, 'HERALD_SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full') === 'full' ? 'FULL' : 'NORMAL',
     logLevel: oneOf<LogLevel>(env, 'HERALD_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),

@@ -13,17 +13,17 @@ export function logEvents(log: Logger, deliveries: DeliveryEvents, notifications
   const offChanged = deliveries.onChanged((change) => {
     const d = change.delivery;
     if (d.status !== 'FAILED') return;
-    const fields = { deliveryId: d.id, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, attempts: d.attemptCount, lastStatusCode: d.lastStatusCode, lastError: d.lastError };
+    const fields = { deliveryId: d.id, tenantId: d.tenantId, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, attempts: d.attemptCount, lastStatusCode: d.lastStatusCode, lastError: d.lastError };
     // A failed test webhook answers the caller who asked for it; a notification's is lost to its receiver.
     if (d.eventType === 'notification') log.warn(fields, 'delivery FAILED: the webhook will not be sent again unless retried with RetryDelivery');
     else log.info(fields, 'test webhook failed');
   });
   const offDisabled = deliveries.onAgentDisabled((e) => {
-    log.warn({ agentId: e.agentId, deliveryId: e.deliveryId, reason: e.reason, consecutiveFailures: e.consecutiveFailures }, "agent's webhook disabled; set enable_webhook again once the receiver is fixed");
+    log.warn({ tenantId: e.tenantId, agentId: e.agentId, deliveryId: e.deliveryId, reason: e.reason, consecutiveFailures: e.consecutiveFailures }, "agent's webhook disabled; set enable_webhook again once the receiver is fixed");
   });
   const offDecided = notifications.onDecided((n) => {
     log.debug(
-      { notificationId: n.id, agentId: n.agentId, notificationType: n.notificationType, outcome: n.decision.outcome, reason: n.decision.reason, deliveryId: n.deliveryId },
+      { notificationId: n.id, tenantId: n.tenantId, agentId: n.agentId, notificationType: n.notificationType, outcome: n.decision.outcome, reason: n.decision.reason, deliveryId: n.deliveryId },
       'notification decided',
     );
   });

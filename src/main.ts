@@ -1,6 +1,7 @@
 /**
  * Process entry point: read the configuration, start Herald, and stop it
- * gracefully on SIGTERM or SIGINT. A second signal exits at once.
+ * gracefully on SIGTERM or SIGINT (a second signal exits at once); SIGHUP
+ * re-reads HERALD_API_TOKENS_FILE.
  */
 import { App } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // The token file is re-read in place: no restart, no dropped calls.
+  process.on('SIGHUP', () => app.reloadApiTokens());
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }

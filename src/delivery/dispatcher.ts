@@ -129,7 +129,7 @@ export class Dispatcher {
         lastError: `retries exhausted: ${used - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
-    const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
+    const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.tenantId, claimed.agentId, clock()));
     const prefs = target?.prefs ?? null;
     const url = prefs?.webhookUrl ?? null;
     const current = target?.secrets.current ?? null;
@@ -208,7 +208,7 @@ export class Dispatcher {
       consecutiveFailures: p.consecutiveFailures,
     });
     this.log.info(
-      { deliveryId: claimed.id, agentId: claimed.agentId, attempt: attempt.number, trigger, result: describe(result), status: settlement.status, ms: attempt.durationMs },
+      { deliveryId: claimed.id, tenantId: claimed.tenantId, agentId: claimed.agentId, attempt: attempt.number, trigger, result: describe(result), status: settlement.status, ms: attempt.durationMs },
       'webhook attempt',
     );
     return outcome;
@@ -259,7 +259,7 @@ export class Dispatcher {
    */
   private async settle(job: Job, attempt: DeliveryAttempt | null, s: Settlement, health: { gone: string | null; consecutiveFailures: number }): Promise<AttemptOutcome> {
     const { claimed, owner, trigger } = job;
-    const agentId = claimed.agentId;
+    const { tenantId, agentId } = claimed;
     const threshold = this.options.disableAfterFailures;
     const counts = attempt !== null && trigger !== 'TEST';
     const now = this.options.clock();
@@ -269,7 +269,7 @@ export class Dispatcher {
         // The agent's lock first, as every transaction that takes it does, so
         // that a switch-off below cannot deadlock with a preferences update.
         const mayDisable = attempt !== null && (health.gone !== null || (counts && s.status === 'FAILED' && threshold > 0));
-        if (mayDisable) await r.lockAgent(agentId);
+        if (mayDisable) await r.lockAgent(tenantId, agentId);
         // The attempt happened whether or not this worker still holds the
         // lease, so it is recorded either way; only the state change is fenced.
         if (attempt !== null) await r.deliveries.recordAttempt({ ...attempt, id: attemptId, deliveryId: claimed.id });
@@ -277,9 +277,9 @@ export class Dispatcher {
         if (settled === null || attempt === null) return { settled, cancelled: [], disabled: null };
         let failures = health.consecutiveFailures;
         let reason: string | null = null;
-        if (settled.status === 'SUCCEEDED' && failures > 0) await r.preferences.resetFailures(agentId);
+        if (settled.status === 'SUCCEEDED' && failures > 0) await r.preferences.resetFailures(tenantId, agentId);
         if (counts && settled.status === 'FAILED') {
-          failures = (await r.preferences.recordFailure(agentId)) ?? failures;
+          failures = (await r.preferences.recordFailure(tenantId, agentId)) ?? failures;
           if (threshold > 0 && failures >= threshold) {
             reason = `${failures} deliveries in a row ended FAILED (HERALD_DISABLE_AFTER_FAILURES=${threshold}); last: ${settled.lastError ?? 'unknown'}`;
           }
@@ -289,10 +289,10 @@ export class Dispatcher {
         if (reason === null) return { settled, cancelled: [], disabled: null };
         // Sends still in flight when the count was reached end FAILED too:
         // they must not turn off again what is off, nor announce it twice.
-        const off = await r.preferences.disableWebhook(agentId, attempt.url, reason, now, health.gone === null);
+        const off = await r.preferences.disableWebhook(tenantId, agentId, attempt.url, reason, now, health.gone === null);
         if (!off) return { settled, cancelled: [], disabled: null };
-        const cancelled = await r.deliveries.cancelPending(agentId, `cancelled: ${reason}`, now);
-        const disabled: AgentDisabled = { agentId, deliveryId: claimed.id, reason, consecutiveFailures: failures, at: now };
+        const cancelled = await r.deliveries.cancelPending(tenantId, agentId, `cancelled: ${reason}`, now);
+        const disabled: AgentDisabled = { tenantId, agentId, deliveryId: claimed.id, reason, consecutiveFailures: failures, at: now };
         return { settled, cancelled, disabled };
       });
     const { settled, cancelled, disabled } = await this.durably(job, transaction);
@@ -318,7 +318,7 @@ export class Dispatcher {
         return await transaction();
       } catch (err) {
         if (tries > 1 && isUniqueViolation(err)) {
-          const settled = await this.store.read((r) => r.deliveries.get(job.claimed.id));
+          const settled = await this.store.read((r) => r.deliveries.get(job.claimed.tenantId, job.claimed.id));
           return { settled, cancelled: [], disabled: null };
         }
         if (tries >= RECORD_TRIES) throw err;

@@ -14,6 +14,7 @@ export interface DeliveryChange {
 
 /** Herald turned an agent's webhook off on its own initiative (410 Gone, or too many failures in a row). */
 export interface AgentDisabled {
+  readonly tenantId: string;
   readonly agentId: string;
   /** The delivery whose ending turned the webhook off. */
   readonly deliveryId: string;

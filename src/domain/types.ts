@@ -110,6 +110,8 @@ export interface NotificationInput {
 
 export interface Notification extends NotificationInput {
   readonly id: string;
+  /** The tenant the notification belongs to; its agent id is unique only within it. */
+  readonly tenantId: string;
   readonly read: boolean;
   readonly readAt: Date | null;
   readonly createdAt: Date;
@@ -136,6 +138,7 @@ export interface DeliveryAttempt {
 
 export interface Delivery {
   readonly id: string;
+  readonly tenantId: string;
   readonly agentId: string;
   readonly notificationId: string | null;
   readonly eventType: EventType;

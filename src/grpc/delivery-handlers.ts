@@ -98,10 +98,10 @@ export class WatchStreams {
 function eventToProto(event: WatchEvent): DeliveryEvent {
   if (event.kind === 'agentDisabled') {
     const d = event.disabled;
-    return { agent_disabled: { agent_id: d.agentId, reason: d.reason, consecutive_failures: d.consecutiveFailures }, at: toTimestamp(d.at) };
+    return { agent_disabled: { agent_id: d.agentId, reason: d.reason, consecutive_failures: d.consecutiveFailures }, at: toTimestamp(d.at), tenant_id: d.tenantId };
   }
   const c = event.change;
-  return { delivery: deliveryToProto(c.delivery), attempt: c.attempt === null ? null : attemptToProto(c.attempt), at: toTimestamp(c.at) };
+  return { delivery: deliveryToProto(c.delivery), attempt: c.attempt === null ? null : attemptToProto(c.attempt), at: toTimestamp(c.at), tenant_id: c.delivery.tenantId };
 }
 
 type Serialize = (value: DeliveryEvent) => Buffer;
@@ -141,24 +141,24 @@ export function withPreEncodedWatch<T extends { WatchDeliveries: { responseSeria
 export function deliveryHandlers(ctx: CallContext, service: DeliveryService, streams: WatchStreams, serialize: Serialize): DeliveryServiceHandlers {
   const encoder = new EventEncoder(serialize);
   return {
-    GetDelivery: unary(ctx, 'GetDelivery', async (req) => {
-      const d = await service.get(req.id);
+    GetDelivery: unary(ctx, 'GetDelivery', async (req, caller) => {
+      const d = await service.get(caller.tenant, req.id);
       return deliveryToProto(d, d.attempts);
     }),
-    ListDeliveries: unary(ctx, 'ListDeliveries', async (req) => {
-      const page = await service.list(req.agent_id, statusFrom(req.status), req.page_size, req.page_token);
+    ListDeliveries: unary(ctx, 'ListDeliveries', async (req, caller) => {
+      const page = await service.list(caller.tenant, req.agent_id, statusFrom(req.status), req.page_size, req.page_token);
       return { deliveries: page.items.map((d) => deliveryToProto(d)), next_page_token: page.nextPageToken };
     }),
-    RetryDelivery: unary(ctx, 'RetryDelivery', async (req) => {
-      const { delivery, attempt } = await service.retry(req.id);
+    RetryDelivery: unary(ctx, 'RetryDelivery', async (req, caller) => {
+      const { delivery, attempt } = await service.retry(caller.tenant, req.id);
       return { delivery: deliveryToProto(delivery, delivery.attempts), attempt: attempt === null ? null : attemptToProto(attempt) };
     }),
-    SendTestWebhook: unary(ctx, 'SendTestWebhook', async (req) => {
-      const r = await service.sendTest(req.agent_id);
+    SendTestWebhook: unary(ctx, 'SendTestWebhook', async (req, caller) => {
+      const r = await service.sendTest(caller.tenant, req.agent_id);
       return { delivery_id: r.deliveryId, success: r.success, status_code: r.statusCode ?? 0, duration_ms: r.durationMs, error: r.error ?? '' };
     }),
-    GetDeliveryStats: unary(ctx, 'GetDeliveryStats', async (req) => {
-      const s = await service.stats(req.agent_id, fromTimestamp('since', req.since, 'up'));
+    GetDeliveryStats: unary(ctx, 'GetDeliveryStats', async (req, caller) => {
+      const s = await service.stats(caller.tenant, req.agent_id, fromTimestamp('since', req.since, 'up'));
       return {
         pending: s.byStatus.PENDING,
         delivering: s.byStatus.DELIVERING,
@@ -173,8 +173,8 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
         since: toTimestamp(s.since),
       };
     }),
-    ReplayDeliveries: unary(ctx, 'ReplayDeliveries', async (req) => {
-      const scheduled = await service.replay(req.agent_id, fromTimestamp('since', req.since, 'up'), fromTimestamp('until', req.until, 'up'), statusFrom(req.status));
+    ReplayDeliveries: unary(ctx, 'ReplayDeliveries', async (req, caller) => {
+      const scheduled = await service.replay(caller.tenant, req.agent_id, fromTimestamp('since', req.since, 'up'), fromTimestamp('until', req.until, 'up'), statusFrom(req.status));
       return { scheduled };
     }),
     WatchDeliveries: (call: ServerWritableStream<WatchDeliveriesRequest__Output, DeliveryEvent | Buffer>) => {
@@ -188,7 +188,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
       };
       try {
         if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
-        authenticate(ctx, call.metadata);
+        const caller = authenticate(ctx, call.metadata, 'WatchDeliveries');
         forget = streams.add(() => {
           finish();
           call.end();
@@ -196,7 +196,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
         if (forget === null) {
           throw new HeraldError('RESOURCE_EXHAUSTED', `this server already has ${streams.max} WatchDeliveries streams open (HERALD_WATCH_MAX_STREAMS); close one or connect to another replica`);
         }
-        unsubscribe = service.watch(call.request.agent_id, (event) => {
+        unsubscribe = service.watch(caller.tenant, call.request.agent_id, (event) => {
           const bytes = encoder.encode(event);
           bufferedBytes += bytes.length;
           call.write(bytes, () => {

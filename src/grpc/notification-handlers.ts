@@ -58,19 +58,19 @@ export function notificationToProto(n: Notification): NotificationProto {
 
 export function notificationHandlers(ctx: CallContext, service: NotificationService): NotificationServiceHandlers {
   return {
-    CreateNotification: unary(ctx, 'CreateNotification', async (req) => {
-      const { notification, replayed } = await service.create(createRequestFrom(req));
+    CreateNotification: unary(ctx, 'CreateNotification', async (req, caller) => {
+      const { notification, replayed } = await service.create(caller.tenant, createRequestFrom(req));
       const proto = notificationToProto(notification);
       return { notification: proto, decision: proto.decision ?? null, replayed };
     }),
-    EvaluateNotification: unary(ctx, 'EvaluateNotification', async (req) => {
+    EvaluateNotification: unary(ctx, 'EvaluateNotification', async (req, caller) => {
       if (req.notification === null) throw new InvalidArgumentError('notification', 'is required');
-      const decision = await service.evaluate(createRequestFrom(req.notification, 'notification.'), fromTimestamp('at', req.at));
+      const decision = await service.evaluate(caller.tenant, createRequestFrom(req.notification, 'notification.'), fromTimestamp('at', req.at));
       return { decision: decisionToProto(decision, null) };
     }),
-    GetNotification: unary(ctx, 'GetNotification', async (req) => notificationToProto(await service.get(req.id))),
-    ListNotifications: unary(ctx, 'ListNotifications', async (req) => {
-      const page = await service.list({
+    GetNotification: unary(ctx, 'GetNotification', async (req, caller) => notificationToProto(await service.get(caller.tenant, req.id))),
+    ListNotifications: unary(ctx, 'ListNotifications', async (req, caller) => {
+      const page = await service.list(caller.tenant, {
         agentId: req.agent_id,
         unreadOnly: req.unread_only,
         notificationType: req.notification_type,
@@ -81,6 +81,6 @@ export function notificationHandlers(ctx: CallContext, service: NotificationServ
       });
       return { notifications: page.items.map(notificationToProto), next_page_token: page.nextPageToken };
     }),
-    MarkNotificationRead: unary(ctx, 'MarkNotificationRead', async (req) => notificationToProto(await service.markRead(req.id))),
+    MarkNotificationRead: unary(ctx, 'MarkNotificationRead', async (req, caller) => notificationToProto(await service.markRead(caller.tenant, req.id))),
   };
 }

@@ -131,23 +131,23 @@ export function toProto(p: AgentPreferences): Preferences {
 
 export function preferencesHandlers(ctx: CallContext, service: PreferencesService): PreferencesServiceHandlers {
   return {
-    GetPreferences: unary(ctx, 'GetPreferences', async (req) => toProto(await service.get(req.agent_id))),
-    UpdatePreferences: unary(ctx, 'UpdatePreferences', async (req) => {
+    GetPreferences: unary(ctx, 'GetPreferences', async (req, caller) => toProto(await service.get(caller.tenant, req.agent_id))),
+    UpdatePreferences: unary(ctx, 'UpdatePreferences', async (req, caller) => {
       if (req.preferences === null) throw new InvalidArgumentError('preferences', 'is required');
       const change = changeFromRequest(req.preferences, req.update_mask === null ? null : req.update_mask.paths);
-      return toProto(await service.update(change));
+      return toProto(await service.update(caller.tenant, change));
     }),
-    DeletePreferences: unary(ctx, 'DeletePreferences', async (req) => ({ cancelled_deliveries: await service.delete(req.agent_id) })),
-    ListPreferences: unary(ctx, 'ListPreferences', async (req) => {
-      const page = await service.list(req.page_size, req.page_token);
+    DeletePreferences: unary(ctx, 'DeletePreferences', async (req, caller) => ({ cancelled_deliveries: await service.delete(caller.tenant, req.agent_id) })),
+    ListPreferences: unary(ctx, 'ListPreferences', async (req, caller) => {
+      const page = await service.list(caller.tenant, req.page_size, req.page_token);
       return { preferences: page.items.map(toProto), next_page_token: page.nextPageToken };
     }),
-    RotateWebhookSecret: unary(ctx, 'RotateWebhookSecret', async (req) => {
-      const rotated = await service.rotateSecret(req.agent_id, req.grace_period_seconds);
+    RotateWebhookSecret: unary(ctx, 'RotateWebhookSecret', async (req, caller) => {
+      const rotated = await service.rotateSecret(caller.tenant, req.agent_id, req.grace_period_seconds);
       return { webhook_secret: rotated.secret, previous_secret_expires_at: toTimestampOrNull(rotated.previousExpiresAt) };
     }),
-    GetWebhookSecret: unary(ctx, 'GetWebhookSecret', async (req) => {
-      const s = await service.getSecrets(req.agent_id);
+    GetWebhookSecret: unary(ctx, 'GetWebhookSecret', async (req, caller) => {
+      const s = await service.getSecrets(caller.tenant, req.agent_id);
       return {
         webhook_secret: s.current ?? '',
         previous_webhook_secret: s.previous ?? '',

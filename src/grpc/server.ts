@@ -16,6 +16,7 @@ import { preferencesHandlers } from './preferences-handlers.js';
 import { loadHeraldGrpcObject, loadHeraldPackageDefinition } from './proto.js';
 import { createReflectionService } from './reflection-descriptors.js';
 import type { CallContext } from './unary.js';
+import type { TokenRegistry } from '../auth/tokens.js';
 
 export interface GrpcServices {
   readonly preferences: PreferencesService;
@@ -74,7 +75,7 @@ export class GrpcServer {
   constructor(
     services: GrpcServices,
     private readonly log: Logger,
-    apiTokens: readonly string[],
+    tokens: TokenRegistry,
     /** WatchDeliveries streams open at once (HERALD_WATCH_MAX_STREAMS). */
     maxWatchStreams: number,
     observer: RpcObserver | null = null,
@@ -83,7 +84,7 @@ export class GrpcServer {
     this.streams = new WatchStreams(maxWatchStreams);
     const definition = loadHeraldPackageDefinition();
     const api = loadHeraldGrpcObject(definition).herald.v1;
-    const ctx: CallContext = { log, apiTokens, accepting: () => this.accepting };
+    const ctx: CallContext = { log, tokens, accepting: () => this.accepting };
     this.server.addService(api.PreferencesService.service, preferencesHandlers(ctx, services.preferences));
     this.server.addService(api.NotificationService.service, notificationHandlers(ctx, services.notifications));
     const delivery = withPreEncodedWatch(api.DeliveryService.service);

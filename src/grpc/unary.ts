@@ -3,43 +3,44 @@
  * rejected promise (the call would hang), so every handler goes through
  * `unary`, which answers exactly once: the result, or the mapped error.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
-import { UnauthenticatedError, UnavailableError } from '../errors.js';
+import type { RpcName } from '../auth/roles.js';
+import { TENANT_HEADER } from '../auth/tenant.js';
+import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
+import { UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { toStatus } from './status.js';
 
 export interface CallContext {
   readonly log: Logger;
-  /** Bearer tokens that may call Herald; empty means no authentication. */
-  readonly apiTokens: readonly string[];
+  /** The tokens that may call Herald, with their tenants and roles. */
+  readonly tokens: TokenRegistry;
   /** False once shutdown has begun: new calls are refused with UNAVAILABLE. */
   accepting(): boolean;
 }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
-/** Throws UNAUTHENTICATED unless the call carries one of the configured tokens. */
-export function authenticate(ctx: CallContext, metadata: Metadata): void {
-  if (ctx.apiTokens.length === 0) return;
-  const header = metadata.get('authorization')[0];
-  // The scheme name is case-insensitive (RFC 9110).
-  const match = typeof header === 'string' ? /^bearer +(\S+)\s*$/i.exec(header) : null;
-  if (match?.[1] === undefined) {
-    throw new UnauthenticatedError('missing credentials: send metadata "authorization: Bearer <token>"');
-  }
-  // Compare digests in constant time so the comparison leaks neither length nor prefix.
-  const given = digest(match[1]);
-  if (!ctx.apiTokens.some((t) => timingSafeEqual(digest(t), given))) throw new UnauthenticatedError('the bearer token is not valid');
+function firstString(metadata: Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === 'string' ? value : undefined;
 }
 
-export function unary<Req, Res>(ctx: CallContext, method: string, fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
+/**
+ * The caller of `method`, once per call: authenticated from its metadata and
+ * allowed the role the method needs, or the error to answer with.
+ */
+export function authenticate(ctx: CallContext, metadata: Metadata, method: RpcName): Caller {
+  const caller = ctx.tokens.callerFor(firstString(metadata, 'authorization'), firstString(metadata, TENANT_HEADER));
+  authorize(caller, method);
+  return caller;
+}
+
+export function unary<Req, Res>(ctx: CallContext, method: RpcName, fn: (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const run = async (): Promise<Res> => {
       if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
-      authenticate(ctx, call.metadata);
-      return fn(call.request, call);
+      const caller = authenticate(ctx, call.metadata, method);
+      return fn(call.request, caller, call);
     };
     run().then(
       (response) => {

@@ -45,20 +45,20 @@ export class DeliveryService {
     private readonly options: DeliveryServiceOptions,
   ) {}
 
-  async get(id: string): Promise<DeliveryDetail> {
+  async get(tenant: string, id: string): Promise<DeliveryDetail> {
     checkText('id', id, 1, 100);
     const found = await this.store.read(async (r) => {
-      const delivery = await r.deliveries.get(id);
+      const delivery = await r.deliveries.get(tenant, id);
       return delivery === null ? null : { ...delivery, attempts: await r.deliveries.attempts(id) };
     });
     if (found === null) throw new NotFoundError(`delivery "${id}"`);
     return found;
   }
 
-  async list(agentId: string, status: DeliveryStatus | null, requestedPageSize: number, pageToken: string): Promise<{ items: Delivery[]; nextPageToken: string }> {
+  async list(tenant: string, agentId: string, status: DeliveryStatus | null, requestedPageSize: number, pageToken: string): Promise<{ items: Delivery[]; nextPageToken: string }> {
     if (agentId !== '') checkAgentId('agent_id', agentId);
     const size = pageSize('page_size', requestedPageSize);
-    const filters: DeliveryFilters = { agentId: agentId === '' ? null : agentId, status };
+    const filters: DeliveryFilters = { tenantId: tenant, agentId: agentId === '' ? null : agentId, status };
     return pageNewestFirst(pageToken, filters, size, (limit, after) => this.store.read((r) => r.deliveries.list(filters, limit, after)));
   }
 
@@ -66,14 +66,14 @@ export class DeliveryService {
    * One new attempt now for a PENDING or FAILED delivery. A failed retry of
    * a FAILED delivery leaves it FAILED; a PENDING one keeps its schedule.
    */
-  async retry(id: string): Promise<{ delivery: DeliveryDetail; attempt: DeliveryAttempt | null }> {
+  async retry(tenant: string, id: string): Promise<{ delivery: DeliveryDetail; attempt: DeliveryAttempt | null }> {
     checkText('id', id, 1, 100);
     const owner = `manual:${randomUUID()}`;
     const now = this.options.clock();
     const claimed = await this.store.write(async (r) => {
-      const before = await r.deliveries.get(id);
+      const before = await r.deliveries.get(tenant, id);
       if (before === null) throw new NotFoundError(`delivery "${id}"`);
-      const row = await r.queue.claimForRetry(id, owner, now, this.options.leaseMs);
+      const row = await r.queue.claimForRetry(tenant, id, owner, now, this.options.leaseMs);
       if (row === null) {
         throw new FailedPreconditionError(
           `delivery "${id}" is ${before.status}; only PENDING or FAILED deliveries can be retried${before.status === 'DELIVERING' ? ' (it is being sent right now)' : ''}`,
@@ -82,21 +82,21 @@ export class DeliveryService {
       return { row, wasFailed: before.status === 'FAILED' };
     });
     const outcome = await this.dispatcher.attempt(claimed.row, owner, 'MANUAL', claimed.wasFailed ? 'fail' : 'schedule');
-    return { delivery: await this.get(id), attempt: outcome.attempt };
+    return { delivery: await this.get(tenant, id), attempt: outcome.attempt };
   }
 
   /** Sends a signed `test` event to the agent's URL now and records it as a delivery (trigger TEST). */
-  async sendTest(agentId: string): Promise<TestResult> {
+  async sendTest(tenant: string, agentId: string): Promise<TestResult> {
     checkAgentId('agent_id', agentId);
     const owner = `test:${randomUUID()}`;
     const now = this.options.clock();
     const id = newDeliveryId(now.getTime());
     const claimed = await this.store.write(async (r) => {
-      const prefs = await r.preferences.get(agentId);
+      const prefs = await r.preferences.get(tenant, agentId);
       if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
       if (prefs.webhookUrl === null) throw new FailedPreconditionError(`agent "${agentId}" has no webhook_url to test; set one with UpdatePreferences`);
       return r.deliveries.enqueueClaimed(
-        { id, agentId, notificationId: null, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
+        { id, tenantId: tenant, agentId, notificationId: null, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
         owner,
         this.options.leaseMs,
       );
@@ -113,10 +113,10 @@ export class DeliveryService {
   }
 
   /** Counts by status, success rate (succeeded / (succeeded + failed), 0 when neither) and attempt latency percentiles. */
-  async stats(agentId: string, since: Date | null): Promise<DeliveryStats & { since: Date; total: number; successRate: number }> {
+  async stats(tenant: string, agentId: string, since: Date | null): Promise<DeliveryStats & { since: Date; total: number; successRate: number }> {
     if (agentId !== '') checkAgentId('agent_id', agentId);
     const from = since ?? new Date(this.options.clock().getTime() - DAY_MS);
-    const stats = await this.store.read((r) => r.deliveries.stats(agentId === '' ? null : agentId, from));
+    const stats = await this.store.read((r) => r.deliveries.stats(tenant, agentId === '' ? null : agentId, from));
     const { SUCCEEDED, FAILED } = stats.byStatus;
     const total = Object.values(stats.byStatus).reduce((a, b) => a + b, 0);
     return { ...stats, since: from, total, successRate: SUCCEEDED + FAILED === 0 ? 0 : SUCCEEDED / (SUCCEEDED + FAILED) };
@@ -129,7 +129,7 @@ export class DeliveryService {
    * cap. Deliveries already pending again are not in that status any more,
    * so a repeated call schedules nothing twice. Returns how many.
    */
-  async replay(agentId: string, since: Date | null, until: Date | null, status: DeliveryStatus | null): Promise<number> {
+  async replay(tenant: string, agentId: string, since: Date | null, until: Date | null, status: DeliveryStatus | null): Promise<number> {
     if (agentId === '') throw new InvalidArgumentError('agent_id', 'is required: replay works on one agent at a time');
     checkAgentId('agent_id', agentId);
     if (since === null) throw new InvalidArgumentError('since', 'is required: the creation time of the first delivery to replay (e.g. when the outage began)');
@@ -144,31 +144,32 @@ export class DeliveryService {
       throw new InvalidArgumentError('status', `${wanted} deliveries cannot be replayed; use one of ${REPLAYABLE_STATUSES.join(', ')}`);
     }
     const count = await this.store.write(async (r) => {
-      await r.lockAgent(agentId);
-      const prefs = await r.preferences.get(agentId);
+      await r.lockAgent(tenant, agentId);
+      const prefs = await r.preferences.get(tenant, agentId);
       if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
       if (!prefs.enableWebhook || prefs.webhookUrl === null) {
         const why = prefs.webhookUrl === null ? 'has no webhook_url' : `has its webhook turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`;
         throw new FailedPreconditionError(`agent "${agentId}" ${why}; fix that with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
       }
-      return r.queue.replay({ agentId, status: wanted as ReplayableStatus, since, until: end }, now);
+      return r.queue.replay({ tenantId: tenant, agentId, status: wanted as ReplayableStatus, since, until: end }, now);
     });
     if (count > 0) this.events.enqueued(now);
     return count;
   }
 
   /**
-   * Calls `listener` for every change of this process's deliveries (one
-   * agent's, or all) and every agent whose webhook Herald turned off.
-   * Returns the unsubscribe.
+   * Calls `listener` for every change of this process's deliveries of the
+   * tenant (one agent's, or all) and every agent of the tenant whose webhook
+   * Herald turned off. Returns the unsubscribe.
    */
-  watch(agentId: string, listener: (event: WatchEvent) => void): () => void {
+  watch(tenant: string, agentId: string, listener: (event: WatchEvent) => void): () => void {
     if (agentId !== '') checkAgentId('agent_id', agentId);
     const offChanged = this.events.onChanged((change) => {
-      if (agentId === '' || change.delivery.agentId === agentId) listener({ kind: 'changed', change });
+      const d = change.delivery;
+      if (d.tenantId === tenant && (agentId === '' || d.agentId === agentId)) listener({ kind: 'changed', change });
     });
     const offDisabled = this.events.onAgentDisabled((disabled) => {
-      if (agentId === '' || disabled.agentId === agentId) listener({ kind: 'agentDisabled', disabled });
+      if (disabled.tenantId === tenant && (agentId === '' || disabled.agentId === agentId)) listener({ kind: 'agentDisabled', disabled });
     });
     return () => {
       offChanged();

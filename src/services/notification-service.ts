@@ -19,6 +19,7 @@ import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
 import type { Store } from '../storage/database.js';
 import { isUniqueViolation } from '../storage/errors.js';
+import { agentLockKey } from '../storage/repositories.js';
 import type { NotificationFilters } from '../storage/notification-repository.js';
 import { pageNewestFirst } from '../storage/page-token.js';
 import { NotificationEvents } from './notification-events.js';
@@ -107,45 +108,46 @@ export class NotificationService {
     private readonly decisions: NotificationEvents = new NotificationEvents(),
   ) {}
 
-  async create(req: CreateRequest): Promise<CreateResult> {
+  async create(tenant: string, req: CreateRequest): Promise<CreateResult> {
     const input = validateCreate(req);
     try {
-      return await this.perAgent.run(input.agentId, () => this.createOnce(input));
+      return await this.perAgent.run(agentLockKey(tenant, input.agentId), () => this.createOnce(tenant, input));
     } catch (err) {
       // The idempotency key's unique index is the last line of defence: if a
       // concurrent create with the same key won, answer with its result.
       if (input.idempotencyKey !== null && isUniqueViolation(err)) {
-        const first = await this.store.read((r) => r.notifications.findByIdempotencyKey(input.agentId, input.idempotencyKey!));
+        const first = await this.store.read((r) => r.notifications.findByIdempotencyKey(tenant, input.agentId, input.idempotencyKey!));
         if (first !== null) return { notification: first, replayed: true };
       }
       throw err;
     }
   }
 
-  private async createOnce(input: NotificationInput): Promise<CreateResult> {
+  private async createOnce(tenant: string, input: NotificationInput): Promise<CreateResult> {
     const { result, enqueued } = await this.store.write(async (r): Promise<{ result: CreateResult; enqueued: Delivery | null }> => {
       // Everything below (idempotency look-up, hourly count, insert) happens
       // under the agent's lock, so concurrent creates are decided one by one.
-      await r.lockAgent(input.agentId);
+      await r.lockAgent(tenant, input.agentId);
       if (input.idempotencyKey !== null) {
-        const first = await r.notifications.findByIdempotencyKey(input.agentId, input.idempotencyKey);
+        const first = await r.notifications.findByIdempotencyKey(tenant, input.agentId, input.idempotencyKey);
         if (first !== null) return { result: { notification: first, replayed: true }, enqueued: null };
       }
       // The clock is read under the lock so that decisions are in time order.
       const now = this.clock();
-      const preferences = await r.preferences.get(input.agentId);
+      const preferences = await r.preferences.get(tenant, input.agentId);
       const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
+        ? await r.notifications.countAccepted(tenant, input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
         : 0;
       const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
       const id = newNotificationId(now.getTime());
       const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
-      const notification: Notification = { ...input, id, read: false, readAt: null, createdAt: now, decision, deliveryId };
+      const notification: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId };
       await r.notifications.insert(notification);
       let enqueued: Delivery | null = null;
       if (deliveryId !== null) {
         enqueued = await r.deliveries.enqueue({
           id: deliveryId,
+          tenantId: tenant,
           agentId: input.agentId,
           notificationId: id,
           eventType: 'notification',
@@ -166,30 +168,31 @@ export class NotificationService {
   }
 
   /** The decision a create would get at `at`; stores nothing and counts toward nothing. */
-  async evaluate(req: CreateRequest, at: Date | null): Promise<Decision> {
+  async evaluate(tenant: string, req: CreateRequest, at: Date | null): Promise<Decision> {
     const input = validateCreate(req, 'notification.');
     const now = at ?? this.clock();
     return this.store.read(async (r) => {
-      const preferences = await r.preferences.get(input.agentId);
+      const preferences = await r.preferences.get(tenant, input.agentId);
       const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
+        ? await r.notifications.countAccepted(tenant, input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
         : 0;
       return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
     });
   }
 
-  async get(id: string): Promise<Notification> {
+  async get(tenant: string, id: string): Promise<Notification> {
     checkText('id', id, 1, 100);
-    const n = await this.store.read((r) => r.notifications.get(id));
+    const n = await this.store.read((r) => r.notifications.get(tenant, id));
     if (n === null) throw new NotFoundError(`notification "${id}"`);
     return n;
   }
 
-  async list(req: ListRequest): Promise<{ items: Notification[]; nextPageToken: string }> {
+  async list(tenant: string, req: ListRequest): Promise<{ items: Notification[]; nextPageToken: string }> {
     checkAgentId('agent_id', req.agentId);
     if (req.notificationType !== '') checkNotificationType('notification_type', req.notificationType);
     const size = pageSize('page_size', req.pageSize);
     const filters: NotificationFilters = {
+      tenantId: tenant,
       agentId: req.agentId,
       unreadOnly: req.unreadOnly,
       notificationType: req.notificationType === '' ? null : req.notificationType,
@@ -199,10 +202,10 @@ export class NotificationService {
     return pageNewestFirst(req.pageToken, filters, size, (limit, after) => this.store.read((r) => r.notifications.list(filters, limit, after)));
   }
 
-  async markRead(id: string): Promise<Notification> {
+  async markRead(tenant: string, id: string): Promise<Notification> {
     checkText('id', id, 1, 100);
     const now = this.clock();
-    const n = await this.store.write((r) => r.notifications.markRead(id, now));
+    const n = await this.store.write((r) => r.notifications.markRead(tenant, id, now));
     if (n === null) throw new NotFoundError(`notification "${id}"`);
     return n;
   }

@@ -52,43 +52,43 @@ export class PreferencesService {
     private readonly options: PreferencesServiceOptions,
   ) {}
 
-  async get(agentId: string): Promise<AgentPreferences> {
+  async get(tenant: string, agentId: string): Promise<AgentPreferences> {
     checkAgentId('agent_id', agentId);
-    const prefs = await this.store.read((r) => r.preferences.get(agentId));
+    const prefs = await this.store.read((r) => r.preferences.get(tenant, agentId));
     if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
     return prefs;
   }
 
   /** Creates or changes an agent's preferences; nothing is written unless every field is valid. */
-  async update(change: PreferencesChange): Promise<AgentPreferences> {
+  async update(tenant: string, change: PreferencesChange): Promise<AgentPreferences> {
     checkAgentId(`${F}.agent_id`, change.agentId);
     this.checkChange(change);
     // Last, after the checks that need no DNS: it may resolve the host.
     if (change.set.webhookUrl != null) await this.options.targets.checkWebhookUrl(`${F}.webhook_url`, change.set.webhookUrl);
     try {
-      return await this.write(change);
+      return await this.write(tenant, change);
     } catch (err) {
       // Two first writes for the same agent raced to create its row; the
       // loser retries once as an update of the winner's row.
-      if (isUniqueViolation(err)) return this.write(change);
+      if (isUniqueViolation(err)) return this.write(tenant, change);
       throw err;
     }
   }
 
-  private write(change: PreferencesChange): Promise<AgentPreferences> {
+  private write(tenant: string, change: PreferencesChange): Promise<AgentPreferences> {
     const now = this.options.clock();
     return this.store.write(async (r) => {
       // Read-merge-write: without the agent's lock, two concurrent partial
       // updates (or an update racing a 410) would each overwrite the other.
-      await r.lockAgent(change.agentId);
-      const existing = await r.preferences.get(change.agentId);
+      await r.lockAgent(tenant, change.agentId);
+      const existing = await r.preferences.get(tenant, change.agentId);
       const base: EditablePreferences = existing ?? DEFAULT_PREFERENCES;
       const merged: EditablePreferences = { ...base, ...change.set, quietHours: this.mergeQuietHours(base, change) };
       const hasSecret = existing?.webhookSecretSet ?? false;
       const newSecret = merged.webhookUrl !== null && !hasSecret ? (this.options.defaultWebhookSecret ?? generateWebhookSecret()) : null;
       // Turning the webhook back on clears the reason Herald turned it off.
       const disabledReason = change.set.enableWebhook === true ? null : undefined;
-      return r.preferences.save(change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason });
+      return r.preferences.save(tenant, change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason });
     });
   }
 
@@ -122,23 +122,23 @@ export class PreferencesService {
   }
 
   /** Deletes the agent's preferences and cancels its waiting deliveries, in one transaction. */
-  async delete(agentId: string): Promise<number> {
+  async delete(tenant: string, agentId: string): Promise<number> {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
     const result = await this.store.write(async (r) => {
-      await r.lockAgent(agentId);
-      if (!(await r.preferences.delete(agentId))) return null;
-      return r.deliveries.cancelPending(agentId, "cancelled: the agent's preferences were deleted", now);
+      await r.lockAgent(tenant, agentId);
+      if (!(await r.preferences.delete(tenant, agentId))) return null;
+      return r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
     });
     if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
     for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
     return result.length;
   }
 
-  async list(requestedPageSize: number, pageToken: string): Promise<{ items: AgentPreferences[]; nextPageToken: string }> {
+  async list(tenant: string, requestedPageSize: number, pageToken: string): Promise<{ items: AgentPreferences[]; nextPageToken: string }> {
     const size = pageSize('page_size', requestedPageSize);
     const after = decodePageToken('page_token', pageToken, 'preferences', 1);
-    const items = await this.store.read((r) => r.preferences.list(size + 1, after?.[0] ?? null));
+    const items = await this.store.read((r) => r.preferences.list(tenant, size + 1, after?.[0] ?? null));
     const page = items.slice(0, size);
     const last = page.at(-1);
     const nextPageToken = items.length > size && last !== undefined ? encodePageToken([last.agentId], 'preferences') : '';
@@ -146,7 +146,7 @@ export class PreferencesService {
   }
 
   /** Replaces the secret; the previous one keeps signing for the grace period. */
-  async rotateSecret(agentId: string, graceSeconds: number | undefined): Promise<{ secret: string; previousExpiresAt: Date | null }> {
+  async rotateSecret(tenant: string, agentId: string, graceSeconds: number | undefined): Promise<{ secret: string; previousExpiresAt: Date | null }> {
     checkAgentId('agent_id', agentId);
     const grace = graceSeconds ?? this.options.secretGraceSeconds;
     checkRange('grace_period_seconds', grace, 0, MAX_GRACE_SECONDS);
@@ -155,19 +155,19 @@ export class PreferencesService {
     const previousExpiresAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : null;
     const result = await this.store.write(async (r) => {
       // Two rotations at once must not both answer with a secret when only one is kept.
-      await r.lockAgent(agentId);
-      const had = await r.preferences.hasSecret(agentId);
-      const found = await r.preferences.rotateSecret(agentId, secret, previousExpiresAt, now);
+      await r.lockAgent(tenant, agentId);
+      const had = await r.preferences.hasSecret(tenant, agentId);
+      const found = await r.preferences.rotateSecret(tenant, agentId, secret, previousExpiresAt, now);
       return found ? had : null;
     });
     if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
     return { secret, previousExpiresAt: result ? previousExpiresAt : null };
   }
 
-  async getSecrets(agentId: string): Promise<SigningSecrets> {
+  async getSecrets(tenant: string, agentId: string): Promise<SigningSecrets> {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
-    const secrets = await this.store.read((r) => r.preferences.signingSecrets(agentId, now));
+    const secrets = await this.store.read((r) => r.preferences.signingSecrets(tenant, agentId, now));
     if (secrets === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
     return secrets;
   }

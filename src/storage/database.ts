@@ -11,7 +11,7 @@ import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgr
 import { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
 import { PostgresListener } from './postgres-listener.js';
-import { Repositories, type Dialect, type PrismaTx } from './repositories.js';
+import { Repositories, type Dialect, type PrismaTx, type ReadRepositories } from './repositories.js';
 
 export interface StoreOptions {
   /** SQLite `synchronous`: FULL (default) survives power loss; NORMAL is faster and survives process crashes. */
@@ -96,9 +96,13 @@ export class Store {
     return this.dialect === 'sqlite' ? this.sqliteLock.run(transaction) : transaction();
   }
 
-  /** Runs read-only work: consistent on SQLite (see the class comment), on the pool on PostgreSQL. */
-  read<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const repos = new Repositories(this.prisma, this.dialect);
+  /**
+   * Runs read-only work: consistent on SQLite (see the class comment), on the
+   * pool on PostgreSQL. Outside a transaction: the repositories it hands out
+   * cannot lock an agent or write (use `write` for that).
+   */
+  read<T>(fn: (repos: ReadRepositories) => Promise<T>): Promise<T> {
+    const repos: ReadRepositories = new Repositories(this.prisma, this.dialect);
     return this.dialect === 'sqlite' ? this.sqliteLock.run(() => fn(repos)) : fn(repos);
   }
 

@@ -7,7 +7,9 @@
  * Two rules shape every statement:
  *
  * - **Fairness is a condition of the claim.** A claim never takes a row that
- *   would give its agent more than `agentMaxInFlight` live leases, counted
+ *   would give its agent (an agent id within a tenant: the cap, the counts
+ *   and the locks below are all per tenant and agent) more than
+ *   `agentMaxInFlight` live leases, counted
  *   across every process. On SQLite the store runs one operation at a time,
  *   so counting and claiming in one transaction is enough. On PostgreSQL two
  *   replicas could count the same leases at once and both claim up to the
@@ -29,7 +31,7 @@
 import { Prisma, type Delivery as Row } from '../generated/prisma/sqlite/client.js';
 import type { Delivery, DeliveryStatus, EventType } from '../domain/types.js';
 import { ENQUEUED_CHANNEL, toDomain, type ClaimedDelivery } from './delivery-repository.js';
-import type { Dialect, PrismaTx } from './repositories.js';
+import { agentLockKey, type Dialect, type PrismaTx } from './repositories.js';
 
 /** Where a finished attempt leaves the delivery. */
 export type Settlement =
@@ -59,6 +61,7 @@ export const REPLAYABLE_STATUSES = ['FAILED', 'CANCELLED'] as const satisfies re
 export type ReplayableStatus = (typeof REPLAYABLE_STATUSES)[number];
 
 export interface ReplayFilter {
+  readonly tenantId: string;
   readonly agentId: string;
   readonly status: ReplayableStatus;
   /** Deliveries created at or after this instant... */
@@ -74,6 +77,9 @@ export interface ReplayFilter {
  * skip an agent just because one of its notifications is being created.
  */
 const CLAIM_LOCK_SPACE = 0x4845_5244; // "HERD"
+
+/** {@link agentLockKey} in SQL, over a row's columns: the claim's lock is per tenant and agent. */
+const AGENT_LOCK_KEY_SQL = Prisma.sql`tenant_id || ':' || agent_id`;
 
 /**
  * Due rows one claim looks at, per row wanted, to find agents with room: the
@@ -98,6 +104,7 @@ function ms(value: number): Prisma.Sql {
 /** A row as `RETURNING *` gives it: column names, not Prisma's field names. */
 interface RawRow {
   id: string;
+  tenant_id: string;
   agent_id: string;
   notification_id: string | null;
   event_type: string;
@@ -118,6 +125,7 @@ interface RawRow {
 function fromRaw(r: RawRow): Row {
   return {
     id: r.id,
+    tenantId: r.tenant_id,
     agentId: r.agent_id,
     notificationId: r.notification_id,
     eventType: r.event_type,
@@ -174,32 +182,41 @@ export class DeliveryQueue {
     return this.dialect === 'postgresql' ? this.claimDuePostgres(owner, o) : this.claimDueSqlite(owner, o);
   }
 
-  private async liveLeases(now: Date, agentIds?: string[]): Promise<Map<string, number>> {
+  /** Live leases per agent, keyed by {@link agentLockKey}, with each agent's (tenant, agent) pair. */
+  private async liveLeases(now: Date): Promise<Map<string, { n: number; tenantId: string; agentId: string }>> {
     const groups = await this.tx.delivery.groupBy({
-      by: ['agentId'],
-      where: { status: 'DELIVERING', leaseExpiresAt: { gte: now }, ...(agentIds === undefined ? {} : { agentId: { in: agentIds } }) },
+      by: ['tenantId', 'agentId'],
+      where: { status: 'DELIVERING', leaseExpiresAt: { gte: now } },
       _count: { _all: true },
     });
-    return new Map(groups.map((g) => [g.agentId, g._count._all]));
+    return new Map(groups.map((g) => [agentLockKey(g.tenantId, g.agentId), { n: g._count._all, tenantId: g.tenantId, agentId: g.agentId }]));
+  }
+
+  /** Rows of agents that are not at their cap (the cap is per tenant and agent). */
+  private async notBusy(now: Date, cap: number): Promise<{ live: Map<string, number>; where: Prisma.DeliveryWhereInput[] }> {
+    const leases = await this.liveLeases(now);
+    const busy = [...leases.values()].filter((l) => l.n >= cap);
+    const where = busy.length > 0 ? [{ NOT: { OR: busy.map((b) => ({ tenantId: b.tenantId, agentId: b.agentId })) } }] : [];
+    return { live: new Map([...leases].map(([k, l]) => [k, l.n])), where };
   }
 
   /** SQLite: the store runs this transaction alone, so count, pick and claim need no locks. */
   private async claimDueSqlite(owner: string, o: ClaimOptions): Promise<ClaimedDelivery[]> {
-    const live = await this.liveLeases(o.now);
-    const busy = [...live].filter(([, n]) => n >= o.agentMaxInFlight).map(([agentId]) => agentId);
+    const { live, where: roomy } = await this.notBusy(o.now, o.agentMaxInFlight);
     const candidates = await this.tx.delivery.findMany({
-      where: { AND: [claimable(o.now), ...(busy.length > 0 ? [{ agentId: { notIn: busy } }] : [])] },
+      where: { AND: [claimable(o.now), ...roomy] },
       orderBy: { nextAttemptAt: 'asc' },
       take: Math.min(SCAN_MAX, o.limit * SCAN_FACTOR),
-      select: { id: true, agentId: true },
+      select: { id: true, tenantId: true, agentId: true },
     });
     const picked: string[] = [];
     const taken = new Map(live);
     for (const c of candidates) {
       if (picked.length >= o.limit) break;
-      const n = taken.get(c.agentId) ?? 0;
+      const key = agentLockKey(c.tenantId, c.agentId);
+      const n = taken.get(key) ?? 0;
       if (n >= o.agentMaxInFlight) continue;
-      taken.set(c.agentId, n + 1);
+      taken.set(key, n + 1);
       picked.push(c.id);
     }
     if (picked.length === 0) return [];
@@ -220,44 +237,47 @@ export class DeliveryQueue {
     // Materialised CTEs keep the volatile lock function out of the scans:
     // it is called once per candidate agent, in order, until `limit` agents
     // are locked.
-    const locked = await this.tx.$queryRaw<Array<{ agent_id: string }>>`
+    const locked = await this.tx.$queryRaw<Array<{ tenant_id: string; agent_id: string }>>`
       WITH busy AS MATERIALIZED (
-        SELECT agent_id FROM deliveries
+        SELECT tenant_id, agent_id FROM deliveries
          WHERE status = 'DELIVERING' AND lease_expires_at >= ${PG_NOW}
-         GROUP BY agent_id HAVING count(*) >= ${cap}
+         GROUP BY tenant_id, agent_id HAVING count(*) >= ${cap}
       ), due AS MATERIALIZED (
-        SELECT agent_id, next_attempt_at FROM deliveries
+        SELECT tenant_id, agent_id, next_attempt_at FROM deliveries
          WHERE ((status = 'PENDING' AND next_attempt_at <= ${PG_NOW}) OR (status = 'DELIVERING' AND lease_expires_at < ${PG_NOW}))
-           AND agent_id NOT IN (SELECT agent_id FROM busy)
+           AND (tenant_id, agent_id) NOT IN (SELECT tenant_id, agent_id FROM busy)
          ORDER BY next_attempt_at
          LIMIT ${Math.min(SCAN_MAX, o.limit * SCAN_FACTOR)}
       ), agents AS MATERIALIZED (
-        SELECT agent_id, min(next_attempt_at) AS first_due FROM due GROUP BY agent_id ORDER BY first_due
+        SELECT tenant_id, agent_id, min(next_attempt_at) AS first_due FROM due GROUP BY tenant_id, agent_id ORDER BY first_due
       )
-      SELECT agent_id FROM agents
-       WHERE pg_try_advisory_xact_lock(${CLAIM_LOCK_SPACE}::int4, hashtext(agent_id))
+      SELECT tenant_id, agent_id FROM agents
+       WHERE pg_try_advisory_xact_lock(${CLAIM_LOCK_SPACE}::int4, hashtext(${AGENT_LOCK_KEY_SQL}))
        LIMIT ${o.limit}`;
     if (locked.length === 0) return [];
+    const tenants = locked.map((l) => l.tenant_id);
     const agents = locked.map((l) => l.agent_id);
     // A new statement, so a new snapshot: every claim for these agents that
     // committed before we got their locks is counted, and no other claim for
     // them can start until this transaction ends.
     const rows = await this.tx.$queryRaw<RawRow[]>`
-      WITH live AS (
-        SELECT agent_id, count(*)::int AS n FROM deliveries
-         WHERE status = 'DELIVERING' AND lease_expires_at >= ${PG_NOW} AND agent_id = ANY(${agents}::text[])
-         GROUP BY agent_id
+      WITH locked AS (
+        SELECT * FROM unnest(${tenants}::text[], ${agents}::text[]) AS a(tenant_id, agent_id)
+      ), live AS (
+        SELECT tenant_id, agent_id, count(*)::int AS n FROM deliveries
+         WHERE status = 'DELIVERING' AND lease_expires_at >= ${PG_NOW} AND (tenant_id, agent_id) IN (SELECT tenant_id, agent_id FROM locked)
+         GROUP BY tenant_id, agent_id
       ), picked AS (
-        SELECT c.id, c.next_attempt_at FROM unnest(${agents}::text[]) AS a(agent_id)
-          LEFT JOIN live l ON l.agent_id = a.agent_id
+        SELECT c.id, c.next_attempt_at FROM locked a
+          LEFT JOIN live l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id
           CROSS JOIN LATERAL (
             SELECT u.id, u.next_attempt_at, row_number() OVER (ORDER BY u.next_attempt_at, u.id) AS rn FROM (
               (SELECT id, next_attempt_at FROM deliveries
-                WHERE agent_id = a.agent_id AND status = 'PENDING' AND next_attempt_at <= ${PG_NOW}
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND status = 'PENDING' AND next_attempt_at <= ${PG_NOW}
                 ORDER BY next_attempt_at LIMIT ${cap})
               UNION ALL
               (SELECT id, next_attempt_at FROM deliveries
-                WHERE agent_id = a.agent_id AND status = 'DELIVERING' AND lease_expires_at < ${PG_NOW}
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND status = 'DELIVERING' AND lease_expires_at < ${PG_NOW}
                 ORDER BY next_attempt_at LIMIT ${cap})
             ) u
           ) c
@@ -283,18 +303,18 @@ export class DeliveryQueue {
    * Null when it is in another state (or does not exist). Not subject to the
    * agent's cap (an operator asked for it), but its lease counts toward it.
    */
-  async claimForRetry(id: string, owner: string, now: Date, leaseMs: number): Promise<ClaimedDelivery | null> {
+  async claimForRetry(tenantId: string, id: string, owner: string, now: Date, leaseMs: number): Promise<ClaimedDelivery | null> {
     if (this.dialect === 'postgresql') {
       const [raw] = await this.tx.$queryRaw<RawRow[]>`
         UPDATE deliveries
            SET status = 'DELIVERING', lease_owner = ${owner}, lease_expires_at = ${PG_NOW} + ${ms(leaseMs)},
                attempt_count = attempt_count + 1, updated_at = ${now}::timestamp(3)
-         WHERE id = ${id} AND status IN ('PENDING', 'FAILED')
+         WHERE id = ${id} AND tenant_id = ${tenantId} AND status IN ('PENDING', 'FAILED')
         RETURNING *`;
       return raw === undefined ? null : claimed(fromRaw(raw), now, leaseMs);
     }
     const [row] = await this.tx.delivery.updateManyAndReturn({
-      where: { id, status: { in: ['PENDING', 'FAILED'] } },
+      where: { id, tenantId, status: { in: ['PENDING', 'FAILED'] } },
       data: { status: 'DELIVERING', leaseOwner: owner, leaseExpiresAt: new Date(now.getTime() + leaseMs), attemptCount: { increment: 1 }, updatedAt: now },
     });
     return row === undefined ? null : claimed(row, now, leaseMs);
@@ -386,16 +406,15 @@ export class DeliveryQueue {
       const [row] = await this.tx.$queryRaw<Array<{ ms: number }>>`
         SELECT (EXTRACT(EPOCH FROM (next_attempt_at - ${PG_NOW})) * 1000)::float8 AS ms FROM deliveries
          WHERE status = 'PENDING'
-           AND agent_id NOT IN (
-             SELECT agent_id FROM deliveries WHERE status = 'DELIVERING' AND lease_expires_at >= ${PG_NOW}
-              GROUP BY agent_id HAVING count(*) >= ${agentMaxInFlight})
+           AND (tenant_id, agent_id) NOT IN (
+             SELECT tenant_id, agent_id FROM deliveries WHERE status = 'DELIVERING' AND lease_expires_at >= ${PG_NOW}
+              GROUP BY tenant_id, agent_id HAVING count(*) >= ${agentMaxInFlight})
          ORDER BY next_attempt_at LIMIT 1`;
       return row === undefined ? null : row.ms;
     }
-    const live = await this.liveLeases(now);
-    const busy = [...live].filter(([, n]) => n >= agentMaxInFlight).map(([agentId]) => agentId);
+    const { where: roomy } = await this.notBusy(now, agentMaxInFlight);
     const row = await this.tx.delivery.findFirst({
-      where: { status: 'PENDING', ...(busy.length > 0 ? { agentId: { notIn: busy } } : {}) },
+      where: { AND: [{ status: 'PENDING' }, ...roomy] },
       orderBy: { nextAttemptAt: 'asc' },
       select: { nextAttemptAt: true },
     });
@@ -413,7 +432,7 @@ export class DeliveryQueue {
       UPDATE deliveries
          SET status = 'PENDING', next_attempt_at = ${d === 'postgresql' ? PG_NOW : at(d, now)}, attempt_base = attempt_count,
              lease_owner = NULL, lease_expires_at = NULL, completed_at = NULL, updated_at = ${at(d, now)}
-       WHERE agent_id = ${f.agentId} AND status = ${f.status} AND event_type = ${'notification' satisfies EventType}
+       WHERE tenant_id = ${f.tenantId} AND agent_id = ${f.agentId} AND status = ${f.status} AND event_type = ${'notification' satisfies EventType}
          AND created_at >= ${at(d, f.since)} AND created_at < ${at(d, f.until)}`;
     if (count > 0 && this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
     return count;

@@ -6,6 +6,7 @@ import type { Dialect, PrismaTx } from './repositories.js';
 export function toDomain(row: Row): Delivery {
   return {
     id: row.id,
+    tenantId: row.tenantId,
     agentId: row.agentId,
     notificationId: row.notificationId,
     eventType: row.eventType as EventType,
@@ -48,6 +49,7 @@ export interface ClaimedDelivery extends Delivery {
 
 export interface NewDelivery {
   readonly id: string;
+  readonly tenantId: string;
   readonly agentId: string;
   readonly notificationId: string | null;
   readonly eventType: EventType;
@@ -57,6 +59,7 @@ export interface NewDelivery {
 }
 
 export interface DeliveryFilters {
+  readonly tenantId: string;
   readonly agentId: string | null;
   readonly status: DeliveryStatus | null;
 }
@@ -83,6 +86,7 @@ export class DeliveryRepository {
     return this.tx.delivery.create({
       data: {
         id: d.id,
+        tenantId: d.tenantId,
         agentId: d.agentId,
         notificationId: d.notificationId,
         eventType: d.eventType,
@@ -112,8 +116,9 @@ export class DeliveryRepository {
     return { ...toDomain(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt };
   }
 
-  async get(id: string): Promise<Delivery | null> {
-    const row = await this.tx.delivery.findUnique({ where: { id } });
+  /** The delivery, if it belongs to `tenantId`. */
+  async get(tenantId: string, id: string): Promise<Delivery | null> {
+    const row = await this.tx.delivery.findUnique({ where: { id, tenantId } });
     return row === null ? null : toDomain(row);
   }
 
@@ -124,7 +129,7 @@ export class DeliveryRepository {
 
   /** Newest first; `after` is the (created_at, id) of the last row of the previous page. */
   async list(filters: DeliveryFilters, limit: number, after: TimeCursor | null): Promise<Delivery[]> {
-    const where: Prisma.DeliveryWhereInput = {};
+    const where: Prisma.DeliveryWhereInput = { tenantId: filters.tenantId };
     if (filters.agentId !== null) where.agentId = filters.agentId;
     if (filters.status !== null) where.status = filters.status;
     const rows = await this.tx.delivery.findMany({
@@ -154,16 +159,16 @@ export class DeliveryRepository {
   }
 
   /** Cancels an agent's deliveries that are waiting (not the ones in flight) and returns them. */
-  async cancelPending(agentId: string, reason: string, now: Date): Promise<Delivery[]> {
+  async cancelPending(tenantId: string, agentId: string, reason: string, now: Date): Promise<Delivery[]> {
     const rows = await this.tx.delivery.updateManyAndReturn({
-      where: { agentId, status: 'PENDING' },
+      where: { tenantId, agentId, status: 'PENDING' },
       data: { status: 'CANCELLED', lastError: reason, completedAt: now, updatedAt: now },
     });
     return rows.map(toDomain);
   }
 
-  async stats(agentId: string | null, since: Date): Promise<DeliveryStats> {
-    const where: Prisma.DeliveryWhereInput = { createdAt: { gte: since }, ...(agentId === null ? {} : { agentId }) };
+  async stats(tenantId: string, agentId: string | null, since: Date): Promise<DeliveryStats> {
+    const where: Prisma.DeliveryWhereInput = { tenantId, createdAt: { gte: since }, ...(agentId === null ? {} : { agentId }) };
     const groups = await this.tx.delivery.groupBy({ by: ['status'], where, _count: { _all: true } });
     const byStatus: Record<DeliveryStatus, number> = { PENDING: 0, DELIVERING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
     for (const g of groups) byStatus[g.status as DeliveryStatus] = g._count._all;

@@ -7,6 +7,7 @@ import type { PrismaTx } from './repositories.js';
 function toDomain(row: Row): Notification {
   return {
     id: row.id,
+    tenantId: row.tenantId,
     agentId: row.agentId,
     notificationType: row.notificationType,
     title: row.title,
@@ -31,6 +32,7 @@ function toDomain(row: Row): Notification {
 }
 
 export interface NotificationFilters {
+  readonly tenantId: string;
   readonly agentId: string;
   readonly unreadOnly: boolean;
   readonly notificationType: string | null;
@@ -41,20 +43,21 @@ export interface NotificationFilters {
 export class NotificationRepository {
   constructor(private readonly tx: PrismaTx) {}
 
-  async get(id: string): Promise<Notification | null> {
-    const row = await this.tx.notification.findUnique({ where: { id } });
+  /** The notification, if it belongs to `tenantId`. */
+  async get(tenantId: string, id: string): Promise<Notification | null> {
+    const row = await this.tx.notification.findUnique({ where: { id, tenantId } });
     return row === null ? null : toDomain(row);
   }
 
-  async findByIdempotencyKey(agentId: string, idempotencyKey: string): Promise<Notification | null> {
-    const row = await this.tx.notification.findUnique({ where: { agentId_idempotencyKey: { agentId, idempotencyKey } } });
+  async findByIdempotencyKey(tenantId: string, agentId: string, idempotencyKey: string): Promise<Notification | null> {
+    const row = await this.tx.notification.findUnique({ where: { tenantId_agentId_idempotencyKey: { tenantId, agentId, idempotencyKey } } });
     return row === null ? null : toDomain(row);
   }
 
   /** Notifications decided DELIVER or DEFER with created_at in (from, to]. */
-  countAccepted(agentId: string, from: Date, to: Date): Promise<number> {
+  countAccepted(tenantId: string, agentId: string, from: Date, to: Date): Promise<number> {
     return this.tx.notification.count({
-      where: { agentId, createdAt: { gt: from, lte: to }, decisionOutcome: { in: ['DELIVER', 'DEFER'] } },
+      where: { tenantId, agentId, createdAt: { gt: from, lte: to }, decisionOutcome: { in: ['DELIVER', 'DEFER'] } },
     });
   }
 
@@ -62,6 +65,7 @@ export class NotificationRepository {
     await this.tx.notification.create({
       data: {
         id: n.id,
+        tenantId: n.tenantId,
         agentId: n.agentId,
         notificationType: n.notificationType,
         title: n.title,
@@ -85,7 +89,7 @@ export class NotificationRepository {
 
   /** Newest first; `after` is the (created_at, id) of the last row of the previous page. */
   async list(filters: NotificationFilters, limit: number, after: TimeCursor | null): Promise<Notification[]> {
-    const where: Prisma.NotificationWhereInput = { agentId: filters.agentId };
+    const where: Prisma.NotificationWhereInput = { tenantId: filters.tenantId, agentId: filters.agentId };
     if (filters.unreadOnly) where.read = false;
     if (filters.notificationType !== null) where.notificationType = filters.notificationType;
     const createdAt: Prisma.DateTimeFilter = {};
@@ -101,8 +105,8 @@ export class NotificationRepository {
   }
 
   /** Sets read and read_at unless already read; returns the notification either way. */
-  async markRead(id: string, now: Date): Promise<Notification | null> {
-    await this.tx.notification.updateMany({ where: { id, read: false }, data: { read: true, readAt: now } });
-    return this.get(id);
+  async markRead(tenantId: string, id: string, now: Date): Promise<Notification | null> {
+    await this.tx.notification.updateMany({ where: { id, tenantId, read: false }, data: { read: true, readAt: now } });
+    return this.get(tenantId, id);
   }
 }

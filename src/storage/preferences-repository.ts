@@ -54,8 +54,8 @@ function toColumns(p: EditablePreferences) {
 export class PreferencesRepository {
   constructor(private readonly tx: PrismaTx) {}
 
-  async get(agentId: string): Promise<AgentPreferences | null> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { agentId } });
+  async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
     return row === null ? null : toDomain(row);
   }
 
@@ -65,6 +65,7 @@ export class PreferencesRepository {
    * `disabledReason` undefined leaves the recorded reason as it is.
    */
   async save(
+    tenantId: string,
     agentId: string,
     prefs: EditablePreferences,
     opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
@@ -74,33 +75,33 @@ export class PreferencesRepository {
     const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason, ...(opts.disabledReason === null ? { consecutiveFailures: 0 } : {}) };
     if (!opts.exists) {
       const row = await this.tx.agentPreferences.create({
-        data: { agentId, ...columns, ...reason, webhookSecret: opts.newSecret, createdAt: opts.now, updatedAt: opts.now },
+        data: { tenantId, agentId, ...columns, ...reason, webhookSecret: opts.newSecret, createdAt: opts.now, updatedAt: opts.now },
       });
       return toDomain(row);
     }
     const secret = opts.newSecret !== null ? { webhookSecret: opts.newSecret } : {};
     const row = await this.tx.agentPreferences.update({
-      where: { agentId },
+      where: { tenantId_agentId: { tenantId, agentId } },
       data: { ...columns, ...reason, ...secret, updatedAt: opts.now },
     });
     return toDomain(row);
   }
 
-  async hasSecret(agentId: string): Promise<boolean> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { agentId }, select: { webhookSecret: true } });
+  async hasSecret(tenantId: string, agentId: string): Promise<boolean> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { webhookSecret: true } });
     return row?.webhookSecret != null;
   }
 
   /** Deletes the row; false when there was none. */
-  async delete(agentId: string): Promise<boolean> {
-    const { count } = await this.tx.agentPreferences.deleteMany({ where: { agentId } });
+  async delete(tenantId: string, agentId: string): Promise<boolean> {
+    const { count } = await this.tx.agentPreferences.deleteMany({ where: { tenantId, agentId } });
     return count > 0;
   }
 
-  /** A page ordered by agent_id, starting after `afterAgentId`. */
-  async list(limit: number, afterAgentId: string | null): Promise<AgentPreferences[]> {
+  /** A page of the tenant's agents ordered by agent_id, starting after `afterAgentId`. */
+  async list(tenantId: string, limit: number, afterAgentId: string | null): Promise<AgentPreferences[]> {
     const rows = await this.tx.agentPreferences.findMany({
-      where: afterAgentId === null ? {} : { agentId: { gt: afterAgentId } },
+      where: afterAgentId === null ? { tenantId } : { tenantId, agentId: { gt: afterAgentId } },
       orderBy: { agentId: 'asc' },
       take: limit,
     });
@@ -108,9 +109,9 @@ export class PreferencesRepository {
   }
 
   /** The secrets that sign right now; an expired previous secret is reported as none. */
-  async signingSecrets(agentId: string, now: Date): Promise<SigningSecrets | null> {
+  async signingSecrets(tenantId: string, agentId: string, now: Date): Promise<SigningSecrets | null> {
     const row = await this.tx.agentPreferences.findUnique({
-      where: { agentId },
+      where: { tenantId_agentId: { tenantId, agentId } },
       select: { webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
     });
     return row === null ? null : secretsOf(row, now);
@@ -120,15 +121,15 @@ export class PreferencesRepository {
    * Everything a send needs about the agent, in one read: preferences, the
    * secrets that sign now, and how many of its deliveries ended FAILED in a row.
    */
-  async deliveryTarget(agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets; consecutiveFailures: number } | null> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { agentId } });
+  async deliveryTarget(tenantId: string, agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets; consecutiveFailures: number } | null> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
     return row === null ? null : { prefs: toDomain(row), secrets: secretsOf(row, now), consecutiveFailures: row.consecutiveFailures };
   }
 
   /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */
-  async recordFailure(agentId: string): Promise<number | null> {
+  async recordFailure(tenantId: string, agentId: string): Promise<number | null> {
     const [row] = await this.tx.agentPreferences.updateManyAndReturn({
-      where: { agentId },
+      where: { tenantId, agentId },
       data: { consecutiveFailures: { increment: 1 } },
       select: { consecutiveFailures: true },
     });
@@ -136,17 +137,18 @@ export class PreferencesRepository {
   }
 
   /** A delivery of the agent succeeded: the failures in a row start again from 0. */
-  async resetFailures(agentId: string): Promise<void> {
-    await this.tx.agentPreferences.updateMany({ where: { agentId, consecutiveFailures: { gt: 0 } }, data: { consecutiveFailures: 0 } });
+  async resetFailures(tenantId: string, agentId: string): Promise<void> {
+    await this.tx.agentPreferences.updateMany({ where: { tenantId, agentId, consecutiveFailures: { gt: 0 } }, data: { consecutiveFailures: 0 } });
   }
 
   /** Replaces the secret; the old one signs until `previousExpiresAt` (null: revoked now). */
-  async rotateSecret(agentId: string, secret: string, previousExpiresAt: Date | null, now: Date): Promise<boolean> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { agentId }, select: { webhookSecret: true } });
+  async rotateSecret(tenantId: string, agentId: string, secret: string, previousExpiresAt: Date | null, now: Date): Promise<boolean> {
+    const key = { tenantId_agentId: { tenantId, agentId } };
+    const row = await this.tx.agentPreferences.findUnique({ where: key, select: { webhookSecret: true } });
     if (row === null) return false;
     const keepPrevious = previousExpiresAt !== null && row.webhookSecret !== null;
     await this.tx.agentPreferences.update({
-      where: { agentId },
+      where: key,
       data: {
         webhookSecret: secret,
         previousWebhookSecret: keepPrevious ? row.webhookSecret : null,
@@ -163,9 +165,9 @@ export class PreferencesRepository {
    * switch off the new one. `onlyIfOn`: leave a webhook that is off already
    * (and its recorded reason) alone. Returns whether it did.
    */
-  async disableWebhook(agentId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<boolean> {
+  async disableWebhook(tenantId: string, agentId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<boolean> {
     const { count } = await this.tx.agentPreferences.updateMany({
-      where: { agentId, webhookUrl: url, ...(onlyIfOn ? { enableWebhook: true } : {}) },
+      where: { tenantId, agentId, webhookUrl: url, ...(onlyIfOn ? { enableWebhook: true } : {}) },
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
     return count > 0;

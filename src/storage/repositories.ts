@@ -11,9 +11,35 @@ import { QueueStatsRepository } from './queue-stats-repository.js';
 import { RetentionRepository } from './retention-repository.js';
 
 export type PrismaTx = Prisma.TransactionClient;
+
+/**
+ * The text an agent's advisory locks hash: tenant ids never contain ':'
+ * (see src/auth/tenant.ts), so the first ':' ends the tenant and two
+ * tenants' agents of the same id get different locks.
+ */
+export function agentLockKey(tenantId: string, agentId: string): string {
+  return `${tenantId}:${agentId}`;
+}
 export type Dialect = 'sqlite' | 'postgresql';
 
-export class Repositories {
+/**
+ * What a read may use: the repositories' look-ups, without the agent lock or
+ * any statement that writes. `Store.read` runs outside a transaction (on
+ * PostgreSQL on any pooled connection, on SQLite under the store's mutex),
+ * where an advisory lock would be released at once and a write would not be
+ * atomic with anything; the type makes asking for either a compile error.
+ */
+export interface ReadRepositories {
+  readonly dialect: Dialect;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget'>;
+  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'list'>;
+  readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
+  readonly queueStats: QueueStatsRepository;
+  readonly queue: Pick<DeliveryQueue, 'nextDueInMs'>;
+  ping(): Promise<void>;
+}
+
+export class Repositories implements ReadRepositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
@@ -36,9 +62,9 @@ export class Repositories {
    * idempotency) until this transaction ends. SQLite needs nothing: its
    * transactions already run one at a time.
    */
-  async lockAgent(agentId: string): Promise<void> {
+  async lockAgent(tenantId: string, agentId: string): Promise<void> {
     if (this.dialect === 'postgresql') {
-      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${agentId}, 0))`;
+      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${agentLockKey(tenantId, agentId)}, 0))`;
     }
   }
 

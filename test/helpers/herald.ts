@@ -100,7 +100,9 @@ export async function startHerald(t: TestContext, options: StartOptions = {}): P
   const config = loadConfig(env);
   const app = await App.start(config, createLogger(config.logLevel), options);
   const address = `127.0.0.1:${app.port ?? 0}`;
-  const client = createHeraldClient(address, env.HERALD_API_TOKENS ? { token: env.HERALD_API_TOKENS.split(',')[0]! } : {});
+  // The first entry's token (a scoped entry is TENANT:ROLE:TOKEN).
+  const first = env.HERALD_API_TOKENS?.split(',')[0]?.trim();
+  const client = createHeraldClient(address, first ? { token: first.includes(':') ? first.split(':').slice(2).join(':') : first } : {});
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;

@@ -4,9 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
+import { status } from '@grpc/grpc-js';
+import { createHeraldClient } from '../../src/client.js';
 import { parseDatabaseUrl } from '../../src/config.js';
 import { applyMigrations, defaultMigrationsDir } from '../../src/storage/migrations.js';
-import { cleanup, freshDatabaseUrl, startHerald } from '../helpers/herald.js';
+import { cleanup, codeOf, freshDatabaseUrl, startHerald } from '../helpers/herald.js';
 import { openRaw } from '../helpers/raw-sql.js';
 
 /*
@@ -76,6 +78,16 @@ test("a database of the previous release, with data, is upgraded by starting Her
   const recorded = await check.all('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name');
   assert.deepEqual(recorded.map((r) => r['migration_name']), all, 'every migration after the previous release was applied at start');
   assert.ok(app.port !== null);
+  // Rows from before tenants belong to the tenant `default`, which callers naming no tenant act on.
+  for (const table of ['agent_preferences', 'notifications', 'deliveries']) {
+    const tenants = await check.all(`SELECT DISTINCT tenant_id FROM ${table}`);
+    assert.deepEqual(tenants.map((r) => r['tenant_id']), ['default'], `${table} rows moved to tenant default`);
+  }
+  const other = createHeraldClient(`127.0.0.1:${app.port}`, { tenant: 'acme' });
+  cleanup(t, () => other.close());
+  assert.equal((await codeOf(other.preferences.GetPreferences({ agent_id: 'upgrade-agent' }))).code, status.NOT_FOUND);
+  assert.equal((await codeOf(other.deliveries.GetDelivery({ id: 'dlv_01UPGRADE00000000000000001' }))).code, status.NOT_FOUND);
+  assert.equal((await codeOf(other.notifications.GetNotification({ id: 'ntf_01UPGRADE00000000000000001' }))).code, status.NOT_FOUND);
 
   const prefs = await client.preferences.GetPreferences({ agent_id: 'upgrade-agent' });
   assert.equal(prefs.enable_webhook, true);

@@ -72,7 +72,7 @@ describe('the client built from the service definitions', () => {
 });
 
 describe('unary calls', () => {
-  it('send the bearer token, the client metadata and the per-call metadata, and a deadline by default', async (t) => {
+  it('send the bearer token, the tenant, the client metadata and the per-call metadata, and a deadline by default', async (t) => {
     let seen: { metadata: grpc.Metadata; deadline: grpc.Deadline } | null = null;
     const address = await serve(t, {
       GetNotification: (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
@@ -80,13 +80,14 @@ describe('unary calls', () => {
         callback(null, { id: 'ntf_1', metadata: { fields: { n: { numberValue: 1 } } } });
       },
     });
-    const client = connect(t, address, { token: 'tok-1', metadata: { 'x-service': 'billing' }, timeoutMs: 60_000 });
+    const client = connect(t, address, { token: 'tok-1', tenant: 'acme', metadata: { 'x-service': 'billing' }, timeoutMs: 60_000 });
     const before = Date.now();
     const res = await client.unary('NotificationService', 'GetNotification', { id: 'ntf_1' }, { metadata: { 'x-request-id': 'r-1' } });
     assert.deepEqual(res.metadata, { n: 1 }, 'the Struct comes back as plain JSON');
     assert.ok(seen !== null);
     const { metadata, deadline } = seen as { metadata: grpc.Metadata; deadline: grpc.Deadline };
     assert.deepEqual(metadata.get('authorization'), ['Bearer tok-1']);
+    assert.deepEqual(metadata.get('x-herald-tenant'), ['acme']);
     assert.deepEqual(metadata.get('x-service'), ['billing']);
     assert.deepEqual(metadata.get('x-request-id'), ['r-1']);
     const ms = (deadline instanceof Date ? deadline.getTime() : deadline) - before;
@@ -161,6 +162,7 @@ describe('unary calls', () => {
     assert.throws(() => createUntypedClient('127.0.0.1:1', { tls: { cert: 'x' } }), /tls.cert and tls.key go together/);
     assert.throws(() => createUntypedClient('127.0.0.1:1', { insecure: true, timeoutMs: 0 }), /timeoutMs must be a positive number/);
     assert.throws(() => createUntypedClient('127.0.0.1:1', { insecure: true, token: 'a\nb' }), /token must be a non-empty string on one line/);
+    assert.throws(() => createUntypedClient('127.0.0.1:1', { insecure: true, tenant: '' }), /tenant must be a non-empty string on one line/);
   });
 });
 

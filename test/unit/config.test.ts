@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig, parseDatabaseUrl } from '../../src/config.js';
 
@@ -74,6 +78,11 @@ describe('loadConfig', () => {
     ['HERALD_SIGNATURE_HEADER', 'X-Herald-Delivery'],
     ['HERALD_SIGNATURE_HEADER', 'Transfer-Encoding'],
     ['HERALD_API_TOKENS', 'short'],
+    ['HERALD_API_TOKENS', 'acme:wrte:aaaaaaaaaaaaaaaa'],
+    ['HERALD_API_TOKENS', 'Acme:read:aaaaaaaaaaaaaaaa'],
+    ['HERALD_API_TOKENS', 'acme:read:short'],
+    ['HERALD_API_TOKENS', 'aaaaaaaaaaaaaaaa,acme:admin:aaaaaaaaaaaaaaaa'],
+    ['HERALD_API_TOKENS_FILE', '/nonexistent/herald-tokens'],
     ['WEBHOOK_SECRET', 'abc'],
     ['WEBHOOK_SECRET', 'whsec_c2hvcnQ='],
   ];
@@ -128,8 +137,32 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ HERALD_ROLE: 'api' }).workerEnabled, false);
   });
 
-  test('HERALD_API_TOKENS is split on commas', () => {
-    assert.deepEqual(loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb' }).apiTokens, ['aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb']);
+  test('HERALD_API_TOKENS is split on commas: bare entries are operator tokens, TENANT:ROLE:TOKEN ones scoped; only digests are kept', () => {
+    const tokens = loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa, acme:write:bbbbbbbbbbbbbbbb:with:colons' }).apiTokens;
+    const sha = (t: string): Buffer => createHash('sha256').update(t).digest();
+    assert.deepEqual(tokens, [
+      { tenant: null, role: 'operator', digest: sha('aaaaaaaaaaaaaaaa') },
+      { tenant: 'acme', role: 'write', digest: sha('bbbbbbbbbbbbbbbb:with:colons') },
+    ]);
+  });
+
+  test('a bad token entry is reported by its position, never by its value', () => {
+    assert.throws(
+      () => loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa,acme:owner:secret-secret-secret' }),
+      (err: Error) => err.message.startsWith('HERALD_API_TOKENS: entry 2:') && !err.message.includes('secret-secret'),
+    );
+  });
+
+  test('HERALD_API_TOKENS_FILE is read at start-up, one entry a line, skipping # comments and blank lines', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-tokens-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'tokens'), '# the operator\ncccccccccccccccc\n\n  beta:read:dddddddddddddddd  \n');
+    const file = loadConfig({ HERALD_API_TOKENS_FILE: 'tokens' }, dir).apiTokensFile;
+    assert.equal(file?.path, join(dir, 'tokens'));
+    assert.deepEqual(file?.tokens.map((k) => [k.tenant, k.role]), [[null, 'operator'], ['beta', 'read']]);
+    assert.equal(loadConfig({}).apiTokensFile, null);
+    writeFileSync(join(dir, 'bad'), '# fine\nbeta:reader:dddddddddddddddd\n');
+    assert.throws(() => loadConfig({ HERALD_API_TOKENS_FILE: 'bad' }, dir), /^ConfigError: HERALD_API_TOKENS_FILE: ".*bad" line 2: an entry with ':'/);
   });
 });
 

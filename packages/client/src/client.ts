@@ -44,6 +44,12 @@ export interface HeraldClientOptions {
   /** Sent as `authorization: Bearer <token>` on every call (for servers with HERALD_API_TOKENS). */
   readonly token?: string;
   /**
+   * Sent as `x-herald-tenant` on every call: the tenant the calls act on. An operator token
+   * may name any tenant; a scoped token (`TENANT:ROLE:TOKEN` on the server) acts on its own
+   * and needs none. Unset: the tenant `default`, or the scoped token's own.
+   */
+  readonly tenant?: string;
+  /**
    * TLS to the server. Default: TLS with the system's trusted roots. Pass `{ca}` for a private
    * CA, `{ca, cert, key}` for mutual TLS.
    */
@@ -156,6 +162,10 @@ function metadataOf(options: HeraldClientOptions): grpc.Metadata {
   if (options.token !== undefined) {
     if (options.token === '' || /[\r\n]/.test(options.token)) throw new TypeError('token must be a non-empty string on one line');
     metadata.set('authorization', `Bearer ${options.token}`);
+  }
+  if (options.tenant !== undefined) {
+    if (options.tenant === '' || /[\r\n]/.test(options.tenant)) throw new TypeError('tenant must be a non-empty string on one line');
+    metadata.set('x-herald-tenant', options.tenant);
   }
   return metadata;
 }
