@@ -24,6 +24,7 @@ import { PreferencesService } from './services/preferences-service.js';
 import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
 import { applyMigrations, packageRoot } from './storage/migrations.js';
+import { SecretBox } from './storage/secret-box.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -74,7 +75,8 @@ export class App {
     const random = options.random ?? Math.random;
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
-    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous });
+    const secrets = new SecretBox(config.secretKeys?.current ?? null, config.secretKeys?.previous ?? null);
+    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous, secrets });
     const events = new DeliveryEvents();
     const decisions = new NotificationEvents();
     const unsubscribe = [logEvents(log, events, decisions)];
@@ -144,6 +146,11 @@ export class App {
     }
     if (server !== null && config.apiTokens.length === 0 && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
       log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and HERALD_API_TOKENS is not set: anyone who can connect can read secrets and change preferences');
+    }
+    if (secrets.currentKeyId === null) {
+      log.warn('HERALD_SECRET_KEY is not set: webhook secrets and webhook_headers values are stored in the database in plain text');
+    } else {
+      log.info({ keyId: secrets.currentKeyId, previousKey: config.secretKeys?.previous != null }, 'secrets at rest are encrypted');
     }
     log.info({ version: VERSION, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);

@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { Store } from '../storage/database.js';
 import type { Settlement } from '../storage/delivery-queue.js';
 import type { ClaimedDelivery } from '../storage/delivery-repository.js';
+import { SealedValueError } from '../storage/secret-box.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { AgentDisabled, DeliveryEvents } from './events.js';
 import type { WebhookSender } from './sender.js';
@@ -129,7 +130,16 @@ export class Dispatcher {
         lastError: `retries exhausted: ${used - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
-    const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
+    let target;
+    try {
+      target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
+    } catch (err) {
+      // A secret or header this process cannot decrypt (a missing key): sending
+      // without it would be garbage, so the delivery fails with the reason.
+      if (!(err instanceof SealedValueError)) throw err;
+      this.log.error({ deliveryId: claimed.id, agentId: claimed.agentId, reason: err.message }, 'webhook not sent: a stored secret cannot be decrypted');
+      return this.giveBack(job, { status: 'FAILED', lastStatusCode: null, lastError: `not sent: ${err.message}` });
+    }
     const prefs = target?.prefs ?? null;
     const url = prefs?.webhookUrl ?? null;
     const current = target?.secrets.current ?? null;

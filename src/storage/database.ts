@@ -2,8 +2,6 @@
  * Opens the database and hands out transaction-scoped repositories. This
  * directory is the only place that imports Prisma.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { DatabaseConfig } from '../config.js';
@@ -12,12 +10,16 @@ import { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
 import { PostgresListener } from './postgres-listener.js';
 import { Repositories, type Dialect, type PrismaTx } from './repositories.js';
+import { SecretBox } from './secret-box.js';
+import { prepareSqliteFile } from './sqlite-file.js';
 
 export interface StoreOptions {
   /** SQLite `synchronous`: FULL (default) survives power loss; NORMAL is faster and survives process crashes. */
   readonly sqliteSynchronous?: 'FULL' | 'NORMAL';
   /** PostgreSQL connections in this process's pool (default 10). */
   readonly poolSize?: number;
+  /** Encrypts secrets at rest (default: none, they are stored in plain text). */
+  readonly secrets?: SecretBox;
 }
 
 /** Splits Prisma's `?schema=` parameter off a PostgreSQL URL: the pg driver does not know it. */
@@ -58,6 +60,7 @@ export class Store {
     private readonly prisma: PrismaClient,
     readonly dialect: Dialect,
     private readonly connectionString: string | null,
+    private readonly secrets: SecretBox,
   ) {}
 
   static async open(config: DatabaseConfig, options: StoreOptions = {}): Promise<Store> {
@@ -76,9 +79,9 @@ export class Store {
         await prisma.$disconnect();
         throw err;
       }
-      return new Store(prisma, 'postgresql', connectionString);
+      return new Store(prisma, 'postgresql', connectionString, options.secrets ?? new SecretBox());
     }
-    mkdirSync(dirname(config.filePath), { recursive: true });
+    prepareSqliteFile(config.filePath);
     const adapter = new PrismaBetterSqlite3({ url: `file:${config.filePath}` }, { timestampFormat: 'iso8601' });
     const prisma = new PrismaClient({ adapter, transactionOptions });
     // WAL lets readers in other processes (backups, the CLI) work alongside
@@ -87,18 +90,18 @@ export class Store {
     await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.sqliteSynchronous ?? 'FULL'}`);
     await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
     await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
-    return new Store(prisma, 'sqlite', null);
+    return new Store(prisma, 'sqlite', null, options.secrets ?? new SecretBox());
   }
 
   /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
   write<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect)));
+    const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect, this.secrets)));
     return this.dialect === 'sqlite' ? this.sqliteLock.run(transaction) : transaction();
   }
 
   /** Runs read-only work: consistent on SQLite (see the class comment), on the pool on PostgreSQL. */
   read<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const repos = new Repositories(this.prisma, this.dialect);
+    const repos = new Repositories(this.prisma, this.dialect, this.secrets);
     return this.dialect === 'sqlite' ? this.sqliteLock.run(() => fn(repos)) : fn(repos);
   }
 

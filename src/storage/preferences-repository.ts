@@ -1,7 +1,31 @@
 import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.js';
-import { priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
+import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, SigningSecrets } from '../domain/types.js';
 import type { PrismaTx } from './repositories.js';
+import type { SealedPlace, SecretBox } from './secret-box.js';
+
+// Where each secret sits, for its encryption's additional data. Both secret
+// columns share one field name so that a rotation can move the current secret
+// to the previous column without opening it.
+// MERGE NOTE (tenants): the row's identity here must include the tenant once agent ids are per tenant.
+function secretPlace(agentId: string): SealedPlace {
+  return { agentId, field: 'webhook_secret' };
+}
+function headerPlace(agentId: string, name: string): SealedPlace {
+  return { agentId, field: `webhook_headers.${name.toLowerCase()}` };
+}
+
+type StoredHeaders = Record<string, string>;
+
+/** Receiver credentials are write-only: reads show the names, never the values. */
+function maskedHeaders(column: string): Record<string, string> {
+  return Object.fromEntries(Object.keys(JSON.parse(column) as StoredHeaders).map((name) => [name, MASKED_HEADER_VALUE]));
+}
+
+function openedHeaders(row: Pick<Row, 'agentId' | 'webhookHeaders'>, box: SecretBox): Record<string, string> {
+  const stored = JSON.parse(row.webhookHeaders) as StoredHeaders;
+  return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name, box.open(value, headerPlace(row.agentId, name))]));
+}
 
 function toDomain(row: Row): AgentPreferences {
   return {
@@ -16,7 +40,7 @@ function toDomain(row: Row): AgentPreferences {
     maxPerHour: row.maxPerHour,
     notificationTypes: JSON.parse(row.notificationTypes) as string[],
     minPriority: priorityFromRank(row.minPriority) ?? null,
-    webhookHeaders: JSON.parse(row.webhookHeaders) as Record<string, string>,
+    webhookHeaders: maskedHeaders(row.webhookHeaders),
     webhookTimeoutMs: row.webhookTimeoutMs,
     webhookSecretSet: row.webhookSecret !== null,
     webhookDisabledReason: row.webhookDisabledReason,
@@ -25,16 +49,33 @@ function toDomain(row: Row): AgentPreferences {
   };
 }
 
-function secretsOf(row: Pick<Row, 'webhookSecret' | 'previousWebhookSecret' | 'previousSecretExpiresAt'>, now: Date): SigningSecrets {
+function secretsOf(row: Pick<Row, 'agentId' | 'webhookSecret' | 'previousWebhookSecret' | 'previousSecretExpiresAt'>, now: Date, box: SecretBox): SigningSecrets {
   const previousValid = row.previousWebhookSecret !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now;
+  const open = (stored: string | null): string | null => (stored === null ? null : box.open(stored, secretPlace(row.agentId)));
   return {
-    current: row.webhookSecret,
-    previous: previousValid ? row.previousWebhookSecret : null,
+    current: open(row.webhookSecret),
+    previous: previousValid ? open(row.previousWebhookSecret) : null,
     previousExpiresAt: previousValid ? row.previousSecretExpiresAt : null,
   };
 }
 
-function toColumns(p: EditablePreferences) {
+/**
+ * Sealed header values. A masked value keeps the stored one (`stored`, by
+ * lower-case name); the service has checked that there is one.
+ */
+function sealedHeaders(agentId: string, headers: Readonly<Record<string, string>>, stored: StoredHeaders, box: SecretBox): StoredHeaders {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => {
+      const place = headerPlace(agentId, name);
+      if (value !== MASKED_HEADER_VALUE) return [name, box.seal(value, place)];
+      const kept = stored[name.toLowerCase()];
+      if (kept === undefined) throw new Error(`webhook_headers["${name}"] is masked but has no stored value to keep`);
+      return [name, box.keep(kept, place)];
+    }),
+  );
+}
+
+function toColumns(agentId: string, p: EditablePreferences, storedHeaders: StoredHeaders, box: SecretBox) {
   return {
     enableWebhook: p.enableWebhook,
     webhookUrl: p.webhookUrl,
@@ -46,13 +87,26 @@ function toColumns(p: EditablePreferences) {
     maxPerHour: p.maxPerHour,
     notificationTypes: JSON.stringify(p.notificationTypes),
     minPriority: p.minPriority === null ? 0 : PRIORITY_RANK[p.minPriority],
-    webhookHeaders: JSON.stringify(p.webhookHeaders),
+    webhookHeaders: JSON.stringify(sealedHeaders(agentId, p.webhookHeaders, storedHeaders, box)),
     webhookTimeoutMs: p.webhookTimeoutMs,
   };
 }
 
+/** What re-encrypting one batch did. */
+export interface ResealBatch {
+  readonly scanned: number;
+  readonly rewritten: number;
+  /** Rows that changed between the read and the rewrite; a later pass takes them again. */
+  readonly changedMeanwhile: number;
+  /** The last agent id of the batch (the cursor of the next), or null at the end. */
+  readonly lastAgentId: string | null;
+}
+
 export class PreferencesRepository {
-  constructor(private readonly tx: PrismaTx) {}
+  constructor(
+    private readonly tx: PrismaTx,
+    private readonly box: SecretBox,
+  ) {}
 
   async get(agentId: string): Promise<AgentPreferences | null> {
     const row = await this.tx.agentPreferences.findUnique({ where: { agentId } });
@@ -69,21 +123,33 @@ export class PreferencesRepository {
     prefs: EditablePreferences,
     opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
   ): Promise<AgentPreferences> {
-    const columns = toColumns(prefs);
+    const keeps = opts.exists && Object.values(prefs.webhookHeaders).includes(MASKED_HEADER_VALUE);
+    const columns = toColumns(agentId, prefs, keeps ? await this.storedHeaders(agentId) : {}, this.box);
     // Turning the webhook back on (reason null) also starts the failure count afresh.
     const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason, ...(opts.disabledReason === null ? { consecutiveFailures: 0 } : {}) };
     if (!opts.exists) {
       const row = await this.tx.agentPreferences.create({
-        data: { agentId, ...columns, ...reason, webhookSecret: opts.newSecret, createdAt: opts.now, updatedAt: opts.now },
+        data: { agentId, ...columns, ...reason, webhookSecret: this.sealSecret(agentId, opts.newSecret), createdAt: opts.now, updatedAt: opts.now },
       });
       return toDomain(row);
     }
-    const secret = opts.newSecret !== null ? { webhookSecret: opts.newSecret } : {};
+    const secret = opts.newSecret !== null ? { webhookSecret: this.sealSecret(agentId, opts.newSecret) } : {};
     const row = await this.tx.agentPreferences.update({
       where: { agentId },
       data: { ...columns, ...reason, ...secret, updatedAt: opts.now },
     });
     return toDomain(row);
+  }
+
+  private sealSecret(agentId: string, secret: string | null): string | null {
+    return secret === null ? null : this.box.seal(secret, secretPlace(agentId));
+  }
+
+  /** The stored (sealed) header values by lower-case name, for an update that keeps some. */
+  private async storedHeaders(agentId: string): Promise<StoredHeaders> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { agentId }, select: { webhookHeaders: true } });
+    const stored = JSON.parse(row?.webhookHeaders ?? '{}') as StoredHeaders;
+    return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name.toLowerCase(), value]));
   }
 
   async hasSecret(agentId: string): Promise<boolean> {
@@ -111,18 +177,20 @@ export class PreferencesRepository {
   async signingSecrets(agentId: string, now: Date): Promise<SigningSecrets | null> {
     const row = await this.tx.agentPreferences.findUnique({
       where: { agentId },
-      select: { webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
+      select: { agentId: true, webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
     });
-    return row === null ? null : secretsOf(row, now);
+    return row === null ? null : secretsOf(row, now, this.box);
   }
 
   /**
    * Everything a send needs about the agent, in one read: preferences, the
    * secrets that sign now, and how many of its deliveries ended FAILED in a row.
+   * The one read that opens the header values (to send them) and the secrets
+   * (to sign); throws SealedValueError when one cannot be opened.
    */
   async deliveryTarget(agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets; consecutiveFailures: number } | null> {
     const row = await this.tx.agentPreferences.findUnique({ where: { agentId } });
-    return row === null ? null : { prefs: toDomain(row), secrets: secretsOf(row, now), consecutiveFailures: row.consecutiveFailures };
+    return row === null ? null : { prefs: { ...toDomain(row), webhookHeaders: openedHeaders(row, this.box) }, secrets: secretsOf(row, now, this.box), consecutiveFailures: row.consecutiveFailures };
   }
 
   /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */
@@ -148,7 +216,8 @@ export class PreferencesRepository {
     await this.tx.agentPreferences.update({
       where: { agentId },
       data: {
-        webhookSecret: secret,
+        webhookSecret: this.box.seal(secret, secretPlace(agentId)),
+        // Moved as stored: both columns share one place (see secretPlace).
         previousWebhookSecret: keepPrevious ? row.webhookSecret : null,
         previousSecretExpiresAt: keepPrevious ? previousExpiresAt : null,
         updatedAt: now,
@@ -169,5 +238,38 @@ export class PreferencesRepository {
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
     return count > 0;
+  }
+
+  /**
+   * Re-encrypts under the current key the secrets and header values of up to
+   * `limit` agents after `afterAgentId` that are not in its form yet (plain
+   * text, or the previous key). Each row is rewritten only if it still holds
+   * what was read (compare-and-swap), so a concurrent update is never undone.
+   */
+  async resealBatch(afterAgentId: string | null, limit: number): Promise<ResealBatch> {
+    const rows = await this.tx.agentPreferences.findMany({
+      where: afterAgentId === null ? {} : { agentId: { gt: afterAgentId } },
+      orderBy: { agentId: 'asc' },
+      take: limit,
+      select: { agentId: true, webhookSecret: true, previousWebhookSecret: true, webhookHeaders: true },
+    });
+    let rewritten = 0;
+    let changedMeanwhile = 0;
+    for (const row of rows) {
+      const place = secretPlace(row.agentId);
+      const reseal = (stored: string | null): string | null => (stored === null || this.box.isCurrent(stored) ? stored : this.box.seal(this.box.open(stored, place), place));
+      const headers = JSON.parse(row.webhookHeaders) as StoredHeaders;
+      const stale = Object.values(headers).some((v) => !this.box.isCurrent(v));
+      const next = {
+        webhookSecret: reseal(row.webhookSecret),
+        previousWebhookSecret: reseal(row.previousWebhookSecret),
+        webhookHeaders: stale ? JSON.stringify(sealedHeaders(row.agentId, openedHeaders(row, this.box), {}, this.box)) : row.webhookHeaders,
+      };
+      if (next.webhookSecret === row.webhookSecret && next.previousWebhookSecret === row.previousWebhookSecret && !stale) continue;
+      const { count } = await this.tx.agentPreferences.updateMany({ where: row, data: next });
+      if (count === 1) rewritten++;
+      else changedMeanwhile++;
+    }
+    return { scanned: rows.length, rewritten, changedMeanwhile, lastAgentId: rows.at(-1)?.agentId ?? null };
   }
 }
