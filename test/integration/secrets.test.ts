@@ -16,6 +16,7 @@ import { App } from '../../src/app.js';
 import type { HeraldClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
 import type { Delivery__Output } from '../../src/generated/proto/herald/v1/Delivery.js';
+import { backupSqlite } from '../../src/storage/backup.js';
 import { keyIdOf } from '../../src/storage/secret-box.js';
 import { REPO_ROOT } from '../helpers/child-herald.js';
 import { cleanup, codeOf, freshDatabaseUrl, startHerald, TEST_DATABASE, withDatabase, type Herald } from '../helpers/herald.js';
@@ -310,7 +311,7 @@ test('a value encrypted with a key Herald does not have: the delivery FAILS nami
   await assertDelivers(h, receiver, agent, replaced.webhook_secret, newHeaders);
 });
 
-test('the SQLite database and its -wal and -shm files are readable by their owner only (0600), also when the file existed with a wider mode', async (t) => {
+test('the SQLite database, its -wal and -shm files and its backups are readable by their owner only (0600), also when the file existed with a wider mode', async (t) => {
   if (TEST_DATABASE !== 'sqlite') {
     t.skip('PostgreSQL keeps its own files');
     return;
@@ -323,7 +324,9 @@ test('the SQLite database and its -wal and -shm files are readable by their owne
   const h = await startHerald(t, { dir, env: { DATABASE_URL: `file:${file}` } });
   await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agentId('mode'), enable_webhook: true, webhook_url: 'http://127.0.0.1:9/x', webhook_headers: credentials() } });
   await h.client.notifications.CreateNotification({ agent_id: agentId('mode'), notification_type: 'job.completed', title: 't' });
-  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+  const backup = join(dir, 'backup.db');
+  backupSqlite(file, backup);
+  for (const path of [file, `${file}-wal`, `${file}-shm`, backup]) {
     assert.equal(statSync(path).mode & 0o777, 0o600, `${path} mode ${(statSync(path).mode & 0o777).toString(8)}`);
   }
 });
