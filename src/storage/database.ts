@@ -2,12 +2,14 @@
  * Opens the database and hands out transaction-scoped repositories. This
  * directory is the only place that imports Prisma.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { DatabaseConfig } from '../config.js';
 import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgresql/client.js';
 import { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
+import { isSqliteBusy } from './errors.js';
 import { PostgresListener } from './postgres-listener.js';
 import { Repositories, type Dialect, type PrismaTx } from './repositories.js';
 import { SecretBox } from './secret-box.js';
@@ -40,6 +42,28 @@ class Mutex {
     return result;
   }
 }
+
+/**
+ * Runs a SQLite transaction again while it fails with SQLITE_BUSY, up to
+ * about two seconds. The adapter begins transactions DEFERRED: one that has
+ * read and then writes fails at once, without waiting for busy_timeout,
+ * while another process (npm run secrets:reencrypt, a second Herald by
+ * mistake) holds the write lock or has committed since the read. The failed
+ * attempt was rolled back whole, so running it again is what the caller's
+ * own retry would do.
+ */
+async function retryWhileBusy<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let waitedMs = 0, pauseMs = 5; ; pauseMs = Math.min(pauseMs * 2, 200)) {
+    try {
+      return await transaction();
+    } catch (err) {
+      if (!isSqliteBusy(err) || waitedMs >= BUSY_RETRY_MS) throw err;
+      await sleep(pauseMs);
+      waitedMs += pauseMs;
+    }
+  }
+}
+const BUSY_RETRY_MS = 2_000;
 
 /**
  * The service's handle on the database.
@@ -96,7 +120,7 @@ export class Store {
   /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
   write<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
     const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect, this.secrets)));
-    return this.dialect === 'sqlite' ? this.sqliteLock.run(transaction) : transaction();
+    return this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction)) : transaction();
   }
 
   /** Runs read-only work: consistent on SQLite (see the class comment), on the pool on PostgreSQL. */

@@ -92,14 +92,12 @@ function toColumns(agentId: string, p: EditablePreferences, storedHeaders: Store
   };
 }
 
-/** What re-encrypting one batch did. */
-export interface ResealBatch {
-  readonly scanned: number;
-  readonly rewritten: number;
-  /** Rows that changed between the read and the rewrite; a later pass takes them again. */
-  readonly changedMeanwhile: number;
-  /** The last agent id of the batch (the cursor of the next), or null at the end. */
-  readonly lastAgentId: string | null;
+/** An agent's secret columns as stored, for re-encryption. */
+export interface StoredSecrets {
+  readonly agentId: string;
+  readonly webhookSecret: string | null;
+  readonly previousWebhookSecret: string | null;
+  readonly webhookHeaders: string;
 }
 
 export class PreferencesRepository {
@@ -240,36 +238,44 @@ export class PreferencesRepository {
     return count > 0;
   }
 
-  /**
-   * Re-encrypts under the current key the secrets and header values of up to
-   * `limit` agents after `afterAgentId` that are not in its form yet (plain
-   * text, or the previous key). Each row is rewritten only if it still holds
-   * what was read (compare-and-swap), so a concurrent update is never undone.
-   */
-  async resealBatch(afterAgentId: string | null, limit: number): Promise<ResealBatch> {
-    const rows = await this.tx.agentPreferences.findMany({
+  /** Up to `limit` agents after `afterAgentId` (ordered by agent id) with their secret columns as stored. */
+  async storedSecrets(afterAgentId: string | null, limit: number): Promise<StoredSecrets[]> {
+    return this.tx.agentPreferences.findMany({
       where: afterAgentId === null ? {} : { agentId: { gt: afterAgentId } },
       orderBy: { agentId: 'asc' },
       take: limit,
       select: { agentId: true, webhookSecret: true, previousWebhookSecret: true, webhookHeaders: true },
     });
-    let rewritten = 0;
-    let changedMeanwhile = 0;
-    for (const row of rows) {
-      const place = secretPlace(row.agentId);
-      const reseal = (stored: string | null): string | null => (stored === null || this.box.isCurrent(stored) ? stored : this.box.seal(this.box.open(stored, place), place));
-      const headers = JSON.parse(row.webhookHeaders) as StoredHeaders;
-      const stale = Object.values(headers).some((v) => !this.box.isCurrent(v));
-      const next = {
-        webhookSecret: reseal(row.webhookSecret),
-        previousWebhookSecret: reseal(row.previousWebhookSecret),
-        webhookHeaders: stale ? JSON.stringify(sealedHeaders(row.agentId, openedHeaders(row, this.box), {}, this.box)) : row.webhookHeaders,
-      };
-      if (next.webhookSecret === row.webhookSecret && next.previousWebhookSecret === row.previousWebhookSecret && !stale) continue;
-      const { count } = await this.tx.agentPreferences.updateMany({ where: row, data: next });
-      if (count === 1) rewritten++;
-      else changedMeanwhile++;
-    }
-    return { scanned: rows.length, rewritten, changedMeanwhile, lastAgentId: rows.at(-1)?.agentId ?? null };
+  }
+
+  /**
+   * The row's values under the current key (plain text and the previous
+   * key's values re-sealed), or null when every value already is. Throws
+   * SealedValueError for a value no key of this process opens.
+   */
+  resealed(row: StoredSecrets): StoredSecrets | null {
+    const place = secretPlace(row.agentId);
+    const reseal = (stored: string | null): string | null => (stored === null || this.box.isCurrent(stored) ? stored : this.box.seal(this.box.open(stored, place), place));
+    const staleHeaders = Object.values(JSON.parse(row.webhookHeaders) as StoredHeaders).some((v) => !this.box.isCurrent(v));
+    const next = {
+      agentId: row.agentId,
+      webhookSecret: reseal(row.webhookSecret),
+      previousWebhookSecret: reseal(row.previousWebhookSecret),
+      webhookHeaders: staleHeaders ? JSON.stringify(sealedHeaders(row.agentId, openedHeaders(row, this.box), {}, this.box)) : row.webhookHeaders,
+    };
+    const same = next.webhookSecret === row.webhookSecret && next.previousWebhookSecret === row.previousWebhookSecret && !staleHeaders;
+    return same ? null : next;
+  }
+
+  /**
+   * Writes `next` over the agent's secret columns if they still hold `row`
+   * (compare-and-swap: a concurrent update wins). Whether it did.
+   */
+  async replaceSecrets(row: StoredSecrets, next: StoredSecrets): Promise<boolean> {
+    const { count } = await this.tx.agentPreferences.updateMany({
+      where: { ...row },
+      data: { webhookSecret: next.webhookSecret, previousWebhookSecret: next.previousWebhookSecret, webhookHeaders: next.webhookHeaders },
+    });
+    return count === 1;
   }
 }

@@ -354,3 +354,46 @@ test('without HERALD_SECRET_KEY Herald warns at start that secrets are stored in
     }
   }
 });
+
+test('re-encryption never undoes a concurrent update: a row changed between its read and its rewrite is left as the update wrote it', async (t) => {
+  const receiver = await receiverFor(t);
+  let h = await startHerald(t);
+  const agent = agentId('cas');
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: receiver.url, webhook_headers: credentials() } });
+  const secret = (await h.client.preferences.GetWebhookSecret({ agent_id: agent })).webhook_secret;
+  h = await h.restart({ HERALD_SECRET_KEY: newKey() });
+  const store = h.app.store;
+
+  const [row] = (await store.read((r) => r.preferences.storedSecrets(null, 100))).filter((r) => r.agentId === agent);
+  assert.ok(row);
+  const next = await store.read(async (r) => r.preferences.resealed(row));
+  assert.ok(next !== null, 'plain text from before the key needs rewriting');
+  const updated = credentials();
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_headers: updated }, update_mask: { paths: ['webhook_headers'] } });
+  assert.equal(await store.write((r) => r.preferences.replaceSecrets(row, next)), false, 'the compare-and-swap sees the update');
+  await assertDelivers(h, receiver, agent, secret, updated);
+  // What the update left in plain text (the secret) is rewritten by the next run, the update's headers kept.
+  assert.match(await reencrypt(h, { HERALD_SECRET_KEY: h.env.HERALD_SECRET_KEY! }), /re-encrypted the secrets of 1 agent\(s\)/);
+  await assertDelivers(h, receiver, agent, secret, updated);
+});
+
+test('on SQLite a write waits while another process holds the write lock (as secrets:reencrypt does), instead of failing', async (t) => {
+  if (TEST_DATABASE !== 'sqlite') {
+    t.skip('PostgreSQL has row locks');
+    return;
+  }
+  const h = await startHerald(t);
+  const agent = agentId('busy');
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, time_zone: 'UTC' } });
+  const { default: Database } = await import('better-sqlite3');
+  const other = new Database(join(h.dir, 'herald.db'), { timeout: 10_000 });
+  cleanup(t, () => other.close());
+  other.prepare('BEGIN IMMEDIATE').run();
+  const update = h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, max_notifications_per_hour: 3 }, update_mask: { paths: ['max_notifications_per_hour'] } });
+  let settled = false;
+  void update.then(() => (settled = true), () => (settled = true));
+  await sleep(300);
+  assert.equal(settled, false, 'the update waits for the lock');
+  other.prepare('COMMIT').run();
+  assert.equal((await update).max_notifications_per_hour, 3);
+});
