@@ -130,15 +130,18 @@ export class Dispatcher {
         lastError: `retries exhausted: ${used - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
-    let target;
-    try {
-      target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()));
-    } catch (err) {
-      // A secret or header this process cannot decrypt (a missing key): sending
-      // without it would be garbage, so the delivery fails with the reason.
-      if (!(err instanceof SealedValueError)) throw err;
-      this.log.error({ deliveryId: claimed.id, agentId: claimed.agentId, reason: err.message }, 'webhook not sent: a stored secret cannot be decrypted');
-      return this.giveBack(job, { status: 'FAILED', lastStatusCode: null, lastError: `not sent: ${err.message}` });
+    const target = await this.store
+      .read((r) => r.preferences.deliveryTarget(claimed.agentId, clock()))
+      .catch((err: unknown) => {
+        if (err instanceof SealedValueError) return err;
+        throw err;
+      });
+    if (target instanceof SealedValueError) {
+      // A secret or header this process cannot decrypt (a missing key): what
+      // would be sent is garbage, so the delivery fails with the reason. No
+      // attempt was made, so it does not count toward HERALD_DISABLE_AFTER_FAILURES.
+      this.log.error({ deliveryId: claimed.id, agentId: claimed.agentId, reason: target.message }, 'webhook not sent: a stored secret cannot be decrypted');
+      return this.giveBack(job, { status: 'FAILED', lastStatusCode: null, lastError: `not sent: ${target.message}` });
     }
     const prefs = target?.prefs ?? null;
     const url = prefs?.webhookUrl ?? null;

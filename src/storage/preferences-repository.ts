@@ -4,10 +4,10 @@ import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, SigningSe
 import type { PrismaTx } from './repositories.js';
 import type { SealedPlace, SecretBox } from './secret-box.js';
 
-// Where each secret sits, for its encryption's additional data. Both secret
-// columns share one field name so that a rotation can move the current secret
-// to the previous column without opening it.
-// MERGE NOTE (tenants): the row's identity here must include the tenant once agent ids are per tenant.
+// Where each secret sits, for its encryption's additional data. A place must
+// name one row: once agent ids are unique per tenant only, it must carry the
+// tenant too. Both secret columns share one field name so that a rotation
+// can move the current secret to the previous column without opening it.
 function secretPlace(agentId: string): SealedPlace {
   return { agentId, field: 'webhook_secret' };
 }
