@@ -23,6 +23,7 @@ import { PreferencesService } from './services/preferences-service.js';
 import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
 import { applyMigrations } from './storage/migrations.js';
+import { SecretBox } from './storage/secret-box.js';
 import { BUILD, versionLabel } from './version.js';
 
 /** The version webhooks announce (`Herald-Webhook/0.2.0+abc1234`): package version + git revision, see src/version.ts. */
@@ -76,7 +77,8 @@ export class App {
     const random = options.random ?? Math.random;
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
-    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous });
+    const secrets = new SecretBox(config.secretKeys?.current ?? null, config.secretKeys?.previous ?? null);
+    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous, secrets });
     const events = new DeliveryEvents();
     const decisions = new NotificationEvents();
     const unsubscribe = [logEvents(log, events, decisions)];
@@ -150,6 +152,11 @@ export class App {
     }
     if (server !== null && config.apiTokens.length === 0 && config.apiTokensFile === null && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
       log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and neither HERALD_API_TOKENS nor HERALD_API_TOKENS_FILE is set: anyone who can connect can read secrets and change preferences');
+    }
+    if (secrets.currentKeyId === null) {
+      log.warn('HERALD_SECRET_KEY is not set: webhook secrets and webhook_headers values are stored in the database in plain text');
+    } else {
+      log.info({ keyId: secrets.currentKeyId, previousKey: config.secretKeys?.previous != null }, 'secrets at rest are encrypted');
     }
     log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
     const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);

@@ -109,6 +109,36 @@ export interface Config {
   readonly retentionSweepMs: number;
   /** Safe and fair delivery (issue #8): see {@link DeliveryLimits}. */
   readonly delivery: DeliveryLimits;
+  /** Encryption of secrets at rest (issue #9): see {@link SecretKeys}; null stores them in plain text. */
+  readonly secretKeys: SecretKeys | null;
+}
+
+/** The keys that encrypt webhook secrets and webhook_headers values in the database. */
+export interface SecretKeys {
+  /** HERALD_SECRET_KEY (default none): 32 random bytes in base64; every value written is encrypted with it. */
+  readonly current: Buffer;
+  /** HERALD_SECRET_KEY_PREVIOUS (default none): the key before a rotation; values it encrypted still decrypt. */
+  readonly previous: Buffer | null;
+}
+
+function secretKey(env: Env, name: string): Buffer | null {
+  const raw = read(env, name);
+  if (raw === undefined) return null;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) throw new ConfigError(name, 'is not base64; make a key with: openssl rand -base64 32');
+  const key = Buffer.from(raw, 'base64');
+  if (key.length !== 32) throw new ConfigError(name, `must be the base64 of exactly 32 bytes, got ${key.length} bytes; make a key with: openssl rand -base64 32`);
+  return key;
+}
+
+function secretKeys(env: Env): SecretKeys | null {
+  const current = secretKey(env, 'HERALD_SECRET_KEY');
+  const previous = secretKey(env, 'HERALD_SECRET_KEY_PREVIOUS');
+  if (current === null) {
+    if (previous !== null) throw new ConfigError('HERALD_SECRET_KEY_PREVIOUS', 'needs HERALD_SECRET_KEY (the new key) as well');
+    return null;
+  }
+  if (previous !== null && previous.equals(current)) throw new ConfigError('HERALD_SECRET_KEY_PREVIOUS', 'is the same key as HERALD_SECRET_KEY');
+  return Object.freeze({ current, previous });
 }
 
 /** How far one agent or one client may load the process. */
@@ -388,6 +418,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     retentionDays: integer(env, 'HERALD_RETENTION_DAYS', 30, 0, 36_500),
     retentionSweepMs: integer(env, 'HERALD_RETENTION_SWEEP_MS', 600_000, 1_000, 86_400_000),
     delivery: deliveryLimits(env, retryMaxDelayMs),
+    secretKeys: secretKeys(env),
   };
   return Object.freeze(config);
 }

@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { Store } from '../storage/database.js';
 import type { Settlement } from '../storage/delivery-queue.js';
 import type { ClaimedDelivery } from '../storage/delivery-repository.js';
+import { SealedValueError } from '../storage/secret-box.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { AgentDisabled, DeliveryEvents } from './events.js';
 import type { WebhookSender } from './sender.js';
@@ -129,7 +130,19 @@ export class Dispatcher {
         lastError: `retries exhausted: ${used - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
-    const target = await this.store.read((r) => r.preferences.deliveryTarget(claimed.tenantId, claimed.agentId, clock()));
+    const target = await this.store
+      .read((r) => r.preferences.deliveryTarget(claimed.tenantId, claimed.agentId, clock()))
+      .catch((err: unknown) => {
+        if (err instanceof SealedValueError) return err;
+        throw err;
+      });
+    if (target instanceof SealedValueError) {
+      // A secret or header this process cannot decrypt (a missing key): what
+      // would be sent is garbage, so the delivery fails with the reason. No
+      // attempt was made, so it does not count toward HERALD_DISABLE_AFTER_FAILURES.
+      this.log.error({ deliveryId: claimed.id, agentId: claimed.agentId, reason: target.message }, 'webhook not sent: a stored secret cannot be decrypted');
+      return this.giveBack(job, { status: 'FAILED', lastStatusCode: null, lastError: `not sent: ${target.message}` });
+    }
     const prefs = target?.prefs ?? null;
     const url = prefs?.webhookUrl ?? null;
     const current = target?.secrets.current ?? null;

@@ -36,10 +36,18 @@ export interface EditablePreferences {
   readonly notificationTypes: readonly string[];
   /** null means no minimum. */
   readonly minPriority: Priority | null;
+  /**
+   * Extra request headers. Read back (AgentPreferences) the values are
+   * {@link MASKED_HEADER_VALUE}: receiver credentials are write-only; in a
+   * change, that value keeps the header's stored value.
+   */
   readonly webhookHeaders: Readonly<Record<string, string>>;
   /** null means the service default. */
   readonly webhookTimeoutMs: number | null;
 }
+
+/** What every webhook_headers value reads as, and what keeps a stored value when written back. */
+export const MASKED_HEADER_VALUE = '***';
 
 /** Defaults of a new agent's row, and what a masked-but-unset field resets to. */
 export const DEFAULT_PREFERENCES: EditablePreferences = Object.freeze({

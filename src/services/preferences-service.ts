@@ -5,7 +5,7 @@
 import { generateWebhookSecret } from '../delivery/signer.js';
 import type { DeliveryEvents } from '../delivery/events.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
-import { DEFAULT_PREFERENCES } from '../domain/types.js';
+import { DEFAULT_PREFERENCES, MASKED_HEADER_VALUE } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHours, SigningSecrets } from '../domain/types.js';
 import {
   checkAgentId,
@@ -45,6 +45,27 @@ export interface PreferencesServiceOptions {
 const F = 'preferences';
 const MAX_GRACE_SECONDS = 7 * 86_400;
 
+/**
+ * Header values are write-only: preferences are read back with every value
+ * masked, and a masked value written back keeps the stored one. So a
+ * read-modify-write of the whole record (a full update with the headers it
+ * got from Get) keeps every credential, and leaving a header out removes it.
+ * A masked value with nothing stored behind it is a mistake, not a value.
+ */
+function checkKeptHeaders(change: PreferencesChange, existing: AgentPreferences | null): void {
+  const headers = change.set.webhookHeaders;
+  if (headers === undefined) return;
+  const stored = new Set(Object.keys(existing?.webhookHeaders ?? {}).map((name) => name.toLowerCase()));
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === MASKED_HEADER_VALUE && !stored.has(name.toLowerCase())) {
+      throw new InvalidArgumentError(
+        `${F}.webhook_headers["${name.slice(0, 60)}"]`,
+        `"${MASKED_HEADER_VALUE}" keeps the stored value of a header, but the agent has no stored value for this one; send the value itself`,
+      );
+    }
+  }
+}
+
 export class PreferencesService {
   constructor(
     private readonly store: Store,
@@ -52,6 +73,7 @@ export class PreferencesService {
     private readonly options: PreferencesServiceOptions,
   ) {}
 
+  /** The agent's preferences; webhook_headers values are masked (see checkKeptHeaders). */
   async get(tenant: string, agentId: string): Promise<AgentPreferences> {
     checkAgentId('agent_id', agentId);
     const prefs = await this.store.read((r) => r.preferences.get(tenant, agentId));
@@ -82,6 +104,7 @@ export class PreferencesService {
       // updates (or an update racing a 410) would each overwrite the other.
       await r.lockAgent(tenant, change.agentId);
       const existing = await r.preferences.get(tenant, change.agentId);
+      checkKeptHeaders(change, existing);
       const base: EditablePreferences = existing ?? DEFAULT_PREFERENCES;
       const merged: EditablePreferences = { ...base, ...change.set, quietHours: this.mergeQuietHours(base, change) };
       const hasSecret = existing?.webhookSecretSet ?? false;

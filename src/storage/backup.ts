@@ -40,6 +40,9 @@ export function backupSqlite(sourcePath: string, destinationPath: string): Backu
   if (existsSync(destination)) throw new Error(`${destination} already exists; choose a new file name (a backup never overwrites)`);
   const partial = `${destination}.partial-${process.pid}`;
   rmSync(partial, { force: true });
+  // The copy holds the same secrets as the database: owner-only, as Herald
+  // creates the database (VACUUM INTO writes into an existing empty file).
+  closeSync(openSync(partial, 'wx', 0o600));
   try {
     const source = new Database(sourcePath, { fileMustExist: true, timeout: 10_000 });
     try {

@@ -2,22 +2,26 @@
  * Opens the database and hands out transaction-scoped repositories. This
  * directory is the only place that imports Prisma.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { DatabaseConfig } from '../config.js';
 import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgresql/client.js';
 import { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
+import { isSqliteBusy } from './errors.js';
 import { PostgresListener } from './postgres-listener.js';
 import { Repositories, type Dialect, type PrismaTx, type ReadRepositories } from './repositories.js';
+import { SecretBox } from './secret-box.js';
+import { prepareSqliteFile } from './sqlite-file.js';
 
 export interface StoreOptions {
   /** SQLite `synchronous`: FULL (default) survives power loss; NORMAL is faster and survives process crashes. */
   readonly sqliteSynchronous?: 'FULL' | 'NORMAL';
   /** PostgreSQL connections in this process's pool (default 10). */
   readonly poolSize?: number;
+  /** Encrypts secrets at rest (default: none, they are stored in plain text). */
+  readonly secrets?: SecretBox;
 }
 
 /** Splits Prisma's `?schema=` parameter off a PostgreSQL URL: the pg driver does not know it. */
@@ -40,6 +44,28 @@ class Mutex {
 }
 
 /**
+ * Runs a SQLite transaction again while it fails with SQLITE_BUSY, up to
+ * about two seconds. The adapter begins transactions DEFERRED: one that has
+ * read and then writes fails at once, without waiting for busy_timeout,
+ * while another process (npm run secrets:reencrypt, a second Herald by
+ * mistake) holds the write lock or has committed since the read. The failed
+ * attempt was rolled back whole, so running it again is what the caller's
+ * own retry would do.
+ */
+async function retryWhileBusy<T>(transaction: () => Promise<T>): Promise<T> {
+  for (let waitedMs = 0, pauseMs = 5; ; pauseMs = Math.min(pauseMs * 2, 200)) {
+    try {
+      return await transaction();
+    } catch (err) {
+      if (!isSqliteBusy(err) || waitedMs >= BUSY_RETRY_MS) throw err;
+      await sleep(pauseMs);
+      waitedMs += pauseMs;
+    }
+  }
+}
+const BUSY_RETRY_MS = 2_000;
+
+/**
  * The service's handle on the database.
  *
  * On SQLite every operation, reads included, takes the store's mutex: the
@@ -58,6 +84,7 @@ export class Store {
     private readonly prisma: PrismaClient,
     readonly dialect: Dialect,
     private readonly connectionString: string | null,
+    private readonly secrets: SecretBox,
   ) {}
 
   static async open(config: DatabaseConfig, options: StoreOptions = {}): Promise<Store> {
@@ -76,9 +103,9 @@ export class Store {
         await prisma.$disconnect();
         throw err;
       }
-      return new Store(prisma, 'postgresql', connectionString);
+      return new Store(prisma, 'postgresql', connectionString, options.secrets ?? new SecretBox());
     }
-    mkdirSync(dirname(config.filePath), { recursive: true });
+    prepareSqliteFile(config.filePath);
     const adapter = new PrismaBetterSqlite3({ url: `file:${config.filePath}` }, { timestampFormat: 'iso8601' });
     const prisma = new PrismaClient({ adapter, transactionOptions });
     // WAL lets readers in other processes (backups, the CLI) work alongside
@@ -87,13 +114,13 @@ export class Store {
     await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.sqliteSynchronous ?? 'FULL'}`);
     await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
     await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
-    return new Store(prisma, 'sqlite', null);
+    return new Store(prisma, 'sqlite', null, options.secrets ?? new SecretBox());
   }
 
   /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
   write<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect)));
-    return this.dialect === 'sqlite' ? this.sqliteLock.run(transaction) : transaction();
+    const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect, this.secrets)));
+    return this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction)) : transaction();
   }
 
   /**
@@ -102,7 +129,7 @@ export class Store {
    * cannot lock an agent or write (use `write` for that).
    */
   read<T>(fn: (repos: ReadRepositories) => Promise<T>): Promise<T> {
-    const repos: ReadRepositories = new Repositories(this.prisma, this.dialect);
+    const repos: ReadRepositories = new Repositories(this.prisma, this.dialect, this.secrets);
     return this.dialect === 'sqlite' ? this.sqliteLock.run(() => fn(repos)) : fn(repos);
   }
 

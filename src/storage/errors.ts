@@ -26,6 +26,15 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return /ECONNREFUSED|ECONNRESET|Connection terminated|too many clients|database system is (starting up|shutting down)/i.test(text);
 }
 
+/**
+ * SQLite answered SQLITE_BUSY (the driver adapter reports it as Prisma's
+ * P1008 timeout): another process holds the write lock, or committed after
+ * this transaction's first read, so the transaction could not start writing.
+ */
+export function isSqliteBusy(err: unknown): boolean {
+  return prismaCode(err) === 'P1008';
+}
+
 /** The row an update or delete needed does not exist (Prisma P2025). */
 export function isRecordNotFound(err: unknown): boolean {
   return prismaCode(err) === 'P2025';

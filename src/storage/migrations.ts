@@ -8,12 +8,13 @@
  * New migration SQL is produced by `npm run db:diff` (scripts/schema-engine.ts).
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { prepareSqliteFile } from './sqlite-file.js';
 
 /** Where migrations are applied: a SQLite file or a PostgreSQL database. */
 export type DatabaseTarget = { provider: 'sqlite'; filePath: string } | { provider: 'postgresql'; url: string };
@@ -299,7 +300,7 @@ function sqliteStore(db: Database.Database): MigrationStore {
 }
 
 async function applySqlite(filePath: string, migrationsDir: string, log?: MigrationLogger): Promise<string[]> {
-  mkdirSync(dirname(filePath), { recursive: true });
+  prepareSqliteFile(filePath);
   const db = new Database(filePath, { timeout: 10_000 });
   try {
     // WAL is a property of the file: set once here, every later connection gets it.

@@ -1,7 +1,31 @@
 import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.js';
-import { priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
+import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, SigningSecrets } from '../domain/types.js';
 import type { PrismaTx } from './repositories.js';
+import type { SealedPlace, SecretBox } from './secret-box.js';
+
+// Where each secret sits, for its encryption's additional data. A place names
+// one row, (tenant, agent), so a value copied to another agent or tenant does
+// not open. Both secret columns share one field name so that a rotation can
+// move the current secret to the previous column without opening it.
+function secretPlace(tenantId: string, agentId: string): SealedPlace {
+  return { tenantId, agentId, field: 'webhook_secret' };
+}
+function headerPlace(tenantId: string, agentId: string, name: string): SealedPlace {
+  return { tenantId, agentId, field: `webhook_headers.${name.toLowerCase()}` };
+}
+
+type StoredHeaders = Record<string, string>;
+
+/** Receiver credentials are write-only: reads show the names, never the values. */
+function maskedHeaders(column: string): Record<string, string> {
+  return Object.fromEntries(Object.keys(JSON.parse(column) as StoredHeaders).map((name) => [name, MASKED_HEADER_VALUE]));
+}
+
+function openedHeaders(row: Pick<Row, 'tenantId' | 'agentId' | 'webhookHeaders'>, box: SecretBox): Record<string, string> {
+  const stored = JSON.parse(row.webhookHeaders) as StoredHeaders;
+  return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name, box.open(value, headerPlace(row.tenantId, row.agentId, name))]));
+}
 
 function toDomain(row: Row): AgentPreferences {
   return {
@@ -16,7 +40,7 @@ function toDomain(row: Row): AgentPreferences {
     maxPerHour: row.maxPerHour,
     notificationTypes: JSON.parse(row.notificationTypes) as string[],
     minPriority: priorityFromRank(row.minPriority) ?? null,
-    webhookHeaders: JSON.parse(row.webhookHeaders) as Record<string, string>,
+    webhookHeaders: maskedHeaders(row.webhookHeaders),
     webhookTimeoutMs: row.webhookTimeoutMs,
     webhookSecretSet: row.webhookSecret !== null,
     webhookDisabledReason: row.webhookDisabledReason,
@@ -25,16 +49,33 @@ function toDomain(row: Row): AgentPreferences {
   };
 }
 
-function secretsOf(row: Pick<Row, 'webhookSecret' | 'previousWebhookSecret' | 'previousSecretExpiresAt'>, now: Date): SigningSecrets {
+function secretsOf(row: Pick<Row, 'tenantId' | 'agentId' | 'webhookSecret' | 'previousWebhookSecret' | 'previousSecretExpiresAt'>, now: Date, box: SecretBox): SigningSecrets {
   const previousValid = row.previousWebhookSecret !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now;
+  const open = (stored: string | null): string | null => (stored === null ? null : box.open(stored, secretPlace(row.tenantId, row.agentId)));
   return {
-    current: row.webhookSecret,
-    previous: previousValid ? row.previousWebhookSecret : null,
+    current: open(row.webhookSecret),
+    previous: previousValid ? open(row.previousWebhookSecret) : null,
     previousExpiresAt: previousValid ? row.previousSecretExpiresAt : null,
   };
 }
 
-function toColumns(p: EditablePreferences) {
+/**
+ * Sealed header values. A masked value keeps the stored one (`stored`, by
+ * lower-case name); the service has checked that there is one.
+ */
+function sealedHeaders(tenantId: string, agentId: string, headers: Readonly<Record<string, string>>, stored: StoredHeaders, box: SecretBox): StoredHeaders {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => {
+      const place = headerPlace(tenantId, agentId, name);
+      if (value !== MASKED_HEADER_VALUE) return [name, box.seal(value, place)];
+      const kept = stored[name.toLowerCase()];
+      if (kept === undefined) throw new Error(`webhook_headers["${name}"] is masked but has no stored value to keep`);
+      return [name, box.keep(kept, place)];
+    }),
+  );
+}
+
+function toColumns(tenantId: string, agentId: string, p: EditablePreferences, storedHeaders: StoredHeaders, box: SecretBox) {
   return {
     enableWebhook: p.enableWebhook,
     webhookUrl: p.webhookUrl,
@@ -46,13 +87,25 @@ function toColumns(p: EditablePreferences) {
     maxPerHour: p.maxPerHour,
     notificationTypes: JSON.stringify(p.notificationTypes),
     minPriority: p.minPriority === null ? 0 : PRIORITY_RANK[p.minPriority],
-    webhookHeaders: JSON.stringify(p.webhookHeaders),
+    webhookHeaders: JSON.stringify(sealedHeaders(tenantId, agentId, p.webhookHeaders, storedHeaders, box)),
     webhookTimeoutMs: p.webhookTimeoutMs,
   };
 }
 
+/** An agent's secret columns as stored, for re-encryption. */
+export interface StoredSecrets {
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly webhookSecret: string | null;
+  readonly previousWebhookSecret: string | null;
+  readonly webhookHeaders: string;
+}
+
 export class PreferencesRepository {
-  constructor(private readonly tx: PrismaTx) {}
+  constructor(
+    private readonly tx: PrismaTx,
+    private readonly box: SecretBox,
+  ) {}
 
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
@@ -70,21 +123,33 @@ export class PreferencesRepository {
     prefs: EditablePreferences,
     opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
   ): Promise<AgentPreferences> {
-    const columns = toColumns(prefs);
+    const keeps = opts.exists && Object.values(prefs.webhookHeaders).includes(MASKED_HEADER_VALUE);
+    const columns = toColumns(tenantId, agentId, prefs, keeps ? await this.storedHeaders(tenantId, agentId) : {}, this.box);
     // Turning the webhook back on (reason null) also starts the failure count afresh.
     const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason, ...(opts.disabledReason === null ? { consecutiveFailures: 0 } : {}) };
     if (!opts.exists) {
       const row = await this.tx.agentPreferences.create({
-        data: { tenantId, agentId, ...columns, ...reason, webhookSecret: opts.newSecret, createdAt: opts.now, updatedAt: opts.now },
+        data: { tenantId, agentId, ...columns, ...reason, webhookSecret: this.sealSecret(tenantId, agentId, opts.newSecret), createdAt: opts.now, updatedAt: opts.now },
       });
       return toDomain(row);
     }
-    const secret = opts.newSecret !== null ? { webhookSecret: opts.newSecret } : {};
+    const secret = opts.newSecret !== null ? { webhookSecret: this.sealSecret(tenantId, agentId, opts.newSecret) } : {};
     const row = await this.tx.agentPreferences.update({
       where: { tenantId_agentId: { tenantId, agentId } },
       data: { ...columns, ...reason, ...secret, updatedAt: opts.now },
     });
     return toDomain(row);
+  }
+
+  private sealSecret(tenantId: string, agentId: string, secret: string | null): string | null {
+    return secret === null ? null : this.box.seal(secret, secretPlace(tenantId, agentId));
+  }
+
+  /** The stored (sealed) header values by lower-case name, for an update that keeps some. */
+  private async storedHeaders(tenantId: string, agentId: string): Promise<StoredHeaders> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { webhookHeaders: true } });
+    const stored = JSON.parse(row?.webhookHeaders ?? '{}') as StoredHeaders;
+    return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name.toLowerCase(), value]));
   }
 
   async hasSecret(tenantId: string, agentId: string): Promise<boolean> {
@@ -112,18 +177,20 @@ export class PreferencesRepository {
   async signingSecrets(tenantId: string, agentId: string, now: Date): Promise<SigningSecrets | null> {
     const row = await this.tx.agentPreferences.findUnique({
       where: { tenantId_agentId: { tenantId, agentId } },
-      select: { webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
+      select: { tenantId: true, agentId: true, webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
     });
-    return row === null ? null : secretsOf(row, now);
+    return row === null ? null : secretsOf(row, now, this.box);
   }
 
   /**
    * Everything a send needs about the agent, in one read: preferences, the
    * secrets that sign now, and how many of its deliveries ended FAILED in a row.
+   * The one read that opens the header values (to send them) and the secrets
+   * (to sign); throws SealedValueError when one cannot be opened.
    */
   async deliveryTarget(tenantId: string, agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets; consecutiveFailures: number } | null> {
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
-    return row === null ? null : { prefs: toDomain(row), secrets: secretsOf(row, now), consecutiveFailures: row.consecutiveFailures };
+    return row === null ? null : { prefs: { ...toDomain(row), webhookHeaders: openedHeaders(row, this.box) }, secrets: secretsOf(row, now, this.box), consecutiveFailures: row.consecutiveFailures };
   }
 
   /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */
@@ -150,7 +217,8 @@ export class PreferencesRepository {
     await this.tx.agentPreferences.update({
       where: key,
       data: {
-        webhookSecret: secret,
+        webhookSecret: this.box.seal(secret, secretPlace(tenantId, agentId)),
+        // Moved as stored: both columns share one place (see secretPlace).
         previousWebhookSecret: keepPrevious ? row.webhookSecret : null,
         previousSecretExpiresAt: keepPrevious ? previousExpiresAt : null,
         updatedAt: now,
@@ -171,5 +239,47 @@ export class PreferencesRepository {
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
     return count > 0;
+  }
+
+  /** Up to `limit` agents of every tenant after `after` (ordered by tenant, then agent id) with their secret columns as stored. */
+  async storedSecrets(after: { readonly tenantId: string; readonly agentId: string } | null, limit: number): Promise<StoredSecrets[]> {
+    return this.tx.agentPreferences.findMany({
+      where: after === null ? {} : { OR: [{ tenantId: { gt: after.tenantId } }, { tenantId: after.tenantId, agentId: { gt: after.agentId } }] },
+      orderBy: [{ tenantId: 'asc' }, { agentId: 'asc' }],
+      take: limit,
+      select: { tenantId: true, agentId: true, webhookSecret: true, previousWebhookSecret: true, webhookHeaders: true },
+    });
+  }
+
+  /**
+   * The row's values under the current key (plain text and the previous
+   * key's values re-sealed), or null when every value already is. Throws
+   * SealedValueError for a value no key of this process opens.
+   */
+  resealed(row: StoredSecrets): StoredSecrets | null {
+    const place = secretPlace(row.tenantId, row.agentId);
+    const reseal = (stored: string | null): string | null => (stored === null || this.box.isCurrent(stored) ? stored : this.box.seal(this.box.open(stored, place), place));
+    const staleHeaders = Object.values(JSON.parse(row.webhookHeaders) as StoredHeaders).some((v) => !this.box.isCurrent(v));
+    const next = {
+      tenantId: row.tenantId,
+      agentId: row.agentId,
+      webhookSecret: reseal(row.webhookSecret),
+      previousWebhookSecret: reseal(row.previousWebhookSecret),
+      webhookHeaders: staleHeaders ? JSON.stringify(sealedHeaders(row.tenantId, row.agentId, openedHeaders(row, this.box), {}, this.box)) : row.webhookHeaders,
+    };
+    const same = next.webhookSecret === row.webhookSecret && next.previousWebhookSecret === row.previousWebhookSecret && !staleHeaders;
+    return same ? null : next;
+  }
+
+  /**
+   * Writes `next` over the agent's secret columns if they still hold `row`
+   * (compare-and-swap: a concurrent update wins). Whether it did.
+   */
+  async replaceSecrets(row: StoredSecrets, next: StoredSecrets): Promise<boolean> {
+    const { count } = await this.tx.agentPreferences.updateMany({
+      where: { ...row },
+      data: { webhookSecret: next.webhookSecret, previousWebhookSecret: next.previousWebhookSecret, webhookHeaders: next.webhookHeaders },
+    });
+    return count === 1;
   }
 }

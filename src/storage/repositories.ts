@@ -9,6 +9,7 @@ import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
 import { RetentionRepository } from './retention-repository.js';
+import { SecretBox } from './secret-box.js';
 
 export type PrismaTx = Prisma.TransactionClient;
 
@@ -31,7 +32,7 @@ export type Dialect = 'sqlite' | 'postgresql';
  */
 export interface ReadRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'storedSecrets' | 'resealed'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'list'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
@@ -48,8 +49,9 @@ export class Repositories implements ReadRepositories {
   /** The queue's claim/extend/settle/release statements. */
   readonly queue: DeliveryQueue;
 
-  constructor(private readonly tx: PrismaTx, readonly dialect: Dialect) {
-    this.preferences = new PreferencesRepository(tx);
+  /** `secrets` encrypts and decrypts secrets at rest (default: none, plain text). */
+  constructor(private readonly tx: PrismaTx, readonly dialect: Dialect, secrets: SecretBox = new SecretBox()) {
+    this.preferences = new PreferencesRepository(tx, secrets);
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
     this.queueStats = new QueueStatsRepository(tx);

@@ -215,3 +215,36 @@ describe('loadConfig: metrics and retention', () => {
     });
   }
 });
+
+describe('loadConfig: secret keys', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  const other = Buffer.alloc(32, 9).toString('base64');
+
+  test('without HERALD_SECRET_KEY secrets are stored as they are', () => {
+    assert.equal(loadConfig({}).secretKeys, null);
+  });
+
+  test('HERALD_SECRET_KEY and HERALD_SECRET_KEY_PREVIOUS are decoded to 32-byte keys', () => {
+    const c = loadConfig({ HERALD_SECRET_KEY: key, HERALD_SECRET_KEY_PREVIOUS: other });
+    assert.deepEqual(c.secretKeys?.current, Buffer.alloc(32, 7));
+    assert.deepEqual(c.secretKeys?.previous, Buffer.alloc(32, 9));
+    assert.equal(loadConfig({ HERALD_SECRET_KEY: key }).secretKeys?.previous, null);
+  });
+
+  const bad: Array<[string, Record<string, string>, RegExp]> = [
+    ['HERALD_SECRET_KEY', { HERALD_SECRET_KEY: 'not base64!' }, /is not base64/],
+    ['HERALD_SECRET_KEY', { HERALD_SECRET_KEY: Buffer.alloc(16).toString('base64') }, /exactly 32 bytes, got 16 bytes/],
+    ['HERALD_SECRET_KEY', { HERALD_SECRET_KEY: Buffer.alloc(33).toString('base64') }, /exactly 32 bytes, got 33 bytes/],
+    ['HERALD_SECRET_KEY_PREVIOUS', { HERALD_SECRET_KEY: key, HERALD_SECRET_KEY_PREVIOUS: 'short' }, /exactly 32 bytes/],
+    ['HERALD_SECRET_KEY_PREVIOUS', { HERALD_SECRET_KEY_PREVIOUS: key }, /needs HERALD_SECRET_KEY/],
+    ['HERALD_SECRET_KEY_PREVIOUS', { HERALD_SECRET_KEY: key, HERALD_SECRET_KEY_PREVIOUS: key }, /same key/],
+  ];
+  for (const [name, env, message] of bad) {
+    test(`${JSON.stringify(env)} stops start-up naming ${name}`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && err.variable === name && message.test(err.message) && !err.message.includes(key),
+      );
+    });
+  }
+});

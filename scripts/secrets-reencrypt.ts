@@ -1,0 +1,31 @@
+/**
+ * `npm run secrets:reencrypt`: rewrites every webhook secret and
+ * webhook_headers value of the database of DATABASE_URL under
+ * HERALD_SECRET_KEY (values of HERALD_SECRET_KEY_PREVIOUS, and plain text from
+ * before a key was set). Safe while Herald runs; run it after every process
+ * was restarted with the new key, then drop HERALD_SECRET_KEY_PREVIOUS.
+ */
+import { ConfigError, loadConfig } from '../src/config.js';
+import { Store } from '../src/storage/database.js';
+import { SecretBox } from '../src/storage/secret-box.js';
+import { reencryptSecrets } from '../src/storage/secret-reencrypt.js';
+
+try {
+  const config = loadConfig();
+  if (config.secretKeys === null) throw new ConfigError('HERALD_SECRET_KEY', 'is not set: there is no key to encrypt with');
+  const box = new SecretBox(config.secretKeys.current, config.secretKeys.previous);
+  const store = await Store.open(config.database, { poolSize: 2, sqliteSynchronous: config.sqliteSynchronous, secrets: box });
+  try {
+    const result = await reencryptSecrets(store);
+    console.log(`re-encrypted the secrets of ${result.rewritten} agent(s) under key id ${box.currentKeyId}; ${result.scanned} agent(s) in the database`);
+    if (result.unsettled > 0) {
+      console.error(`${result.unsettled} agent(s) changed during every pass (a process still writing with another key?): run it again`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await store.close();
+  }
+} catch (error) {
+  console.error(`secrets:reencrypt: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = error instanceof ConfigError ? 2 : 1;
+}
