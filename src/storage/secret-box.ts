@@ -38,7 +38,7 @@ export interface SealedPlace {
  */
 export class SealedValueError extends FailedPreconditionError {
   constructor(place: SealedPlace, problem: string) {
-    super(`the stored ${place.field} of agent "${place.agentId}" (tenant "${place.tenantId}") ${problem}`);
+    super(`the stored ${place.field} of agent "${place.agentId}" ${problem}`);
     this.name = 'SealedValueError';
   }
 }
