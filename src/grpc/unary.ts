@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import { UnauthenticatedError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { throwIfRefused } from './request-guard.js';
 import { toStatus } from './status.js';
 
 export interface CallContext {
@@ -39,6 +40,7 @@ export function unary<Req, Res>(ctx: CallContext, method: string, fn: (req: Req,
     const run = async (): Promise<Res> => {
       if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
       authenticate(ctx, call.metadata);
+      throwIfRefused(call.request);
       return fn(call.request, call);
     };
     run().then(

@@ -14,6 +14,7 @@ import {
   checkText,
   LIMITS,
   pageSize,
+  quote,
 } from '../domain/validation.js';
 import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
@@ -179,9 +180,9 @@ export class NotificationService {
   }
 
   async get(id: string): Promise<Notification> {
-    checkText('id', id, 1, 100);
+    checkText('id', id, 1, LIMITS.idLength);
     const n = await this.store.read((r) => r.notifications.get(id));
-    if (n === null) throw new NotFoundError(`notification "${id}"`);
+    if (n === null) throw new NotFoundError(`notification ${quote(id)}`);
     return n;
   }
 
@@ -200,10 +201,10 @@ export class NotificationService {
   }
 
   async markRead(id: string): Promise<Notification> {
-    checkText('id', id, 1, 100);
+    checkText('id', id, 1, LIMITS.idLength);
     const now = this.clock();
     const n = await this.store.write((r) => r.notifications.markRead(id, now));
-    if (n === null) throw new NotFoundError(`notification "${id}"`);
+    if (n === null) throw new NotFoundError(`notification ${quote(id)}`);
     return n;
   }
 }

@@ -17,6 +17,7 @@ import {
   checkWebhookUrlSyntax,
   LIMITS,
   pageSize,
+  quote,
 } from '../domain/validation.js';
 import type { TargetGuard } from '../delivery/target-guard.js';
 import type { Store } from '../storage/database.js';
@@ -55,7 +56,7 @@ export class PreferencesService {
   async get(agentId: string): Promise<AgentPreferences> {
     checkAgentId('agent_id', agentId);
     const prefs = await this.store.read((r) => r.preferences.get(agentId));
-    if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return prefs;
   }
 
@@ -130,7 +131,7 @@ export class PreferencesService {
       if (!(await r.preferences.delete(agentId))) return null;
       return r.deliveries.cancelPending(agentId, "cancelled: the agent's preferences were deleted", now);
     });
-    if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
     return result.length;
   }
@@ -160,7 +161,7 @@ export class PreferencesService {
       const found = await r.preferences.rotateSecret(agentId, secret, previousExpiresAt, now);
       return found ? had : null;
     });
-    if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return { secret, previousExpiresAt: result ? previousExpiresAt : null };
   }
 
@@ -168,7 +169,7 @@ export class PreferencesService {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
     const secrets = await this.store.read((r) => r.preferences.signingSecrets(agentId, now));
-    if (secrets === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (secrets === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return secrets;
   }
 }
