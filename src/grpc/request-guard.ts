@@ -45,7 +45,7 @@ function fieldPath(prefix: string, name: string): string {
  * shape, because protobufjs' fromDescriptor (7.6.6) sets `map_entry` on the options of the
  * message containing the map as well as on the entry.
  */
-function mapEntry(field: protobuf.Field, type: protobuf.Type): { key: protobuf.Field; value: protobuf.Field } | null {
+export function mapEntry(field: protobuf.Field, type: protobuf.Type): { key: protobuf.Field; value: protobuf.Field } | null {
   const key = type.fields['key'];
   const value = type.fields['value'];
   if (type.parent !== field.parent || type.fieldsArray.length !== 2 || key?.id !== 1 || value?.id !== 2) return null;
@@ -57,8 +57,8 @@ interface RootFromDescriptor {
   fromDescriptor(set: { file: unknown[] }): protobuf.Root;
 }
 
-/** The protobufjs reflection of every type in `definition`, rebuilt from the file descriptors it carries. */
-function reflect(definition: PackageDefinition): protobuf.Root {
+/** The protobufjs reflection of every type in `definition`, rebuilt from the file descriptors it carries (resolved). */
+export function reflectDefinition(definition: PackageDefinition): protobuf.Root {
   const buffers = new Set<Buffer>();
   for (const entry of Object.values(definition)) {
     const files: unknown = (entry as { fileDescriptorProtos?: unknown }).fileDescriptorProtos;
@@ -80,7 +80,7 @@ export class RequestGuard {
   private readonly checks = new Map<string, Check>();
 
   constructor(definition: PackageDefinition) {
-    this.root = reflect(definition);
+    this.root = reflectDefinition(definition);
   }
 
   /** The request type of the method at `path` (`/herald.v1.PreferencesService/GetPreferences`) and its check. */

@@ -44,7 +44,8 @@ export function nestedStruct(depth: number): Buffer {
   return struct;
 }
 
-export type RawResult = { code: number; details: string };
+/** A call's status, and the response bytes when it succeeded. */
+export type RawResult = { code: number; details: string; response?: Buffer };
 
 /** A client that sends raw request bytes to any method path and reports the status. */
 export class RawClient {
@@ -64,7 +65,7 @@ export class RawClient {
         bytes,
         new grpc.Metadata(),
         { deadline: Date.now() + deadlineMs },
-        (err) => resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '' }),
+        (err, response?: Buffer) => resolve(err ? { code: err.code, details: err.details } : { code: grpc.status.OK, details: '', ...(response ? { response } : {}) }),
       );
     });
   }
