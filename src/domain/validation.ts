@@ -37,6 +37,13 @@ export const LIMITS = Object.freeze({
 });
 
 /**
+ * The instants a request may name, in ms: google.protobuf.Timestamp's range,
+ * 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. PostgreSQL refuses year 0
+ * and earlier, so nothing computed from a request may leave it either.
+ */
+export const INSTANT_RANGE_MS = Object.freeze({ min: -62_135_596_800_000, max: 253_402_300_799_999 });
+
+/**
  * The length limit of every string field of every request, by proto field name (a name
  * means the same in every message of the API), in characters as {@link charLength} counts
  * them. The gRPC layer applies it to each decoded request before any handler runs, so no

@@ -3,7 +3,7 @@
  * domain values that every handler shares: timestamps, Struct and enums.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { LIMITS } from '../domain/validation.js';
+import { INSTANT_RANGE_MS, LIMITS } from '../domain/validation.js';
 import type { JsonObject, JsonValue, Priority } from '../domain/types.js';
 import type { Struct, Struct__Output } from '../generated/proto/google/protobuf/Struct.js';
 import type { Timestamp, Timestamp__Output } from '../generated/proto/google/protobuf/Timestamp.js';
@@ -21,7 +21,7 @@ export function toTimestampOrNull(date: Date | null): Timestamp | null {
 }
 
 /** The range of google.protobuf.Timestamp (timestamp.proto): 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z. */
-export const TIMESTAMP_RANGE = Object.freeze({ minSeconds: -62_135_596_800, maxSeconds: 253_402_300_799, maxNanos: 999_999_999 });
+export const TIMESTAMP_RANGE = Object.freeze({ minSeconds: INSTANT_RANGE_MS.min / 1000, maxSeconds: Math.floor(INSTANT_RANGE_MS.max / 1000), maxNanos: 999_999_999 });
 
 /** Refuses a Timestamp outside {@link TIMESTAMP_RANGE}, naming `field`. */
 export function checkTimestamp(field: string, ts: Timestamp__Output): void {

@@ -12,6 +12,7 @@ import {
   checkMetadata,
   checkNotificationType,
   checkText,
+  INSTANT_RANGE_MS,
   LIMITS,
   pageSize,
   quote,
@@ -170,10 +171,12 @@ export class NotificationService {
   async evaluate(req: CreateRequest, at: Date | null): Promise<Decision> {
     const input = validateCreate(req, 'notification.');
     const now = at ?? this.clock();
+    // An `at` in the first hour of year 1 would start the window in year 0, which PostgreSQL refuses; nothing is stored before year 1.
+    const windowStart = new Date(Math.max(now.getTime() - RATE_WINDOW_MS, INSTANT_RANGE_MS.min));
     return this.store.read(async (r) => {
       const preferences = await r.preferences.get(input.agentId);
       const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
+        ? await r.notifications.countAccepted(input.agentId, windowStart, now)
         : 0;
       return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
     });

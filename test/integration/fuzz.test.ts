@@ -59,7 +59,8 @@ function prng(seed: number): () => number {
 interface Pools {
   readonly agents: readonly string[];
   readonly ids: string[];
-  readonly tokens: string[];
+  /** Page tokens by the method that returned them, so a crafted token keeps its filters' fingerprint. */
+  readonly tokens: Map<string, string[]>;
   readonly hookUrl: string;
 }
 
@@ -79,6 +80,8 @@ class Generator {
   constructor(
     private readonly rng: () => number,
     private readonly pools: Pools,
+    /** The method the request is for. */
+    private readonly path: string,
   ) {
     this.sane = this.chance(0.4);
   }
@@ -225,12 +228,27 @@ class Generator {
       case 'webhook_headers.value':
         return this.either(['v', 'Bearer abc', 'é'], ['a\r\nb', '€']);
       case 'page_token':
-        return this.pick(['', ...p.tokens.slice(-5), 'not-a-token']);
+      {
+        const tokens = p.tokens.get(this.path) ?? [];
+        // Even in a sane request: the rest must be valid for a crafted key to reach the database.
+        if (tokens.length > 0 && this.chance(0.4)) return this.craftedToken(this.pick(tokens));
+        return this.pick(['', ...tokens.slice(-5), 'not-a-token']);
+      }
       case 'paths':
         return this.either(MASK_PATHS.slice(0, 13), MASK_PATHS.slice(13));
       default:
         return '';
     }
+  }
+
+  /**
+   * A token as a client can craft one, since tokens are not signed: the fingerprint of a real
+   * token (so its filters match) with a key of hostile values.
+   */
+  private craftedToken(token: string): string {
+    const { k, f } = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { k: string[]; f: string };
+    const key = k.map((part) => (this.chance(0.5) ? part : this.pick(['0000-01-01T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z', 'x\u0000', this.hostile('id')])));
+    return Buffer.from(JSON.stringify({ k: key, f }), 'utf8').toString('base64url');
   }
 
   /** One of `valid`; in a request that is not sane, sometimes one of `tricky` (plausible, but refused). */
@@ -315,10 +333,10 @@ function heraldMethods(): Method[] {
   });
 }
 
-/** Ids and page tokens in an answer, for later requests. */
-function harvest(value: unknown, pools: Pools): void {
+/** Ids and page tokens in an answer to `path`, for later requests. */
+function harvest(value: unknown, pools: Pools, path: string): void {
   if (Array.isArray(value)) {
-    for (const v of value) harvest(v, pools);
+    for (const v of value) harvest(v, pools, path);
     return;
   }
   if (typeof value !== 'object' || value === null) return;
@@ -327,10 +345,12 @@ function harvest(value: unknown, pools: Pools): void {
       pools.ids.push(v);
       if (pools.ids.length > 200) pools.ids.shift();
     } else if (typeof v === 'string' && v !== '' && key === 'next_page_token') {
-      pools.tokens.push(v);
-      if (pools.tokens.length > 20) pools.tokens.shift();
+      const tokens = pools.tokens.get(path) ?? [];
+      tokens.push(v);
+      if (tokens.length > 20) tokens.shift();
+      pools.tokens.set(path, tokens);
     } else {
-      harvest(v, pools);
+      harvest(v, pools, path);
     }
   }
 }
@@ -363,10 +383,13 @@ test(`fuzz: ${COUNT} generated requests across every RPC of every Herald service
   const raw = new RawClient(h.address);
   t.after(() => raw.close());
 
-  const pools: Pools = { agents: ['fz-a', 'fz-b', 'fz-c', 'fz-none'], ids: [], tokens: [], hookUrl: `${receiver.url}hook` };
+  const pools: Pools = { agents: ['fz-a', 'fz-b', 'fz-c', 'fz-none'], ids: [], tokens: new Map(), hookUrl: `${receiver.url}hook` };
   for (const agent of pools.agents.slice(0, 3)) {
     await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: pools.hookUrl } });
   }
+  // Enough rows that lists have further pages: their tokens are harvested and crafted.
+  for (let i = 0; i < 5; i++) await h.client.preferences.UpdatePreferences({ preferences: { agent_id: `fz-extra-${i}`, time_zone: 'UTC' } });
+  for (let i = 0; i < 60; i++) await h.client.notifications.CreateNotification({ agent_id: pools.agents[i % 3]!, notification_type: 'job.done', title: `seed ${i}` });
 
   const methods = heraldMethods();
   assert.ok(methods.length >= 18, `every RPC is fuzzed: ${methods.map((m) => m.path).join(', ')}`);
@@ -375,8 +398,8 @@ test(`fuzz: ${COUNT} generated requests across every RPC of every Herald service
   let next = 0;
 
   const runCase = async (i: number): Promise<void> => {
-    const gen = new Generator(prng(SEED ^ Math.imul(i + 1, 0x9e3779b9)), pools);
     const method = methods[i % methods.length]!;
+    const gen = new Generator(prng(SEED ^ Math.imul(i + 1, 0x9e3779b9)), pools, method.path);
     let bytes: Buffer;
     let kind = 'generated';
     try {
@@ -405,7 +428,7 @@ test(`fuzz: ${COUNT} generated requests across every RPC of every Herald service
     if (!expected || result.details.length > MAX_DETAILS) {
       failures.push(`case ${i} (${kind}, ${bytes.length} bytes) ${name}: ${status[result.code]} ${JSON.stringify(result.details.slice(0, 200))}${result.details.length > MAX_DETAILS ? ` (details of ${result.details.length} characters)` : ''}`);
     }
-    if (result.code === status.OK && result.response !== undefined) harvest(method.deserialize(result.response), pools);
+    if (result.code === status.OK && result.response !== undefined) harvest(method.deserialize(result.response), pools, method.path);
   };
 
   await Promise.all(
@@ -413,7 +436,7 @@ test(`fuzz: ${COUNT} generated requests across every RPC of every Herald service
       for (let i = next++; i < COUNT; i = next++) await runCase(i);
     }),
   );
-  t.diagnostic(`seed ${SEED}, ${COUNT} requests; answers: ${[...tally].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`);
+  t.diagnostic(`seed ${SEED}, ${COUNT} requests, ${[...pools.tokens.values()].reduce((n, list) => n + list.length, 0)} page tokens kept; answers: ${[...tally].sort().map(([k, n]) => `${k} ×${n}`).join(', ')}`);
   assert.deepEqual(failures, [], `unexpected answers (replay with HERALD_FUZZ_SEED=${SEED} HERALD_FUZZ_COUNT=${COUNT}):\n${failures.slice(0, 30).join('\n')}`);
 
   // Still healthy.

@@ -193,3 +193,40 @@ test('metadata nesting and undecodable bytes get INVALID_ARGUMENT, not INTERNAL'
     assert.equal((await anonymous.unary(create, Buffer.from('7f', 'hex'))).code, status.UNAUTHENTICATED);
   });
 });
+
+/** `token` with its key replaced, its filter fingerprint kept: what a client can craft, since tokens are not signed. */
+function withKey(token: string, key: string[]): string {
+  const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { f: string };
+  return Buffer.from(JSON.stringify({ k: key, f: parsed.f }), 'utf8').toString('base64url');
+}
+
+test('crafted page tokens and instants at the edge of the range never reach the database as values it refuses', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const client = h.client;
+  for (const agent of ['edge-1', 'edge-2']) {
+    await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: 'https://hooks.example.com/x', max_notifications_per_hour: 5 } });
+    await client.notifications.CreateNotification(note('edge-1'));
+  }
+
+  await t.test('a ListPreferences token whose agent id holds NUL or 300 characters is refused naming page_token', async () => {
+    const token = (await client.preferences.ListPreferences({ page_size: 1 })).next_page_token;
+    assert.notEqual(token, '');
+    await assertInvalid(client.preferences.ListPreferences({ page_size: 1, page_token: withKey(token, ['edge\u0000']) }), 'page_token');
+    await assertInvalid(client.preferences.ListPreferences({ page_size: 1, page_token: withKey(token, ['e'.repeat(300)]) }), 'page_token');
+  });
+
+  for (const when of ['0000-01-01T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '+275760-09-13T00:00:00.000Z']) {
+    await t.test(`ListNotifications and ListDeliveries tokens whose time is ${when} are refused naming page_token`, async () => {
+      const notifications = (await client.notifications.ListNotifications({ agent_id: 'edge-1', page_size: 1 })).next_page_token;
+      const deliveries = (await client.deliveries.ListDeliveries({ page_size: 1 })).next_page_token;
+      assert.ok(notifications !== '' && deliveries !== '');
+      await assertInvalid(client.notifications.ListNotifications({ agent_id: 'edge-1', page_size: 1, page_token: withKey(notifications, [when, 'ntf_x']) }), 'page_token');
+      await assertInvalid(client.deliveries.ListDeliveries({ page_size: 1, page_token: withKey(deliveries, [when, 'dlv_x']) }), 'page_token');
+    });
+  }
+
+  await t.test('EvaluateNotification at 0001-01-01T00:00:00Z for an agent with an hourly limit counts the window from there', async () => {
+    const { decision } = await client.notifications.EvaluateNotification({ notification: note('edge-1'), at: { seconds: minSeconds, nanos: 0 } });
+    assert.equal(decision?.reason, 'DECISION_REASON_ACCEPTED');
+  });
+});
