@@ -56,6 +56,8 @@ export interface HeraldClientOptions {
   readonly tenant?: string;
   /** Channel credentials; insecure by default (local development, or TLS terminated elsewhere). */
   readonly credentials?: grpc.ChannelCredentials;
+  /** A deadline for every call, in ms from its start; none by default. */
+  readonly deadlineMs?: number;
 }
 
 export interface HeraldClient {
@@ -81,6 +83,10 @@ export function createHeraldClient(address: string, options: HeraldClientOptions
         },
       }),
     );
+  }
+  if (options.deadlineMs !== undefined) {
+    const ms = options.deadlineMs;
+    interceptors.push((opts, next) => new grpc.InterceptingCall(next({ ...opts, deadline: opts.deadline ?? Date.now() + ms })));
   }
   const clientOptions = { interceptors };
   const preferences = new api.PreferencesService(address, credentials, clientOptions);

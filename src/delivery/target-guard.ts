@@ -12,7 +12,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP, type LookupFunction as NetLookupFunction } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { checkWebhookUrlSyntax } from '../domain/validation.js';
+import { checkWebhookUrlSyntax, quote } from '../domain/validation.js';
 
 /** A refused range an address falls in. */
 export interface RefusedRange {
@@ -326,12 +326,12 @@ export class TargetGuard {
     const literal = parseAddress(host);
     if (literal !== null) {
       const range = this.verdict(host.replace(/^\[|\]$/g, ''));
-      if (range !== null) throw new InvalidArgumentError(field, `host "${host}" is in a range Herald may not connect to: ${range.name}; ${ALLOW_HINT}`);
+      if (range !== null) throw new InvalidArgumentError(field, `host ${quote(host)} is in a range Herald may not connect to: ${range.name}; ${ALLOW_HINT}`);
       return;
     }
     const resolution = await this.resolve(host, { timeoutMs: WRITE_LOOKUP_TIMEOUT_MS });
     if (resolution.kind === 'refused' || (resolution.kind !== 'allowed' && isLocalhostName(host) && !this.#allowPrivate)) {
-      throw new InvalidArgumentError(field, `host "${host.slice(0, 100)}" resolves to a loopback, private or reserved address that Herald may not connect to; ${ALLOW_HINT}`);
+      throw new InvalidArgumentError(field, `host ${quote(host)} resolves to a loopback, private or reserved address that Herald may not connect to; ${ALLOW_HINT}`);
     }
   }
 

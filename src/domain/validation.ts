@@ -26,7 +26,78 @@ export const LIMITS = Object.freeze({
   idempotencyKeyLength: 200,
   pageSizeMax: 500,
   pageSizeDefault: 50,
+  idLength: 128,
+  timeZoneLength: 64,
+  clockTimeLength: 16,
+  pageTokenLength: 512,
+  maskPathLength: 128,
+  disabledReasonLength: 1024,
+  metadataDepth: 32,
+  quoteLength: 100,
 });
+
+/**
+ * The instants a request may name, in ms: google.protobuf.Timestamp's range,
+ * 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z. PostgreSQL refuses year 0
+ * and earlier, so nothing computed from a request may leave it either.
+ */
+export const INSTANT_RANGE_MS = Object.freeze({ min: -62_135_596_800_000, max: 253_402_300_799_999 });
+
+/**
+ * The length limit of every string field of every request, by proto field name (a name
+ * means the same in every message of the API), in characters as {@link charLength} counts
+ * them. The gRPC layer applies it to each decoded request before any handler runs, so no
+ * check, log line or error message ever sees a longer value; the rules above (charset,
+ * bytes, formats) still apply after it. A string field missing here stops the server from
+ * starting (src/grpc/request-guard.ts), and README's "Limits" table is checked against it.
+ * Map fields have one entry for their keys and one for their values.
+ */
+export const REQUEST_STRING_LIMITS: Readonly<Record<string, number>> = Object.freeze({
+  agent_id: LIMITS.agentIdLength,
+  id: LIMITS.idLength,
+  notification_type: LIMITS.notificationTypeLength,
+  notification_types: LIMITS.notificationTypeLength,
+  title: LIMITS.titleLength,
+  content: LIMITS.contentLength,
+  related_entity_type: LIMITS.relatedLength,
+  related_entity_id: LIMITS.relatedLength,
+  idempotency_key: LIMITS.idempotencyKeyLength,
+  webhook_url: LIMITS.urlLength,
+  time_zone: LIMITS.timeZoneLength,
+  start: LIMITS.clockTimeLength,
+  end: LIMITS.clockTimeLength,
+  'webhook_headers.key': LIMITS.headerNameLength,
+  'webhook_headers.value': LIMITS.headerValueBytes,
+  webhook_disabled_reason: LIMITS.disabledReasonLength,
+  page_token: LIMITS.pageTokenLength,
+  paths: LIMITS.maskPathLength,
+});
+
+/**
+ * `value` quoted for an error message: JSON string syntax (control characters and lone
+ * surrogates escaped), cut after `max` characters with its full length said, so that a
+ * hostile value never makes a message long. grpc-js clients never receive a status whose
+ * message runs to ~100 KB (they wait for their deadline), and logs stay readable.
+ */
+export function quote(value: string, max: number = LIMITS.quoteLength): string {
+  if (value.length <= max) return JSON.stringify(value);
+  let head = '';
+  let n = 0;
+  for (const ch of value) {
+    if (n === max) return `${JSON.stringify(`${head}…`)} (${charLength(value)} characters)`;
+    head += ch;
+    n++;
+  }
+  return JSON.stringify(value);
+}
+
+/** Refuses a string longer than `max` characters (code points). */
+export function checkLength(field: string, value: string, max: number): void {
+  // Code points never outnumber UTF-16 units, so the common case needs no count.
+  if (value.length <= max) return;
+  const n = charLength(value);
+  if (n > max) throw new InvalidArgumentError(field, `must be at most ${max} characters, got ${n}`);
+}
 
 /** Counts Unicode code points, so "🚀" is one character as a person would count it. */
 export function charLength(s: string): number {
@@ -46,11 +117,11 @@ export function checkAgentId(field: string, value: string): void {
 export function checkTimeZone(field: string, value: string): void {
   // luxon answers an unknown zone with an invalid DateTime instead of throwing,
   // so a typo would silently become UTC later: refuse it on write.
-  if (!IANAZone.isValidZone(value)) throw new InvalidArgumentError(field, `"${value}" is not an IANA time zone such as Europe/Paris`);
+  if (!IANAZone.isValidZone(value)) throw new InvalidArgumentError(field, `${quote(value)} is not an IANA time zone such as Europe/Paris`);
 }
 
 export function checkClockTime(field: string, value: string): void {
-  if (parseClockTime(value) === undefined) throw new InvalidArgumentError(field, `must be "HH:MM" between 00:00 and 23:59, got "${value}"`);
+  if (parseClockTime(value) === undefined) throw new InvalidArgumentError(field, `must be "HH:MM" between 00:00 and 23:59, got ${quote(value)}`);
 }
 
 export function checkRange(field: string, value: number, min: number, max: number): void {
@@ -97,7 +168,7 @@ export function checkNotificationTypes(field: string, values: readonly string[])
     if (!TYPE_ENTRY.test(v)) {
       throw new InvalidArgumentError(
         `${field}[${i}]`,
-        `must be a type of [a-z0-9_.-] (at most ${LIMITS.notificationTypeLength} characters), a prefix ending in * such as "job.*", or "*"; got "${v}"`,
+        `must be a type of [a-z0-9_.-] (at most ${LIMITS.notificationTypeLength} characters), a prefix ending in * such as "job.*", or "*"; got ${quote(v)}`,
       );
     }
   });
@@ -157,20 +228,20 @@ export function checkHeaders(field: string, headers: Readonly<Record<string, str
   const seen = new Set<string>();
   for (const name of names) {
     if (!TOKEN.test(name) || name.length > LIMITS.headerNameLength) {
-      throw new InvalidArgumentError(`${field}["${name.slice(0, 60)}"]`, 'is not a valid HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)');
+      throw new InvalidArgumentError(`${field}[${quote(name, 60)}]`, 'is not a valid HTTP header name (letters, digits and !#$%&\'*+.^_`|~-)');
     }
     const lower = name.toLowerCase();
     if (isReservedHeader(lower, signatureHeader)) {
-      throw new InvalidArgumentError(`${field}["${name}"]`, `is set by Herald and cannot be overridden (reserved: ${RESERVED_SUMMARY})`);
+      throw new InvalidArgumentError(`${field}[${quote(name, 60)}]`, `is set by Herald and cannot be overridden (reserved: ${RESERVED_SUMMARY})`);
     }
-    if (seen.has(lower)) throw new InvalidArgumentError(`${field}["${name}"]`, 'appears twice (header names are case-insensitive)');
+    if (seen.has(lower)) throw new InvalidArgumentError(`${field}[${quote(name, 60)}]`, 'appears twice (header names are case-insensitive)');
     seen.add(lower);
     const value = headers[name] ?? '';
     if (Buffer.byteLength(value, 'utf8') > LIMITS.headerValueBytes) {
-      throw new InvalidArgumentError(`${field}["${name}"]`, `value must be at most ${LIMITS.headerValueBytes} bytes`);
+      throw new InvalidArgumentError(`${field}[${quote(name, 60)}]`, `value must be at most ${LIMITS.headerValueBytes} bytes`);
     }
     if (!FIELD_VALUE.test(value)) {
-      throw new InvalidArgumentError(`${field}["${name}"]`, 'value must be printable Latin-1 text: no control characters such as CR or LF, and nothing beyond U+00FF (percent-encode it)');
+      throw new InvalidArgumentError(`${field}[${quote(name, 60)}]`, 'value must be printable Latin-1 text: no control characters such as CR or LF, and nothing beyond U+00FF (percent-encode it)');
     }
   }
 }

@@ -14,6 +14,7 @@ import type { DeliveryStatus__Output } from '../generated/proto/herald/v1/Delive
 import type { WatchDeliveriesRequest__Output } from '../generated/proto/herald/v1/WatchDeliveriesRequest.js';
 import type { DeliveryService, WatchEvent } from '../services/delivery-service.js';
 import { fromTimestamp, toTimestamp, toTimestampOrNull } from './convert.js';
+import { throwIfRefused } from './request-guard.js';
 import { toStatus } from './status.js';
 import { authenticate, unary, type CallContext } from './unary.js';
 
@@ -189,6 +190,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
       try {
         if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
         const caller = authenticate(ctx, call.metadata, 'WatchDeliveries');
+        throwIfRefused(call.request);
         forget = streams.add(() => {
           finish();
           call.end();

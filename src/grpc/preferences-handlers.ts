@@ -9,6 +9,7 @@ import type { Preferences, Preferences__Output } from '../generated/proto/herald
 import type { PreferencesServiceHandlers } from '../generated/proto/herald/v1/PreferencesService.js';
 import type { QuietHours__Output } from '../generated/proto/herald/v1/QuietHours.js';
 import type { PreferencesChange, PreferencesService } from '../services/preferences-service.js';
+import { quote } from '../domain/validation.js';
 import { fromPriority, toPriority, toTimestamp, toTimestampOrNull } from './convert.js';
 import { unary, type CallContext } from './unary.js';
 
@@ -92,8 +93,8 @@ export function changeFromRequest(p: Preferences__Output, paths: readonly string
       else parts.urgentBypass = q?.urgent_bypass ?? false;
       continue;
     }
-    if (OUTPUT_ONLY.includes(path)) throw new InvalidArgumentError('update_mask.paths', `"${path}" is output only and cannot be updated`);
-    throw new InvalidArgumentError('update_mask.paths', `unknown field "${path}"; updatable: ${[...Object.keys(PATHS), ...QUIET_PARTS.map((x) => `quiet_hours.${x}`)].join(', ')}`);
+    if (OUTPUT_ONLY.includes(path)) throw new InvalidArgumentError('update_mask.paths', `${quote(path)} is output only and cannot be updated`);
+    throw new InvalidArgumentError('update_mask.paths', `unknown field ${quote(path)}; updatable: ${[...Object.keys(PATHS), ...QUIET_PARTS.map((x) => `quiet_hours.${x}`)].join(', ')}`);
   }
   if ('quietHours' in set && Object.keys(parts).length > 0) {
     throw new InvalidArgumentError('update_mask.paths', 'name either "quiet_hours" or its sub-fields, not both');

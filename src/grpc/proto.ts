@@ -11,6 +11,7 @@ import type { ProtoGrpcType as DeliveryProtoGrpcType } from '../generated/proto/
 import type { ProtoGrpcType as NotificationProtoGrpcType } from '../generated/proto/notification.js';
 import type { ProtoGrpcType as PreferencesProtoGrpcType } from '../generated/proto/preferences.js';
 import { repairFileDescriptors } from './reflection-descriptors.js';
+import { RefusedRequest, undecodable, type RequestGuard } from './request-guard.js';
 
 /**
  * Walks up from `startDir` to the first directory holding a package.json.
@@ -140,4 +141,36 @@ export function loadHeraldPackageDefinition(): PackageDefinition {
 export function loadHeraldGrpcObject(definition: PackageDefinition = loadHeraldPackageDefinition()): HeraldGrpcObject {
   // The generated ProtoGrpcType is the documented shape of this object; grpc-js types it only as GrpcObject.
   return grpc.loadPackageDefinition(definition) as unknown as HeraldGrpcObject;
+}
+
+/**
+ * `service` with every method's request deserializer guarded: a request
+ * protobufjs cannot decode, or one that breaks {@link RequestGuard}'s rules,
+ * comes out as a {@link RefusedRequest} instead of a throw (which grpc-js would
+ * answer `INTERNAL: Error deserializing request` before any handler runs), and
+ * the handler adapters answer its error after authentication. Unary and
+ * streaming methods alike.
+ */
+export function withGuardedRequests<S extends grpc.ServiceDefinition>(service: S, guard: RequestGuard): S {
+  const guarded: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(service)) {
+    const { typeName, check } = guard.forMethod(method.path);
+    const decode = method.requestDeserialize;
+    const requestDeserialize = (bytes: Buffer): unknown => {
+      let request: unknown;
+      try {
+        request = decode(bytes);
+      } catch (err) {
+        return new RefusedRequest(undecodable(typeName, err));
+      }
+      try {
+        check(request);
+      } catch (err) {
+        return new RefusedRequest(err);
+      }
+      return request;
+    };
+    guarded[name] = { ...method, requestDeserialize };
+  }
+  return guarded as S;
 }

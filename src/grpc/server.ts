@@ -13,8 +13,9 @@ import type { PreferencesService } from '../services/preferences-service.js';
 import { deliveryHandlers, WatchStreams, withPreEncodedWatch } from './delivery-handlers.js';
 import { notificationHandlers } from './notification-handlers.js';
 import { preferencesHandlers } from './preferences-handlers.js';
-import { loadHeraldGrpcObject, loadHeraldPackageDefinition } from './proto.js';
+import { loadHeraldGrpcObject, loadHeraldPackageDefinition, withGuardedRequests } from './proto.js';
 import { createReflectionService } from './reflection-descriptors.js';
+import { RequestGuard } from './request-guard.js';
 import type { CallContext } from './unary.js';
 import type { TokenRegistry } from '../auth/tokens.js';
 
@@ -85,9 +86,10 @@ export class GrpcServer {
     const definition = loadHeraldPackageDefinition();
     const api = loadHeraldGrpcObject(definition).herald.v1;
     const ctx: CallContext = { log, tokens, accepting: () => this.accepting };
-    this.server.addService(api.PreferencesService.service, preferencesHandlers(ctx, services.preferences));
-    this.server.addService(api.NotificationService.service, notificationHandlers(ctx, services.notifications));
-    const delivery = withPreEncodedWatch(api.DeliveryService.service);
+    const guard = new RequestGuard(definition);
+    this.server.addService(withGuardedRequests(api.PreferencesService.service, guard), preferencesHandlers(ctx, services.preferences));
+    this.server.addService(withGuardedRequests(api.NotificationService.service, guard), notificationHandlers(ctx, services.notifications));
+    const delivery = withPreEncodedWatch(withGuardedRequests(api.DeliveryService.service, guard));
     this.server.addService(delivery.definition, deliveryHandlers(ctx, services.deliveries, this.streams, delivery.serialize));
     this.health.addToServer(this.server);
     createReflectionService(definition).addToServer(this.server);

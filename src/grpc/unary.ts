@@ -9,6 +9,7 @@ import { TENANT_HEADER } from '../auth/tenant.js';
 import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
 import { UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { throwIfRefused } from './request-guard.js';
 import { toStatus } from './status.js';
 
 export interface CallContext {
@@ -40,6 +41,7 @@ export function unary<Req, Res>(ctx: CallContext, method: RpcName, fn: (req: Req
     const run = async (): Promise<Res> => {
       if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
       const caller = authenticate(ctx, call.metadata, method);
+      throwIfRefused(call.request);
       return fn(call.request, caller, call);
     };
     run().then(

@@ -7,7 +7,7 @@ import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { AgentDisabled, DeliveryChange, DeliveryEvents } from '../delivery/events.js';
 import { testPayload } from '../domain/payload.js';
 import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
-import { checkAgentId, checkText, pageSize } from '../domain/validation.js';
+import { checkAgentId, checkText, LIMITS, pageSize, quote } from '../domain/validation.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { newDeliveryId } from '../ids.js';
 import type { Store } from '../storage/database.js';
@@ -46,12 +46,12 @@ export class DeliveryService {
   ) {}
 
   async get(tenant: string, id: string): Promise<DeliveryDetail> {
-    checkText('id', id, 1, 100);
+    checkText('id', id, 1, LIMITS.idLength);
     const found = await this.store.read(async (r) => {
       const delivery = await r.deliveries.get(tenant, id);
       return delivery === null ? null : { ...delivery, attempts: await r.deliveries.attempts(id) };
     });
-    if (found === null) throw new NotFoundError(`delivery "${id}"`);
+    if (found === null) throw new NotFoundError(`delivery ${quote(id)}`);
     return found;
   }
 
@@ -67,16 +67,16 @@ export class DeliveryService {
    * a FAILED delivery leaves it FAILED; a PENDING one keeps its schedule.
    */
   async retry(tenant: string, id: string): Promise<{ delivery: DeliveryDetail; attempt: DeliveryAttempt | null }> {
-    checkText('id', id, 1, 100);
+    checkText('id', id, 1, LIMITS.idLength);
     const owner = `manual:${randomUUID()}`;
     const now = this.options.clock();
     const claimed = await this.store.write(async (r) => {
       const before = await r.deliveries.get(tenant, id);
-      if (before === null) throw new NotFoundError(`delivery "${id}"`);
+      if (before === null) throw new NotFoundError(`delivery ${quote(id)}`);
       const row = await r.queue.claimForRetry(tenant, id, owner, now, this.options.leaseMs);
       if (row === null) {
         throw new FailedPreconditionError(
-          `delivery "${id}" is ${before.status}; only PENDING or FAILED deliveries can be retried${before.status === 'DELIVERING' ? ' (it is being sent right now)' : ''}`,
+          `delivery ${quote(id)} is ${before.status}; only PENDING or FAILED deliveries can be retried${before.status === 'DELIVERING' ? ' (it is being sent right now)' : ''}`,
         );
       }
       return { row, wasFailed: before.status === 'FAILED' };
@@ -93,8 +93,8 @@ export class DeliveryService {
     const id = newDeliveryId(now.getTime());
     const claimed = await this.store.write(async (r) => {
       const prefs = await r.preferences.get(tenant, agentId);
-      if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
-      if (prefs.webhookUrl === null) throw new FailedPreconditionError(`agent "${agentId}" has no webhook_url to test; set one with UpdatePreferences`);
+      if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
+      if (prefs.webhookUrl === null) throw new FailedPreconditionError(`agent ${quote(agentId)} has no webhook_url to test; set one with UpdatePreferences`);
       return r.deliveries.enqueueClaimed(
         { id, tenantId: tenant, agentId, notificationId: null, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
         owner,
@@ -146,10 +146,10 @@ export class DeliveryService {
     const count = await this.store.write(async (r) => {
       await r.lockAgent(tenant, agentId);
       const prefs = await r.preferences.get(tenant, agentId);
-      if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+      if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
       if (!prefs.enableWebhook || prefs.webhookUrl === null) {
         const why = prefs.webhookUrl === null ? 'has no webhook_url' : `has its webhook turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`;
-        throw new FailedPreconditionError(`agent "${agentId}" ${why}; fix that with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
+        throw new FailedPreconditionError(`agent ${quote(agentId)} ${why}; fix that with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
       }
       return r.queue.replay({ tenantId: tenant, agentId, status: wanted as ReplayableStatus, since, until: end }, now);
     });

@@ -12,8 +12,10 @@ import {
   checkMetadata,
   checkNotificationType,
   checkText,
+  INSTANT_RANGE_MS,
   LIMITS,
   pageSize,
+  quote,
 } from '../domain/validation.js';
 import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
@@ -171,19 +173,21 @@ export class NotificationService {
   async evaluate(tenant: string, req: CreateRequest, at: Date | null): Promise<Decision> {
     const input = validateCreate(req, 'notification.');
     const now = at ?? this.clock();
+    // An `at` in the first hour of year 1 would start the window in year 0, which PostgreSQL refuses; nothing is stored before year 1.
+    const windowStart = new Date(Math.max(now.getTime() - RATE_WINDOW_MS, INSTANT_RANGE_MS.min));
     return this.store.read(async (r) => {
       const preferences = await r.preferences.get(tenant, input.agentId);
       const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(tenant, input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
+        ? await r.notifications.countAccepted(tenant, input.agentId, windowStart, now)
         : 0;
       return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
     });
   }
 
   async get(tenant: string, id: string): Promise<Notification> {
-    checkText('id', id, 1, 100);
+    checkText('id', id, 1, LIMITS.idLength);
     const n = await this.store.read((r) => r.notifications.get(tenant, id));
-    if (n === null) throw new NotFoundError(`notification "${id}"`);
+    if (n === null) throw new NotFoundError(`notification ${quote(id)}`);
     return n;
   }
 
@@ -203,10 +207,10 @@ export class NotificationService {
   }
 
   async markRead(tenant: string, id: string): Promise<Notification> {
-    checkText('id', id, 1, 100);
+    checkText('id', id, 1, LIMITS.idLength);
     const now = this.clock();
     const n = await this.store.write((r) => r.notifications.markRead(tenant, id, now));
-    if (n === null) throw new NotFoundError(`notification "${id}"`);
+    if (n === null) throw new NotFoundError(`notification ${quote(id)}`);
     return n;
   }
 }

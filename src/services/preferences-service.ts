@@ -17,6 +17,7 @@ import {
   checkWebhookUrlSyntax,
   LIMITS,
   pageSize,
+  quote,
 } from '../domain/validation.js';
 import type { TargetGuard } from '../delivery/target-guard.js';
 import type { Store } from '../storage/database.js';
@@ -77,7 +78,7 @@ export class PreferencesService {
   async get(tenant: string, agentId: string): Promise<AgentPreferences> {
     checkAgentId('agent_id', agentId);
     const prefs = await this.store.read((r) => r.preferences.get(tenant, agentId));
-    if (prefs === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return prefs;
   }
 
@@ -153,7 +154,7 @@ export class PreferencesService {
       if (!(await r.preferences.delete(tenant, agentId))) return null;
       return r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
     });
-    if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
     return result.length;
   }
@@ -183,7 +184,7 @@ export class PreferencesService {
       const found = await r.preferences.rotateSecret(tenant, agentId, secret, previousExpiresAt, now);
       return found ? had : null;
     });
-    if (result === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return { secret, previousExpiresAt: result ? previousExpiresAt : null };
   }
 
@@ -191,7 +192,7 @@ export class PreferencesService {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
     const secrets = await this.store.read((r) => r.preferences.signingSecrets(tenant, agentId, now));
-    if (secrets === null) throw new NotFoundError(`preferences for agent "${agentId}"`);
+    if (secrets === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return secrets;
   }
 }

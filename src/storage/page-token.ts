@@ -4,7 +4,11 @@
  * other filters is refused instead of silently skipping rows.
  */
 import { createHash } from 'node:crypto';
+import { INSTANT_RANGE_MS } from '../domain/validation.js';
 import { InvalidArgumentError } from '../errors.js';
+
+/** Longest key part a token may carry: ids and ISO times are far shorter. Bounds what a crafted token can make a query compare. */
+const MAX_KEY_LENGTH = 256;
 
 function fingerprint(filters: unknown): string {
   return createHash('sha256').update(JSON.stringify(filters)).digest('base64url').slice(0, 12);
@@ -27,7 +31,9 @@ export function decodePageToken(field: string, token: string, filters: unknown, 
   const key = token_?.k;
   if (
     typeof token_ !== 'object' || token_ === null || typeof token_.f !== 'string' ||
-    !Array.isArray(key) || key.length !== keyLength || !key.every((x: unknown): x is string => typeof x === 'string')
+    !Array.isArray(key) || key.length !== keyLength ||
+    // PostgreSQL text cannot hold NUL: a crafted key with one would fail the query instead of matching nothing.
+    !key.every((x: unknown): x is string => typeof x === 'string' && x.length <= MAX_KEY_LENGTH && !x.includes('\u0000'))
   ) {
     throw new InvalidArgumentError(field, 'is not a token returned by this API; start again with an empty page_token');
   }
@@ -61,7 +67,8 @@ export async function pageNewestFirst<T extends TimeCursor>(
 ): Promise<{ items: T[]; nextPageToken: string }> {
   const key = decodePageToken('page_token', pageToken, filters, 2);
   const after = key === null ? null : { createdAt: new Date(key[0]!), id: key[1]! };
-  if (after !== null && Number.isNaN(after.createdAt.getTime())) {
+  const ms = after?.createdAt.getTime();
+  if (ms !== undefined && (Number.isNaN(ms) || ms < INSTANT_RANGE_MS.min || ms > INSTANT_RANGE_MS.max)) {
     throw new InvalidArgumentError('page_token', 'is not a token returned by this API; start again with an empty page_token');
   }
   const rows = await fetch(size + 1, after);

@@ -28,11 +28,13 @@ function postgresValue(v: RawValue): string | number | boolean | null {
   return v instanceof Date ? v.toISOString().replace('T', ' ').replace('Z', '') : v;
 }
 
-export async function openRaw(databaseUrl: string): Promise<RawDatabase> {
+/** `readOnly` opens the database so that nothing the caller runs can write to it (for checks beside a running Herald). */
+export async function openRaw(databaseUrl: string, options: { readOnly?: boolean } = {}): Promise<RawDatabase> {
   const target = parseDatabaseUrl(databaseUrl, process.cwd());
+  const readOnly = options.readOnly ?? false;
   if (target.provider === 'sqlite') {
-    const db = new Database(target.filePath, { timeout: 10_000 });
-    db.pragma('foreign_keys = ON');
+    const db = new Database(target.filePath, { timeout: 10_000, readonly: readOnly });
+    if (!readOnly) db.pragma('foreign_keys = ON');
     return {
       dialect: 'sqlite',
       async run(sql, ...params) {
@@ -46,7 +48,7 @@ export async function openRaw(databaseUrl: string): Promise<RawDatabase> {
       },
     };
   }
-  const client = new pg.Client({ connectionString: target.url });
+  const client = new pg.Client({ connectionString: target.url, ...(readOnly ? { options: '-c default_transaction_read_only=on' } : {}) });
   await client.connect();
   let n = 0;
   const numbered = (sql: string): string => sql.replace(/\?/g, () => `$${++n}`);
