@@ -67,6 +67,29 @@ function checkKeptHeaders(change: PreferencesChange, existing: AgentPreferences 
   }
 }
 
+/** The scheme, host and port of a URL: where credentials given for it may go. */
+function originOf(url: string): string {
+  return new URL(url).origin;
+}
+
+/**
+ * Receiver credentials are bound to the origin they were given for. A caller
+ * may not read them back (they are write-only), so moving the webhook to
+ * another scheme, host or port while keeping them (a masked value, or headers
+ * left out of the update) would let anyone with the write role send them to a
+ * host of their choosing. Such an update must send the values again, or drop them.
+ */
+function checkCredentialsStay(existing: AgentPreferences | null, merged: EditablePreferences): void {
+  if (existing?.webhookUrl == null || merged.webhookUrl === null) return;
+  if (originOf(existing.webhookUrl) === originOf(merged.webhookUrl)) return;
+  const kept = Object.entries(merged.webhookHeaders).filter(([, value]) => value === MASKED_HEADER_VALUE).map(([name]) => name);
+  if (kept.length === 0) return;
+  throw new InvalidArgumentError(
+    `${F}.webhook_headers`,
+    `webhook_url moves to another origin (${quote(originOf(merged.webhookUrl))}), and the stored values of ${kept.map((n) => quote(n)).slice(0, 5).join(', ')} would go with it: send webhook_headers in the same update, with the values again or without those headers`,
+  );
+}
+
 export class PreferencesService {
   constructor(
     private readonly store: Store,
@@ -108,6 +131,7 @@ export class PreferencesService {
       checkKeptHeaders(change, existing);
       const base: EditablePreferences = existing ?? DEFAULT_PREFERENCES;
       const merged: EditablePreferences = { ...base, ...change.set, quietHours: this.mergeQuietHours(base, change) };
+      checkCredentialsStay(existing, merged);
       const hasSecret = existing?.webhookSecretSet ?? false;
       const newSecret = merged.webhookUrl !== null && !hasSecret ? (this.options.defaultWebhookSecret ?? generateWebhookSecret()) : null;
       // Turning the webhook back on clears the reason Herald turned it off.

@@ -397,3 +397,39 @@ test('on SQLite a write waits while another process holds the write lock (as sec
   other.prepare('COMMIT').run();
   assert.equal((await update).max_notifications_per_hour, 3);
 });
+
+test('stored header values never follow the webhook to another origin: moving the URL needs them sent again, a new path on the same origin keeps them', async (t) => {
+  const receiver = await receiverFor(t);
+  const other = await receiverFor(t);
+  const h = await startHerald(t);
+  const agent = agentId('origin');
+  const stored = credentials();
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: receiver.url, webhook_headers: stored } });
+
+  // Only the URL, to another port: the stored Authorization would go with it.
+  const moved = await codeOf(
+    h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_url: other.url }, update_mask: { paths: ['webhook_url'] } }),
+  );
+  assert.equal(moved.code, status.INVALID_ARGUMENT);
+  assert.match(moved.details, /webhook_headers: webhook_url moves to another origin .*"Authorization".*send webhook_headers in the same update/);
+  // The same with the masked values sent back.
+  const masked = Object.fromEntries(Object.keys(stored).map((name) => [name, '***']));
+  const maskedMove = await codeOf(h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_url: other.url, webhook_headers: masked } }));
+  assert.equal(maskedMove.code, status.INVALID_ARGUMENT);
+  assert.equal((await h.client.preferences.GetPreferences({ agent_id: agent })).webhook_url, receiver.url, 'a refused update changes nothing');
+
+  // Another path on the same origin keeps them; moving with fresh values is allowed.
+  const samePath = `${receiver.url.replace(/\/[^/]*$/, '')}/elsewhere`;
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_url: samePath }, update_mask: { paths: ['webhook_url'] } });
+  const fresh = credentials();
+  const saved = await h.client.preferences.UpdatePreferences({
+    preferences: { agent_id: agent, webhook_url: other.url, webhook_headers: fresh },
+    update_mask: { paths: ['webhook_url', 'webhook_headers'] },
+  });
+  assert.equal(saved.webhook_url, other.url);
+  await waitForFinal(h.client, await notify(h.client, agent));
+  const got = other.requests.at(-1);
+  assert.ok(got, 'the webhook reached the new origin');
+  assert.equal(got.headers['authorization'], fresh.Authorization);
+  assert.equal(receiver.requests.length, 0, 'nothing went to the old origin');
+});
