@@ -3,7 +3,7 @@
  * and delivery worker, and the order in which they stop. main.ts adds the
  * process concerns (signals, exit codes); tests start an App in-process.
  */
-import { TokenRegistry } from './auth/tokens.js';
+import { combineTokenSources, TokenRegistry } from './auth/tokens.js';
 import { readApiTokensFile, type Config } from './config.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryEvents } from './delivery/events.js';
@@ -183,7 +183,7 @@ export class App {
     }
     try {
       const fromFile = readApiTokensFile(file.path);
-      this.tokens.replace([...this.config.apiTokens, ...fromFile]);
+      this.tokens.replace(combineTokenSources(this.config.apiTokens, fromFile));
       this.log.info({ file: file.path, tokens: this.tokens.size }, 'API tokens reloaded');
       return true;
     } catch (err) {

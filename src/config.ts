@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { parseTokenEntries, TokenEntryError, type ApiToken } from './auth/tokens.js';
+import { combineTokenSources, parseTokenEntries, TokenEntryError, type ApiToken } from './auth/tokens.js';
 import { parseCidr } from './delivery/target-guard.js';
 import { clashesWithHeraldHeaders } from './domain/validation.js';
 
@@ -328,6 +328,8 @@ function apiTokens(env: Env): ApiToken[] {
   const raw = read(env, 'HERALD_API_TOKENS');
   if (raw === undefined) return [];
   const entries = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  // Set but empty (",") must not quietly mean "no authentication".
+  if (entries.length === 0) throw new ConfigError('HERALD_API_TOKENS', 'is set but holds no token; list tokens separated by commas, or unset it to run without authentication');
   try {
     return parseTokenEntries(entries, (i) => `entry ${i + 1}`);
   } catch (err) {
@@ -358,11 +360,18 @@ export function readApiTokensFile(path: string): ApiToken[] {
   }
 }
 
-function apiTokensFile(env: Env, cwd: string): Config['apiTokensFile'] {
+function apiTokensFile(env: Env, cwd: string, fromEnv: readonly ApiToken[]): Config['apiTokensFile'] {
   const raw = read(env, 'HERALD_API_TOKENS_FILE');
   if (raw === undefined) return null;
   const path = isAbsolute(raw) ? raw : resolve(cwd, raw);
-  return { path, tokens: readApiTokensFile(path) };
+  const tokens = readApiTokensFile(path);
+  try {
+    combineTokenSources(fromEnv, tokens);
+  } catch (err) {
+    if (err instanceof TokenEntryError) throw new ConfigError('HERALD_API_TOKENS_FILE', err.message);
+    throw err;
+  }
+  return { path, tokens };
 }
 
 function allowedTargetCidrs(env: Env): string[] {
@@ -388,6 +397,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   }
   const role = oneOf<Role>(env, 'HERALD_ROLE', ['all', 'api', 'worker'], 'all');
   const retryMaxDelayMs = integer(env, 'HERALD_RETRY_MAX_DELAY_MS', 3_600_000, 0, 7 * 86_400_000);
+  const envTokens = apiTokens(env);
   const config: Config = {
     database: parseDatabaseUrl(env.DATABASE_URL, cwd),
     grpcAddress: grpcAddress(env),
@@ -409,8 +419,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     allowedTargetCidrs: allowedTargetCidrs(env),
     signatureHeader: headerName(env),
     tls: tls(env),
-    apiTokens: apiTokens(env),
-    apiTokensFile: apiTokensFile(env, cwd),
+    apiTokens: envTokens,
+    apiTokensFile: apiTokensFile(env, cwd, envTokens),
     dbPoolSize: integer(env, 'HERALD_DB_POOL_SIZE', 10, 1, 500),
     sqliteSynchronous: oneOf(env, 'HERALD_SQLITE_SYNCHRONOUS', ['full', 'normal'] as const, 'full') === 'full' ? 'FULL' : 'NORMAL',
     logLevel: oneOf<LogLevel>(env, 'HERALD_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),

@@ -20,13 +20,14 @@ const RANK: Readonly<Record<CallerRole, number>> = { read: 0, write: 1, admin: 2
  *
  * - `read`: calls that change nothing and show no secret.
  * - `write`: everything else within the tenant except the secrets.
- * - `admin`: reading or rotating an agent's signing secret.
+ * - `admin`: reading or rotating an agent's signing secret, and deleting an agent (which drops it).
  */
 export const RPC_ROLES = {
   GetPreferences: 'read',
   ListPreferences: 'read',
   UpdatePreferences: 'write',
-  DeletePreferences: 'write',
+  // Deleting drops the agent's signing secret: recreating it is a rotation with no grace period.
+  DeletePreferences: 'admin',
   RotateWebhookSecret: 'admin',
   GetWebhookSecret: 'admin',
   CreateNotification: 'write',

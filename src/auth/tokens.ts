@@ -78,6 +78,19 @@ export function parseTokenEntries(entries: readonly string[], where: (i: number)
  * variable set at all) leaves the API open: every caller is an operator,
  * as before tokens existed; x-herald-tenant still picks the tenant.
  */
+/**
+ * The tokens of HERALD_API_TOKENS and of HERALD_API_TOKENS_FILE together. A
+ * token in both would get the rights of whichever is looked at first, and
+ * editing the file (to take a right away) would silently change nothing: refused.
+ */
+export function combineTokenSources(fromEnv: readonly ApiToken[], fromFile: readonly ApiToken[]): ApiToken[] {
+  const inEnv = new Set(fromEnv.map((t) => t.digest.toString('hex')));
+  if (fromFile.some((t) => inEnv.has(t.digest.toString('hex')))) {
+    throw new TokenEntryError('a token is in both HERALD_API_TOKENS and HERALD_API_TOKENS_FILE; keep each token in one place');
+  }
+  return [...fromEnv, ...fromFile];
+}
+
 export class TokenRegistry {
   private tokens: readonly ApiToken[];
 

@@ -241,7 +241,12 @@ export type TargetResolution =
 /** How long a write waits for DNS before accepting the URL unchecked (the send-time check still applies). */
 const WRITE_LOOKUP_TIMEOUT_MS = 2_000;
 
-const ALLOW_HINT = 'allow it with HERALD_ALLOWED_TARGET_CIDRS, or HERALD_ALLOW_PRIVATE_TARGETS=true for loopback and private ranges';
+/** How an operator may allow a refused host: the private flag lifts only some ranges, so say which. */
+function allowHint(privateUse: boolean | null): string {
+  if (privateUse === true) return 'allow it with HERALD_ALLOW_PRIVATE_TARGETS=true, or only its range with HERALD_ALLOWED_TARGET_CIDRS';
+  if (privateUse === false) return 'only an explicit HERALD_ALLOWED_TARGET_CIDRS entry allows it (HERALD_ALLOW_PRIVATE_TARGETS does not lift this range)';
+  return 'allow its range with HERALD_ALLOWED_TARGET_CIDRS (HERALD_ALLOW_PRIVATE_TARGETS=true lifts loopback and private ranges only)';
+}
 
 /**
  * Decides whether Herald may connect to a webhook host, with the operator's settings.
@@ -326,12 +331,12 @@ export class TargetGuard {
     const literal = parseAddress(host);
     if (literal !== null) {
       const range = this.verdict(host.replace(/^\[|\]$/g, ''));
-      if (range !== null) throw new InvalidArgumentError(field, `host ${quote(host)} is in a range Herald may not connect to: ${range.name}; ${ALLOW_HINT}`);
+      if (range !== null) throw new InvalidArgumentError(field, `host ${quote(host)} is in a range Herald may not connect to: ${range.name}; ${allowHint(range.privateUse)}`);
       return;
     }
     const resolution = await this.resolve(host, { timeoutMs: WRITE_LOOKUP_TIMEOUT_MS });
     if (resolution.kind === 'refused' || (resolution.kind !== 'allowed' && isLocalhostName(host) && !this.#allowPrivate)) {
-      throw new InvalidArgumentError(field, `host ${quote(host)} resolves to a loopback, private or reserved address that Herald may not connect to; ${ALLOW_HINT}`);
+      throw new InvalidArgumentError(field, `host ${quote(host)} resolves to a loopback, private or reserved address that Herald may not connect to; ${allowHint(null)}`);
     }
   }
 

@@ -2,6 +2,7 @@
  * Use cases of agent preferences: validate, merge, store, and look after the
  * agent's signing secret.
  */
+import { DEFAULT_TENANT } from '../auth/tenant.js';
 import { generateWebhookSecret } from '../delivery/signer.js';
 import type { DeliveryEvents } from '../delivery/events.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
@@ -80,13 +81,15 @@ function originOf(url: string): string {
  * host of their choosing. Such an update must send the values again, or drop them.
  */
 function checkCredentialsStay(existing: AgentPreferences | null, merged: EditablePreferences): void {
-  if (existing?.webhookUrl == null || merged.webhookUrl === null) return;
-  if (originOf(existing.webhookUrl) === originOf(merged.webhookUrl)) return;
+  if (existing === null || merged.webhookUrl === null) return;
+  // With no URL stored there is no origin the values are known to belong to
+  // (the URL may have been cleared on the way to another host): the same rule.
+  if (existing.webhookUrl !== null && originOf(existing.webhookUrl) === originOf(merged.webhookUrl)) return;
   const kept = Object.entries(merged.webhookHeaders).filter(([, value]) => value === MASKED_HEADER_VALUE).map(([name]) => name);
   if (kept.length === 0) return;
   throw new InvalidArgumentError(
     `${F}.webhook_headers`,
-    `webhook_url moves to another origin (${quote(originOf(merged.webhookUrl))}), and the stored values of ${kept.map((n) => quote(n)).slice(0, 5).join(', ')} would go with it: send webhook_headers in the same update, with the values again or without those headers`,
+    `webhook_url ${existing.webhookUrl === null ? 'is set' : 'moves to another origin'} (${quote(originOf(merged.webhookUrl))}), and the stored values of ${kept.map((n) => quote(n)).slice(0, 5).join(', ')} would go with it: send webhook_headers in the same update, with the values again or without those headers`,
   );
 }
 
@@ -133,7 +136,10 @@ export class PreferencesService {
       const merged: EditablePreferences = { ...base, ...change.set, quietHours: this.mergeQuietHours(base, change) };
       checkCredentialsStay(existing, merged);
       const hasSecret = existing?.webhookSecretSet ?? false;
-      const newSecret = merged.webhookUrl !== null && !hasSecret ? (this.options.defaultWebhookSecret ?? generateWebhookSecret()) : null;
+      // WEBHOOK_SECRET is the single-tenant setup's shared secret: in any other
+      // tenant it would let one tenant's receivers accept another's webhooks.
+      const shared = tenant === DEFAULT_TENANT ? this.options.defaultWebhookSecret : undefined;
+      const newSecret = merged.webhookUrl !== null && !hasSecret ? (shared ?? generateWebhookSecret()) : null;
       // Turning the webhook back on clears the reason Herald turned it off.
       const disabledReason = change.set.enableWebhook === true ? null : undefined;
       return r.preferences.save(tenant, change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason });

@@ -6,7 +6,7 @@
  * committed state at its start; in WAL mode it takes no lock that Herald's
  * writes wait for.
  */
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -38,6 +38,8 @@ export function backupSqlite(sourcePath: string, destinationPath: string): Backu
   const destination = resolve(destinationPath);
   if (!existsSync(sourcePath)) throw new Error(`no SQLite database at ${sourcePath}`);
   if (existsSync(destination)) throw new Error(`${destination} already exists; choose a new file name (a backup never overwrites)`);
+  // A backup folder that does not exist yet is the usual first run, not a mistake.
+  mkdirSync(dirname(destination), { recursive: true, mode: 0o700 });
   const partial = `${destination}.partial-${process.pid}`;
   rmSync(partial, { force: true });
   // The copy holds the same secrets as the database: owner-only, as Herald

@@ -71,10 +71,12 @@ export interface ReplayFilter {
 }
 
 /**
- * Namespace of the claim's advisory locks (the two-key form). PostgreSQL
- * keeps one-key and two-key advisory locks apart, so these never collide
- * with the one-key agent locks of `Repositories.lockAgent`: a claim does not
- * skip an agent just because one of its notifications is being created.
+ * Seed of the claim's advisory-lock keys (64-bit `hashtextextended`). The
+ * agent locks of `Repositories.lockAgent` hash the same text with seed 0, so
+ * the two sets of keys are independent: a claim does not skip an agent just
+ * because one of its notifications is being created. 64 bits, not
+ * `hashtext`'s 32, so that a tenant cannot search out an agent id whose key
+ * collides with another tenant's agent and hold up its claims.
  */
 const CLAIM_LOCK_SPACE = 0x4845_5244; // "HERD"
 
@@ -252,7 +254,7 @@ export class DeliveryQueue {
         SELECT tenant_id, agent_id, min(next_attempt_at) AS first_due FROM due GROUP BY tenant_id, agent_id ORDER BY first_due
       )
       SELECT tenant_id, agent_id FROM agents
-       WHERE pg_try_advisory_xact_lock(${CLAIM_LOCK_SPACE}::int4, hashtext(${AGENT_LOCK_KEY_SQL}))
+       WHERE pg_try_advisory_xact_lock(hashtextextended(${AGENT_LOCK_KEY_SQL}, ${CLAIM_LOCK_SPACE}))
        LIMIT ${o.limit}`;
     if (locked.length === 0) return [];
     const tenants = locked.map((l) => l.tenant_id);

@@ -417,6 +417,12 @@ test('stored header values never follow the webhook to another origin: moving th
   const maskedMove = await codeOf(h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_url: other.url, webhook_headers: masked } }));
   assert.equal(maskedMove.code, status.INVALID_ARGUMENT);
   assert.equal((await h.client.preferences.GetPreferences({ agent_id: agent })).webhook_url, receiver.url, 'a refused update changes nothing');
+  // In two steps, through no URL at all: once cleared, a URL set again cannot take the stored values either.
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_url: '' }, update_mask: { paths: ['webhook_url'] } });
+  const twoSteps = await codeOf(h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_url: other.url }, update_mask: { paths: ['webhook_url'] } }));
+  assert.equal(twoSteps.code, status.INVALID_ARGUMENT);
+  assert.match(twoSteps.details, /webhook_url is set .*"Authorization"/);
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, webhook_url: receiver.url, webhook_headers: stored }, update_mask: { paths: ['webhook_url', 'webhook_headers'] } });
 
   // Another path on the same origin keeps them; moving with fresh values is allowed.
   const samePath = `${receiver.url.replace(/\/[^/]*$/, '')}/elsewhere`;

@@ -309,3 +309,18 @@ test('SIGHUP re-reads HERALD_API_TOKENS_FILE; a bad file then keeps the old toke
   assert.ok(!child.logs.some((line) => line.includes(after) || line.includes(before)), 'no token reaches the log');
   assert.deepEqual((await as(after).preferences.ListPreferences({})).preferences, []);
 });
+
+test('WEBHOOK_SECRET is given to new agents of the default tenant only; another tenant\'s agents get their own secret', async (t) => {
+  const shared = 'shared-single-tenant-secret';
+  const h = await startHerald(t, { env: { HERALD_API_TOKENS: OPERATOR, WEBHOOK_SECRET: shared } });
+  const url = 'https://receiver.example/hooks';
+  const secretOf = async (tenant: string): Promise<string> => {
+    const c = clientFor(t, h, { token: OPERATOR, tenant });
+    await c.preferences.UpdatePreferences({ preferences: { agent_id: 'agent-1', webhook_url: url } });
+    return (await c.preferences.GetWebhookSecret({ agent_id: 'agent-1' })).webhook_secret;
+  };
+  assert.equal(await secretOf('default'), shared);
+  const acme = await secretOf('acme');
+  assert.notEqual(acme, shared);
+  assert.match(acme, /^whsec_/);
+});

@@ -26,9 +26,9 @@ describe('RPC_ROLES', () => {
     assert.deepEqual([...rpcs].sort(), Object.keys(RPC_ROLES).sort());
   });
 
-  test('secrets need admin; reads need read; everything else needs write', () => {
+  test('secrets (and deleting an agent, which drops its secret) need admin; reads need read; everything else needs write', () => {
     const byRole = (role: string): string[] => Object.entries(RPC_ROLES).filter(([, r]) => r === role).map(([m]) => m).sort();
-    assert.deepEqual(byRole('admin'), ['GetWebhookSecret', 'RotateWebhookSecret']);
+    assert.deepEqual(byRole('admin'), ['DeletePreferences', 'GetWebhookSecret', 'RotateWebhookSecret']);
     for (const m of byRole('read')) assert.match(m, /^(Get|List|Watch|Evaluate)/);
   });
 });

@@ -83,6 +83,9 @@ describe('loadConfig', () => {
     ['HERALD_API_TOKENS', 'acme:read:short'],
     ['HERALD_API_TOKENS', 'aaaaaaaaaaaaaaaa,acme:admin:aaaaaaaaaaaaaaaa'],
     ['HERALD_API_TOKENS_FILE', '/nonexistent/herald-tokens'],
+    // Set but holding no token: refused rather than read as "no authentication".
+    ['HERALD_API_TOKENS', ','],
+    ['HERALD_API_TOKENS', ' , '],
     ['WEBHOOK_SECRET', 'abc'],
     ['WEBHOOK_SECRET', 'whsec_c2hvcnQ='],
   ];
@@ -163,6 +166,17 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({}).apiTokensFile, null);
     writeFileSync(join(dir, 'bad'), '# fine\nbeta:reader:dddddddddddddddd\n');
     assert.throws(() => loadConfig({ HERALD_API_TOKENS_FILE: 'bad' }, dir), /^ConfigError: HERALD_API_TOKENS_FILE: ".*bad" line 2: an entry with ':'/);
+  });
+
+  test('a token in both HERALD_API_TOKENS and HERALD_API_TOKENS_FILE stops start-up (a reload could not take its rights away), without quoting it', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-tokens-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'tokens'), 'acme:read:eeeeeeeeeeeeeeee\n');
+    assert.throws(
+      () => loadConfig({ HERALD_API_TOKENS: 'eeeeeeeeeeeeeeee', HERALD_API_TOKENS_FILE: 'tokens' }, dir),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'HERALD_API_TOKENS_FILE' && /in both/.test(err.message) && !err.message.includes('eeee'),
+    );
+    assert.equal(loadConfig({ HERALD_API_TOKENS: 'ffffffffffffffff', HERALD_API_TOKENS_FILE: 'tokens' }, dir).apiTokensFile?.tokens.length, 1);
   });
 });
 
