@@ -11,13 +11,13 @@ import { Webhook } from 'standardwebhooks';
 
 import { VERSION } from '../../src/app.js';
 import type { HeraldClient } from '../../src/client.js';
-import type { Delivery__Output } from '../../src/generated/proto/herald/v1/Delivery.js';
 import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/DeliveryEvent.js';
 import type { Preferences } from '../../src/generated/proto/herald/v1/Preferences.js';
 import type { CreateNotificationRequest } from '../../src/generated/proto/herald/v1/CreateNotificationRequest.js';
 import type { Timestamp__Output } from '../../src/generated/proto/google/protobuf/Timestamp.js';
 import { codeOf, makeDueOnDatabaseClock, startHerald } from '../helpers/herald.js';
 import { refusedUrl, startReceiver, type Receiver, type ReceiverStep, type RecordedRequest } from '../helpers/receiver.js';
+import { waitForFinal } from '../helpers/deliveries.js';
 
 /*
  * Delivery end to end (issue #4): a real Herald on 127.0.0.1:0 with a fresh
@@ -29,7 +29,6 @@ import { refusedUrl, startReceiver, type Receiver, type ReceiverStep, type Recor
 
 /** Long enough for a slow, loaded 2-core machine; a passing run needs a fraction of it. */
 const DEADLINE_MS = 20_000;
-const FINAL_STATUSES: ReadonlySet<string> = new Set(['DELIVERY_STATUS_SUCCEEDED', 'DELIVERY_STATUS_FAILED', 'DELIVERY_STATUS_CANCELLED']);
 
 // Debian's interpreter first: a pyenv shim may come first on PATH and need a set-up shell.
 const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -74,17 +73,6 @@ async function notify(client: HeraldClient, agent: string, extra: CreateNotifica
 }
 
 /** Polls GetDelivery until the delivery is SUCCEEDED, FAILED or CANCELLED. */
-async function waitForFinal(client: HeraldClient, id: string, timeoutMs = DEADLINE_MS): Promise<Delivery__Output> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const d = await client.deliveries.GetDelivery({ id });
-    if (FINAL_STATUSES.has(d.status)) return d;
-    if (Date.now() > deadline) {
-      assert.fail(`delivery ${id} still ${d.status} after ${timeoutMs} ms (attempts: ${d.attempt_count}, last error: ${d.last_error})`);
-    }
-    await sleep(50);
-  }
-}
 
 /** Polls until `check` holds; for conditions that only a side channel reveals. */
 async function eventually(what: string, check: () => boolean | Promise<boolean>, timeoutMs = DEADLINE_MS): Promise<void> {

@@ -9,6 +9,7 @@ import type { HeraldClient } from '../../src/client.js';
 import type { Delivery__Output } from '../../src/generated/proto/herald/v1/Delivery.js';
 import { codeOf, startHerald } from '../helpers/herald.js';
 import { refusedUrl, startReceiver, type Receiver } from '../helpers/receiver.js';
+import { waitForFinal } from '../helpers/deliveries.js';
 
 /*
  * The outbound guard through the real API (issue #8): a real Herald, a real
@@ -18,8 +19,6 @@ import { refusedUrl, startReceiver, type Receiver } from '../helpers/receiver.js
  * connection.
  */
 
-const DEADLINE_MS = 20_000;
-const FINAL = new Set(['DELIVERY_STATUS_SUCCEEDED', 'DELIVERY_STATUS_FAILED', 'DELIVERY_STATUS_CANCELLED']);
 const STRICT = { HERALD_ALLOW_PRIVATE_TARGETS: 'false' };
 
 let seq = 0;
@@ -59,15 +58,6 @@ async function notify(client: HeraldClient, agent: string): Promise<string> {
   return res.decision?.delivery_id ?? '';
 }
 
-async function waitForFinal(client: HeraldClient, id: string): Promise<Delivery__Output> {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const d = await client.deliveries.GetDelivery({ id });
-    if (FINAL.has(d.status)) return d;
-    if (Date.now() > deadline) assert.fail(`delivery ${id} still ${d.status} after ${DEADLINE_MS} ms`);
-    await sleep(50);
-  }
-}
 
 /** The attempt and the delivery refused by the guard: FAILED at once, the host named, the address and port not. */
 function assertRefused(delivery: Delivery__Output, host: string, port: string): void {

@@ -10,15 +10,14 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import type { HeraldClient } from '../../src/client.js';
-import type { Delivery__Output } from '../../src/generated/proto/herald/v1/Delivery.js';
 import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/DeliveryEvent.js';
 import { eventually, spawnHerald, tempDir } from '../helpers/child-herald.js';
 import { codeOf, freshDatabaseUrl, startHerald, TEST_DATABASE, withDatabase } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type ReceiverOptions, type ReceiverStep } from '../helpers/receiver.js';
+import { waitForFinal } from '../helpers/deliveries.js';
 
 /** Long enough for a slow, loaded 2-core machine; a passing run needs a fraction of it. */
 const DEADLINE_MS = 20_000;
-const FINAL = new Set(['DELIVERY_STATUS_SUCCEEDED', 'DELIVERY_STATUS_FAILED', 'DELIVERY_STATUS_CANCELLED']);
 const needsPostgres = TEST_DATABASE === 'postgresql' ? false : 'needs PostgreSQL (runs in test/postgres/safe-delivery.test.ts)';
 
 let agentSeq = 0;
@@ -43,12 +42,6 @@ async function notify(client: HeraldClient, agent: string): Promise<string> {
   return res.decision?.delivery_id ?? '';
 }
 
-async function waitForFinal(client: HeraldClient, id: string): Promise<Delivery__Output> {
-  return eventually(`delivery ${id} to finish`, async () => {
-    const d = await client.deliveries.GetDelivery({ id });
-    return FINAL.has(d.status) ? d : undefined;
-  }, DEADLINE_MS);
-}
 
 function ms(ts: { seconds?: string | number | { toString(): string } | null; nanos?: number | null } | null | undefined): number {
   return Number(String(ts?.seconds ?? 0)) * 1000 + Math.floor((ts?.nanos ?? 0) / 1e6);

@@ -15,12 +15,12 @@ import { Webhook } from 'standardwebhooks';
 import { App } from '../../src/app.js';
 import type { HeraldClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
-import type { Delivery__Output } from '../../src/generated/proto/herald/v1/Delivery.js';
 import { backupSqlite } from '../../src/storage/backup.js';
 import { keyIdOf } from '../../src/storage/secret-box.js';
 import { REPO_ROOT } from '../helpers/child-herald.js';
 import { cleanup, codeOf, freshDatabaseUrl, startHerald, TEST_DATABASE, withDatabase, type Herald } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type RecordedRequest } from '../helpers/receiver.js';
+import { waitForFinal } from '../helpers/deliveries.js';
 
 /*
  * Secrets at rest and write-only receiver credentials (issue #9, points 4 and
@@ -28,8 +28,6 @@ import { startReceiver, type Receiver, type RecordedRequest } from '../helpers/r
  * beside Herald (the SQLite file's bytes, or the columns through pg).
  */
 
-const DEADLINE_MS = 20_000;
-const FINAL = new Set(['DELIVERY_STATUS_SUCCEEDED', 'DELIVERY_STATUS_FAILED', 'DELIVERY_STATUS_CANCELLED']);
 const newKey = (): string => randomBytes(32).toString('base64');
 const keyId = (base64: string): string => keyIdOf(Buffer.from(base64, 'base64'));
 
@@ -56,15 +54,6 @@ async function notify(client: HeraldClient, agent: string): Promise<string> {
   return res.decision?.delivery_id ?? '';
 }
 
-async function waitForFinal(client: HeraldClient, id: string): Promise<Delivery__Output> {
-  const deadline = Date.now() + DEADLINE_MS;
-  for (;;) {
-    const d = await client.deliveries.GetDelivery({ id });
-    if (FINAL.has(d.status)) return d;
-    if (Date.now() > deadline) assert.fail(`delivery ${id} still ${d.status} after ${DEADLINE_MS} ms (last error: ${d.last_error})`);
-    await sleep(50);
-  }
-}
 
 function flatHeaders(r: RecordedRequest): Record<string, string> {
   return Object.fromEntries(Object.entries(r.headers).filter((e): e is [string, string] => typeof e[1] === 'string'));
