@@ -220,12 +220,13 @@ test('two tenants can both have agent-1 and never see, change or receive each ot
   const acmeNotification = first.notification!.id;
   const acmeDelivery = first.decision!.delivery_id;
   for (const [name, call] of [
-    ['GetNotification', beta.notifications.GetNotification({ id: acmeNotification })],
-    ['MarkNotificationRead', beta.notifications.MarkNotificationRead({ id: acmeNotification })],
-    ['GetDelivery', beta.deliveries.GetDelivery({ id: acmeDelivery })],
-    ['RetryDelivery', beta.deliveries.RetryDelivery({ id: acmeDelivery })],
+    // Thunks, called one at a time: promises made up front would reject unhandled while the first is awaited.
+    ['GetNotification', () => beta.notifications.GetNotification({ id: acmeNotification })],
+    ['MarkNotificationRead', () => beta.notifications.MarkNotificationRead({ id: acmeNotification })],
+    ['GetDelivery', () => beta.deliveries.GetDelivery({ id: acmeDelivery })],
+    ['RetryDelivery', () => beta.deliveries.RetryDelivery({ id: acmeDelivery })],
   ] as const) {
-    assert.equal((await codeOf(call)).code, status.NOT_FOUND, name);
+    assert.equal((await codeOf(call())).code, status.NOT_FOUND, name);
   }
   assert.equal((await acme.notifications.GetNotification({ id: acmeNotification })).read, false, 'beta did not mark it read');
   // Calls naming an agent only acme has are NOT_FOUND for beta, and change nothing of acme's.
