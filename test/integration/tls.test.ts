@@ -5,15 +5,14 @@
  * client CA configured, only clients presenting a certificate it signed get in.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import forge from 'node-forge';
 import { createHeraldClient } from '../../src/client.js';
 import { codeOf, startHerald } from '../helpers/herald.js';
+import { issue, type Issued } from '../helpers/certificates.js';
 import { runProbe } from '../helpers/probe.js';
 
 interface Pki {
@@ -21,46 +20,6 @@ interface Pki {
   readonly ca: Buffer;
   readonly clientCert: Buffer;
   readonly clientKey: Buffer;
-}
-
-interface Issued {
-  readonly cert: forge.pki.Certificate;
-  readonly key: forge.pki.rsa.PrivateKey;
-  readonly certPem: string;
-  readonly keyPem: string;
-}
-
-/** Who a certificate is for (its common name) and what it may be used for (its X.509 v3 extensions). */
-interface Profile {
-  readonly commonName: string;
-  readonly extensions: object[];
-}
-
-/**
- * Issues a certificate for a fresh RSA key, valid from an hour ago for two days,
- * signed by `issuer` (self-signed when absent) with SHA-256.
- */
-function issue(profile: Profile, issuer?: Issued): Issued {
-  // node:crypto makes the key natively; forge only assembles and signs the certificate.
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const key = forge.pki.privateKeyFromPem(keyPem);
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  // A positive serial: DER integers are signed, so the top bit of the first byte stays clear.
-  cert.serialNumber = `7${randomBytes(15).toString('hex')}`;
-  cert.validity.notBefore = new Date(Date.now() - 3_600_000);
-  cert.validity.notAfter = new Date(Date.now() + 2 * 86_400_000);
-  const subject = [{ name: 'commonName', value: profile.commonName }];
-  cert.setSubject(subject);
-  cert.setIssuer(issuer === undefined ? subject : issuer.cert.subject.attributes);
-  cert.setExtensions([
-    ...profile.extensions,
-    { name: 'subjectKeyIdentifier' },
-    ...(issuer === undefined ? [] : [{ name: 'authorityKeyIdentifier', keyIdentifier: issuer.cert.generateSubjectKeyIdentifier().getBytes() }]),
-  ]);
-  cert.sign(issuer?.key ?? key, forge.md.sha256.create());
-  return { cert, key, certPem: forge.pki.certificateToPem(cert), keyPem };
 }
 
 /** A throwaway CA, a server certificate for 127.0.0.1 and localhost, and a client certificate, both signed by the CA. */

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { getEventListeners, once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { createSecureContext } from 'node:tls';
 import { pino } from 'pino';
 import { classifyError, WebhookSender } from '../../src/delivery/sender.js';
 import { TargetGuard, type TargetGuardOptions } from '../../src/delivery/target-guard.js';
 import type { SendResult } from '../../src/domain/delivery-outcome.js';
+import { selfSignedFor } from '../helpers/certificates.js';
 import { refusedUrl, startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
 
 /** The receivers listen on 127.0.0.1: a guard that allows loopback, as a development setup would. */
@@ -335,10 +332,8 @@ describe('WebhookSender with the outbound guard', () => {
   });
 
   it('keeps the host name for TLS (SNI) while connecting to the pinned address', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-sender-tls-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=receiver.test', '-addext', 'subjectAltName=DNS:receiver.test'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    const context = createSecureContext({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) });
+    const { certPem, keyPem } = selfSignedFor('receiver.test');
+    const context = createSecureContext({ key: keyPem, cert: certPem });
     const serverNames: string[] = [];
     const server = https.createServer({ SNICallback: (name, done) => { serverNames.push(name); done(null, context); } }, (_req, res) => res.end('ok'));
     server.listen(0, '127.0.0.1');
