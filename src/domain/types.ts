@@ -128,7 +128,11 @@ export interface Notification extends NotificationInput {
   readonly deliveryId: string | null;
 }
 
-export type DeliveryStatus = 'PENDING' | 'DELIVERING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+/** Every status a delivery can have: the one list (metrics, retention and the queue derive theirs from it). */
+export const DELIVERY_STATUSES = ['PENDING', 'DELIVERING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** The statuses a delivery does not leave by itself (only RetryDelivery or ReplayDeliveries move it on). */
+export const FINISHED_DELIVERY_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const satisfies readonly DeliveryStatus[];
 export type AttemptTrigger = 'SCHEDULED' | 'MANUAL' | 'TEST';
 export type EventType = 'notification' | 'test';
 

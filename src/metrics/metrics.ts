@@ -8,7 +8,7 @@
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DeliveryEvents } from '../delivery/events.js';
-import type { DeliveryStatus } from '../domain/types.js';
+import { DELIVERY_STATUSES } from '../domain/types.js';
 import { repeatLimited, type Logger } from '../logger.js';
 import type { NotificationEvents } from '../services/notification-events.js';
 import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
@@ -49,7 +49,6 @@ const CODE_NAMES: Readonly<Record<number, string>> = {
   [GrpcStatus.UNAUTHENTICATED]: 'Unauthenticated',
 };
 
-const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['PENDING', 'DELIVERING', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /** Webhook round trips run from milliseconds to the 60 s timeout cap. */
 const ATTEMPT_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];

@@ -2,11 +2,8 @@
  * The deletes of the retention sweep, one small batch per call, so that each
  * transaction is short and creates and claims never wait long behind it.
  */
-import type { DeliveryStatus } from '../domain/types.js';
+import { FINISHED_DELIVERY_STATUSES } from '../domain/types.js';
 import type { PrismaTx } from './repositories.js';
-
-/** Deliveries in these states are done; PENDING and DELIVERING ones are never deleted. */
-export const FINISHED_STATUSES: readonly DeliveryStatus[] = ['SUCCEEDED', 'FAILED', 'CANCELLED'];
 
 /** Where a notification scan stopped: the last row looked at, in (created_at, id) order. */
 export interface NotificationCursor {
@@ -24,7 +21,8 @@ export class RetentionRepository {
    */
   async deleteFinishedDeliveries(cutoff: Date, limit: number): Promise<number> {
     // updated_at >= created_at, so the created_at bound lets the (created_at) index find the old rows.
-    const expired = { status: { in: [...FINISHED_STATUSES] }, updatedAt: { lt: cutoff }, createdAt: { lt: cutoff } };
+    // Finished deliveries only: PENDING and DELIVERING ones are never deleted.
+    const expired = { status: { in: [...FINISHED_DELIVERY_STATUSES] }, updatedAt: { lt: cutoff }, createdAt: { lt: cutoff } };
     const rows = await this.tx.delivery.findMany({ where: expired, select: { id: true }, take: limit });
     if (rows.length === 0) return 0;
     const ids = rows.map((r) => r.id);
