@@ -5,6 +5,7 @@
  */
 import { combineTokenSources, TokenRegistry } from './auth/tokens.js';
 import { readApiTokensFile, type Config } from './config.js';
+import { ConsoleServer } from './console/server.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
@@ -19,6 +20,7 @@ import { MetricsServer } from './metrics/server.js';
 import { DeliveryService } from './services/delivery-service.js';
 import { NotificationEvents } from './services/notification-events.js';
 import { NotificationService } from './services/notification-service.js';
+import { OverviewService } from './services/overview-service.js';
 import { PreferencesService } from './services/preferences-service.js';
 import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
@@ -43,6 +45,7 @@ interface Operations {
   readonly metricsServer: MetricsServer | null;
   readonly retention: RetentionSweeper | null;
   readonly unsubscribe: ReadonlyArray<() => void>;
+  readonly consoleServer: ConsoleServer | null;
 }
 
 export class App {
@@ -68,6 +71,11 @@ export class App {
   }
 
   /** The retention sweeper, in processes with a worker and HERALD_RETENTION_DAYS > 0. */
+  /** The bound port of the operator console, or null when HERALD_CONSOLE_ADDRESS is not set. */
+  get consolePort(): number | null {
+    return this.ops.consoleServer?.port ?? null;
+  }
+
   get retention(): RetentionSweeper | null {
     return this.ops.retention;
   }
@@ -114,20 +122,23 @@ export class App {
     let server: GrpcServer | null = null;
     let port: number | null = null;
     let metricsServer: MetricsServer | null = null;
+    let consoleServer: ConsoleServer | null = null;
+    // One set of services for the gRPC API and the console: one code path for every decision and delivery.
+    const services = {
+      preferences: new PreferencesService(store, events, {
+        targets: guard,
+        signatureHeader: config.signatureHeader,
+        defaultWebhookSecret: config.defaultWebhookSecret,
+        secretGraceSeconds: config.secretGraceSeconds,
+        clock,
+      }),
+      notifications: new NotificationService(store, events, clock, decisions),
+      deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
+    };
     try {
       if (config.role !== 'worker') {
         server = new GrpcServer(
-          {
-            preferences: new PreferencesService(store, events, {
-              targets: guard,
-              signatureHeader: config.signatureHeader,
-              defaultWebhookSecret: config.defaultWebhookSecret,
-              secretGraceSeconds: config.secretGraceSeconds,
-              clock,
-            }),
-            notifications: new NotificationService(store, events, clock, decisions),
-            deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
-          },
+          services,
           log,
           tokens,
           config.delivery.watchMaxStreams,
@@ -136,7 +147,11 @@ export class App {
       }
       if (metrics !== null && config.metricsAddress !== null) metricsServer = await MetricsServer.listen(config.metricsAddress, metrics, log);
       if (server !== null) port = await server.listen(config.grpcAddress, config.tls);
+      if (config.console !== null) {
+        consoleServer = await ConsoleServer.listen(config.console, config.tls, { ...services, overview: new OverviewService(store, clock) }, tokens, log, clock);
+      }
     } catch (err) {
+      await server?.stop(0);
       await metricsServer?.close();
       sender.close();
       await store.close();
@@ -166,7 +181,7 @@ export class App {
         ? new RetentionSweeper(store, log, { retentionDays: config.retentionDays, sweepMs: config.retentionSweepMs, clock })
         : null;
     retention?.start();
-    return new App(config, log, store, sender, server, worker, port, tokens, health, { metricsServer, retention, unsubscribe });
+    return new App(config, log, store, sender, server, worker, port, tokens, health, { metricsServer, retention, unsubscribe, consoleServer });
   }
 
   /**
@@ -202,6 +217,7 @@ export class App {
       this.log.info({ graceMs }, 'Herald stopping');
       await this.health?.stop();
       await this.ops.retention?.stop();
+      await this.ops.consoleServer?.close();
       await Promise.all([this.server?.stop(graceMs), this.worker?.stop(graceMs)]);
       await this.ops.metricsServer?.close();
       for (const off of this.ops.unsubscribe) off();

@@ -111,6 +111,28 @@ export interface Config {
   readonly delivery: DeliveryLimits;
   /** Encryption of secrets at rest (issue #9): see {@link SecretKeys}; null stores them in plain text. */
   readonly secretKeys: SecretKeys | null;
+  /** The operator console (issue #12): see {@link ConsoleConfig}; null when HERALD_CONSOLE_ADDRESS is not set. */
+  readonly console: ConsoleConfig | null;
+}
+
+/** The browser console beside the gRPC API (src/console/). */
+export interface ConsoleConfig {
+  /** HERALD_CONSOLE_ADDRESS, host:port (default: off), e.g. `127.0.0.1:8080`. Needs API tokens: the console signs in with one. */
+  readonly address: string;
+  /** HERALD_CONSOLE_SESSION_SECONDS (default 3,600 = 1 h): a console session ends after this long without a request. */
+  readonly sessionSeconds: number;
+}
+
+function consoleConfig(env: Env, tokensConfigured: boolean): ConsoleConfig | null {
+  const address = optionalAddress(env, 'HERALD_CONSOLE_ADDRESS', '127.0.0.1:8080');
+  const sessionSeconds = integer(env, 'HERALD_CONSOLE_SESSION_SECONDS', 3_600, 60, 7 * 86_400);
+  if (address === null) return null;
+  // Without tokens every caller is an operator: a console would hand every
+  // tenant to any web page the operator's browser opens (see README, Console).
+  if (!tokensConfigured) {
+    throw new ConfigError('HERALD_CONSOLE_ADDRESS', 'the console signs in with an API token: set HERALD_API_TOKENS or HERALD_API_TOKENS_FILE as well');
+  }
+  return Object.freeze({ address, sessionSeconds });
 }
 
 /** The keys that encrypt webhook secrets and webhook_headers values in the database. */
@@ -429,6 +451,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     retentionSweepMs: integer(env, 'HERALD_RETENTION_SWEEP_MS', 600_000, 1_000, 86_400_000),
     delivery: deliveryLimits(env, retryMaxDelayMs),
     secretKeys: secretKeys(env),
+    console: consoleConfig(env, envTokens.length > 0 || read(env, 'HERALD_API_TOKENS_FILE') !== undefined),
   };
   return Object.freeze(config);
 }

@@ -17,14 +17,16 @@ export interface QueueSnapshot {
 export class QueueStatsRepository {
   constructor(private readonly tx: PrismaTx) {}
 
-  async snapshot(now: Date): Promise<QueueSnapshot> {
-    const groups = await this.tx.delivery.groupBy({ by: ['status'], _count: { _all: true } });
+  /** Over the whole database, or over one tenant's deliveries (the console shows a tenant only its own). */
+  async snapshot(now: Date, tenantId: string | null = null): Promise<QueueSnapshot> {
+    const tenant = tenantId === null ? {} : { tenantId };
+    const groups = await this.tx.delivery.groupBy({ by: ['status'], where: tenant, _count: { _all: true } });
     const byStatus: Record<DeliveryStatus, number> = { PENDING: 0, DELIVERING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
     for (const g of groups) byStatus[g.status as DeliveryStatus] = g._count._all;
     // The same two conditions as the worker's claim: both are served by the (status, next_attempt_at) index
     // or by the few DELIVERING rows.
-    const pending = await this.tx.delivery.aggregate({ where: { status: 'PENDING', nextAttemptAt: { lte: now } }, _count: { _all: true }, _min: { nextAttemptAt: true } });
-    const expired = await this.tx.delivery.aggregate({ where: { status: 'DELIVERING', leaseExpiresAt: { lt: now } }, _count: { _all: true }, _min: { leaseExpiresAt: true } });
+    const pending = await this.tx.delivery.aggregate({ where: { ...tenant, status: 'PENDING', nextAttemptAt: { lte: now } }, _count: { _all: true }, _min: { nextAttemptAt: true } });
+    const expired = await this.tx.delivery.aggregate({ where: { ...tenant, status: 'DELIVERING', leaseExpiresAt: { lt: now } }, _count: { _all: true }, _min: { leaseExpiresAt: true } });
     const candidates = [pending._min.nextAttemptAt, expired._min.leaseExpiresAt].filter((d): d is Date => d !== null);
     const oldestDueAt = candidates.length === 0 ? null : new Date(Math.min(...candidates.map((d) => d.getTime())));
     return { byStatus, due: pending._count._all + expired._count._all, oldestDueAt };

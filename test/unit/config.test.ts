@@ -262,3 +262,32 @@ describe('loadConfig: secret keys', () => {
     });
   }
 });
+
+describe('loadConfig: operator console', () => {
+  const TOKENS = { HERALD_API_TOKENS: 'operator-token-0123456789' };
+
+  test('the console is off by default; HERALD_CONSOLE_ADDRESS turns it on with sessions ending after an idle hour', () => {
+    assert.equal(loadConfig({}).console, null);
+    const c = loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080' });
+    assert.deepEqual(c.console, { address: '127.0.0.1:8080', sessionSeconds: 3_600 });
+    assert.equal(loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080', HERALD_CONSOLE_SESSION_SECONDS: '600' }).console?.sessionSeconds, 600);
+  });
+
+  test('HERALD_CONSOLE_ADDRESS without any API token stops start-up: the console signs in with a token', () => {
+    assert.throws(
+      () => loadConfig({ HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080' }),
+      (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_CONSOLE_ADDRESS' && /HERALD_API_TOKENS or HERALD_API_TOKENS_FILE/.test(e.message),
+    );
+  });
+
+  const bad: Array<[string, string]> = [
+    ['HERALD_CONSOLE_ADDRESS', '8080'],
+    ['HERALD_CONSOLE_SESSION_SECONDS', '10'],
+    ['HERALD_CONSOLE_SESSION_SECONDS', 'an hour'],
+  ];
+  for (const [name, value] of bad) {
+    test(`${name}=${JSON.stringify(value)} stops start-up naming ${name}`, () => {
+      assert.throws(() => loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080', [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name);
+    });
+  }
+});

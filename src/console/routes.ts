@@ -1,0 +1,282 @@
+/**
+ * The console's URLs, each with the RPC whose role it needs (src/auth/roles.ts,
+ * the same table as the gRPC API) and a handler that calls the services.
+ * State changes are POSTs answered with a redirect (post/redirect/get), so a
+ * reload never repeats an action and every page has a URL to share.
+ */
+import type { RpcName } from '../auth/roles.js';
+import { InvalidArgumentError } from '../errors.js';
+import { PRIORITIES, type AgentPreferences, type Priority, type QuietHours } from '../domain/types.js';
+import type { PreferencesChange } from '../services/preferences-service.js';
+import type { Html } from './html.js';
+import { agentPage, agentsPage, deliveryPage, link, livePage, notificationPage, overviewPage, whyPage, type AgentRow, type PageContext } from './pages.js';
+import type { ConsoleServices } from './server.js';
+
+export type Reply = { readonly kind: 'page'; readonly html: Html; readonly status?: number } | { readonly kind: 'redirect'; readonly location: string };
+
+export interface RouteContext {
+  readonly page: PageContext;
+  /** The decoded groups of the route's path. */
+  readonly params: readonly string[];
+  readonly query: URLSearchParams;
+  /** The POSTed form (empty for a GET); its CSRF token has been checked. */
+  readonly form: URLSearchParams;
+  readonly services: ConsoleServices;
+  /** Throws PERMISSION_DENIED unless the caller has the role of `rpc`. */
+  readonly authorize: (rpc: RpcName) => void;
+}
+
+export interface Route {
+  readonly method: 'GET' | 'POST';
+  readonly path: RegExp;
+  /** The RPC this page stands for: its role is checked before the handler runs. */
+  readonly rpc: RpcName;
+  readonly handle: (c: RouteContext) => Promise<Reply>;
+}
+
+const page = (html: Html, status?: number): Reply => ({ kind: 'page', html, ...(status === undefined ? {} : { status }) });
+const param = (c: RouteContext, i: number): string => c.params[i] ?? '';
+
+/** A form or query field, trimmed ("" when absent). */
+export function field(values: URLSearchParams, name: string): string {
+  return values.get(name)?.trim() ?? '';
+}
+
+/** An instant typed by a person: ISO 8601, a date or a date and time; without a zone it is UTC. */
+export function parseInstant(name: string, value: string): Date {
+  const shape = /^\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?$/i;
+  let d = new Date(NaN);
+  if (shape.test(value)) {
+    if (!value.includes('T')) d = new Date(`${value}T00:00Z`);
+    else d = new Date(/(?:Z|[+-]\d\d:?\d\d)$/i.test(value) ? value : `${value}Z`);
+  }
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(name, `expected an instant such as 2026-01-31T03:00Z, got "${value.slice(0, 40)}"`);
+  return d;
+}
+
+function priority(name: string, value: string): Priority {
+  const found = PRIORITIES.find((p) => p === value.toUpperCase());
+  if (found === undefined) throw new InvalidArgumentError(name, `must be one of ${PRIORITIES.join(', ')}`);
+  return found;
+}
+
+/** The preferences form as a PreferencesChange: only what the form shows; webhook headers are left as they are. */
+export function preferencesChange(agentId: string, form: URLSearchParams): PreferencesChange {
+  const start = field(form, 'quiet_start');
+  const end = field(form, 'quiet_end');
+  const quietHours: QuietHours | null =
+    start === '' && end === ''
+      ? null
+      : { start, end, policy: field(form, 'quiet_policy') === 'DEFER' ? 'DEFER' : 'SKIP', urgentBypass: field(form, 'quiet_urgent_bypass') === 'true' };
+  const maxRaw = field(form, 'max_per_hour') || '0';
+  if (!/^\d{1,9}$/.test(maxRaw)) throw new InvalidArgumentError('preferences.max_notifications_per_hour', `expected a whole number, got "${maxRaw.slice(0, 20)}"`);
+  const url = field(form, 'webhook_url');
+  const minPriority = field(form, 'min_priority');
+  return {
+    agentId,
+    set: {
+      enableWebhook: field(form, 'enable_webhook') === 'true',
+      ...(url === '' ? {} : { webhookUrl: url }),
+      timeZone: field(form, 'time_zone') || 'UTC',
+      quietHours,
+      maxPerHour: Number(maxRaw),
+      notificationTypes: field(form, 'notification_types')
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+      minPriority: minPriority === '' ? null : priority('preferences.min_priority', minPriority),
+    },
+  };
+}
+
+/** Notices after an action: fixed texts chosen by a code in the URL, so the URL cannot put words on the page. */
+function notice(query: URLSearchParams): string | null {
+  switch (field(query, 'done')) {
+    case 'saved':
+      return 'Preferences saved.';
+    case 'retried':
+      return 'Retried: the new attempt is listed below.';
+    case 'replayed': {
+      const n = Number(field(query, 'count'));
+      return Number.isSafeInteger(n) ? `${n} ${n === 1 ? 'delivery was' : 'deliveries were'} scheduled again; the worker sends them shortly.` : null;
+    }
+    default:
+      return null;
+  }
+}
+
+const AGENTS_PAGE = 50;
+/** Agents a search looks at, at most. */
+const SEARCH_SCAN = 2_000;
+
+async function agentRows(c: RouteContext, items: readonly AgentPreferences[]): Promise<AgentRow[]> {
+  const rows: AgentRow[] = [];
+  for (const p of items) rows.push({ preferences: p, usedThisHour: await c.services.overview.hourlyUsage(c.page.caller.tenant, p.agentId) });
+  return rows;
+}
+
+export const ROUTES: readonly Route[] = [
+  {
+    method: 'GET',
+    path: /^\/$/,
+    rpc: 'GetDeliveryStats',
+    async handle(c) {
+      const tenant = c.page.caller.tenant;
+      const [stats, queue, disabled, failing] = [
+        await c.services.deliveries.stats(tenant, '', null),
+        await c.services.overview.queue(tenant),
+        await c.services.overview.disabledAgents(tenant),
+        await c.services.deliveries.list(tenant, '', 'FAILED', 20, ''),
+      ];
+      return page(overviewPage(c.page, { stats, queue, disabled, failing: failing.items }));
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/agents$/,
+    rpc: 'ListPreferences',
+    async handle(c) {
+      const tenant = c.page.caller.tenant;
+      const q = field(c.query, 'q');
+      const start = field(c.query, 'page');
+      if (q === '') {
+        const listed = await c.services.preferences.list(tenant, AGENTS_PAGE, start);
+        return page(agentsPage(c.page, q, await agentRows(c, listed.items), listed.nextPageToken || null, { limited: false }));
+      }
+      const found = [];
+      let token = start;
+      let scanned = 0;
+      do {
+        const listed = await c.services.preferences.list(tenant, 500, token);
+        scanned += listed.items.length;
+        found.push(...listed.items.filter((p) => p.agentId.includes(q)));
+        token = listed.nextPageToken;
+      } while (token !== '' && found.length < AGENTS_PAGE && scanned < SEARCH_SCAN);
+      return page(agentsPage(c.page, q, await agentRows(c, found.slice(0, AGENTS_PAGE)), null, { limited: token !== '' && found.length < AGENTS_PAGE }));
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/agents\/([^/]+)$/,
+    rpc: 'GetPreferences',
+    async handle(c) {
+      const tenant = c.page.caller.tenant;
+      const id = param(c, 0);
+      c.authorize('ListNotifications');
+      c.authorize('ListDeliveries');
+      const prefs = await c.services.preferences.get(tenant, id);
+      const used = await c.services.overview.hourlyUsage(tenant, id);
+      const notifications = await c.services.notifications.list(tenant, {
+        agentId: id,
+        unreadOnly: false,
+        notificationType: '',
+        createdAfter: null,
+        createdBefore: null,
+        pageSize: 25,
+        pageToken: '',
+      });
+      const deliveries = await c.services.deliveries.list(tenant, id, null, 25, '');
+      return page(agentPage(c.page, prefs, used, notifications.items, deliveries.items, notice(c.query)));
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/agents\/([^/]+)\/preferences$/,
+    rpc: 'UpdatePreferences',
+    async handle(c) {
+      const id = param(c, 0);
+      await c.services.preferences.update(c.page.caller.tenant, preferencesChange(id, c.form));
+      return { kind: 'redirect', location: link(c.page, `/agents/${encodeURIComponent(id)}`, { done: 'saved' }) };
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/agents\/([^/]+)\/replay$/,
+    rpc: 'ReplayDeliveries',
+    async handle(c) {
+      const id = param(c, 0);
+      const since = parseInstant('since', field(c.form, 'since'));
+      const status = field(c.form, 'status') === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
+      const count = await c.services.deliveries.replay(c.page.caller.tenant, id, since, null, status);
+      return { kind: 'redirect', location: link(c.page, `/agents/${encodeURIComponent(id)}`, { done: 'replayed', count: String(count) }) };
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/notifications\/([^/]+)$/,
+    rpc: 'GetNotification',
+    async handle(c) {
+      return page(notificationPage(c.page, await c.services.notifications.get(c.page.caller.tenant, param(c, 0))));
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/deliveries\/([^/]+)$/,
+    rpc: 'GetDelivery',
+    async handle(c) {
+      return page(deliveryPage(c.page, await c.services.deliveries.get(c.page.caller.tenant, param(c, 0)), notice(c.query)));
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/deliveries\/([^/]+)\/retry$/,
+    rpc: 'RetryDelivery',
+    async handle(c) {
+      const id = param(c, 0);
+      await c.services.deliveries.retry(c.page.caller.tenant, id);
+      return { kind: 'redirect', location: link(c.page, `/deliveries/${encodeURIComponent(id)}`, { done: 'retried' }) };
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/deliveries\/([^/]+)\/replay$/,
+    rpc: 'ReplayDeliveries',
+    async handle(c) {
+      const tenant = c.page.caller.tenant;
+      const d = await c.services.deliveries.get(tenant, param(c, 0));
+      // Exactly this delivery: the replay window is its creation instant.
+      const status = d.status === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
+      const count = await c.services.deliveries.replay(tenant, d.agentId, d.createdAt, new Date(d.createdAt.getTime() + 1), status);
+      return { kind: 'redirect', location: link(c.page, `/deliveries/${encodeURIComponent(d.id)}`, { done: 'replayed', count: String(count) }) };
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/why$/,
+    rpc: 'EvaluateNotification',
+    async handle(c) {
+      const form = { agent: field(c.query, 'agent'), type: field(c.query, 'type'), priority: field(c.query, 'priority').toUpperCase(), at: field(c.query, 'at') };
+      if (form.agent === '' || form.type === '') return page(whyPage(c.page, form, null, null));
+      try {
+        const decision = await c.services.notifications.evaluate(
+          c.page.caller.tenant,
+          {
+            agentId: form.agent,
+            notificationType: form.type,
+            // Evaluation needs a title to validate; it does not affect the decision.
+            title: 'evaluation',
+            content: '',
+            priority: form.priority === '' ? null : priority('priority', form.priority),
+            relatedEntityType: '',
+            relatedEntityId: '',
+            metadata: {},
+            idempotencyKey: '',
+          },
+          form.at === '' ? null : parseInstant('at', form.at),
+        );
+        return page(whyPage(c.page, form, decision, null));
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) return page(whyPage(c.page, form, null, err.message), 400);
+        throw err;
+      }
+    },
+  },
+  {
+    method: 'GET',
+    path: /^\/live$/,
+    rpc: 'WatchDeliveries',
+    async handle(c) {
+      return page(livePage(c.page));
+    },
+  },
+];

@@ -1,0 +1,327 @@
+/**
+ * The operator console: a node:http (or, with HERALD_TLS_*, https) server in
+ * the Herald process that renders pages from the same services the gRPC
+ * handlers call, with the caller the signed-in token makes. Nothing here
+ * decides or delivers: a retry is DeliveryService.retry, an edit is
+ * PreferencesService.update, a "why" is NotificationService.evaluate.
+ *
+ * Security, in one place: sessions live in memory (sessions.ts); every
+ * state-changing request is a POST that must carry the session's CSRF token
+ * and, when the browser sends one, an Origin equal to this server's; each
+ * action checks the role of its RPC in src/auth/roles.ts; every response
+ * carries a Content-Security-Policy without inline scripts.
+ */
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
+import type { RpcName } from '../auth/roles.js';
+import type { ConsoleConfig, TlsConfig } from '../config.js';
+import { HeraldError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { DeliveryService } from '../services/delivery-service.js';
+import type { NotificationService } from '../services/notification-service.js';
+import type { OverviewService } from '../services/overview-service.js';
+import type { PreferencesService } from '../services/preferences-service.js';
+import { type Html } from './html.js';
+import { ROUTES, type Reply, type RouteContext } from './routes.js';
+import { errorPage, layout, signInPage, type PageContext } from './pages.js';
+import { csrfMatches, SessionStore } from './sessions.js';
+
+export interface ConsoleServices {
+  readonly preferences: PreferencesService;
+  readonly notifications: NotificationService;
+  readonly deliveries: DeliveryService;
+  readonly overview: OverviewService;
+}
+
+const COOKIE = 'herald_console';
+const MAX_FORM_BYTES = 16 * 1024;
+/** Live views open at once; each holds a connection and an event listener. */
+const MAX_LIVE_STREAMS = 50;
+
+const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+
+const ASSETS: Readonly<Record<string, string>> = { '/assets/console.css': 'text/css; charset=utf-8', '/assets/console.js': 'text/javascript; charset=utf-8' };
+
+const HTTP_STATUS: Readonly<Record<HeraldError['code'], number>> = {
+  INVALID_ARGUMENT: 400,
+  NOT_FOUND: 404,
+  ALREADY_EXISTS: 409,
+  FAILED_PRECONDITION: 409,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  RESOURCE_EXHAUSTED: 429,
+  UNAVAILABLE: 503,
+};
+
+function cookieOf(req: http.IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') throw new HeraldError('INVALID_ARGUMENT', 'forms are sent as application/x-www-form-urlencoded');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_FORM_BYTES) throw new HeraldError('INVALID_ARGUMENT', `the form is larger than ${MAX_FORM_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+export class ConsoleServer {
+  private readonly sessions: SessionStore;
+  private readonly live = new Set<http.ServerResponse>();
+  private readonly assets: ReadonlyMap<string, Buffer>;
+
+  private constructor(
+    private readonly server: http.Server,
+    private readonly services: ConsoleServices,
+    private readonly tokens: TokenRegistry,
+    private readonly log: Logger,
+    private readonly clock: () => Date,
+    private readonly secure: boolean,
+    config: ConsoleConfig,
+  ) {
+    this.sessions = new SessionStore(config.sessionSeconds * 1000, () => clock().getTime());
+    // Read once at start: a missing asset stops start-up instead of a page later.
+    this.assets = new Map(Object.keys(ASSETS).map((path) => [path, readFileSync(new URL(`.${path}`, import.meta.url))]));
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      this.handle(req, res).catch((err: unknown) => this.fail(res, null, err));
+    });
+  }
+
+  /** The bound port (useful when the address asked for port 0). */
+  port = 0;
+
+  /** Listens on `config.address`; over TLS when `tls` is given (the gRPC API's certificate). */
+  static async listen(config: ConsoleConfig, tls: TlsConfig | null, services: ConsoleServices, tokens: TokenRegistry, log: Logger, clock: () => Date): Promise<ConsoleServer> {
+    const split = config.address.lastIndexOf(':');
+    const host = config.address.slice(0, split).replace(/^\[(.*)\]$/, '$1');
+    const port = Number(config.address.slice(split + 1));
+    const server =
+      tls === null
+        ? http.createServer()
+        : https.createServer({ cert: tls.certChain, key: tls.privateKey, ...(tls.clientCa === null ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }) });
+    const instance = new ConsoleServer(server, services, tokens, log, clock, tls !== null, config);
+    server.listen(port, host);
+    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+    instance.port = (server.address() as AddressInfo).port;
+    log.info({ address: config.address, port: instance.port, tls: tls !== null }, 'console listening');
+    return instance;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.live) res.end();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    const method = req.method ?? 'GET';
+    const asset = this.assets.get(url.pathname);
+    if (asset !== undefined && (method === 'GET' || method === 'HEAD')) {
+      res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': ASSETS[url.pathname], 'cache-control': 'no-cache' }).end(method === 'HEAD' ? undefined : asset);
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
+      this.send(res, 405, layout('Method not allowed', '', null), { allow: 'GET, HEAD, POST' });
+      return;
+    }
+    if (method === 'POST' && !this.sameOrigin(req)) {
+      this.send(res, 403, errorPage(null, 403, 'This form was sent from another site (Origin does not match); refused.'));
+      return;
+    }
+    if (url.pathname === '/sign-in') return this.signIn(req, res, method);
+    const session = this.sessions.get(cookieOf(req, COOKIE));
+    if (session === null) {
+      if (method === 'POST') {
+        this.send(res, 401, signInPage('Your session has ended; sign in again.'));
+      } else {
+        this.redirect(res, `/sign-in?next=${encodeURIComponent(url.pathname + url.search)}`);
+      }
+      return;
+    }
+    let caller: Caller;
+    try {
+      caller = this.tokens.callerFor(`Bearer ${session.token}`, url.searchParams.get('tenant') ?? session.tenant);
+    } catch (err) {
+      if (err instanceof HeraldError && err.code === 'UNAUTHENTICATED') {
+        this.sessions.delete(session.id);
+        this.send(res, 401, signInPage('The token of this session is no longer valid; sign in again.'), { 'set-cookie': this.cookie('', 0) });
+        return;
+      }
+      throw err;
+    }
+    const ctx: PageContext = { caller, csrf: session.csrf, now: this.clock() };
+    if (method === 'POST') {
+      const form = await readForm(req);
+      if (!csrfMatches(session, form.get('_csrf') ?? undefined)) {
+        this.send(res, 403, errorPage(ctx, 403, 'The form had no valid CSRF token (reload the page and try again); nothing was changed.'));
+        return;
+      }
+      if (url.pathname === '/sign-out') {
+        this.sessions.delete(session.id);
+        this.log.info({ tenant: caller.tenant, role: caller.role }, 'console sign-out');
+        this.redirect(res, '/sign-in', { 'set-cookie': this.cookie('', 0) });
+        return;
+      }
+      return this.route(req, res, 'POST', url, ctx, form);
+    }
+    if (url.pathname === '/live/events') return this.liveEvents(req, res, ctx);
+    return this.route(req, res, 'GET', url, ctx, null);
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse, method: 'GET' | 'POST', url: URL, ctx: PageContext, form: URLSearchParams | null): Promise<void> {
+    for (const r of ROUTES) {
+      if (r.method !== method) continue;
+      const match = r.path.exec(url.pathname);
+      if (match === null) continue;
+      try {
+        const params = match.slice(1).map((p) => decodeURIComponent(p));
+        const rc: RouteContext = {
+          page: ctx,
+          params,
+          query: url.searchParams,
+          form: form ?? new URLSearchParams(),
+          services: this.services,
+          authorize: (rpc: RpcName) => authorize(ctx.caller, rpc),
+        };
+        rc.authorize(r.rpc);
+        const reply: Reply = await r.handle(rc);
+        if (reply.kind === 'redirect') this.redirect(res, reply.location);
+        else this.send(res, reply.status ?? 200, reply.html, {}, req.method === 'HEAD');
+      } catch (err) {
+        this.fail(res, ctx, err);
+      }
+      return;
+    }
+    this.send(res, 404, errorPage(ctx, 404, `There is no console page at ${url.pathname.slice(0, 80)}.`));
+  }
+
+  private async signIn(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
+    if (method !== 'POST') {
+      this.send(res, 200, signInPage(null));
+      return;
+    }
+    const form = await readForm(req);
+    const token = form.get('token')?.trim() ?? '';
+    const tenant = form.get('tenant')?.trim() ?? '';
+    let caller: Caller;
+    try {
+      caller = this.tokens.callerFor(`Bearer ${token}`, tenant === '' ? undefined : tenant);
+    } catch (err) {
+      if (err instanceof HeraldError) {
+        this.log.info({ reason: err.code }, 'console sign-in refused');
+        const message = err.code === 'UNAUTHENTICATED' ? 'That token is not valid.' : err.message;
+        this.send(res, err.code === 'UNAUTHENTICATED' ? 401 : HTTP_STATUS[err.code], signInPage(message));
+        return;
+      }
+      throw err;
+    }
+    const session = this.sessions.create(token, caller.tenant);
+    this.log.info({ tenant: caller.tenant, role: caller.role }, 'console sign-in');
+    const next = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('next');
+    // Only a path of this console: never an open redirect to another host.
+    const target = next !== null && /^\/(?![/\\])/.test(next) ? next : '/';
+    this.redirect(res, target, { 'set-cookie': this.cookie(session.id, null) });
+  }
+
+  /** Server-sent events: the tenant's delivery changes, fed by DeliveryService.watch (as WatchDeliveries is). */
+  private liveEvents(req: http.IncomingMessage, res: http.ServerResponse, ctx: PageContext): void {
+    authorize(ctx.caller, 'WatchDeliveries');
+    if (this.live.size >= MAX_LIVE_STREAMS) {
+      this.send(res, 503, errorPage(ctx, 503, `${MAX_LIVE_STREAMS} live views are open already; close one and try again.`));
+      return;
+    }
+    res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    this.live.add(res);
+    const off = this.services.deliveries.watch(ctx.caller.tenant, '', (event) => {
+      const data =
+        event.kind === 'changed'
+          ? {
+              kind: 'changed',
+              at: event.change.at.toISOString(),
+              id: event.change.delivery.id,
+              agentId: event.change.delivery.agentId,
+              status: event.change.delivery.status,
+              attempt: event.change.attempt?.number ?? null,
+              statusCode: event.change.attempt?.statusCode ?? event.change.delivery.lastStatusCode,
+              errorClass: event.change.attempt?.errorClass ?? null,
+            }
+          : { kind: 'agentDisabled', at: event.disabled.at.toISOString(), id: event.disabled.deliveryId, agentId: event.disabled.agentId, status: 'AGENT DISABLED', attempt: null, statusCode: null, errorClass: event.disabled.reason };
+      res.write(`event: delivery\ndata: ${JSON.stringify(data)}\n\n`);
+    });
+    // Proxies and browsers drop an idle stream; a comment every 15 s keeps it open.
+    const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    beat.unref();
+    const end = (): void => {
+      clearInterval(beat);
+      off();
+      this.live.delete(res);
+    };
+    req.on('close', end);
+    res.on('close', end);
+  }
+
+  /**
+   * A POST must come from this console's own pages: browsers send Origin
+   * with every form POST; a request without Origin is accepted only when
+   * Sec-Fetch-Site, if sent, says same-origin (non-browser clients send
+   * neither, and still need the session cookie and CSRF token).
+   */
+  private sameOrigin(req: http.IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) {
+      const site = req.headers['sec-fetch-site'];
+      return site === undefined || site === 'same-origin' || site === 'none';
+    }
+    return origin === `${this.secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
+  }
+
+  private cookie(value: string, maxAge: number | null): string {
+    return `${COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict${this.secure ? '; Secure' : ''}${maxAge === null ? '' : `; Max-Age=${maxAge}`}`;
+  }
+
+  private redirect(res: http.ServerResponse, location: string, headers: Record<string, string> = {}): void {
+    res.writeHead(303, { ...SECURITY_HEADERS, location, 'cache-control': 'no-store', ...headers }).end();
+  }
+
+  private send(res: http.ServerResponse, status: number, page: Html, headers: Record<string, string> = {}, headOnly = false): void {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers });
+    res.end(headOnly ? undefined : page.value);
+  }
+
+  private fail(res: http.ServerResponse, ctx: PageContext | null, err: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof HeraldError) {
+      this.send(res, HTTP_STATUS[err.code], errorPage(ctx, HTTP_STATUS[err.code], err.message));
+      return;
+    }
+    this.log.error({ err }, 'console page failed');
+    this.send(res, 500, errorPage(ctx, 500, 'Something went wrong on the server; the log has the details.'));
+  }
+}

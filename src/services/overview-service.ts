@@ -1,0 +1,52 @@
+/**
+ * Read-only figures the operator console shows beside what the gRPC
+ * services answer: a tenant's queue, an agent's use of its hourly limit, the
+ * agents Herald turned off. Everything is scoped to one tenant.
+ */
+import { RATE_WINDOW_MS } from '../domain/decision.js';
+import type { AgentPreferences } from '../domain/types.js';
+import { checkAgentId, LIMITS } from '../domain/validation.js';
+import type { Store } from '../storage/database.js';
+import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
+
+/** How many agents {@link OverviewService.disabledAgents} looks at, at most: the page says when it stopped there. */
+export const DISABLED_SCAN_LIMIT = 2_000;
+
+export class OverviewService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: () => Date,
+  ) {}
+
+  /** The tenant's deliveries by status, how many are due now and since when the oldest has waited. */
+  queue(tenant: string): Promise<QueueSnapshot> {
+    const now = this.clock();
+    return this.store.read((r) => r.queueStats.snapshot(now, tenant));
+  }
+
+  /**
+   * Notifications of the agent accepted (DELIVER or DEFER) in the rolling
+   * hour before now: the count the hourly limit is checked against.
+   */
+  hourlyUsage(tenant: string, agentId: string): Promise<number> {
+    checkAgentId('agent_id', agentId);
+    const now = this.clock();
+    return this.store.read((r) => r.notifications.countAccepted(tenant, agentId, new Date(now.getTime() - RATE_WINDOW_MS), now));
+  }
+
+  /** Agents whose webhook Herald turned off (endpoint health), among the first {@link DISABLED_SCAN_LIMIT} by id. */
+  async disabledAgents(tenant: string): Promise<{ agents: AgentPreferences[]; complete: boolean }> {
+    const agents: AgentPreferences[] = [];
+    let after: string | null = null;
+    for (let seen = 0; seen < DISABLED_SCAN_LIMIT; ) {
+      const cursor: string | null = after;
+      const page: AgentPreferences[] = await this.store.read((r) => r.preferences.list(tenant, LIMITS.pageSizeMax, cursor));
+      agents.push(...page.filter((p) => p.webhookDisabledReason !== null));
+      seen += page.length;
+      const last = page.at(-1);
+      if (page.length < LIMITS.pageSizeMax || last === undefined) return { agents, complete: true };
+      after = last.agentId;
+    }
+    return { agents, complete: false };
+  }
+}

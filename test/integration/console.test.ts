@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { cleanup } from '../helpers/herald.js';
+import { CONSOLE_TOKENS, ConsoleSession, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
+import { startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
+import { waitForFinal } from '../helpers/deliveries.js';
+
+/*
+ * The operator console over plain HTTP (no browser): sign-in, sessions,
+ * CSRF, the security headers, roles and tenant scoping, and that actions go
+ * through the same services as the gRPC API. test/integration/console-browser.test.ts
+ * drives the same pages in Chromium.
+ */
+
+async function receiver(t: TestContext, script: readonly ReceiverStep[] = []): Promise<Receiver> {
+  const r = await startReceiver(script);
+  cleanup(t, () => r.close());
+  return r;
+}
+
+async function signedIn(c: ConsoleHerald, token: string, tenant = ''): Promise<ConsoleSession> {
+  const s = new ConsoleSession(c.base);
+  const res = await s.signIn(token, tenant);
+  assert.equal(res.status, 303, `sign-in answers with a redirect (got ${res.status}: ${res.body.slice(0, 200)})`);
+  return s;
+}
+
+/** A FAILED delivery of `agent` (the receiver answers 500 and there are no retries). */
+async function failedDelivery(c: ConsoleHerald, agent: string, url: string): Promise<string> {
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: url } });
+  const created = await grpc.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.failed', title: 'Export failed' });
+  const id = created.decision?.delivery_id ?? '';
+  assert.notEqual(id, '');
+  const final = await waitForFinal(grpc, id);
+  assert.equal(final.status, 'DELIVERY_STATUS_FAILED');
+  return id;
+}
+
+test('a page without a session redirects to sign-in; a wrong token is refused and gets no cookie', async (t) => {
+  const c = await startConsoleHerald(t);
+  const s = new ConsoleSession(c.base);
+  const page = await s.get('/agents?q=x');
+  assert.equal(page.status, 303);
+  assert.equal(page.headers.get('location'), '/sign-in?next=%2Fagents%3Fq%3Dx');
+  const refused = await s.signIn('not-a-valid-token-at-all');
+  assert.equal(refused.status, 401);
+  assert.match(refused.body, /That token is not valid/);
+  assert.equal(s.cookie, '');
+});
+
+test('sign-in sets an HttpOnly, SameSite=Strict session cookie (not Secure over plain HTTP) and sign-out ends the session', async (t) => {
+  const c = await startConsoleHerald(t);
+  const s = new ConsoleSession(c.base);
+  const res = await s.signIn(CONSOLE_TOKENS.read);
+  assert.equal(res.status, 303);
+  const cookie = res.headers.get('set-cookie') ?? '';
+  assert.match(cookie, /^herald_console=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
+  assert.equal((await s.get('/')).status, 200);
+  const out = await s.post('/sign-out', { _csrf: await s.csrf() });
+  assert.equal(out.status, 303);
+  // The browser would drop the cookie; the server must have dropped the session too.
+  s.cookie = cookie.split(';')[0] ?? '';
+  assert.equal((await s.get('/')).status, 303);
+});
+
+test('every answer carries a Content-Security-Policy without inline scripts, nosniff, frame-ancestors none and no referrer', async (t) => {
+  const c = await startConsoleHerald(t);
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  for (const path of ['/sign-in', '/', '/agents', '/why', '/live', '/assets/console.js', '/nowhere']) {
+    const res = path === '/sign-in' ? await new ConsoleSession(c.base).get(path) : await s.get(path);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /script-src 'self'(;|$)/, path);
+    assert.match(csp, /frame-ancestors 'none'/, path);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
+    assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+    if (res.headers.get('content-type')?.startsWith('text/html')) assert.doesNotMatch(res.body, /<script(?![^>]*\ssrc=)/, `${path} has no inline script`);
+  }
+});
+
+test('a POST without the session CSRF token, or from another Origin, is refused and changes nothing', async (t) => {
+  const c = await startConsoleHerald(t);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'csrf-agent', max_notifications_per_hour: 5 } });
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const form = { time_zone: 'UTC', max_per_hour: '99' };
+  assert.equal((await s.post('/agents/csrf-agent/preferences', form)).status, 403, 'no CSRF token');
+  assert.equal((await s.post('/agents/csrf-agent/preferences', { ...form, _csrf: 'x'.repeat(43) })).status, 403, 'a wrong CSRF token');
+  const csrf = await s.csrf('/agents/csrf-agent');
+  const foreign = await s.post('/agents/csrf-agent/preferences', { ...form, _csrf: csrf }, 'http://evil.example');
+  assert.equal(foreign.status, 403, 'another Origin');
+  assert.equal((await grpc.preferences.GetPreferences({ agent_id: 'csrf-agent' })).max_notifications_per_hour, 5);
+  const ok = await s.post('/agents/csrf-agent/preferences', { ...form, _csrf: csrf });
+  assert.equal(ok.status, 303, ok.body.slice(0, 300));
+  assert.equal(ok.headers.get('location'), '/agents/csrf-agent?done=saved&tenant=default');
+  assert.equal((await grpc.preferences.GetPreferences({ agent_id: 'csrf-agent' })).max_notifications_per_hour, 99);
+});
+
+test('a read token sees no action buttons, and a forged POST with its own CSRF token is refused 403', async (t) => {
+  const c = await startConsoleHerald(t);
+  const r = await receiver(t, [{ status: 500 }]);
+  const id = await failedDelivery(c, 'read-agent', r.url);
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  const page = await s.get(`/deliveries/${id}`);
+  assert.equal(page.status, 200);
+  assert.doesNotMatch(page.body, /id="retry"|id="replay"/);
+  const agent = await s.get('/agents/read-agent');
+  assert.doesNotMatch(agent.body, /preferences-form|Replay/);
+  const csrf = await s.csrf(`/deliveries/${id}`);
+  const forged = await s.post(`/deliveries/${id}/retry`, { _csrf: csrf });
+  assert.equal(forged.status, 403);
+  assert.match(forged.body, /RetryDelivery needs the write role/);
+  assert.equal((await s.post('/agents/read-agent/preferences', { _csrf: csrf, max_per_hour: '1' })).status, 403);
+  assert.equal(r.requests.length, 1, 'no new attempt was made');
+});
+
+test('retrying a failed delivery makes a new attempt through DeliveryService and the page lists it', async (t) => {
+  const c = await startConsoleHerald(t);
+  const r = await receiver(t, [{ status: 500, body: 'down for maintenance' }, { status: 200, body: 'ok' }]);
+  const id = await failedDelivery(c, 'retry-agent', r.url);
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const before = await s.get(`/deliveries/${id}`);
+  assert.match(before.body, /down for maintenance/);
+  assert.match(before.body, /id="retry"/);
+  const res = await s.post(`/deliveries/${id}/retry`, { _csrf: await s.csrf(`/deliveries/${id}`) });
+  assert.equal(res.status, 303);
+  const after = await s.get(res.headers.get('location') ?? '');
+  assert.match(after.body, /Retried: the new attempt is listed below/);
+  assert.match(after.body, /status-succeeded/);
+  assert.match(after.body, /<td>2<\/td><td>[^<]+<\/td><td>\d+ ms<\/td><td>200<\/td>/);
+  assert.match(after.body, /<td>MANUAL<\/td>/);
+  assert.equal(r.requests.length, 2);
+});
+
+test("another tenant's agent is not found, and a scoped token cannot name another tenant", async (t) => {
+  const c = await startConsoleHerald(t);
+  await c.grpc('default').preferences.UpdatePreferences({ preferences: { agent_id: 'default-agent' } });
+  const other = await signedIn(c, CONSOLE_TOKENS.otherWrite);
+  assert.equal((await other.get('/agents/default-agent')).status, 404);
+  assert.doesNotMatch((await other.get('/agents?q=default')).body, /default-agent/);
+  assert.equal((await other.get('/agents/default-agent?tenant=default')).status, 403);
+  const operator = await signedIn(c, CONSOLE_TOKENS.operator, 'other');
+  assert.equal((await operator.get('/agents/default-agent')).status, 404, 'the operator signed in to tenant other');
+  const switched = await operator.get('/agents/default-agent?tenant=default');
+  assert.equal(switched.status, 200, 'an operator switches tenant');
+});
+
+test('no page shows the signing secret, header values, the URL beyond its host, or the token', async (t) => {
+  const c = await startConsoleHerald(t);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({
+    preferences: { agent_id: 'secret-agent', enable_webhook: true, webhook_url: 'http://hooks.example.test:8443/path-credential?key=query-credential', webhook_headers: { authorization: 'Bearer header-credential' } },
+  });
+  const secret = (await grpc.preferences.GetWebhookSecret({ agent_id: 'secret-agent' })).webhook_secret;
+  assert.ok(secret.length > 10);
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  for (const path of ['/agents', '/agents/secret-agent', '/agents?q=secret', '/', '/why?agent=secret-agent&type=x']) {
+    const page = await s.get(path);
+    assert.equal(page.status, 200, path);
+    for (const hidden of [secret, 'header-credential', 'path-credential', 'query-credential', CONSOLE_TOKENS.write]) assert.ok(!page.body.includes(hidden), `${path} does not show ${hidden.slice(0, 12)}`);
+  }
+  assert.match((await s.get('/agents/secret-agent')).body, /hooks\.example\.test:8443/);
+});
+
+test('a DEFER notification shows its reason and explanation, and the why page gives the same decision', async (t) => {
+  const c = await startConsoleHerald(t);
+  const grpc = c.grpc('default');
+  const r = await receiver(t);
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'night-agent', enable_webhook: true, webhook_url: r.url, quiet_hours: { ...quietAroundNow(), policy: 'QUIET_HOURS_POLICY_DEFER' } } });
+  const created = await grpc.notifications.CreateNotification({ agent_id: 'night-agent', notification_type: 'digest', title: 'Nightly digest' });
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  const agent = await s.get('/agents/night-agent');
+  assert.match(agent.body, /quiet now/);
+  assert.match(agent.body, /outcome-defer/);
+  const page = await s.get(`/notifications/${created.notification?.id ?? ''}`);
+  assert.match(page.body, /QUIET_HOURS/);
+  assert.ok(page.body.includes(created.decision?.explanation.replaceAll("'", '&#39;') ?? 'missing'), 'the stored explanation');
+  const why = await s.get('/why?agent=night-agent&type=digest&priority=NORMAL');
+  assert.match(why.body, /outcome-defer/);
+  assert.match(why.body, /QUIET_HOURS/);
+  const urgent = await s.get(`/why?agent=night-agent&type=digest&priority=LOW&at=${encodeURIComponent('not a time')}`);
+  assert.equal(urgent.status, 400);
+  assert.match(urgent.body, /at: expected an instant/);
+});
+
+test('the live view streams the tenant’s delivery changes as server-sent events and nothing of other tenants', async (t) => {
+  const c = await startConsoleHerald(t);
+  const r = await receiver(t);
+  for (const tenant of ['default', 'other']) {
+    await c.grpc(tenant).preferences.UpdatePreferences({ preferences: { agent_id: `${tenant}-live`, enable_webhook: true, webhook_url: r.url } });
+  }
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  const abort = new AbortController();
+  cleanup(t, () => abort.abort());
+  const res = await fetch(`${c.base}/live/events`, { headers: { cookie: s.cookie }, signal: abort.signal });
+  assert.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  const reader = res.body!.getReader();
+  let text = '';
+  const first = await reader.read();
+  text += new TextDecoder().decode(first.value);
+  await c.grpc('other').notifications.CreateNotification({ agent_id: 'other-live', notification_type: 'x', title: 'other' });
+  await c.grpc('default').notifications.CreateNotification({ agent_id: 'default-live', notification_type: 'x', title: 'mine' });
+  while (!/"status":"SUCCEEDED"/.test(text)) {
+    const chunk = await reader.read();
+    if (chunk.done) break;
+    text += new TextDecoder().decode(chunk.value);
+  }
+  assert.match(text, /event: delivery\ndata: \{[^\n]*"agentId":"default-live"[^\n]*"status":"SUCCEEDED"/);
+  assert.doesNotMatch(text, /other-live/);
+});
