@@ -47,11 +47,11 @@ ${ctx.caller.role === 'operator' ? html`<form method="get" action="/" class="inl
 <body><header><span class="brand">Herald</span>${nav}</header><main><h1>${title}</h1>${body}</main></body></html>`;
 }
 
-export function signInPage(message: string | null): Html {
+export function signInPage(message: string | null, next: string | null = null): Html {
   return layout(
     'Sign in',
     html`${message === null ? '' : html`<p class="error" role="alert">${message}</p>`}
-<form method="post" action="/sign-in" class="card">
+<form method="post" action="${href('/sign-in', { next })}" class="card">
 <label>API token <input type="password" name="token" autocomplete="off" required></label>
 <label>Tenant <input name="tenant" placeholder="operator tokens only; default: default"></label>
 <button>Sign in</button></form>

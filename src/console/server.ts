@@ -47,7 +47,8 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: with it Chromium sends `Origin: null` on form POSTs, and the Origin check needs the real one.
+  'referrer-policy': 'same-origin',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
 };
@@ -219,8 +220,11 @@ export class ConsoleServer {
   }
 
   private async signIn(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
+    const given = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('next');
+    // Only a path of this console: never an open redirect to another host.
+    const next = given !== null && /^\/(?![/\\])/.test(given) ? given : null;
     if (method !== 'POST') {
-      this.send(res, 200, signInPage(null));
+      this.send(res, 200, signInPage(null, next));
       return;
     }
     const form = await readForm(req);
@@ -233,17 +237,14 @@ export class ConsoleServer {
       if (err instanceof HeraldError) {
         this.log.info({ reason: err.code }, 'console sign-in refused');
         const message = err.code === 'UNAUTHENTICATED' ? 'That token is not valid.' : err.message;
-        this.send(res, err.code === 'UNAUTHENTICATED' ? 401 : HTTP_STATUS[err.code], signInPage(message));
+        this.send(res, err.code === 'UNAUTHENTICATED' ? 401 : HTTP_STATUS[err.code], signInPage(message, next));
         return;
       }
       throw err;
     }
     const session = this.sessions.create(token, caller.tenant);
     this.log.info({ tenant: caller.tenant, role: caller.role }, 'console sign-in');
-    const next = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('next');
-    // Only a path of this console: never an open redirect to another host.
-    const target = next !== null && /^\/(?![/\\])/.test(next) ? next : '/';
-    this.redirect(res, target, { 'set-cookie': this.cookie(session.id, null) });
+    this.redirect(res, next ?? '/', { 'set-cookie': this.cookie(session.id, null) });
   }
 
   /** Server-sent events: the tenant's delivery changes, fed by DeliveryService.watch (as WatchDeliveries is). */

@@ -64,7 +64,7 @@ test('sign-in sets an HttpOnly, SameSite=Strict session cookie (not Secure over 
   assert.equal((await s.get('/')).status, 303);
 });
 
-test('every answer carries a Content-Security-Policy without inline scripts, nosniff, frame-ancestors none and no referrer', async (t) => {
+test('every answer carries a Content-Security-Policy without inline scripts, nosniff, frame-ancestors none and no referrer to other sites', async (t) => {
   const c = await startConsoleHerald(t);
   const s = await signedIn(c, CONSOLE_TOKENS.read);
   for (const path of ['/sign-in', '/', '/agents', '/why', '/live', '/assets/console.js', '/nowhere']) {
@@ -74,7 +74,7 @@ test('every answer carries a Content-Security-Policy without inline scripts, nos
     assert.match(csp, /frame-ancestors 'none'/, path);
     assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff', path);
-    assert.equal(res.headers.get('referrer-policy'), 'no-referrer', path);
+    assert.equal(res.headers.get('referrer-policy'), 'same-origin', path);
     if (res.headers.get('content-type')?.startsWith('text/html')) assert.doesNotMatch(res.body, /<script(?![^>]*\ssrc=)/, `${path} has no inline script`);
   }
 });

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { cleanup } from '../helpers/herald.js';
+import { CONSOLE_TOKENS, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
+import { waitForFinal } from '../helpers/deliveries.js';
+import { startReceiver } from '../helpers/receiver.js';
+
+/*
+ * The operator console in a real Chromium (Debian's `chromium`, driven by
+ * playwright-core) against a real Herald: what an operator clicks through to
+ * answer "why did agent X not get notification Y" and "what is failing".
+ *
+ * HERALD_TEST_CHROMIUM names the browser (default /usr/bin/chromium); without
+ * one the test skips and says why. HERALD_CONSOLE_SCREENSHOTS=1 saves a PNG
+ * of each page into docs/console/ (README shows them).
+ */
+
+const CHROMIUM = process.env.HERALD_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const SCREENSHOTS = process.env.HERALD_CONSOLE_SCREENSHOTS === '1' ? new URL('../../docs/console/', import.meta.url) : null;
+/** The flags README documents: headless on a machine without a display, GPU or network. */
+export const CHROMIUM_FLAGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS === null) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: new URL(`${name}.png`, SCREENSHOTS).pathname, fullPage: true });
+}
+
+async function signIn(context: BrowserContext, c: ConsoleHerald, token: string): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${c.base}/agents`);
+  assert.match(page.url(), /\/sign-in\?next=%2Fagents$/);
+  await page.fill('input[name=token]', token);
+  await page.click('button:has-text("Sign in")');
+  await page.waitForURL(`${c.base}/agents`);
+  return page;
+}
+
+test('in Chromium: an operator finds an agent, sees why a notification was deferred, retries a failed delivery, and a read token can change nothing', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set HERALD_TEST_CHROMIUM; the HTTP-level console tests still ran`);
+    return;
+  }
+  const c = await startConsoleHerald(t);
+  const grpc = c.grpc('default');
+  const flaky = await startReceiver([{ status: 500, body: 'upstream unavailable' }, { status: 200, body: 'ok' }]);
+  cleanup(t, () => flaky.close());
+  await grpc.preferences.UpdatePreferences({
+    preferences: { agent_id: 'night-owl', enable_webhook: true, webhook_url: flaky.url, time_zone: 'UTC', quiet_hours: { ...quietAroundNow(), policy: 'QUIET_HOURS_POLICY_DEFER' }, max_notifications_per_hour: 10 },
+  });
+  const deferred = await grpc.notifications.CreateNotification({ agent_id: 'night-owl', notification_type: 'digest', title: 'Nightly digest' });
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'flaky-hook', enable_webhook: true, webhook_url: `${flaky.url}hooks?token=url-credential` } });
+  const failing = await grpc.notifications.CreateNotification({ agent_id: 'flaky-hook', notification_type: 'job.failed', title: 'Export failed' });
+  const deliveryId = failing.decision?.delivery_id ?? '';
+  assert.equal((await waitForFinal(grpc, deliveryId)).status, 'DELIVERY_STATUS_FAILED');
+  await c.grpc('other').preferences.UpdatePreferences({ preferences: { agent_id: 'other-tenant-agent' } });
+  const secret = (await grpc.preferences.GetWebhookSecret({ agent_id: 'flaky-hook' })).webhook_secret;
+
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  cleanup(t, () => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const cspErrors: string[] = [];
+  context.on('console', (m) => {
+    // 404s (the other tenant's agent, the favicon) are answers, not faults of the page.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) cspErrors.push(m.text());
+  });
+  context.on('weberror', (e) => cspErrors.push(e.error().message));
+  const page = await signIn(context, c, CONSOLE_TOKENS.write);
+
+  await t.test('agents: search by id, with quiet hours and the hourly limit in use', async () => {
+    await page.fill('input[name=q]', 'night');
+    await page.click('button:has-text("Search")');
+    const row = page.locator('#agents tbody tr');
+    assert.equal(await row.count(), 1);
+    const text = (await row.textContent()) ?? '';
+    assert.match(text, /night-owl/);
+    assert.match(text, /quiet now/);
+    assert.match(text, /1 \/ 10 in the last hour/);
+    await page.goto(`${c.base}/agents`);
+    await shot(page, 'agents');
+  });
+
+  await t.test('an agent and its DEFER notification show the reason and the explanation', async () => {
+    await page.click('a:has-text("night-owl")');
+    await page.waitForURL(/\/agents\/night-owl/);
+    assert.match((await page.locator('#notifications').textContent()) ?? '', /DEFER.*QUIET_HOURS/s);
+    await shot(page, 'agent');
+    await page.click('#notifications tbody tr a >> nth=0');
+    await page.waitForURL(/\/notifications\//);
+    assert.equal(await page.locator('.reason-code').textContent(), 'QUIET_HOURS');
+    assert.equal(await page.locator('.explanation').textContent(), deferred.decision?.explanation);
+    await shot(page, 'notification');
+  });
+
+  await t.test('"why would this be sent?" evaluates the same decision', async () => {
+    await page.click('a:has-text("Evaluate again")');
+    await page.waitForURL(/\/why\?/);
+    assert.equal(await page.locator('#evaluation .reason-code').textContent(), 'QUIET_HOURS');
+    await page.selectOption('select[name=priority]', 'URGENT');
+    await page.fill('input[name=at]', '');
+    await page.click('button:has-text("Evaluate")');
+    assert.equal(await page.locator('#evaluation .reason-code').textContent(), 'QUIET_HOURS', 'no urgent bypass is set');
+    await shot(page, 'why');
+  });
+
+  await t.test('the overview shows the charts, the queue and the latest failures (before the retry)', async () => {
+    await page.goto(c.base);
+    assert.equal(await page.locator('figure.chart svg').count(), 3);
+    assert.match((await page.locator('#queue-due').textContent()) ?? '', /^\d+$/);
+    assert.match((await page.locator('table.deliveries').textContent()) ?? '', new RegExp(`${deliveryId}.*flaky-hook.*FAILED`, 's'), 'the failed delivery is under "failing now"');
+    await shot(page, 'overview');
+  });
+
+  await t.test('retrying a failed delivery shows the new attempt', async () => {
+    await page.goto(`${c.base}/deliveries/${deliveryId}`);
+    assert.equal(await page.locator('#attempts tbody tr').count(), 1);
+    assert.match((await page.locator('#attempts').textContent()) ?? '', /upstream unavailable/);
+    await page.click('#retry');
+    await page.waitForURL(/done=retried/);
+    assert.equal(await page.locator('#attempts tbody tr').count(), 2);
+    assert.match((await page.locator('#attempts tbody tr >> nth=1').textContent()) ?? '', /200.*MANUAL/s);
+    assert.equal(await page.locator('#delivery-status').textContent(), 'SUCCEEDED');
+    await shot(page, 'delivery');
+  });
+
+  await t.test('the live view adds a row for a delivery made while it is open', async () => {
+    await page.goto(`${c.base}/live`);
+    await page.locator('#live-state:has-text("connected")').waitFor();
+    await grpc.notifications.CreateNotification({ agent_id: 'flaky-hook', notification_type: 'job.done', title: 'Export done' });
+    await page.locator('#live-rows tr:has-text("SUCCEEDED")').first().waitFor();
+    assert.match((await page.locator('#live-rows').textContent()) ?? '', /flaky-hook/);
+    await shot(page, 'live');
+  });
+
+  await t.test("another tenant's agent is not found, and no page shows a secret", async () => {
+    const res = await page.goto(`${c.base}/agents/other-tenant-agent`);
+    assert.equal(res?.status(), 404);
+    assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    for (const path of ['/agents', '/agents/flaky-hook', `/deliveries/${deliveryId}`]) {
+      await page.goto(c.base + path);
+      const htmlText = await page.content();
+      for (const hidden of [secret, 'url-credential', CONSOLE_TOKENS.write]) assert.ok(!htmlText.includes(hidden), `${path} shows no secret`);
+    }
+    assert.deepEqual(cspErrors, [], 'no Content-Security-Policy violation or script error');
+  });
+
+  await t.test('a read token sees no buttons, and its forged POSTs (with or without CSRF token) are refused', async () => {
+    const readContext = await browser.newContext();
+    const readPage = await signIn(readContext, c, CONSOLE_TOKENS.read);
+    await readPage.goto(`${c.base}/deliveries/${deliveryId}`);
+    assert.equal(await readPage.locator('#retry, #replay').count(), 0);
+    await readPage.goto(`${c.base}/agents/night-owl`);
+    assert.equal(await readPage.locator('#preferences-form').count(), 0);
+    const csrf = (await readPage.locator('input[name=_csrf]').first().getAttribute('value')) ?? '';
+    const origin = { origin: c.base };
+    const forged = await readContext.request.post(`${c.base}/deliveries/${deliveryId}/retry`, { form: { _csrf: csrf }, headers: origin, maxRedirects: 0 });
+    assert.equal(forged.status(), 403);
+    const noCsrf = await context.request.post(`${c.base}/deliveries/${deliveryId}/retry`, { form: {}, headers: origin, maxRedirects: 0 });
+    assert.equal(noCsrf.status(), 403, 'a write session without the CSRF token is refused too');
+    assert.equal(flaky.requests.length, 3, 'only the first attempt, the retry and the live-view delivery reached the receiver');
+    await readContext.close();
+  });
+});
