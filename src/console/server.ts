@@ -126,6 +126,9 @@ export class ConsoleServer {
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
     instance.port = (server.address() as AddressInfo).port;
     log.info({ address: config.address, port: instance.port, tls: tls !== null }, 'console listening');
+    if (tls === null && !/^(127\.|localhost$|::1$)/.test(host)) {
+      log.warn({ address: config.address }, 'the console is reachable beyond this host without TLS: tokens and session cookies cross the network in clear; set HERALD_TLS_CERT_FILE and HERALD_TLS_KEY_FILE');
+    }
     return instance;
   }
 

@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { selfSignedFor } from '../helpers/certificates.js';
 import { cleanup } from '../helpers/herald.js';
 import { CONSOLE_TOKENS, ConsoleSession, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
 import { startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
@@ -208,4 +213,28 @@ test('the live view streams the tenant’s delivery changes as server-sent event
   }
   assert.match(text, /event: delivery\ndata: \{[^\n]*"agentId":"default-live"[^\n]*"status":"SUCCEEDED"/);
   assert.doesNotMatch(text, /other-live/);
+});
+
+test('with HERALD_TLS_CERT_FILE the console speaks HTTPS and its session cookie is Secure', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-console-tls-'));
+  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const { certPem, keyPem } = selfSignedFor('localhost');
+  writeFileSync(join(dir, 'cert.pem'), certPem);
+  writeFileSync(join(dir, 'key.pem'), keyPem, { mode: 0o600 });
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false', HERALD_TLS_CERT_FILE: join(dir, 'cert.pem'), HERALD_TLS_KEY_FILE: join(dir, 'key.pem') } });
+  const port = new URL(c.base).port;
+  const body = new URLSearchParams({ token: CONSOLE_TOKENS.read }).toString();
+  const answer = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+    const req = https.request(
+      { host: '127.0.0.1', port, servername: 'localhost', ca: certPem, method: 'POST', path: '/sign-in', headers: { origin: `https://127.0.0.1:${port}`, 'content-type': 'application/x-www-form-urlencoded' } },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, cookie: res.headers['set-cookie']?.[0] ?? '' });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+  assert.equal(answer.status, 303);
+  assert.match(answer.cookie, /; HttpOnly; SameSite=Strict; Secure$/);
 });
