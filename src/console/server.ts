@@ -245,6 +245,9 @@ export class ConsoleServer {
       }
       throw err;
     }
+    // A sign-in over a live session replaces it: one browser, one session.
+    const previous = cookieOf(req, COOKIE);
+    if (previous !== undefined) this.sessions.delete(previous);
     const session = this.sessions.create(token, caller.tenant);
     this.log.info({ tenant: caller.tenant, role: caller.role }, 'console sign-in');
     this.redirect(res, next ?? '/', { 'set-cookie': this.cookie(session.id, null) });

@@ -138,6 +138,29 @@ test('retrying a failed delivery makes a new attempt through DeliveryService and
   assert.equal(r.requests.length, 2);
 });
 
+test('Replay on a failed delivery schedules exactly that delivery again through ReplayDeliveries; a bad instant is refused', async (t) => {
+  const c = await startConsoleHerald(t);
+  const r = await receiver(t, [{ status: 500 }]);
+  const id = await failedDelivery(c, 'replay-agent', r.url);
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const csrf = await s.csrf(`/deliveries/${id}`);
+  const res = await s.post(`/deliveries/${id}/replay`, { _csrf: csrf });
+  assert.equal(res.status, 303, res.body.slice(0, 300));
+  assert.match(res.headers.get('location') ?? '', /done=replayed&count=1/);
+  assert.equal((await waitForFinal(c.grpc('default'), id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.match((await s.get(res.headers.get('location') ?? '')).body, /1 delivery was scheduled again/);
+  const bad = await s.post('/agents/replay-agent/replay', { _csrf: csrf, since: 'yesterday', status: 'FAILED' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /since: expected an instant such as/);
+  const none = await s.post('/agents/replay-agent/replay', { _csrf: csrf, since: '2020-01-01', status: 'FAILED' });
+  assert.match(none.headers.get('location') ?? '', /done=replayed&count=0/, 'nothing is FAILED any more');
+});
+
+test('a console address already in use stops start-up with the error', async (t) => {
+  const first = await startConsoleHerald(t);
+  await assert.rejects(startConsoleHerald(t, { env: { HERALD_CONSOLE_ADDRESS: `127.0.0.1:${new URL(first.base).port}` } }), /EADDRINUSE/);
+});
+
 test("another tenant's agent is not found, and a scoped token cannot name another tenant", async (t) => {
   const c = await startConsoleHerald(t);
   await c.grpc('default').preferences.UpdatePreferences({ preferences: { agent_id: 'default-agent' } });
