@@ -216,7 +216,7 @@ export function overviewPage(ctx: PageContext, o: OverviewData): Html {
   const body = html`<div class="charts">
 ${barChart(`Deliveries by status, created since ${iso(s.since)}`, DELIVERY_STATUSES.map((st) => ({ label: st, value: s.byStatus[st], tone: `bar-${st.toLowerCase()}` })))}
 ${barChart('Success rate (succeeded / finished), last 24 h', [{ label: 'success', value: s.successRate, text: `${(s.successRate * 100).toFixed(1)} %`, tone: 'bar-succeeded' }], 1)}
-${barChart(`Attempt latency, last 24 h (${s.attempts} attempts)`, [{ label: 'p50', value: s.p50LatencyMs, text: `${s.p50LatencyMs} ms` }, { label: 'p95', value: s.p95LatencyMs, text: `${s.p95LatencyMs} ms` }])}
+${barChart(`Attempt latency, last 24 h (${s.attempts} attempt${s.attempts === 1 ? '' : 's'})`, [{ label: 'p50', value: s.p50LatencyMs, text: `${s.p50LatencyMs} ms` }, { label: 'p95', value: s.p95LatencyMs, text: `${s.p95LatencyMs} ms` }])}
 </div>
 <section><h2>Queue</h2><dl class="preferences"><dt>Due now</dt><dd id="queue-due">${o.queue.due}</dd><dt>Oldest due for</dt><dd>${oldestAge === null ? 'nothing is waiting' : `${oldestAge} s (since ${iso(o.queue.oldestDueAt)})`}</dd><dt>Pending</dt><dd>${o.queue.byStatus.PENDING}</dd><dt>Being sent</dt><dd>${o.queue.byStatus.DELIVERING}</dd></dl></section>
 <section><h2>Agents turned off by endpoint health</h2>${o.disabled.agents.length === 0 ? html`<p class="empty">None.</p>` : html`<table id="disabled"><thead><tr><th>Agent</th><th>Reason</th><th>URL host</th></tr></thead><tbody>${o.disabled.agents.map((p) => html`<tr><td><a href="${link(ctx, `/agents/${encodeURIComponent(p.agentId)}`)}">${p.agentId}</a></td><td>${p.webhookDisabledReason ?? ''}</td><td>${urlHost(p.webhookUrl)}</td></tr>`)}</tbody></table>`}

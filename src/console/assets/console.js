@@ -20,7 +20,10 @@
     a.textContent = d.id;
     idCell.appendChild(a);
     cell(d.agentId);
-    cell(d.status).className = 'badge status-' + String(d.status).toLowerCase();
+    const badge = document.createElement('span');
+    badge.className = 'badge status-' + String(d.status).toLowerCase().replace(/[^a-z]/g, '-');
+    badge.textContent = d.status;
+    cell('').replaceChildren(badge);
     cell(d.attempt);
     cell(d.statusCode);
     cell(d.errorClass);
