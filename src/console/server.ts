@@ -110,7 +110,9 @@ export class ConsoleServer {
   }
 
   /** The bound port (useful when the address asked for port 0). */
-  port = 0;
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
 
   /** Listens on `config.address`; over TLS when `tls` is given (the gRPC API's certificate). */
   static async listen(config: ConsoleConfig, tls: TlsConfig | null, services: ConsoleServices, tokens: TokenRegistry, log: Logger, clock: () => Date): Promise<ConsoleServer> {
@@ -124,7 +126,6 @@ export class ConsoleServer {
     const instance = new ConsoleServer(server, services, tokens, log, clock, tls !== null, config);
     server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
-    instance.port = (server.address() as AddressInfo).port;
     log.info({ address: config.address, port: instance.port, tls: tls !== null }, 'console listening');
     if (tls === null && !/^(127\.|localhost$|::1$)/.test(host)) {
       log.warn({ address: config.address }, 'the console is reachable beyond this host without TLS: tokens and session cookies cross the network in clear; set HERALD_TLS_CERT_FILE and HERALD_TLS_KEY_FILE');
