@@ -19,7 +19,7 @@ export interface RunInfo {
   readonly wallSeconds: number;
 }
 
-const COLUMNS = ['scenario', 'database', 'Herald median', 'min–max', 'ceiling median', 'ratio'] as const;
+const COLUMNS = ['scenario', 'database', 'Herald median', 'min–max', 'ceiling median', 'ratio', 'target'] as const;
 
 function number(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a';
@@ -27,11 +27,32 @@ function number(value: number, unit: string): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
+function ratioOf(row: Result): number {
+  return row.ceiling === null ? Number.NaN : median(row.samples) / median(row.ceiling.samples);
+}
+
 function ratio(row: Result): string {
   if (row.ceiling === null) return '';
-  const r = median(row.samples) / median(row.ceiling.samples);
+  const r = ratioOf(row);
   if (!Number.isFinite(r)) return 'n/a';
   return row.lowerIsBetter ? `${r.toFixed(1)}×` : r.toFixed(2);
+}
+
+/** Whether the row meets its target: null for a row without one. */
+export function targetMet(row: Result): boolean | null {
+  const t = row.target;
+  if (t === null) return null;
+  const value = t.of === 'ratio' ? ratioOf(row) : median(row.samples);
+  if (!Number.isFinite(value)) return false;
+  return t.op === '>=' ? value >= t.value : value <= t.value;
+}
+
+/** The target cell: the goal and whether it is met, e.g. "≥ 0.40 of ceiling: MISSED". */
+export function targetCell(row: Result): string {
+  const t = row.target;
+  if (t === null) return '';
+  const goal = t.of === 'ratio' ? `${t.op === '>=' ? '≥' : '≤'} ${t.value.toFixed(2)}` : `${t.op === '>=' ? '≥' : '≤'} ${t.value} ${row.unit}`;
+  return `${goal}: ${targetMet(row) === true ? 'met' : 'MISSED'}`;
 }
 
 /** The table's cells, one array per row. */
@@ -45,6 +66,7 @@ export function cells(results: readonly Result[]): string[][] {
       `${number(min, row.unit)}–${number(max, row.unit)}`,
       row.ceiling === null ? '' : `${number(median(row.ceiling.samples), row.ceiling.unit)} ${row.ceiling.unit}`,
       ratio(row),
+      targetCell(row),
     ];
   });
 }
@@ -53,8 +75,15 @@ export function cells(results: readonly Result[]): string[][] {
 export function textTable(results: readonly Result[]): string {
   const rows = [[...COLUMNS], ...cells(results)];
   const widths = COLUMNS.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]): string => r.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+  const line = (r: string[]): string => r.map((cell, c) => (c >= 2 && c <= 5 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** One line per target: how many are met. */
+export function targetSummary(results: readonly Result[]): string {
+  const checked = results.filter((r) => r.target !== null);
+  const met = checked.filter((r) => targetMet(r) === true).length;
+  return `targets met: ${met} of ${checked.length}`;
 }
 
 /** The same table in Markdown. */
@@ -63,7 +92,7 @@ export function markdownTable(results: readonly Result[]): string {
   const rows = cells(results);
   return [
     `| ${COLUMNS.join(' | ')} |`,
-    `|${COLUMNS.map((_, c) => (c >= 2 ? '---:' : '---')).join('|')}|`,
+    `|${COLUMNS.map((_, c) => (c >= 2 && c <= 5 ? '---:' : '---')).join('|')}|`,
     ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`),
   ].join('\n');
 }
