@@ -7,6 +7,7 @@
  *   npm run bench -- --rounds 7         # more rounds (the default is 5)
  *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
  *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR
+ *   npm run bench -- --only delivery    # one phase only: api, delivery or latency (for working on one path)
  *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
  *
  * HERALD_BENCH_DATABASE_URL is a PostgreSQL URL of a user allowed to CREATE
@@ -25,7 +26,7 @@ import { apiPhase, deliveryPhase, latencyPhase, RssTracker, type BenchOptions, t
 
 const DOC_PATH = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|latency]]';
 
 /** A bad command line: reported with the usage, without a stack. */
 class UsageError extends Error {}
@@ -35,8 +36,11 @@ function positiveInteger(name: string, raw: string): number {
   return Number(raw);
 }
 
-function options(argv: readonly string[], started: number): BenchOptions & { write: boolean } {
-  let values: { quick?: boolean; rounds?: string; 'no-write'?: boolean; 'cpu-prof'?: string };
+const PHASES = ['api', 'delivery', 'latency'] as const;
+type Phase = (typeof PHASES)[number];
+
+function options(argv: readonly string[], started: number): BenchOptions & { write: boolean; phases: readonly Phase[] } {
+  let values: { quick?: boolean; rounds?: string; 'no-write'?: boolean; 'cpu-prof'?: string; only?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -45,6 +49,7 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
         rounds: { type: 'string' },
         'no-write': { type: 'boolean', default: false },
         'cpu-prof': { type: 'string' },
+        only: { type: 'string' },
       },
       strict: true,
     }));
@@ -52,6 +57,8 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   const quick = values.quick === true;
+  const only = values.only;
+  if (only !== undefined && !(PHASES as readonly string[]).includes(only)) throw new UsageError(`--only: expected one of ${PHASES.join(', ')}, got "${only}"`);
   return {
     rounds: values.rounds === undefined ? (quick ? 3 : 5) : positiveInteger('rounds', values.rounds),
     windowMs: quick ? 300 : 1_000,
@@ -65,7 +72,9 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
     latencyMs: quick ? 2_000 : 4_000,
     latencyRounds: quick ? 1 : 3,
     heraldNodeFlags: values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']],
-    write: values['no-write'] !== true,
+    // A page of one phase would pass for a whole run.
+    write: values['no-write'] !== true && only === undefined,
+    phases: only === undefined ? PHASES : [only as Phase],
     progress: (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`),
   };
 }
@@ -119,9 +128,9 @@ async function main(): Promise<void> {
 
   const rss = new RssTracker();
   const results: Result[] = [];
-  results.push(...(await apiPhase(targets, opts, rss)));
-  results.push(...(await deliveryPhase(targets, opts, rss)));
-  results.push(...(await latencyPhase(targets, opts, rss)));
+  if (opts.phases.includes('api')) results.push(...(await apiPhase(targets, opts, rss)));
+  if (opts.phases.includes('delivery')) results.push(...(await deliveryPhase(targets, opts, rss)));
+  if (opts.phases.includes('latency')) results.push(...(await latencyPhase(targets, opts, rss)));
   results.push(...rss.rows());
 
   const runInfo: RunInfo = { ...info, wallSeconds: (performance.now() - started) / 1000 };
