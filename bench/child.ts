@@ -51,7 +51,8 @@ async function main(): Promise<void> {
     if (request.type === 'stop') {
       void stop().then(
         () => {
-          send({ type: 'stopped', peakRssBytes: peakRssBytes() });
+          const cpu = process.cpuUsage();
+          send({ type: 'stopped', peakRssBytes: peakRssBytes(), cpuMs: (cpu.user + cpu.system) / 1000 });
           process.disconnect();
         },
         (err: unknown) => {

@@ -62,8 +62,8 @@ async function adminQuery(adminUrl: string, sql: string): Promise<void> {
 export interface RunningHerald {
   readonly address: string | null;
   readonly client: HeraldClient | null;
-  /** Closes the client, then stops Herald (graceful, in-flight work finishes); resolves with its peak RSS, bytes. */
-  stop(): Promise<number>;
+  /** Closes the client, then stops Herald (graceful, in-flight work finishes); resolves with its peak RSS (bytes) and CPU time (ms). */
+  stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
 
 /**

@@ -76,8 +76,10 @@ export async function startLoadGenerator(spec: LoadSpec): Promise<{ handle(r: Ch
         }
         case 'count': {
           const started = performance.now();
+          const cpu = process.cpuUsage();
           await forCount(() => caller.call(), spec.concurrency, r.total);
-          return { type: 'count', seconds: (performance.now() - started) / 1000 };
+          const used = process.cpuUsage(cpu);
+          return { type: 'count', seconds: (performance.now() - started) / 1000, cpuMs: (used.user + used.system) / 1000 };
         }
         case 'open': {
           if (caller.create === undefined) throw new Error('an open loop needs a create load');

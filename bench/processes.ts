@@ -17,18 +17,18 @@ export type ChildRequest =
 /** What a child answers. */
 export type ChildReply =
   | { readonly type: 'ready'; readonly port: number | null }
-  | { readonly type: 'stopped'; readonly peakRssBytes: number }
+  | { readonly type: 'stopped'; readonly peakRssBytes: number; readonly cpuMs: number }
   | { readonly type: 'closed'; readonly calls: number; readonly seconds: number }
   | { readonly type: 'open'; readonly started: ReadonlyArray<readonly [string, number]>; readonly late: number }
-  | { readonly type: 'count'; readonly seconds: number }
+  | { readonly type: 'count'; readonly seconds: number; readonly cpuMs: number }
   | { readonly type: 'error'; readonly message: string };
 
 export interface Child {
   readonly port: number | null;
   /** Sends `request` and resolves with the child's answer (an `error` answer rejects). */
   request(request: ChildRequest): Promise<ChildReply>;
-  /** Stops the child gracefully; resolves with its peak RSS, bytes. */
-  stop(): Promise<number>;
+  /** Stops the child gracefully; resolves with its peak RSS, bytes, and the CPU time it used, ms. */
+  stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
 
 export interface ForkOptions {
@@ -72,7 +72,7 @@ export async function forkChild(role: 'herald' | 'echo' | 'load', options: ForkO
   };
   const ready = await next();
   if (ready.type !== 'ready') throw new Error(`${role}: expected ready, got ${ready.type}`);
-  let stopped: Promise<number> | null = null;
+  let stopped: Promise<{ peakRssBytes: number; cpuMs: number }> | null = null;
   return {
     port: ready.port,
     request(request) {
@@ -81,12 +81,12 @@ export async function forkChild(role: 'herald' | 'echo' | 'load', options: ForkO
     },
     stop() {
       stopped ??= (async () => {
-        if (exited !== null) return 0;
+        if (exited !== null) return { peakRssBytes: 0, cpuMs: 0 };
         const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
         child.send({ type: 'stop' } satisfies ChildRequest);
         const reply = await next();
         await done;
-        return reply.type === 'stopped' ? reply.peakRssBytes : 0;
+        return reply.type === 'stopped' ? { peakRssBytes: reply.peakRssBytes, cpuMs: reply.cpuMs } : { peakRssBytes: 0, cpuMs: 0 };
       })();
       return stopped;
     },

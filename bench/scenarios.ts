@@ -165,7 +165,7 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
       const db = await freshDatabase(target);
       res.add(() => db.drop());
       const herald = await startHerald(db, { HERALD_WORKER: 'false' }, opts.heraldNodeFlags);
-      res.add(async () => rss.note(target.label, await herald.stop()));
+      res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
       const { client, address } = apiOf(herald);
       const spread = opts.agents;
       await seedAgents(client, agentIds('quiet', spread), null);
@@ -212,6 +212,8 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
 interface DrainTarget {
   readonly db: BenchDatabase;
   readonly row: Result;
+  /** CPU time of the worker process per webhook, start-up included. */
+  readonly cpuRow: Result;
   /** One agent's current signing secret, to verify a webhook of each round. */
   readonly check: { readonly agent: string; readonly secret: string };
 }
@@ -223,14 +225,17 @@ interface DrainTarget {
  * not counted; checks that each webhook came exactly once and that a
  * signature verifies.
  */
-async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number, opts: BenchOptions, rss: RssTracker): Promise<number> {
+async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number, opts: BenchOptions, rss: RssTracker): Promise<{ perSecond: number; cpuUs: number }> {
   await resetBacklog(d.db);
   receiver.reset();
   const worker = await startHerald(d.db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.heraldNodeFlags);
+  let cpuMs = 0;
   try {
     await receiver.waitFor(count, Math.max(60_000, count * 100));
   } finally {
-    rss.note(d.db.target.label, await worker.stop());
+    const used = await worker.stop();
+    rss.note(d.db.target.label, used.peakRssBytes);
+    cpuMs = used.cpuMs;
   }
   const arrivals = receiver.arrivals;
   const ids = new Set(arrivals.map((a) => a.id));
@@ -243,7 +248,7 @@ async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number,
   for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) headers[name] = String(sample.headers[name] ?? '');
   new Webhook(d.check.secret).verify(sample.body, headers);
   const spanMs = arrivals[arrivals.length - 1]!.at - arrivals[0]!.at;
-  return (count - 1) / (spanMs / 1000);
+  return { perSecond: (count - 1) / (spanMs / 1000), cpuUs: (cpuMs * 1000) / count };
 }
 
 /** Phase 2: webhook delivery throughput from a backlog. */
@@ -253,6 +258,8 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
     res.add(() => receiver.close());
     const n = opts.concurrency;
     const ceiling = result('Ceiling B: bare got POST, keep-alive', '-', 'requests/s', null);
+    // CPU per unit of work: much steadier than a rate on a machine shared with other load.
+    const cpuCeiling = result('  CPU per POST, got load generator process', '-', 'µs', null, null, true);
     const drains: DrainTarget[] = [];
     let body = '';
     for (const target of targets) {
@@ -270,6 +277,7 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
           db,
           check: { agent: agents[0]!, secret: webhook_secret },
           row: result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog (concurrency ${n})`, target.label, 'deliveries/s', ceiling, { of: 'ratio', op: '>=', value: 0.5 }),
+          cpuRow: result('  CPU per webhook, Herald worker process (start-up included)', target.label, 'µs', cpuCeiling, null, true),
         });
         const copies = Math.ceil(opts.backlog / agents.length) - 1;
         if (copies > 0) await cloneRows(db, 'deliveries', 'hooked', copies);
@@ -291,13 +299,21 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
           const reply = await post.request({ type: 'count', total: opts.backlog });
           if (reply.type !== 'count') throw new Error(`expected a count result, got ${reply.type}`);
           ceiling.samples.push(opts.backlog / reply.seconds);
+          cpuCeiling.samples.push((reply.cpuMs * 1000) / opts.backlog);
           receiver.reset();
         },
       },
-      ...drains.map((d) => ({ name: `${d.row.scenario} on ${d.row.database}`, run: async () => void d.row.samples.push(await drainOnce(d, receiver, opts.backlog, opts, rss)) })),
+      ...drains.map((d) => ({
+        name: `${d.row.scenario} on ${d.row.database}`,
+        run: async () => {
+          const { perSecond, cpuUs } = await drainOnce(d, receiver, opts.backlog, opts, rss);
+          d.row.samples.push(perSecond);
+          d.cpuRow.samples.push(cpuUs);
+        },
+      })),
     ];
     await interleave(steps, opts.drainRounds, opts.progress);
-    return [ceiling, ...drains.map((d) => d.row)];
+    return [ceiling, cpuCeiling, ...drains.flatMap((d) => [d.row, d.cpuRow])];
   });
 }
 
@@ -316,7 +332,7 @@ export async function latencyPhase(targets: readonly DatabaseTarget[], opts: Ben
       const db = await freshDatabase(target);
       res.add(() => db.drop());
       const herald = await startHerald(db, { HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.heraldNodeFlags);
-      res.add(async () => rss.note(target.label, await herald.stop()));
+      res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
       const { client, address } = apiOf(herald);
       await seedAgents(client, agentIds('hooked', opts.agents), receiver.url);
       const load = await startLoad(res, { kind: 'create', concurrency: opts.concurrency, address, prefix: 'hooked', agents: opts.agents, outcome: 'DECISION_OUTCOME_DELIVER', seqStart: 1 });
