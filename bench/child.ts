@@ -26,6 +26,9 @@ function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
+/** CPU used until the role was serving: start-up is left out of the CPU reported at stop. */
+let readyCpu: NodeJS.CpuUsage | undefined;
+
 async function main(): Promise<void> {
   const role = process.argv[2];
   let stop: () => Promise<void>;
@@ -34,6 +37,7 @@ async function main(): Promise<void> {
     const app = await App.start(loadConfig(process.env), createLogger('silent'));
     stop = () => app.stop(10_000);
     send({ type: 'ready', port: app.port });
+    readyCpu = process.cpuUsage();
   } else if (role === 'echo') {
     const server = await startEchoServer();
     stop = server.close;
@@ -51,7 +55,7 @@ async function main(): Promise<void> {
     if (request.type === 'stop') {
       void stop().then(
         () => {
-          const cpu = process.cpuUsage();
+          const cpu = process.cpuUsage(readyCpu);
           send({ type: 'stopped', peakRssBytes: peakRssBytes(), cpuMs: (cpu.user + cpu.system) / 1000 });
           process.disconnect();
         },

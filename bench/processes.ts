@@ -27,7 +27,7 @@ export interface Child {
   readonly port: number | null;
   /** Sends `request` and resolves with the child's answer (an `error` answer rejects). */
   request(request: ChildRequest): Promise<ChildReply>;
-  /** Stops the child gracefully; resolves with its peak RSS, bytes, and the CPU time it used, ms. */
+  /** Stops the child gracefully; resolves with its peak RSS, bytes, and the CPU time it used once serving (Herald only; start-up excluded), ms. */
   stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
 

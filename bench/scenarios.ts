@@ -212,7 +212,7 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
 interface DrainTarget {
   readonly db: BenchDatabase;
   readonly row: Result;
-  /** CPU time of the worker process per webhook, start-up included. */
+  /** CPU time of the worker process per webhook, start-up excluded. */
   readonly cpuRow: Result;
   /** One agent's current signing secret, to verify a webhook of each round. */
   readonly check: { readonly agent: string; readonly secret: string };
@@ -277,7 +277,7 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
           db,
           check: { agent: agents[0]!, secret: webhook_secret },
           row: result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog (concurrency ${n})`, target.label, 'deliveries/s', ceiling, { of: 'ratio', op: '>=', value: 0.5 }),
-          cpuRow: result('  CPU per webhook, Herald worker process (start-up included)', target.label, 'µs', cpuCeiling, null, true),
+          cpuRow: result('  CPU per webhook, Herald worker process (start-up excluded)', target.label, 'µs', cpuCeiling, null, true),
         });
         const copies = Math.ceil(opts.backlog / agents.length) - 1;
         if (copies > 0) await cloneRows(db, 'deliveries', 'hooked', copies);
