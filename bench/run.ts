@@ -67,7 +67,7 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
     agents: 1_000,
     windowFill: 9_000,
     backlog: quick ? 2_000 : 10_000,
-    drainRounds: quick ? 2 : 3,
+    drainRounds: 2,
     offeredPerSecond: 500,
     latencyMs: quick ? 2_000 : 4_000,
     latencyRounds: quick ? 1 : 3,
