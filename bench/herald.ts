@@ -1,19 +1,16 @@
 /**
- * Herald as the benchmarks run it: in-process (`App.start`, as the
- * integration tests do), on a brand-new database per scenario, with the typed
- * client from src/client.ts.
+ * Herald as the benchmarks run it: in a process of its own (bench/child.ts),
+ * on a brand-new database per scenario.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { App } from '../src/app.js';
 import { createHeraldClient, type HeraldClient } from '../src/client.js';
-import { loadConfig } from '../src/config.js';
 import type { CreateNotificationRequest } from '../src/generated/proto/herald/v1/CreateNotificationRequest.js';
-import { createLogger } from '../src/logger.js';
 import { forCount } from './load.js';
+import { forkChild } from './processes.js';
 
 /** A database configuration the bench runs every scenario on. */
 export interface DatabaseTarget {
@@ -22,8 +19,6 @@ export interface DatabaseTarget {
   readonly provider: 'sqlite' | 'postgresql';
   /** Extra Herald environment for this target (e.g. HERALD_SQLITE_SYNCHRONOUS). */
   readonly env: Readonly<Record<string, string>>;
-  /** Whether the read-only scenario runs here (a write-durability variant changes nothing for reads). */
-  readonly readPath: boolean;
   /** PostgreSQL only: a URL of a user allowed to CREATE DATABASE. */
   readonly adminUrl?: string;
 }
@@ -63,64 +58,75 @@ async function adminQuery(adminUrl: string, sql: string): Promise<void> {
   }
 }
 
-/** A running Herald and a client connected to it (null for a worker-only instance). */
+/** A Herald process and a client of the bench's own for setup (null for a worker-only instance). */
 export interface RunningHerald {
-  readonly app: App;
+  readonly address: string | null;
   readonly client: HeraldClient | null;
-  /** Closes the client, then stops Herald (graceful, in-flight work finishes). */
-  stop(): Promise<void>;
+  /** Closes the client, then stops Herald (graceful, in-flight work finishes); resolves with its peak RSS (bytes) and CPU time (ms). */
+  stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
 
 /**
- * Starts Herald on `db` with the environment the brief prescribes (loopback
- * port 0, http:// and private webhook targets allowed, logging off), plus
- * the target's and the scenario's own settings.
+ * Starts Herald in a process of its own on `db` (loopback port 0, http://
+ * and private webhook targets allowed, logging off), plus the target's and
+ * the scenario's own settings. `nodeFlags` go to its Node (e.g. --cpu-prof).
  */
-export async function startHerald(db: BenchDatabase, env: Readonly<Record<string, string>>): Promise<RunningHerald> {
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    GRPC_ADDRESS: '127.0.0.1:0',
-    HERALD_ALLOW_HTTP_TARGETS: 'true',
-    HERALD_ALLOW_PRIVATE_TARGETS: 'true',
-    ...db.target.env,
-    ...env,
+export async function startHerald(db: BenchDatabase, env: Readonly<Record<string, string>>, nodeFlags: readonly string[] = []): Promise<RunningHerald> {
+  const child = await forkChild('herald', {
+    env: {
+      DATABASE_URL: db.url,
+      GRPC_ADDRESS: '127.0.0.1:0',
+      HERALD_ALLOW_HTTP_TARGETS: 'true',
+      HERALD_ALLOW_PRIVATE_TARGETS: 'true',
+      ...db.target.env,
+      ...env,
+    },
+    nodeFlags,
   });
-  const app = await App.start(config, createLogger('silent'));
-  const client = app.port === null ? null : createHeraldClient(`127.0.0.1:${app.port}`);
+  const address = child.port === null ? null : `127.0.0.1:${child.port}`;
+  const client = address === null ? null : createHeraldClient(address);
   return {
-    app,
+    address,
     client,
     async stop() {
       client?.close();
-      await app.stop(10_000);
+      return child.stop();
     },
   };
 }
 
 /** The client of an instance that serves the API (fails loudly otherwise). */
-export function apiOf(herald: RunningHerald): HeraldClient {
-  if (herald.client === null) throw new Error('this Herald instance serves no gRPC API');
-  return herald.client;
+export function apiOf(herald: RunningHerald): { client: HeraldClient; address: string } {
+  if (herald.client === null || herald.address === null) throw new Error('this Herald instance serves no gRPC API');
+  return { client: herald.client, address: herald.address };
 }
 
-/** `count` agent ids with a common prefix: one per loop, so PostgreSQL's per-agent lock is not what is measured. */
+/** The `i`-th agent id with `prefix`: the load generator derives the same ids from a prefix and a count. */
+export function agentId(prefix: string, i: number): string {
+  return `${prefix}-${String(i).padStart(4, '0')}`;
+}
+
+/** The ids the load generator uses for `count` agents with `prefix`. */
 export function agentIds(prefix: string, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+  return Array.from({ length: count }, (_, i) => agentId(prefix, i));
 }
 
 /**
  * Gives each agent preferences; with `webhookUrl` their webhooks are on
- * (creates decide DELIVER), without one they are off.
+ * (creates decide DELIVER), without one they are off. `maxPerHour` sets an
+ * hourly limit (0: none).
  */
-export async function seedAgents(client: HeraldClient, agents: readonly string[], webhookUrl: string | null): Promise<void> {
+export async function seedAgents(client: HeraldClient, agents: readonly string[], webhookUrl: string | null, maxPerHour = 0): Promise<void> {
   await forCount(
     (i) => {
       const agent_id = agents[i]!;
       return client.preferences.UpdatePreferences({
-        preferences: webhookUrl === null ? { agent_id, enable_webhook: false, time_zone: 'Europe/Paris' } : { agent_id, enable_webhook: true, webhook_url: webhookUrl },
+        preferences:
+          webhookUrl === null ? { agent_id, enable_webhook: false, time_zone: 'Europe/Paris' }
+          : { agent_id, enable_webhook: true, webhook_url: webhookUrl, ...(maxPerHour > 0 ? { max_notifications_per_hour: maxPerHour } : {}) },
       });
     },
-    16,
+    64,
     agents.length,
   );
 }

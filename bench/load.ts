@@ -66,6 +66,23 @@ export async function forCount(call: (i: number) => Promise<unknown>, concurrenc
   await Promise.all(loops);
 }
 
+/** Wall-clock milliseconds with sub-millisecond precision, comparable across processes of one machine. */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * The start offsets (ms from the first call) of an open loop offering
+ * `ratePerSecond` calls for `durationMs`: evenly spaced, so the offered load
+ * is the same whatever the server does.
+ */
+export function openLoopSchedule(ratePerSecond: number, durationMs: number): number[] {
+  if (!(ratePerSecond > 0) || !(durationMs > 0)) return [];
+  const gap = 1000 / ratePerSecond;
+  const count = Math.floor((durationMs * ratePerSecond) / 1000);
+  return Array.from({ length: count }, (_, i) => i * gap);
+}
+
 /** Runs `call` `count` times, one at a time, returning each call's duration in ms. */
 export async function sequentialLatencies(call: (i: number) => Promise<unknown>, count: number): Promise<number[]> {
   const out: number[] = [];

@@ -7,13 +7,13 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { epochMs } from './load.js';
 
 /** One request as the receiver saw it. */
 export interface Arrival {
   /** `webhook-id` (Herald's delivery id), or "" for a request without one. */
   readonly id: string;
-  /** performance.now() when the body had been read completely. */
+  /** Wall-clock ms (see epochMs) when the body had been read completely: comparable with the load generator's times. */
   readonly at: number;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Buffer;
@@ -47,7 +47,7 @@ export async function startReceiver(): Promise<BenchReceiver> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      const at = performance.now();
+      const at = epochMs();
       const header = req.headers['webhook-id'];
       const id = typeof header === 'string' ? header : '';
       arrivals.push({ id, at, headers: req.headers, body: Buffer.concat(chunks) });

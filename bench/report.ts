@@ -19,7 +19,7 @@ export interface RunInfo {
   readonly wallSeconds: number;
 }
 
-const COLUMNS = ['scenario', 'database', 'Herald median', 'min–max', 'ceiling median', 'ratio'] as const;
+const COLUMNS = ['scenario', 'database', 'Herald median', 'min–max', 'ceiling median', 'ratio', 'target'] as const;
 
 function number(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a';
@@ -27,11 +27,32 @@ function number(value: number, unit: string): string {
   return Math.round(value).toLocaleString('en-US');
 }
 
+function ratioOf(row: Result): number {
+  return row.ceiling === null ? Number.NaN : median(row.samples) / median(row.ceiling.samples);
+}
+
 function ratio(row: Result): string {
   if (row.ceiling === null) return '';
-  const r = median(row.samples) / median(row.ceiling.samples);
+  const r = ratioOf(row);
   if (!Number.isFinite(r)) return 'n/a';
   return row.lowerIsBetter ? `${r.toFixed(1)}×` : r.toFixed(2);
+}
+
+/** Whether the row meets its target: null for a row without one. */
+export function targetMet(row: Result): boolean | null {
+  const t = row.target;
+  if (t === null) return null;
+  const value = t.of === 'ratio' ? ratioOf(row) : median(row.samples);
+  if (!Number.isFinite(value)) return false;
+  return t.op === '>=' ? value >= t.value : value <= t.value;
+}
+
+/** The target cell: the goal and whether it is met, e.g. "≥ 0.40 of ceiling: MISSED". */
+export function targetCell(row: Result): string {
+  const t = row.target;
+  if (t === null) return '';
+  const goal = t.of === 'ratio' ? `${t.op === '>=' ? '≥' : '≤'} ${t.value.toFixed(2)}` : `${t.op === '>=' ? '≥' : '≤'} ${t.value} ${row.unit}`;
+  return `${goal}: ${targetMet(row) === true ? 'met' : 'MISSED'}`;
 }
 
 /** The table's cells, one array per row. */
@@ -45,6 +66,7 @@ export function cells(results: readonly Result[]): string[][] {
       `${number(min, row.unit)}–${number(max, row.unit)}`,
       row.ceiling === null ? '' : `${number(median(row.ceiling.samples), row.ceiling.unit)} ${row.ceiling.unit}`,
       ratio(row),
+      targetCell(row),
     ];
   });
 }
@@ -53,8 +75,15 @@ export function cells(results: readonly Result[]): string[][] {
 export function textTable(results: readonly Result[]): string {
   const rows = [[...COLUMNS], ...cells(results)];
   const widths = COLUMNS.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]): string => r.map((cell, c) => (c >= 2 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+  const line = (r: string[]): string => r.map((cell, c) => (c >= 2 && c <= 5 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
   return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+/** One line per target: how many are met. */
+export function targetSummary(results: readonly Result[]): string {
+  const checked = results.filter((r) => r.target !== null);
+  const met = checked.filter((r) => targetMet(r) === true).length;
+  return `targets met: ${met} of ${checked.length}`;
 }
 
 /** The same table in Markdown. */
@@ -63,7 +92,7 @@ export function markdownTable(results: readonly Result[]): string {
   const rows = cells(results);
   return [
     `| ${COLUMNS.join(' | ')} |`,
-    `|${COLUMNS.map((_, c) => (c >= 2 ? '---:' : '---')).join('|')}|`,
+    `|${COLUMNS.map((_, c) => (c >= 2 && c <= 5 ? '---:' : '---')).join('|')}|`,
     ...rows.map((r) => `| ${r.map(escape).join(' | ')} |`),
   ].join('\n');
 }
@@ -89,73 +118,82 @@ here; read the **ratios**, not the absolute numbers.
 
 ${markdownTable(results)}
 
+${targetSummary(results)} (the targets of issue #11).
+
+## How to run it
+
+\`\`\`sh
+npm run bench                                   # SQLite; under 10 minutes with PostgreSQL too
+HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
+npm run bench -- --quick --no-write             # about a minute; prints only
+npm run bench -- --only delivery --no-write     # one phase (api, delivery or latency); never writes this page
+npm run bench -- --cpu-prof /tmp/prof           # every Herald process writes a V8 CPU profile there
+\`\`\`
+
+HERALD_BENCH_DATABASE_URL names a PostgreSQL user allowed to CREATE DATABASE;
+each phase gets a database of its own, dropped afterwards. Only Node and npm
+are needed: the load generator is the project's own (bench/load-generator.ts).
+
 ## How to read the table
 
-Each Herald row is the **median of several rounds** (min–max beside it) and
-its **ratio to a ceiling measured in the same run on the same machine**,
-its rounds interleaved with Herald's (the order rotates every round), so
-that noise from other processes lands on both sides of the ratio. On these
-small (2-core), shared machines absolute figures swing by a factor of two
-or more from one run to the next (note the load average above); ratios move
-much less. Compare ratios across runs and commits, and treat a change
-smaller than the min–max spread as noise.
+**Processes.** Herald runs in a process of its own (bench/child.ts), as in
+production; the load comes from separate load-generator processes, one per
+row, each with 64 calls in flight; the ceilings' servers run in their own
+processes too. They share only the machine (2 cores here), as a client and a
+server on one host do. Herald runs from source under tsx, which adds its
+loader thread and transform cache to the memory row.
 
-- **Ceiling A** is a bare grpc-js unary echo (bench/echo.proto) with the
-  same 64 calls in flight, server and client in one process as Herald's
-  are. A ratio of 0.25 means a Herald call costs about four echo calls.
-- **Ceiling B** is got 14 posting the same webhook body, 64 requests in
-  flight over a keep-alive agent, to the same trivial node:http receiver
-  that Herald delivers to. For Herald, a backlog of DELIVER notifications is
-  created with the worker off (HERALD_WORKER=false); then a worker-only
-  Herald (HERALD_ROLE=worker, HERALD_WORKER_CONCURRENCY=64) starts on the
-  same database, and the rate runs from the first webhook's arrival to the
-  last, so start-up is not counted. Every round checks that each webhook
-  arrived exactly once and verifies one signature with \`standardwebhooks\`.
-- **Latency** rows make one CreateNotification (DELIVER) at a time with the
-  worker on and wait for its webhook before the next. "Create call →
-  webhook received" runs from the call's start; its floor is one bare echo
-  plus one bare POST, one at a time, and the ratio reads "times the floor"
-  (smaller is better). "Create returned → webhook received" has no
-  ceiling; on SQLite it is **negative**: the webhook reaches the receiver
-  before the client has read the create's response (next section).
+**Ratios.** Each row is the **median of several rounds** (min–max beside
+it) and its ratio to a row measured in the same run, its rounds interleaved
+with Herald's (the order rotates every round), so that noise from other
+processes lands on both sides of the ratio. On these small, shared machines
+absolute figures swing by a factor of two or more from one run to the next
+(note the load average above); ratios move much less, and CPU time per unit
+of work least of all. Treat a change smaller than the min–max spread as noise.
+
+- **Ceiling A** is a bare grpc-js unary echo (bench/echo.proto, Herald's
+  loader options), loaded exactly like Herald. The API rows (worker off)
+  spread their calls over 1,000 agents, taken in turn; the **one-agent** rows
+  show the per-agent serial path (creates of one agent are serialised). The
+  **hourly-limit** row is one agent with \`max_notifications_per_hour\` set
+  and 9,000 accepted notifications already in its window (copied in SQL from
+  one Herald made, before the load starts): its ratio is to the one-agent row
+  without a limit, and the target says the check must not grow with the window.
+- **Ceiling B** is got 14, configured as Herald's sender, posting the same
+  webhook body with 64 requests in flight over a keep-alive agent to the same
+  trivial node:http receiver Herald delivers to. For Herald, 1,000 agents'
+  deliveries are created through the API and copied in SQL into a backlog;
+  every round makes the backlog due again, starts a worker-only Herald
+  (HERALD_ROLE=worker, HERALD_WORKER_CONCURRENCY=64) and times the first
+  arrival to the last, so start-up is not counted. Every round checks that
+  each webhook arrived exactly once and verifies a signature with
+  \`standardwebhooks\`. The **CPU per webhook** row is the worker process's
+  CPU time once serving, divided by the webhooks, beside the got load
+  generator's CPU per POST: it is the steadiest figure on a busy machine.
+- **Latency** is create → webhook received with the worker on, at a fixed
+  offered load (an **open loop**: calls start on a schedule, whatever the
+  server does, over 1,000 agents), from each call's *intended* start to the
+  receiver having read the body, on the wall clock the processes share. A
+  server slower than the offered load shows as a growing queue, not as a
+  politely slower client.
+- **Peak RSS** is the largest \`maxRSS\` of any Herald process of that
+  database during the run.
 
 ## What limits each path
 
 - **SQLite runs on the event loop.** better-sqlite3 is synchronous and
-  Herald has one connection, so every statement, and every commit's fsync,
-  blocks the whole process: no gRPC call and no webhook moves while it
-  runs, and 64 calls in flight simply queue for it.
-- **\`synchronous=FULL\` is the service default** (with
-  \`journal_mode=WAL\`): the WAL is fsynced at every commit so that an
-  acknowledged notification survives a power loss. A create is one commit;
-  a delivered webhook is two (the claim and the settlement; reading the
-  agent's target commits nothing). The \`SQLite, synchronous=NORMAL\` rows
-  (\`HERALD_SQLITE_SYNCHRONOUS=normal\`) show what those fsyncs cost; NORMAL
-  still survives a crash of the process, but may lose the last commits on
-  power loss or an operating-system crash.
-- **Statements per operation, each with Prisma's per-query overhead.** A
-  create is one transaction of about five statements (begin, preferences,
-  notification, outbox row, commit). A webhook costs three transactions,
-  about ten statements on SQLite: its share of a batched claim (select due
-  rows, update-and-return), the target (one read of the agent's row) and
-  the settlement (insert the attempt, update-and-return). The worker claims
-  in batches: after a create (a 5 ms nudge, which also lets the create's
-  response leave first) and when half its slots are free. HTTP is a small
-  part: ceiling B shows how fast the same POSTs go alone.
-- **Reads** (GetPreferences) on SQLite wait for the store's mutex, so they
-  queue behind writes (src/storage/database.ts explains why); on
-  PostgreSQL they use the pool directly.
-- **PostgreSQL** waits without blocking the event loop, but a create is an
-  interactive transaction of about seven round trips (begin, per-agent
-  advisory lock, preferences, two inserts, \`pg_notify\`, commit) on a pool of
-  HERALD_DB_POOL_SIZE (default 10) connections. The benchmark spreads its
-  calls over 64 agents, so the per-agent lock is not what it measures. A
-  server with \`fsync=off\` (see the table at the top) makes its write
+  Herald has one connection, so every statement and every commit's fsync
+  (\`synchronous=FULL\` by default) blocks the whole process.
+- **Prisma's per-statement cost** (about 0.5 ms of CPU) dominates a create
+  (a transaction of four to six statements) and, before batching, a
+  delivery. The worker now claims in batches and settles successful
+  attempts in batches (three multi-row statements per batch), and reads an
+  agent's target once per cache lifetime instead of once per send; what is
+  left per webhook is mostly the HTTP client and server work, Prisma's
+  per-row work on the batched statements, and garbage collection.
+- **PostgreSQL** waits without blocking the event loop, but every statement
+  is a round trip on a pool of HERALD_DB_POOL_SIZE (default 10) connections.
+  A server with \`fsync=off\` (see the table at the top) makes its write
   figures an upper bound for a durable one.
-- **Create→receive latency** includes the create itself, waking the worker
-  (in-process at commit, after a 5 ms nudge; LISTEN/NOTIFY across replicas
-  on PostgreSQL), the claim, the read of the target, signing and the POST.
-  On SQLite every statement runs on the event loop, so while the worker
-  works, API calls in flight wait for it.
 `;
 }

@@ -2,10 +2,12 @@
  * `npm run bench`: Herald's throughput and latency as ratios to ceilings
  * measured in the same run (see docs/BENCHMARKS.md for how to read them).
  *
- *   npm run bench                       # about 3 minutes: SQLite, and PostgreSQL when configured
- *   npm run bench -- --quick            # about 30 seconds, fewer and shorter rounds
+ *   npm run bench                       # a few minutes: SQLite, and PostgreSQL when configured
+ *   npm run bench -- --quick            # about a minute, fewer, shorter rounds and a smaller backlog
  *   npm run bench -- --rounds 7         # more rounds (the default is 5)
  *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
+ *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR
+ *   npm run bench -- --only delivery    # one phase only: api, delivery or latency (for working on one path)
  *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
  *
  * HERALD_BENCH_DATABASE_URL is a PostgreSQL URL of a user allowed to CREATE
@@ -19,12 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { DatabaseTarget } from './herald.js';
-import { markdownPage, textTable, type RunInfo } from './report.js';
-import { apiPhase, deliveryPhase, latencyPhase, type BenchOptions, type Result } from './scenarios.js';
+import { markdownPage, targetSummary, textTable, type RunInfo } from './report.js';
+import { apiPhase, deliveryPhase, latencyPhase, RssTracker, type BenchOptions, type Result } from './scenarios.js';
 
 const DOC_PATH = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|latency]]';
 
 /** A bad command line: reported with the usage, without a stack. */
 class UsageError extends Error {}
@@ -34,8 +36,11 @@ function positiveInteger(name: string, raw: string): number {
   return Number(raw);
 }
 
-function options(argv: readonly string[], started: number): BenchOptions & { write: boolean } {
-  let values: { quick?: boolean; rounds?: string; 'no-write'?: boolean };
+const PHASES = ['api', 'delivery', 'latency'] as const;
+type Phase = (typeof PHASES)[number];
+
+function options(argv: readonly string[], started: number): BenchOptions & { write: boolean; phases: readonly Phase[] } {
+  let values: { quick?: boolean; rounds?: string; 'no-write'?: boolean; 'cpu-prof'?: string; only?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -43,6 +48,8 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
         quick: { type: 'boolean', default: false },
         rounds: { type: 'string' },
         'no-write': { type: 'boolean', default: false },
+        'cpu-prof': { type: 'string' },
+        only: { type: 'string' },
       },
       strict: true,
     }));
@@ -50,15 +57,24 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
   const quick = values.quick === true;
+  const only = values.only;
+  if (only !== undefined && !(PHASES as readonly string[]).includes(only)) throw new UsageError(`--only: expected one of ${PHASES.join(', ')}, got "${only}"`);
   return {
     rounds: values.rounds === undefined ? (quick ? 3 : 5) : positiveInteger('rounds', values.rounds),
     windowMs: quick ? 300 : 1_000,
     warmupMs: quick ? 200 : 500,
     concurrency: 64,
-    // Three webhooks per slot: the worker's pipeline is full for most of the drain.
-    drainCount: quick ? 96 : 192,
-    trickleCount: quick ? 20 : 60,
-    write: values['no-write'] !== true,
+    agents: 1_000,
+    windowFill: 9_000,
+    backlog: quick ? 2_000 : 10_000,
+    drainRounds: 2,
+    offeredPerSecond: 500,
+    latencyMs: quick ? 2_000 : 4_000,
+    latencyRounds: quick ? 1 : 3,
+    heraldNodeFlags: values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']],
+    // A page of one phase would pass for a whole run.
+    write: values['no-write'] !== true && only === undefined,
+    phases: only === undefined ? PHASES : [only as Phase],
     progress: (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`),
   };
 }
@@ -95,11 +111,8 @@ async function main(): Promise<void> {
   const opts = options(argv, started);
   const adminUrl = process.env.HERALD_BENCH_DATABASE_URL?.trim() || undefined;
 
-  const targets: DatabaseTarget[] = [
-    { label: 'SQLite', provider: 'sqlite', env: {}, readPath: true },
-    { label: 'SQLite, synchronous=NORMAL', provider: 'sqlite', env: { HERALD_SQLITE_SYNCHRONOUS: 'normal' }, readPath: false },
-  ];
-  if (adminUrl !== undefined) targets.push({ label: 'PostgreSQL', provider: 'postgresql', env: {}, adminUrl, readPath: true });
+  const targets: DatabaseTarget[] = [{ label: 'SQLite', provider: 'sqlite', env: {} }];
+  if (adminUrl !== undefined) targets.push({ label: 'PostgreSQL', provider: 'postgresql', env: {}, adminUrl });
 
   const info = {
     command: `${adminUrl === undefined ? '' : `HERALD_BENCH_DATABASE_URL=${redact(adminUrl)} `}npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
@@ -109,17 +122,19 @@ async function main(): Promise<void> {
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
     loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(', '),
     postgres: adminUrl === undefined ? null : await postgresInfo(adminUrl),
-    settings: `${opts.rounds} rounds; ${opts.concurrency} in flight; throughput windows ${opts.windowMs} ms after ${opts.warmupMs} ms warm-up; ${opts.drainCount} webhooks per delivery round; ${opts.trickleCount} sequential creates per latency round`,
+    settings: `${opts.rounds} rounds; ${opts.concurrency} in flight over ${opts.agents} agents; throughput windows ${opts.windowMs} ms after ${opts.warmupMs} ms warm-up; ${opts.drainRounds} delivery rounds of ${opts.backlog} webhooks; latency at ${opts.offeredPerSecond}/s offered, ${opts.latencyRounds} × ${opts.latencyMs} ms`,
   };
   opts.progress(`targets: ${targets.map((t) => t.label).join(', ')}; ${info.settings}`);
 
+  const rss = new RssTracker();
   const results: Result[] = [];
-  results.push(...(await apiPhase(targets, opts)));
-  results.push(...(await deliveryPhase(targets, opts)));
-  results.push(...(await latencyPhase(targets, opts)));
+  if (opts.phases.includes('api')) results.push(...(await apiPhase(targets, opts, rss)));
+  if (opts.phases.includes('delivery')) results.push(...(await deliveryPhase(targets, opts, rss)));
+  if (opts.phases.includes('latency')) results.push(...(await latencyPhase(targets, opts, rss)));
+  results.push(...rss.rows());
 
   const runInfo: RunInfo = { ...info, wallSeconds: (performance.now() - started) / 1000 };
-  process.stdout.write(`${textTable(results)}\n\n${runInfo.command}: ${runInfo.wallSeconds.toFixed(0)} s on ${runInfo.nproc} cores, node ${runInfo.node}\n`);
+  process.stdout.write(`${textTable(results)}\n\n${targetSummary(results)}\n${runInfo.command}: ${runInfo.wallSeconds.toFixed(0)} s on ${runInfo.nproc} cores, node ${runInfo.node}\n`);
   if (opts.write) {
     writeFileSync(DOC_PATH, markdownPage(results, runInfo));
     opts.progress(`wrote ${DOC_PATH}`);

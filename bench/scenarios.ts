@@ -1,58 +1,78 @@
 /**
- * The three phases of the benchmark. Each phase measures its ceiling and its
- * Herald scenarios in rounds, interleaved (the order rotates every round), so
- * that a burst of noise on this small, shared machine lands on both sides of
- * a ratio instead of on one scenario.
+ * The three phases of the benchmark. Herald, the ceilings' servers and the
+ * load generators each run in a process of their own (bench/child.ts); each
+ * phase measures its ceiling and its Herald rows in rounds, interleaved (the
+ * order rotates every round), so that a burst of noise on this small, shared
+ * machine lands on both sides of a ratio instead of on one row.
  *
  * 1. API: ceiling A (bare grpc-js echo) vs GetPreferences, CreateNotification
- *    deciding SUPPRESS, and CreateNotification deciding DELIVER with the worker off.
- * 2. Delivery: ceiling B (bare got POSTs) vs draining a backlog of DELIVER
- *    outbox rows with the worker on.
- * 3. Latency: one bare POST at a time vs create→receive for creates made one at a time.
+ *    deciding SUPPRESS and DELIVER (worker off) over 1,000 agents, and
+ *    DELIVER for one agent (the per-agent serial path), without a limit and
+ *    with an hourly limit whose window already holds 9,000 notifications.
+ * 2. Delivery: ceiling B (bare got POSTs) vs a worker-only Herald draining a
+ *    10,000-delivery backlog.
+ * 3. Latency: create → webhook received at a fixed offered load (open loop).
  */
-import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
-import type { HeraldClient } from '../src/client.js';
-import { startGrpcCeiling, startHttpCeiling } from './ceilings.js';
 import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, startHerald, type BenchDatabase, type DatabaseTarget, type RunningHerald } from './herald.js';
-import { closedLoop, forCount, percentile, sequentialLatencies } from './load.js';
+import type { LoadSpec } from './load-generator.js';
+import { forCount, percentile } from './load.js';
+import { forkChild, type Child, type ChildReply } from './processes.js';
 import { startReceiver, type BenchReceiver } from './receiver.js';
+import { cloneRows, resetBacklog, sampleBody } from './seed.js';
 
 export interface BenchOptions {
-  /** Measured rounds per scenario. */
+  /** Measured rounds of the throughput rows. */
   readonly rounds: number;
   /** Length of one throughput window, ms. */
   readonly windowMs: number;
-  /** Unmeasured load before the first round of each scenario, ms. */
+  /** Unmeasured load before the first round of each row, ms. */
   readonly warmupMs: number;
-  /** Calls in flight in every throughput scenario, and the worker's HERALD_WORKER_CONCURRENCY. */
+  /** Calls in flight in every throughput row, and the worker's HERALD_WORKER_CONCURRENCY. */
   readonly concurrency: number;
-  /** Webhooks in the backlog of each delivery round. */
-  readonly drainCount: number;
-  /** Sequential creates per latency round. */
-  readonly trickleCount: number;
+  /** Agents the spread rows use. */
+  readonly agents: number;
+  /** Notifications already in the limited agent's hourly window. */
+  readonly windowFill: number;
+  /** Deliveries in the backlog of each delivery round, and rounds of it. */
+  readonly backlog: number;
+  readonly drainRounds: number;
+  /** Offered load of the latency rows, calls/s, for `latencyMs` per round, `latencyRounds` rounds. */
+  readonly offeredPerSecond: number;
+  readonly latencyMs: number;
+  readonly latencyRounds: number;
+  /** Node flags for every Herald process (e.g. --cpu-prof). */
+  readonly heraldNodeFlags: readonly string[];
   /** Progress lines go here (stderr), never into the table. */
   readonly progress: (line: string) => void;
 }
 
-/** One line of the report: Herald's samples (one per round) and the ceiling measured alongside. */
+/** A goal a row is checked against: its ratio to its ceiling, or its own value. */
+export interface Target {
+  readonly of: 'ratio' | 'value';
+  readonly op: '>=' | '<=';
+  readonly value: number;
+}
+
+/** One line of the report: Herald's samples (one per round) and the row it is divided by. */
 export interface Result {
   readonly scenario: string;
   /** Database label, or "-" for a ceiling. */
   readonly database: string;
   readonly unit: string;
   readonly samples: number[];
-  /** The ceiling row this one is divided by; null for a ceiling itself. */
+  /** The row this one is divided by; null for a ceiling itself, or a row without a ratio. */
   readonly ceiling: Result | null;
-  /** Latencies: a smaller value is better and the ratio reads "times the floor". */
+  /** Latencies and memory: a smaller value is better and the ratio reads "times the floor". */
   readonly lowerIsBetter: boolean;
+  readonly target: Target | null;
 }
 
 /** Things to close in reverse order of opening, even when a phase fails half-way. */
 class Resources {
-  private readonly closers: Array<() => Promise<void>> = [];
+  private readonly closers: Array<() => Promise<unknown>> = [];
 
-  add(close: () => Promise<void>): void {
+  add(close: () => Promise<unknown>): void {
     this.closers.push(close);
   }
 
@@ -69,7 +89,6 @@ class Resources {
   }
 }
 
-/** Runs `fn` with a fresh set of resources, closing them all whatever happens. */
 async function withResources<T>(fn: (res: Resources) => Promise<T>): Promise<T> {
   const res = new Resources();
   try {
@@ -81,7 +100,6 @@ async function withResources<T>(fn: (res: Resources) => Promise<T>): Promise<T> 
 
 interface Step {
   readonly name: string;
-  /** Measures once and records the round's sample(s). */
   run(): Promise<void>;
 }
 
@@ -100,283 +118,250 @@ async function interleave(steps: readonly Step[], rounds: number, progress: (lin
   }
 }
 
-function result(scenario: string, database: string, unit: string, ceiling: Result | null, lowerIsBetter = false): Result {
-  return { scenario, database, unit, samples: [], ceiling, lowerIsBetter };
+function result(scenario: string, database: string, unit: string, ceiling: Result | null, target: Target | null = null, lowerIsBetter = false): Result {
+  return { scenario, database, unit, samples: [], ceiling, lowerIsBetter, target };
 }
 
-/** A Herald on a fresh database; both are closed with `res`. */
-async function startInstance(res: Resources, target: DatabaseTarget, env: Readonly<Record<string, string>>): Promise<{ herald: RunningHerald; db: BenchDatabase }> {
-  const db = await freshDatabase(target);
-  res.add(() => db.drop());
-  const herald = await startHerald(db, env);
-  res.add(() => herald.stop());
-  return { herald, db };
+/** Peak RSS of every Herald process of one database, MB (the report's memory row). */
+export class RssTracker {
+  private readonly byDatabase = new Map<string, number>();
+
+  note(database: string, bytes: number): void {
+    this.byDatabase.set(database, Math.max(this.byDatabase.get(database) ?? 0, bytes / 1024 / 1024));
+  }
+
+  rows(): Result[] {
+    return [...this.byDatabase].map(([database, mb]) => ({ ...result('Peak RSS of a Herald process', database, 'MB', null, { of: 'value', op: '<=', value: 250 }, true), samples: [mb] }));
+  }
 }
 
-function expectOutcome(outcome: string | undefined, expected: string): void {
-  if (outcome !== expected) throw new Error(`expected decision ${expected}, got ${outcome ?? 'none'}`);
+async function startLoad(res: Resources, spec: LoadSpec): Promise<Child> {
+  const child = await forkChild('load', { args: [JSON.stringify(spec)] });
+  res.add(() => child.stop());
+  return child;
 }
+
+function closedRate(reply: ChildReply): number {
+  if (reply.type !== 'closed') throw new Error(`expected a closed-loop result, got ${reply.type}`);
+  return reply.seconds > 0 ? reply.calls / reply.seconds : 0;
+}
+
+/** The share of the create DELIVER row the ratio to echo must reach, per provider. */
+const CREATE_TARGET = { sqlite: 0.4, postgresql: 0.3 } as const;
 
 /** Phase 1: the gRPC API with the worker off. */
-export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOptions): Promise<Result[]> {
+export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOptions, rss: RssTracker): Promise<Result[]> {
   return withResources(async (res) => {
-    const echo = await startGrpcCeiling();
-    res.add(() => echo.close());
+    const echo = await forkChild('echo');
+    res.add(() => echo.stop());
     // DELIVER needs a webhook URL; with the worker off nothing is ever sent to it.
     const receiver = await startReceiver();
     res.add(() => receiver.close());
-
-    const ceiling = result('Ceiling A: bare grpc-js unary echo', '-', 'calls/s', null);
-    const loads: Array<{ row: Result; call: (loop: number) => Promise<unknown> }> = [{ row: ceiling, call: () => echo.call() }];
     const n = opts.concurrency;
-    let seq = 0;
+    const ceiling = result('Ceiling A: bare grpc-js unary echo', '-', 'calls/s', null);
+    const loads: Array<{ row: Result; load: Child }> = [{ row: ceiling, load: await startLoad(res, { kind: 'echo', concurrency: n, address: `127.0.0.1:${echo.port}` }) }];
     for (const target of targets) {
-      opts.progress(`api: starting Herald instances on ${target.label}`);
-      const scenarios: Array<'get' | 'suppress' | 'deliver'> = target.readPath ? ['get', 'suppress', 'deliver'] : ['suppress', 'deliver'];
-      for (const scenario of scenarios) {
-        // A fresh database per scenario: one scenario's rows never slow another.
-        const { herald } = await startInstance(res, target, { HERALD_WORKER: 'false' });
-        const client = apiOf(herald);
-        if (scenario === 'get') {
-          const agents = agentIds('reader', n);
-          await seedAgents(client, agents, null);
-          loads.push({
-            row: result('GetPreferences (read path)', target.label, 'calls/s', ceiling),
-            call: async (loop) => {
-              const prefs = await client.preferences.GetPreferences({ agent_id: agents[loop]! });
-              if (prefs.agent_id !== agents[loop]) throw new Error('GetPreferences answered for another agent');
-            },
-          });
-        } else if (scenario === 'suppress') {
-          const agents = agentIds('quiet', n);
-          await seedAgents(client, agents, null);
-          loads.push({
-            row: result('CreateNotification → SUPPRESS (webhook off)', target.label, 'calls/s', ceiling),
-            call: async (loop) => {
-              const r = await client.notifications.CreateNotification(notificationRequest(agents[loop]!, seq++));
-              expectOutcome(r.decision?.outcome, 'DECISION_OUTCOME_SUPPRESS');
-            },
-          });
-        } else {
-          const agents = agentIds('hooked', n);
-          await seedAgents(client, agents, receiver.url);
-          loads.push({
-            row: result('CreateNotification → DELIVER (+ outbox row, worker off)', target.label, 'calls/s', ceiling),
-            call: async (loop) => {
-              const r = await client.notifications.CreateNotification(notificationRequest(agents[loop]!, seq++));
-              expectOutcome(r.decision?.outcome, 'DECISION_OUTCOME_DELIVER');
-            },
-          });
-        }
-      }
+      opts.progress(`api: seeding ${target.label}`);
+      const db = await freshDatabase(target);
+      res.add(() => db.drop());
+      const herald = await startHerald(db, { HERALD_WORKER: 'false' }, opts.heraldNodeFlags);
+      res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
+      const { client, address } = apiOf(herald);
+      const spread = opts.agents;
+      await seedAgents(client, agentIds('quiet', spread), null);
+      await seedAgents(client, agentIds('hooked', spread), receiver.url);
+      await seedAgents(client, agentIds('solo', 1), receiver.url);
+      await seedAgents(client, agentIds('limited', 1), receiver.url, 1_000_000);
+      // The limited agent's window: one notification made by Herald, copied.
+      const [limited] = agentIds('limited', 1) as [string];
+      await client.notifications.CreateNotification(notificationRequest(limited, 0));
+      await cloneRows(db, 'notifications', 'limited', opts.windowFill - 1);
+
+      const deliver = 'DECISION_OUTCOME_DELIVER';
+      const create = (prefix: string, agents: number, outcome: string): LoadSpec => ({ kind: 'create', concurrency: n, address, prefix, agents, outcome, seqStart: 1 });
+      const spreadRow = result(`CreateNotification → DELIVER, ${spread} agents (worker off)`, target.label, 'calls/s', ceiling, { of: 'ratio', op: '>=', value: CREATE_TARGET[target.provider] });
+      const soloRow = result('CreateNotification → DELIVER, one agent', target.label, 'calls/s', ceiling);
+      const rows: Array<{ row: Result; spec: LoadSpec }> = [
+        { row: result(`GetPreferences, ${spread} agents`, target.label, 'calls/s', ceiling), spec: { kind: 'get', concurrency: n, address, prefix: 'quiet', agents: spread } },
+        { row: result(`CreateNotification → SUPPRESS, ${spread} agents`, target.label, 'calls/s', ceiling), spec: create('quiet', spread, 'DECISION_OUTCOME_SUPPRESS') },
+        { row: spreadRow, spec: create('hooked', spread, deliver) },
+        { row: soloRow, spec: create('solo', 1, deliver) },
+        {
+          row: result(`  same, hourly limit with ${opts.windowFill.toLocaleString('en-US')} in the window (ratio to the row above)`, target.label, 'calls/s', soloRow, { of: 'ratio', op: '>=', value: 0.9 }),
+          spec: create('limited', 1, deliver),
+        },
+      ];
+      for (const r of rows) loads.push({ row: r.row, load: await startLoad(res, r.spec) });
     }
     opts.progress('api: warming up');
-    for (const load of loads) await closedLoop(load.call, n, opts.warmupMs);
+    for (const { load } of loads) await load.request({ type: 'closed', durationMs: opts.warmupMs });
     opts.progress(`api: ${opts.rounds} rounds of ${loads.length} × ${opts.windowMs} ms`);
     await interleave(
-      loads.map((load) => ({
-        name: `${load.row.scenario} on ${load.row.database}`,
-        run: async () => {
-          load.row.samples.push((await closedLoop(load.call, n, opts.windowMs)).perSecond);
-        },
+      loads.map(({ row, load }) => ({
+        name: `${row.scenario} on ${row.database}`,
+        run: async () => void row.samples.push(closedRate(await load.request({ type: 'closed', durationMs: opts.windowMs }))),
       })),
       opts.rounds,
       opts.progress,
     );
     if (receiver.arrivals.length !== 0) throw new Error('a webhook was sent while the worker was off');
-    return loads.map((load) => load.row);
+    return loads.map((l) => l.row);
   });
 }
 
 interface DrainTarget {
   readonly db: BenchDatabase;
-  readonly client: HeraldClient;
-  readonly agents: readonly string[];
   readonly row: Result;
+  /** CPU time of the worker process per webhook, start-up excluded. */
+  readonly cpuRow: Result;
+  /** One agent's current signing secret, to verify a webhook of each round. */
+  readonly check: { readonly agent: string; readonly secret: string };
 }
 
 /**
- * Pre-creates `count` DELIVER notifications through an API-only Herald (the
- * worker off), then starts a worker-only Herald (HERALD_ROLE=worker, the
- * given concurrency) on the same database and waits until the receiver has
- * every webhook. Returns deliveries/s between the first and the last arrival,
- * so Herald's start-up is not counted; checks that each webhook came exactly
- * once and that a signature verifies.
+ * Makes every delivery of `d` due again, starts a worker-only Herald
+ * (HERALD_ROLE=worker) on it and waits until the receiver has every webhook.
+ * Returns deliveries/s from the first arrival to the last, so start-up is
+ * not counted; checks that each webhook came exactly once and that a
+ * signature verifies.
  */
-async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number, concurrency: number, seqStart: number): Promise<{ perSecond: number; body: Buffer }> {
-  await forCount(
-    async (i) => {
-      const r = await d.client.notifications.CreateNotification(notificationRequest(d.agents[i % d.agents.length]!, seqStart + i));
-      expectOutcome(r.decision?.outcome, 'DECISION_OUTCOME_DELIVER');
-    },
-    concurrency,
-    count,
-  );
+async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number, opts: BenchOptions, rss: RssTracker): Promise<{ perSecond: number; cpuUs: number }> {
+  await resetBacklog(d.db);
   receiver.reset();
-  const worker = await startHerald(d.db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(concurrency) });
+  const worker = await startHerald(d.db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.heraldNodeFlags);
+  let cpuMs = 0;
   try {
     await receiver.waitFor(count, Math.max(60_000, count * 100));
   } finally {
-    await worker.stop();
+    const used = await worker.stop();
+    rss.note(d.db.target.label, used.peakRssBytes);
+    cpuMs = used.cpuMs;
   }
   const arrivals = receiver.arrivals;
   const ids = new Set(arrivals.map((a) => a.id));
   if (arrivals.length !== count || ids.size !== count) {
     throw new Error(`${d.db.target.label}: expected ${count} distinct webhooks, got ${arrivals.length} (${ids.size} distinct)`);
   }
-  const sample = arrivals[arrivals.length >> 1]!;
-  const agent = (JSON.parse(sample.body.toString('utf8')) as { notification: { agent_id: string } }).notification.agent_id;
-  const { webhook_secret } = await d.client.preferences.GetWebhookSecret({ agent_id: agent });
+  const sample = arrivals.find((a) => a.body.includes(`"agent_id":"${d.check.agent}"`));
+  if (sample === undefined) throw new Error(`no webhook for ${d.check.agent}`);
   const headers: Record<string, string> = {};
   for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) headers[name] = String(sample.headers[name] ?? '');
-  new Webhook(webhook_secret).verify(sample.body, headers);
+  new Webhook(d.check.secret).verify(sample.body, headers);
   const spanMs = arrivals[arrivals.length - 1]!.at - arrivals[0]!.at;
-  return { perSecond: (count - 1) / (spanMs / 1000), body: sample.body };
+  return { perSecond: (count - 1) / (spanMs / 1000), cpuUs: (cpuMs * 1000) / count };
 }
 
-/** Phase 2: end-to-end webhook delivery throughput. */
-export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: BenchOptions): Promise<Result[]> {
+/** Phase 2: webhook delivery throughput from a backlog. */
+export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: BenchOptions, rss: RssTracker): Promise<Result[]> {
   return withResources(async (res) => {
     const receiver = await startReceiver();
     res.add(() => receiver.close());
     const n = opts.concurrency;
-    const ceiling = result(`Ceiling B: bare got POST, keep-alive`, '-', 'requests/s', null);
+    const ceiling = result('Ceiling B: bare got POST, keep-alive', '-', 'requests/s', null);
+    // CPU per unit of work: much steadier than a rate on a machine shared with other load.
+    const cpuCeiling = result('  CPU per POST, got load generator process', '-', 'µs', null, null, true);
     const drains: DrainTarget[] = [];
+    let body = '';
     for (const target of targets) {
-      opts.progress(`delivery: preparing ${target.label}`);
-      const { herald, db } = await startInstance(res, target, { HERALD_WORKER: 'false' });
-      const client = apiOf(herald);
-      const agents = agentIds('hooked', n);
-      await seedAgents(client, agents, receiver.url);
-      drains.push({ db, client, agents, row: result(`Webhook delivery, worker on (concurrency ${n})`, target.label, 'deliveries/s', ceiling) });
+      opts.progress(`delivery: seeding ${target.label} with ${opts.backlog.toLocaleString('en-US')} deliveries`);
+      const db = await freshDatabase(target);
+      res.add(() => db.drop());
+      const herald = await startHerald(db, { HERALD_WORKER: 'false' });
+      try {
+        const { client } = apiOf(herald);
+        const agents = agentIds('hooked', Math.min(opts.agents, opts.backlog));
+        await seedAgents(client, agents, receiver.url);
+        await forCount((i) => client.notifications.CreateNotification(notificationRequest(agents[i]!, i)), 16, agents.length);
+        const { webhook_secret } = await client.preferences.GetWebhookSecret({ agent_id: agents[0]! });
+        drains.push({
+          db,
+          check: { agent: agents[0]!, secret: webhook_secret },
+          row: result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog (concurrency ${n})`, target.label, 'deliveries/s', ceiling, { of: 'ratio', op: '>=', value: 0.5 }),
+          cpuRow: result('  CPU per webhook, Herald worker process (start-up excluded)', target.label, 'µs', cpuCeiling, null, true),
+        });
+        const copies = Math.ceil(opts.backlog / agents.length) - 1;
+        if (copies > 0) await cloneRows(db, 'deliveries', 'hooked', copies);
+        body = await sampleBody(db);
+      } finally {
+        await herald.stop();
+      }
     }
-    let seq = 0;
-    // Warm-up: a small backlog per target; its webhook body becomes ceiling B's body,
-    // so the ceiling posts exactly the bytes Herald posts.
-    opts.progress('delivery: warming up');
-    const warmCount = n;
-    let body: Buffer = Buffer.alloc(0);
-    for (const d of drains) {
-      body = (await drainOnce(d, receiver, warmCount, n, seq)).body;
-      seq += warmCount;
-    }
-    const post = startHttpCeiling(receiver, body);
-    res.add(() => post.close());
-    await closedLoop(() => post.call(), n, opts.warmupMs);
+    // The ceiling posts exactly the bytes Herald posts.
+    const post = await startLoad(res, { kind: 'post', concurrency: n, url: receiver.url, body });
+    await post.request({ type: 'closed', durationMs: opts.warmupMs });
     receiver.reset();
-    opts.progress(`delivery: ${opts.rounds} rounds (ceiling ${opts.windowMs} ms, ${opts.drainCount} webhooks per target)`);
+    opts.progress(`delivery: ${opts.drainRounds} rounds of ${opts.backlog} webhooks per row`);
     const steps: Step[] = [
       {
         name: ceiling.scenario,
         run: async () => {
-          ceiling.samples.push((await closedLoop(() => post.call(), n, opts.windowMs)).perSecond);
+          receiver.reset();
+          const reply = await post.request({ type: 'count', total: opts.backlog });
+          if (reply.type !== 'count') throw new Error(`expected a count result, got ${reply.type}`);
+          ceiling.samples.push(opts.backlog / reply.seconds);
+          cpuCeiling.samples.push((reply.cpuMs * 1000) / opts.backlog);
           receiver.reset();
         },
       },
       ...drains.map((d) => ({
         name: `${d.row.scenario} on ${d.row.database}`,
         run: async () => {
-          d.row.samples.push((await drainOnce(d, receiver, opts.drainCount, n, seq)).perSecond);
-          seq += opts.drainCount;
+          const { perSecond, cpuUs } = await drainOnce(d, receiver, opts.backlog, opts, rss);
+          d.row.samples.push(perSecond);
+          d.cpuRow.samples.push(cpuUs);
         },
       })),
     ];
-    await interleave(steps, opts.rounds, opts.progress);
-    return [ceiling, ...drains.map((d) => d.row)];
+    await interleave(steps, opts.drainRounds, opts.progress);
+    return [ceiling, cpuCeiling, ...drains.flatMap((d) => [d.row, d.cpuRow])];
   });
 }
 
 /**
- * Phase 3: latency of creates made one at a time, the worker on. Each create
- * is timed from the call's start to the receiver having its webhook; the
- * floor is one bare gRPC echo plus one bare POST, one at a time. The time from
- * the call returning to the webhook's arrival is reported too: in one process
- * the worker, woken in-process at commit, often has the webhook out before
- * the client has read the response, so it can be negative.
+ * Phase 3: create → webhook received, the worker on, at a fixed offered load
+ * (an open loop over 1,000 agents): from each create's intended start to its
+ * webhook's arrival, on the machine's wall clock (shared by the processes).
  */
-export async function latencyPhase(targets: readonly DatabaseTarget[], opts: BenchOptions): Promise<Result[]> {
+export async function latencyPhase(targets: readonly DatabaseTarget[], opts: BenchOptions, rss: RssTracker): Promise<Result[]> {
   return withResources(async (res) => {
     const receiver = await startReceiver();
     res.add(() => receiver.close());
-    const echo = await startGrpcCeiling();
-    res.add(() => echo.close());
-    const post = startHttpCeiling(receiver, Buffer.from(JSON.stringify({ event: 'notification', padding: 'x'.repeat(600) })));
-    res.add(() => post.close());
-
-    const floor50 = result('Floor: one bare echo + one bare POST, p50', '-', 'ms', null, true);
-    const floor95 = result('Floor: one bare echo + one bare POST, p95', '-', 'ms', null, true);
-    interface Trickle {
-      readonly client: HeraldClient;
-      readonly agent: string;
-      readonly rows: { p50: Result; p95: Result; afterReturn50: Result; afterReturn95: Result };
-    }
-    const trickles: Trickle[] = [];
+    const rows: Result[] = [];
     for (const target of targets) {
-      opts.progress(`latency: preparing ${target.label}`);
-      const { herald } = await startInstance(res, target, { HERALD_WORKER_CONCURRENCY: String(opts.concurrency) });
-      const client = apiOf(herald);
-      const [agent] = agentIds('trickle', 1) as [string];
-      await seedAgents(client, [agent], receiver.url);
-      trickles.push({
-        client,
-        agent,
-        rows: {
-          p50: result('Create call → webhook received, p50', target.label, 'ms', floor50, true),
-          p95: result('Create call → webhook received, p95', target.label, 'ms', floor95, true),
-          afterReturn50: result('Create returned → webhook received, p50', target.label, 'ms', null, true),
-          afterReturn95: result('Create returned → webhook received, p95', target.label, 'ms', null, true),
-        },
-      });
-    }
-    let seq = 0;
-    const trickle = async (t: Trickle, count: number): Promise<{ fromCall: number[]; fromReturn: number[] }> => {
-      receiver.reset();
-      const fromCall: number[] = [];
-      const fromReturn: number[] = [];
-      for (let i = 0; i < count; i += 1) {
-        const called = performance.now();
-        const r = await t.client.notifications.CreateNotification(notificationRequest(t.agent, seq++));
-        const returned = performance.now();
-        expectOutcome(r.decision?.outcome, 'DECISION_OUTCOME_DELIVER');
-        const arrived = await receiver.waitForId(r.decision?.delivery_id ?? '', 30_000);
-        fromCall.push(arrived - called);
-        fromReturn.push(arrived - returned);
+      opts.progress(`latency: ${target.label}, ${opts.offeredPerSecond}/s offered for ${opts.latencyMs} ms × ${opts.latencyRounds}`);
+      const db = await freshDatabase(target);
+      res.add(() => db.drop());
+      const herald = await startHerald(db, { HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.heraldNodeFlags);
+      res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
+      const { client, address } = apiOf(herald);
+      await seedAgents(client, agentIds('hooked', opts.agents), receiver.url);
+      const load = await startLoad(res, { kind: 'create', concurrency: opts.concurrency, address, prefix: 'hooked', agents: opts.agents, outcome: 'DECISION_OUTCOME_DELIVER', seqStart: 1 });
+      const p50 = result(`Create → webhook received at ${opts.offeredPerSecond}/s offered, p50`, target.label, 'ms', null, null, true);
+      const p99 = result(
+        `Create → webhook received at ${opts.offeredPerSecond}/s offered, p99`,
+        target.label,
+        'ms',
+        null,
+        target.provider === 'sqlite' ? { of: 'value', op: '<=', value: 25 } : null,
+        true,
+      );
+      // Warm-up: a short burst at the same rate.
+      const round = async (durationMs: number): Promise<number[]> => {
+        receiver.reset();
+        const reply = await load.request({ type: 'open', ratePerSecond: opts.offeredPerSecond, durationMs });
+        if (reply.type !== 'open') throw new Error(`expected an open-loop result, got ${reply.type}`);
+        const out: number[] = [];
+        for (const [id, startedAt] of reply.started) out.push((await receiver.waitForId(id, 30_000)) - startedAt);
+        return out;
+      };
+      await round(Math.min(1_000, opts.latencyMs));
+      for (let i = 0; i < opts.latencyRounds; i += 1) {
+        const latencies = await round(opts.latencyMs);
+        p50.samples.push(percentile(latencies, 0.5));
+        p99.samples.push(percentile(latencies, 0.99));
       }
-      return { fromCall, fromReturn };
-    };
-    const floor = async (count: number): Promise<{ p50: number; p95: number }> => {
-      const calls = await sequentialLatencies(() => echo.call(), count);
-      const posts = await sequentialLatencies(() => post.call(), count);
-      receiver.reset();
-      return { p50: percentile(calls, 0.5) + percentile(posts, 0.5), p95: percentile(calls, 0.95) + percentile(posts, 0.95) };
-    };
-
-    opts.progress('latency: warming up');
-    const warm = Math.max(10, Math.round(opts.trickleCount / 5));
-    await floor(warm);
-    for (const t of trickles) await trickle(t, warm);
-    opts.progress(`latency: ${opts.rounds} rounds of ${opts.trickleCount} sequential creates per target`);
-    const steps: Step[] = [
-      {
-        name: 'floor',
-        run: async () => {
-          const f = await floor(opts.trickleCount);
-          floor50.samples.push(f.p50);
-          floor95.samples.push(f.p95);
-        },
-      },
-      ...trickles.map((t) => ({
-        name: t.rows.p50.database,
-        run: async () => {
-          const { fromCall, fromReturn } = await trickle(t, opts.trickleCount);
-          t.rows.p50.samples.push(percentile(fromCall, 0.5));
-          t.rows.p95.samples.push(percentile(fromCall, 0.95));
-          t.rows.afterReturn50.samples.push(percentile(fromReturn, 0.5));
-          t.rows.afterReturn95.samples.push(percentile(fromReturn, 0.95));
-        },
-      })),
-    ];
-    await interleave(steps, opts.rounds, opts.progress);
-    return [floor50, floor95, ...trickles.flatMap((t) => [t.rows.p50, t.rows.p95, t.rows.afterReturn50, t.rows.afterReturn95])];
+      rows.push(p50, p99);
+    }
+    return rows;
   });
 }

@@ -160,6 +160,8 @@ export class App {
     if (worker !== null) {
       // Deliveries enqueued by other replicas wake this worker at once.
       await store.listenForEnqueued(log, () => worker.nudge());
+      // Webhook targets changed by other replicas leave this dispatcher's cache.
+      await store.listenForPreferenceChanges(log, (tenantId, agentId) => dispatcher.targetChanged(tenantId, agentId), () => dispatcher.targetsMissed());
       worker.start();
     }
     if (worker === null && config.database.provider === 'sqlite') {

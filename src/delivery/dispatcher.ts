@@ -19,6 +19,8 @@ import { SealedValueError } from '../storage/secret-box.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import type { AgentDisabled, DeliveryEvents } from './events.js';
 import type { WebhookSender } from './sender.js';
+import { SettleBatcher } from './settle-batcher.js';
+import { DeliveryTargetCache, type DeliveryTarget } from './target-cache.js';
 import { signedHeaders } from './signer.js';
 
 export interface DispatcherOptions {
@@ -75,6 +77,20 @@ const LEASE_MARGIN_MS = 2_000;
 const RECORD_TRIES = 3;
 const RECORD_RETRY_MS = 200;
 
+/**
+ * Successful scheduled attempts settled in one transaction at most. Large
+ * enough for a worker's whole pipeline (HERALD_WORKER_CONCURRENCY is 16 by
+ * default), small enough that one statement's IN list stays short.
+ */
+const SETTLE_BATCH_MAX = 128;
+
+/** A successful scheduled attempt waiting for the batched settle. */
+interface SettleItem {
+  readonly job: Job;
+  readonly attempt: DeliveryAttempt;
+  readonly statusCode: number | null;
+}
+
 function describe(result: SendResult): string {
   return result.kind === 'response' ? `HTTP ${result.statusCode}` : `${result.errorClass}: ${result.message}`;
 }
@@ -91,13 +107,46 @@ function throttled(result: SendResult): boolean {
 }
 
 export class Dispatcher {
+  private readonly settler: SettleBatcher<SettleItem, AttemptOutcome>;
+  private readonly targets = new DeliveryTargetCache();
+
   constructor(
     private readonly store: Store,
     private readonly sender: WebhookSender,
     private readonly events: DeliveryEvents,
     private readonly log: Logger,
     private readonly options: DispatcherOptions,
-  ) {}
+  ) {
+    this.settler = new SettleBatcher(
+      (items) => this.settleSucceeded(items),
+      (item) => this.settleOne(item.job, item.attempt, { status: 'SUCCEEDED', lastStatusCode: item.statusCode, lastError: null }, { gone: null, consecutiveFailures: 0 }),
+      SETTLE_BATCH_MAX,
+      (err, size) => this.log.warn({ err, size }, 'recording a batch of attempts failed; recording each on its own'),
+    );
+    // Lives as long as the dispatcher, which lives as long as the app.
+    events.onPreferencesChanged((tenantId, agentId) => this.targets.invalidate(tenantId, agentId));
+  }
+
+  /** Another replica changed the agent's webhook target (see Store.listenForPreferenceChanges). */
+  targetChanged(tenantId: string, agentId: string): void {
+    this.targets.invalidate(tenantId, agentId);
+  }
+
+  /** Changes by other replicas may have been missed (a LISTEN connection came back): read every target afresh. */
+  targetsMissed(): void {
+    this.targets.clear();
+  }
+
+  /** The agent's target, from the cache or read (and then cached); a SealedValueError is never cached. */
+  private async target(tenantId: string, agentId: string): Promise<DeliveryTarget> {
+    const now = this.options.clock();
+    const cached = this.targets.get(tenantId, agentId, now.getTime());
+    if (cached !== undefined) return cached;
+    const token = this.targets.token();
+    const target = await this.store.read((r) => r.preferences.deliveryTarget(tenantId, agentId, now));
+    this.targets.set(tenantId, agentId, target, token, now.getTime());
+    return target;
+  }
 
   /**
    * Makes the attempt that `claimed` (leased by `owner`) was claimed for.
@@ -130,9 +179,7 @@ export class Dispatcher {
         lastError: `retries exhausted: ${used - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
-    const target = await this.store
-      .read((r) => r.preferences.deliveryTarget(claimed.tenantId, claimed.agentId, clock()))
-      .catch((err: unknown) => {
+    const target = await this.target(claimed.tenantId, claimed.agentId).catch((err: unknown) => {
         if (err instanceof SealedValueError) return err;
         throw err;
       });
@@ -271,6 +318,38 @@ export class Dispatcher {
    * the threshold the webhook is turned off, as a 410 does at once.
    */
   private async settle(job: Job, attempt: DeliveryAttempt | null, s: Settlement, health: { gone: string | null; consecutiveFailures: number }): Promise<AttemptOutcome> {
+    // The worker's common case (a scheduled attempt that succeeded: no
+    // failure to count, no switch-off) is batched with its neighbours.
+    if (attempt !== null && job.trigger === 'SCHEDULED' && s.status === 'SUCCEEDED' && health.gone === null) {
+      return this.settler.submit({ job, attempt, statusCode: s.lastStatusCode });
+    }
+    return this.settleOne(job, attempt, s, health);
+  }
+
+  /**
+   * Settles successful scheduled attempts together: every attempt row, every
+   * delivery's new state (fenced on its lease) and the failures-in-a-row
+   * reset of their agents, in one transaction of three statements whatever
+   * the batch's size, so each delivery's attempt and state commit together.
+   */
+  private async settleSucceeded(items: readonly SettleItem[]): Promise<AttemptOutcome[]> {
+    const now = this.options.clock();
+    const settled = await this.store.write(async (r) => {
+      await r.deliveries.recordAttempts(items.map((i) => ({ ...i.attempt, id: newAttemptId(now.getTime()), deliveryId: i.job.claimed.id })));
+      const rows = await r.queue.settleSucceeded(
+        items.map((i) => ({ id: i.job.claimed.id, owner: i.job.owner, statusCode: i.statusCode })),
+        now,
+      );
+      const agents = new Map<string, { tenantId: string; agentId: string }>();
+      for (const row of rows.values()) agents.set(`${row.tenantId}\u0000${row.agentId}`, { tenantId: row.tenantId, agentId: row.agentId });
+      await r.preferences.resetFailuresOf([...agents.values()]);
+      return rows;
+    });
+    return items.map((i) => this.announce(i.job, i.attempt, now, { settled: settled.get(i.job.claimed.id) ?? null, cancelled: [], disabled: null }));
+  }
+
+  /** The settlement of one delivery, in a transaction of its own (see {@link settle}). */
+  private async settleOne(job: Job, attempt: DeliveryAttempt | null, s: Settlement, health: { gone: string | null; consecutiveFailures: number }): Promise<AttemptOutcome> {
     const { claimed, owner, trigger } = job;
     const { tenantId, agentId } = claimed;
     const threshold = this.options.disableAfterFailures;
@@ -290,7 +369,8 @@ export class Dispatcher {
         if (settled === null || attempt === null) return { settled, cancelled: [], disabled: null };
         let failures = health.consecutiveFailures;
         let reason: string | null = null;
-        if (settled.status === 'SUCCEEDED' && failures > 0) await r.preferences.resetFailures(tenantId, agentId);
+        // Unconditional (a no-op at 0): the count read before the send may be stale.
+        if (settled.status === 'SUCCEEDED') await r.preferences.resetFailures(tenantId, agentId);
         if (counts && settled.status === 'FAILED') {
           failures = (await r.preferences.recordFailure(tenantId, agentId)) ?? failures;
           if (threshold > 0 && failures >= threshold) {
@@ -308,7 +388,13 @@ export class Dispatcher {
         const disabled: AgentDisabled = { tenantId, agentId, deliveryId: claimed.id, reason, consecutiveFailures: failures, at: now };
         return { settled, cancelled, disabled };
       });
-    const { settled, cancelled, disabled } = await this.durably(job, transaction);
+    return this.announce(job, attempt, now, await this.durably(job, transaction));
+  }
+
+  /** Tells the log and the event bus what a committed settlement changed. */
+  private announce(job: Job, attempt: DeliveryAttempt | null, now: Date, r: { settled: Delivery | null; cancelled: Delivery[]; disabled: AgentDisabled | null }): AttemptOutcome {
+    const { claimed, owner } = job;
+    const { settled, cancelled, disabled } = r;
     if (settled === null) {
       this.log.warn({ deliveryId: claimed.id, owner }, 'lease lost before the attempt was settled; another worker owns the delivery');
     } else {
@@ -316,7 +402,10 @@ export class Dispatcher {
     }
     for (const other of cancelled) this.events.changed({ delivery: other, attempt: null, at: now });
     // The operator's warn line comes from the event (src/event-log.ts).
-    if (disabled !== null) this.events.agentDisabled(disabled);
+    if (disabled !== null) {
+      this.targets.invalidate(disabled.tenantId, disabled.agentId);
+      this.events.agentDisabled(disabled);
+    }
     return { delivery: settled, attempt };
   }
 

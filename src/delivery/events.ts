@@ -1,7 +1,9 @@
 /**
  * In-process bus of delivery changes. The worker listens for `enqueued` to
  * wake at once instead of waiting for its next poll; WatchDeliveries streams
- * `changed` and `agentDisabled`. Events from other replicas are not seen here.
+ * `changed` and `agentDisabled`; the dispatcher's target cache drops an agent on
+ * `preferencesChanged`. Events from other replicas are not seen here (the
+ * target cache hears of theirs through PostgreSQL, see Store.listenForPreferenceChanges).
  */
 import { EventEmitter } from 'node:events';
 import type { Delivery, DeliveryAttempt } from '../domain/types.js';
@@ -44,6 +46,16 @@ export class DeliveryEvents {
 
   agentDisabled(event: AgentDisabled): void {
     this.emitter.emit('agentDisabled', event);
+  }
+
+  /** An agent's webhook target (URL, secrets, headers, on/off) changed in this process, after commit. */
+  preferencesChanged(tenantId: string, agentId: string): void {
+    this.emitter.emit('preferencesChanged', tenantId, agentId);
+  }
+
+  onPreferencesChanged(listener: (tenantId: string, agentId: string) => void): () => void {
+    this.emitter.on('preferencesChanged', listener);
+    return () => this.emitter.off('preferencesChanged', listener);
   }
 
   onAgentDisabled(listener: (event: AgentDisabled) => void): () => void {

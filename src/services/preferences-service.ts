@@ -121,6 +121,9 @@ export class PreferencesService {
       // loser retries once as an update of the winner's row.
       if (isUniqueViolation(err)) return this.write(tenant, change);
       throw err;
+    } finally {
+      // Even a failed write may have committed before its answer was lost.
+      this.events.preferencesChanged(tenant, change.agentId);
     }
   }
 
@@ -184,6 +187,7 @@ export class PreferencesService {
       if (!(await r.preferences.delete(tenant, agentId))) return null;
       return r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
     });
+    this.events.preferencesChanged(tenant, agentId);
     if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
     return result.length;
@@ -214,6 +218,7 @@ export class PreferencesService {
       const found = await r.preferences.rotateSecret(tenant, agentId, secret, previousExpiresAt, now);
       return found ? had : null;
     });
+    this.events.preferencesChanged(tenant, agentId);
     if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return { secret, previousExpiresAt: result ? previousExpiresAt : null };
   }

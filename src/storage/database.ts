@@ -11,6 +11,7 @@ import { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
 import { isSqliteBusy } from './errors.js';
 import { PostgresListener } from './postgres-listener.js';
+import { PREFERENCES_CHANNEL } from './preferences-repository.js';
 import { Repositories, type Dialect, type PrismaTx, type ReadRepositories } from './repositories.js';
 import { SecretBox } from './secret-box.js';
 import { prepareSqliteFile } from './sqlite-file.js';
@@ -78,6 +79,7 @@ const BUSY_RETRY_MS = 2_000;
  */
 export class Store {
   private listener: PostgresListener | null = null;
+  private preferencesListener: PostgresListener | null = null;
   private readonly sqliteLock = new Mutex();
 
   private constructor(
@@ -149,7 +151,30 @@ export class Store {
     await this.listener.start();
   }
 
+  /**
+   * Calls `listener` with the (tenant, agent) of every webhook target any
+   * process changes (PostgreSQL LISTEN/NOTIFY on PREFERENCES_CHANNEL), and
+   * `missed` after a lost connection came back. Nothing on SQLite, where this
+   * process is the only writer and announces its changes in-process.
+   */
+  async listenForPreferenceChanges(log: Logger, listener: (tenantId: string, agentId: string) => void, missed: () => void): Promise<void> {
+    if (this.connectionString === null || this.preferencesListener !== null) return;
+    const parse = (payload: string): void => {
+      let key: unknown = null;
+      try {
+        key = JSON.parse(payload);
+      } catch {
+        // Not ours to read: drop everything rather than guess.
+      }
+      if (Array.isArray(key) && typeof key[0] === 'string' && typeof key[1] === 'string') listener(key[0], key[1]);
+      else missed();
+    };
+    this.preferencesListener = new PostgresListener(this.connectionString, log, parse, PREFERENCES_CHANNEL, missed);
+    await this.preferencesListener.start();
+  }
+
   async close(): Promise<void> {
+    await this.preferencesListener?.stop();
     await this.listener?.stop();
     await this.prisma.$disconnect();
   }

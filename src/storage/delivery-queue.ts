@@ -378,6 +378,31 @@ export class DeliveryQueue {
   }
 
   /**
+   * Settles many claimed deliveries as SUCCEEDED in one statement per
+   * (owner, status code): the batched form of {@link settle} for the worker's
+   * common case. Fenced on the lease owner like `settle`: a delivery another
+   * worker has taken over is left alone and missing from the result.
+   */
+  async settleSucceeded(items: ReadonlyArray<{ readonly id: string; readonly owner: string; readonly statusCode: number | null }>, now: Date): Promise<Map<string, Delivery>> {
+    const groups = new Map<string, { owner: string; statusCode: number | null; ids: string[] }>();
+    for (const item of items) {
+      const key = `${item.owner}\u0000${String(item.statusCode)}`;
+      const group = groups.get(key) ?? { owner: item.owner, statusCode: item.statusCode, ids: [] };
+      group.ids.push(item.id);
+      groups.set(key, group);
+    }
+    const settled = new Map<string, Delivery>();
+    for (const g of groups.values()) {
+      const rows = await this.tx.delivery.updateManyAndReturn({
+        where: { id: { in: g.ids }, leaseOwner: g.owner, status: 'DELIVERING' },
+        data: { status: 'SUCCEEDED', lastStatusCode: g.statusCode, lastError: null, leaseOwner: null, leaseExpiresAt: null, updatedAt: now, completedAt: now },
+      });
+      for (const row of rows) settled.set(row.id, toDomain(row));
+    }
+    return settled;
+  }
+
+  /**
    * Gives a claimed delivery back untouched (shutdown aborted its send):
    * PENDING, due now, and the attempt counted at claim is returned.
    */

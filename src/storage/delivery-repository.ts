@@ -158,6 +158,26 @@ export class DeliveryRepository {
     });
   }
 
+  /** {@link recordAttempt} for many attempts, in one multi-row insert. */
+  async recordAttempts(attempts: readonly AttemptRecord[]): Promise<void> {
+    if (attempts.length === 0) return;
+    await this.tx.deliveryAttempt.createMany({
+      data: attempts.map((a) => ({
+        id: a.id,
+        deliveryId: a.deliveryId,
+        number: a.number,
+        startedAt: a.startedAt,
+        durationMs: a.durationMs,
+        statusCode: a.statusCode,
+        errorClass: a.errorClass,
+        errorMessage: a.errorMessage,
+        responseExcerpt: a.responseExcerpt,
+        trigger: a.trigger,
+        url: a.url,
+      })),
+    });
+  }
+
   /** Cancels an agent's deliveries that are waiting (not the ones in flight) and returns them. */
   async cancelPending(tenantId: string, agentId: string, reason: string, now: Date): Promise<Delivery[]> {
     const rows = await this.tx.delivery.updateManyAndReturn({

@@ -1,7 +1,9 @@
 /**
- * LISTENs on PostgreSQL for deliveries enqueued by any replica and calls
- * back, so that every worker wakes at once instead of at its next poll. A
- * lost connection is re-opened with backoff; polling covers the gap.
+ * LISTENs on one PostgreSQL channel and calls back with each payload: by
+ * default deliveries enqueued by any replica, so that every worker wakes at
+ * once instead of at its next poll. A lost connection is re-opened with
+ * backoff; polling covers the gap, and `onReconnected` lets a listener that
+ * cannot rely on polling (a cache) drop what it may have missed.
  */
 import pg from 'pg';
 import type { Logger } from '../logger.js';
@@ -16,8 +18,11 @@ export class PostgresListener {
   constructor(
     private readonly connectionString: string,
     private readonly log: Logger,
-    private readonly onEnqueued: () => void,
+    private readonly onNotification: (payload: string) => void,
+    private readonly channel: string = ENQUEUED_CHANNEL,
+    private readonly onReconnected: () => void = () => undefined,
   ) {}
+  private connectedBefore = false;
 
   async start(): Promise<void> {
     await this.connect();
@@ -26,7 +31,7 @@ export class PostgresListener {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.connectionString });
     client.on('notification', (msg) => {
-      if (msg.channel === ENQUEUED_CHANNEL) this.onEnqueued();
+      if (msg.channel === this.channel) this.onNotification(msg.payload ?? '');
     });
     const lost = (err?: Error): void => {
       if (this.stopped || this.client !== client) return;
@@ -38,7 +43,7 @@ export class PostgresListener {
     client.on('end', () => lost());
     try {
       await client.connect();
-      await client.query(`LISTEN ${ENQUEUED_CHANNEL}`);
+      await client.query(`LISTEN ${this.channel}`);
       if (this.stopped) {
         // stop() ran while this connection was being opened.
         await client.end().catch(() => undefined);
@@ -46,6 +51,8 @@ export class PostgresListener {
       }
       this.client = client;
       this.failures = 0;
+      if (this.connectedBefore) this.onReconnected();
+      this.connectedBefore = true;
     } catch (err) {
       void client.end().catch(() => undefined);
       this.log.warn({ err }, 'could not LISTEN on PostgreSQL; relying on polling until it works');

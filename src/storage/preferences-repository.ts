@@ -1,7 +1,7 @@
 import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.js';
 import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, SigningSecrets } from '../domain/types.js';
-import type { PrismaTx } from './repositories.js';
+import type { Dialect, PrismaTx } from './repositories.js';
 import type { SealedPlace, SecretBox } from './secret-box.js';
 
 // Where each secret sits, for its encryption's additional data. A place names
@@ -101,11 +101,25 @@ export interface StoredSecrets {
   readonly webhookHeaders: string;
 }
 
+/**
+ * The PostgreSQL LISTEN/NOTIFY channel announcing a change to an agent's
+ * webhook target (preferences saved or deleted, secret rotated, webhook
+ * switched off); the payload is `JSON.stringify([tenantId, agentId])`.
+ * Replicas drop what they cached about the agent (src/delivery/target-cache.ts).
+ */
+export const PREFERENCES_CHANNEL = 'herald_preferences_changed';
+
 export class PreferencesRepository {
   constructor(
     private readonly tx: PrismaTx,
     private readonly box: SecretBox,
+    private readonly dialect: Dialect = 'sqlite',
   ) {}
+
+  /** Tells other replicas, at commit (NOTIFY is transactional), that the agent's target changed. */
+  private async announce(tenantId: string, agentId: string): Promise<void> {
+    if (this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${PREFERENCES_CHANNEL}, ${JSON.stringify([tenantId, agentId])})`;
+  }
 
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
@@ -123,6 +137,7 @@ export class PreferencesRepository {
     prefs: EditablePreferences,
     opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
   ): Promise<AgentPreferences> {
+    await this.announce(tenantId, agentId);
     const keeps = opts.exists && Object.values(prefs.webhookHeaders).includes(MASKED_HEADER_VALUE);
     const columns = toColumns(tenantId, agentId, prefs, keeps ? await this.storedHeaders(tenantId, agentId) : {}, this.box);
     // Turning the webhook back on (reason null) also starts the failure count afresh.
@@ -160,6 +175,7 @@ export class PreferencesRepository {
   /** Deletes the row; false when there was none. */
   async delete(tenantId: string, agentId: string): Promise<boolean> {
     const { count } = await this.tx.agentPreferences.deleteMany({ where: { tenantId, agentId } });
+    if (count > 0) await this.announce(tenantId, agentId);
     return count > 0;
   }
 
@@ -208,11 +224,21 @@ export class PreferencesRepository {
     await this.tx.agentPreferences.updateMany({ where: { tenantId, agentId, consecutiveFailures: { gt: 0 } }, data: { consecutiveFailures: 0 } });
   }
 
+  /** {@link resetFailures} for many agents of one tenant or several, in one statement (a no-op for agents at 0). */
+  async resetFailuresOf(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>): Promise<void> {
+    if (agents.length === 0) return;
+    await this.tx.agentPreferences.updateMany({
+      where: { consecutiveFailures: { gt: 0 }, OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) },
+      data: { consecutiveFailures: 0 },
+    });
+  }
+
   /** Replaces the secret; the old one signs until `previousExpiresAt` (null: revoked now). */
   async rotateSecret(tenantId: string, agentId: string, secret: string, previousExpiresAt: Date | null, now: Date): Promise<boolean> {
     const key = { tenantId_agentId: { tenantId, agentId } };
     const row = await this.tx.agentPreferences.findUnique({ where: key, select: { webhookSecret: true } });
     if (row === null) return false;
+    await this.announce(tenantId, agentId);
     const keepPrevious = previousExpiresAt !== null && row.webhookSecret !== null;
     await this.tx.agentPreferences.update({
       where: key,
@@ -238,6 +264,7 @@ export class PreferencesRepository {
       where: { tenantId, agentId, webhookUrl: url, ...(onlyIfOn ? { enableWebhook: true } : {}) },
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
+    if (count > 0) await this.announce(tenantId, agentId);
     return count > 0;
   }
 

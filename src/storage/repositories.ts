@@ -51,7 +51,7 @@ export class Repositories implements ReadRepositories {
 
   /** `secrets` encrypts and decrypts secrets at rest (default: none, plain text). */
   constructor(private readonly tx: PrismaTx, readonly dialect: Dialect, secrets: SecretBox = new SecretBox()) {
-    this.preferences = new PreferencesRepository(tx, secrets);
+    this.preferences = new PreferencesRepository(tx, secrets, dialect);
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
     this.queueStats = new QueueStatsRepository(tx);
