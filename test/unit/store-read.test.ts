@@ -11,6 +11,8 @@ function misusesOfRead(store: Store): Array<Promise<unknown>> {
   return [
     // @ts-expect-error a read runs outside a transaction: the agent lock would lock nothing
     store.read((r) => r.lockAgent('default', 'a1')),
+    // @ts-expect-error nor would a group's sorted locks
+    store.read((r) => r.lockAgentsInOrder(['default:a1'])),
     // @ts-expect-error a read cannot write preferences
     store.read((r) => r.preferences.delete('default', 'a1')),
     // @ts-expect-error a read cannot change a notification
@@ -26,7 +28,7 @@ function misusesOfRead(store: Store): Array<Promise<unknown>> {
 
 test('Store.read hands out repositories without the agent lock or write statements (checked by tsc)', () => {
   type Writers = Exclude<keyof Repositories, keyof ReadRepositories>;
-  const writeOnly: Record<Writers, true> = { lockAgent: true, retention: true };
-  assert.deepEqual(Object.keys(writeOnly).sort(), ['lockAgent', 'retention']);
+  const writeOnly: Record<Writers, true> = { flushPending: true, lockAgent: true, lockAgentsInOrder: true, retention: true };
+  assert.deepEqual(Object.keys(writeOnly).sort(), ['flushPending', 'lockAgent', 'lockAgentsInOrder', 'retention']);
   assert.equal(typeof misusesOfRead, 'function');
 });
