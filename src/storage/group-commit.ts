@@ -38,6 +38,7 @@ export interface GroupCommitOptions {
 export class GroupCommit<R> {
   private waiting: Array<GroupMember<R>> = [];
   private running = 0;
+  private scheduled = false;
 
   constructor(
     private readonly runGroup: GroupRunner<R>,
@@ -48,6 +49,20 @@ export class GroupCommit<R> {
     return new Promise<T>((resolve, reject) => {
       const lockKey = agentLockKey(agent.tenantId, agent.agentId);
       this.waiting.push({ agent, lockKey, work, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  /**
+   * Starts groups on the next turn of the event loop rather than at once:
+   * the callers a finished group answered come back within the same turn,
+   * and would otherwise trickle into a group of one or two.
+   */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
       this.startGroups();
     });
   }
@@ -63,7 +78,7 @@ export class GroupCommit<R> {
         })
         .finally(() => {
           this.running--;
-          this.startGroups();
+          this.schedule();
         });
     }
   }
