@@ -80,6 +80,47 @@ test('concurrent grouped writes each get their own result, and every row is comm
   }
 });
 
+test('rows of a group (one multi-row INSERT) are stored exactly as a single write stores them', async (t) => {
+  const { url, open } = await freshStore(t);
+  const store = await open();
+  const raw = await openRaw(url);
+  cleanup(t, () => raw.close());
+  const now = new Date('2026-03-29T01:30:00.123Z');
+  const deliverAt = new Date('2026-03-29T09:00:00.000Z');
+  const accepted = (id: string, agentId: string): Notification => ({
+    ...notification(id, agentId, now),
+    relatedEntityType: 'job',
+    metadata: { seq: 1, nested: { ok: true } },
+    idempotencyKey: `key-${id}`,
+    deliveryId: `d-${id}`,
+    decision: { outcome: 'DEFER', reason: 'QUIET_HOURS', deliverAt, explanation: 'quiet until 09:00', decidedAt: now },
+  });
+  const delivery = (id: string, agentId: string) => ({ id: `d-${id}`, tenantId: 'default', agentId, notificationId: id, eventType: 'notification' as const, body: '{"a":1}', nextAttemptAt: deliverAt, now });
+  await store.write(async (r) => {
+    await r.notifications.insert(accepted('single', 'x'));
+    await r.deliveries.enqueue(delivery('single', 'x'));
+  });
+  await Promise.all(
+    ['g1', 'g2'].map((id) =>
+      store.writeGrouped('default', id, async (r) => {
+        await r.notifications.insert(accepted(id, id));
+        await r.deliveries.enqueue(delivery(id, id));
+      }),
+    ),
+  );
+  const rows = await raw.all(`SELECT * FROM notifications ORDER BY id`);
+  const deliveries = await raw.all(`SELECT * FROM deliveries ORDER BY id`);
+  const comparable = (row: Record<string, unknown>): Record<string, unknown> => ({ ...row, id: null, agent_id: null, idempotency_key: null, delivery_id: null, notification_id: null });
+  const [g1, g2, single] = rows.map(comparable);
+  assert.deepEqual(g1, single);
+  assert.deepEqual(g2, single);
+  const [dg1, dg2, dsingle] = deliveries.map(comparable);
+  assert.deepEqual(dg1, dsingle);
+  assert.deepEqual(dg2, dsingle);
+  const read = await store.read((r) => r.notifications.findByIdempotencyKey('default', 'g1', 'key-g1'));
+  assert.deepEqual(read, accepted('g1', 'g1'));
+});
+
 test('one member the database refuses fails alone: the others of its group are committed and answered', async (t) => {
   const { open } = await freshStore(t);
   const store = await open();
