@@ -1,7 +1,7 @@
 import type { Delivery as Row, DeliveryAttempt as AttemptRow, Prisma } from '../generated/prisma/sqlite/client.js';
 import type { AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus, EventType } from '../domain/types.js';
 import { olderThan, type TimeCursor } from './page-token.js';
-import type { PendingInserts } from './pending-inserts.js';
+import type { DeliveryColumns, PendingInserts } from './pending-inserts.js';
 import type { Dialect, PrismaTx } from './repositories.js';
 
 export function toDomain(row: Row): Delivery {
@@ -106,7 +106,7 @@ export class DeliveryRepository {
 
   async enqueue(d: NewDelivery): Promise<Delivery> {
     if (this.pending !== null) {
-      const row = { id: d.id, tenantId: d.tenantId, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, body: d.body, status: 'PENDING', nextAttemptAt: d.nextAttemptAt, createdAt: d.now, updatedAt: d.now };
+      const row: DeliveryColumns = { id: d.id, tenantId: d.tenantId, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, body: d.body, status: 'PENDING', nextAttemptAt: d.nextAttemptAt, createdAt: d.now, updatedAt: d.now };
       this.pending.deliveries.push(row);
       return { ...row, eventType: d.eventType, status: 'PENDING', attemptCount: 0, lastStatusCode: null, lastError: null, completedAt: null };
     }

@@ -2,7 +2,7 @@ import type { Notification as Row, Prisma } from '../generated/prisma/sqlite/cli
 import { priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { DecisionOutcome, DecisionReason, JsonObject, Notification } from '../domain/types.js';
 import { olderThan, type TimeCursor } from './page-token.js';
-import type { PendingInserts } from './pending-inserts.js';
+import type { NotificationColumns, PendingInserts } from './pending-inserts.js';
 import type { PrismaTx } from './repositories.js';
 
 function toDomain(row: Row): Notification {
@@ -67,7 +67,7 @@ export class NotificationRepository {
   }
 
   async insert(n: Notification): Promise<void> {
-    const data = {
+    const data: NotificationColumns = {
       id: n.id,
       tenantId: n.tenantId,
       agentId: n.agentId,

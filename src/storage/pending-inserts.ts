@@ -51,24 +51,62 @@ export interface DeliveryColumns {
   readonly updatedAt: Date;
 }
 
+/**
+ * Column names by field: the INSERTs are built from these, and `satisfies`
+ * makes a field added to the row types without its column a compile error.
+ */
+const NOTIFICATION_COLUMNS = {
+  id: 'id',
+  tenantId: 'tenant_id',
+  agentId: 'agent_id',
+  notificationType: 'notification_type',
+  title: 'title',
+  content: 'content',
+  priority: 'priority',
+  relatedEntityType: 'related_entity_type',
+  relatedEntityId: 'related_entity_id',
+  metadata: 'metadata',
+  idempotencyKey: 'idempotency_key',
+  read: 'read',
+  readAt: 'read_at',
+  createdAt: 'created_at',
+  decisionOutcome: 'decision_outcome',
+  decisionReason: 'decision_reason',
+  decisionExplanation: 'decision_explanation',
+  deliverAt: 'deliver_at',
+  deliveryId: 'delivery_id',
+} as const satisfies Record<keyof NotificationColumns, string>;
+
+const DELIVERY_COLUMNS = {
+  id: 'id',
+  tenantId: 'tenant_id',
+  agentId: 'agent_id',
+  notificationId: 'notification_id',
+  eventType: 'event_type',
+  body: 'body',
+  status: 'status',
+  nextAttemptAt: 'next_attempt_at',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+} as const satisfies Record<keyof DeliveryColumns, string>;
+
+/** One INSERT of `rows` into `table`; names come from the constants above, values are bound. */
+function multiRowInsert<Row extends object>(table: string, columns: Readonly<Record<keyof Row, string>>, rows: readonly Row[]): Prisma.Sql {
+  const fields = Object.keys(columns) as Array<keyof Row>;
+  const names = fields.map((f) => `"${columns[f]}"`).join(', ');
+  const values = rows.map((row) => Prisma.sql`(${Prisma.join(fields.map((f) => row[f]))})`);
+  return Prisma.sql`INSERT INTO ${Prisma.raw(`"${table}" (${names})`)} VALUES ${Prisma.join(values)}`;
+}
+
 export class PendingInserts {
   readonly notifications: NotificationColumns[] = [];
   readonly deliveries: DeliveryColumns[] = [];
 
   /** Writes the held rows; deliveries after notifications, as a create writes them. */
   async flush(tx: PrismaTx, dialect: Dialect): Promise<void> {
-    if (this.notifications.length > 0) {
-      const rows = this.notifications.map(
-        (n) =>
-          Prisma.sql`(${n.id}, ${n.tenantId}, ${n.agentId}, ${n.notificationType}, ${n.title}, ${n.content}, ${n.priority}, ${n.relatedEntityType}, ${n.relatedEntityId}, ${n.metadata}, ${n.idempotencyKey}, ${n.read}, ${n.readAt}, ${n.createdAt}, ${n.decisionOutcome}, ${n.decisionReason}, ${n.decisionExplanation}, ${n.deliverAt}, ${n.deliveryId})`,
-      );
-      await tx.$executeRaw`INSERT INTO "notifications" ("id", "tenant_id", "agent_id", "notification_type", "title", "content", "priority", "related_entity_type", "related_entity_id", "metadata", "idempotency_key", "read", "read_at", "created_at", "decision_outcome", "decision_reason", "decision_explanation", "deliver_at", "delivery_id") VALUES ${Prisma.join(rows)}`;
-    }
+    if (this.notifications.length > 0) await tx.$executeRaw(multiRowInsert('notifications', NOTIFICATION_COLUMNS, this.notifications));
     if (this.deliveries.length > 0) {
-      const rows = this.deliveries.map(
-        (d) => Prisma.sql`(${d.id}, ${d.tenantId}, ${d.agentId}, ${d.notificationId}, ${d.eventType}, ${d.body}, ${d.status}, ${d.nextAttemptAt}, ${d.createdAt}, ${d.updatedAt})`,
-      );
-      await tx.$executeRaw`INSERT INTO "deliveries" ("id", "tenant_id", "agent_id", "notification_id", "event_type", "body", "status", "next_attempt_at", "created_at", "updated_at") VALUES ${Prisma.join(rows)}`;
+      await tx.$executeRaw(multiRowInsert('deliveries', DELIVERY_COLUMNS, this.deliveries));
       // One wake-up for the group; NOTIFY is delivered at commit.
       if (dialect === 'postgresql') await tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
     }
