@@ -142,14 +142,17 @@ export class Store {
    * Like `write`, for work that locks one agent (`tenantId`, `agentId`) and
    * nothing else: concurrent calls are committed together (group commit).
    * The answer is the one `write` would give: `fn`'s result once its
-   * transaction has committed, or its own error. A group's members run one
-   * after another in call order, each seeing the ones before it; the group
+   * transaction has committed, or its own error. A group holds one member
+   * per agent (a second call for an agent waits for the next group), and its
+   * members run one after another in call order; the group
    * takes its agents' locks first, in one sorted pass (PostgreSQL advisory
    * locks: groups of different replicas cannot deadlock), and `fn`'s
    * `lockAgent` for its own agent then finds the lock held. Then it reads
    * their preferences in one statement (fresh: any acknowledged write of
    * them held the same lock), runs the members' work, and writes their
-   * notifications and deliveries with one multi-row insert each. When a member
+   * notifications and deliveries with one multi-row insert each (so the
+   * work's reads do not see the group's inserts: only other agents' rows
+   * are held back). When a member
    * fails, the group is rolled back and every member runs again alone in
    * its own transaction, so one failing call never fails the others. Like
    * `write`'s, `fn` may run more than once and must do nothing but the
