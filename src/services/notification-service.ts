@@ -126,7 +126,9 @@ export class NotificationService {
   }
 
   private async createOnce(tenant: string, input: NotificationInput): Promise<CreateResult> {
-    const { result, enqueued } = await this.store.write(async (r): Promise<{ result: CreateResult; enqueued: Delivery | null }> => {
+    // Grouped with concurrent creates of other agents into one transaction;
+    // it resolves only once committed, so the events below are for committed rows.
+    const { result, enqueued } = await this.store.writeGrouped(tenant, input.agentId, async (r): Promise<{ result: CreateResult; enqueued: Delivery | null }> => {
       // Everything below (idempotency look-up, hourly count, insert) happens
       // under the agent's lock, so concurrent creates are decided one by one.
       await r.lockAgent(tenant, input.agentId);

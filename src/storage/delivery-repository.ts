@@ -1,6 +1,7 @@
 import type { Delivery as Row, DeliveryAttempt as AttemptRow, Prisma } from '../generated/prisma/sqlite/client.js';
 import type { AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus, EventType } from '../domain/types.js';
 import { olderThan, type TimeCursor } from './page-token.js';
+import type { DeliveryColumns, PendingInserts } from './pending-inserts.js';
 import type { Dialect, PrismaTx } from './repositories.js';
 
 export function toDomain(row: Row): Delivery {
@@ -77,9 +78,11 @@ export interface DeliveryStats {
 }
 
 export class DeliveryRepository {
+  /** `pending`: in a group commit, where `enqueue` holds its row for the group's multi-row insert. */
   constructor(
     private readonly tx: PrismaTx,
     private readonly dialect: Dialect,
+    private readonly pending: PendingInserts | null = null,
   ) {}
 
   private insert(d: NewDelivery, claim: { owner: string; leaseUntil: Date } | null) {
@@ -102,6 +105,11 @@ export class DeliveryRepository {
   }
 
   async enqueue(d: NewDelivery): Promise<Delivery> {
+    if (this.pending !== null) {
+      const row: DeliveryColumns = { id: d.id, tenantId: d.tenantId, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, body: d.body, status: 'PENDING', nextAttemptAt: d.nextAttemptAt, createdAt: d.now, updatedAt: d.now };
+      this.pending.deliveries.push(row);
+      return { ...row, eventType: d.eventType, status: 'PENDING', attemptCount: 0, lastStatusCode: null, lastError: null, completedAt: null };
+    }
     const row = await this.insert(d, null);
     // Other replicas' workers wake on this at commit (never before: NOTIFY
     // is transactional), so their latency does not depend on the poll.

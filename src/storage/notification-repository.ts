@@ -2,6 +2,7 @@ import type { Notification as Row, Prisma } from '../generated/prisma/sqlite/cli
 import { priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { DecisionOutcome, DecisionReason, JsonObject, Notification } from '../domain/types.js';
 import { olderThan, type TimeCursor } from './page-token.js';
+import type { NotificationColumns, PendingInserts } from './pending-inserts.js';
 import type { PrismaTx } from './repositories.js';
 
 function toDomain(row: Row): Notification {
@@ -41,7 +42,11 @@ export interface NotificationFilters {
 }
 
 export class NotificationRepository {
-  constructor(private readonly tx: PrismaTx) {}
+  /** `pending`: in a group commit, where inserts are held and written together at its end. */
+  constructor(
+    private readonly tx: PrismaTx,
+    private readonly pending: PendingInserts | null = null,
+  ) {}
 
   /** The notification, if it belongs to `tenantId`. */
   async get(tenantId: string, id: string): Promise<Notification | null> {
@@ -62,29 +67,29 @@ export class NotificationRepository {
   }
 
   async insert(n: Notification): Promise<void> {
-    await this.tx.notification.create({
-      data: {
-        id: n.id,
-        tenantId: n.tenantId,
-        agentId: n.agentId,
-        notificationType: n.notificationType,
-        title: n.title,
-        content: n.content,
-        priority: PRIORITY_RANK[n.priority],
-        relatedEntityType: n.relatedEntityType,
-        relatedEntityId: n.relatedEntityId,
-        metadata: JSON.stringify(n.metadata),
-        idempotencyKey: n.idempotencyKey,
-        read: n.read,
-        readAt: n.readAt,
-        createdAt: n.createdAt,
-        decisionOutcome: n.decision.outcome,
-        decisionReason: n.decision.reason,
-        decisionExplanation: n.decision.explanation,
-        deliverAt: n.decision.deliverAt,
-        deliveryId: n.deliveryId,
-      },
-    });
+    const data: NotificationColumns = {
+      id: n.id,
+      tenantId: n.tenantId,
+      agentId: n.agentId,
+      notificationType: n.notificationType,
+      title: n.title,
+      content: n.content,
+      priority: PRIORITY_RANK[n.priority],
+      relatedEntityType: n.relatedEntityType,
+      relatedEntityId: n.relatedEntityId,
+      metadata: JSON.stringify(n.metadata),
+      idempotencyKey: n.idempotencyKey,
+      read: n.read,
+      readAt: n.readAt,
+      createdAt: n.createdAt,
+      decisionOutcome: n.decision.outcome,
+      decisionReason: n.decision.reason,
+      decisionExplanation: n.decision.explanation,
+      deliverAt: n.decision.deliverAt,
+      deliveryId: n.deliveryId,
+    };
+    if (this.pending !== null) this.pending.notifications.push(data);
+    else await this.tx.notification.create({ data });
   }
 
   /** Newest first; `after` is the (created_at, id) of the last row of the previous page. */

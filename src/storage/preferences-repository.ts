@@ -110,6 +110,9 @@ export interface StoredSecrets {
 export const PREFERENCES_CHANNEL = 'herald_preferences_changed';
 
 export class PreferencesRepository {
+  /** `get`'s answers read ahead by `prefetch`, by tenant:agent. */
+  private prefetched: Map<string, AgentPreferences | null> | null = null;
+
   constructor(
     private readonly tx: PrismaTx,
     private readonly box: SecretBox,
@@ -121,7 +124,22 @@ export class PreferencesRepository {
     if (this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${PREFERENCES_CHANNEL}, ${JSON.stringify([tenantId, agentId])})`;
   }
 
+  /**
+   * Reads several agents' preferences in one statement; `get` answers them
+   * from memory from then on. Only for a group commit, whose work cannot
+   * write preferences (GroupRepositories) and which has taken the agents'
+   * locks before this read, so every acknowledged write is visible to it.
+   */
+  async prefetch(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>): Promise<void> {
+    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
+    const found = new Map<string, AgentPreferences | null>(agents.map((a) => [`${a.tenantId}:${a.agentId}`, null]));
+    for (const row of rows) found.set(`${row.tenantId}:${row.agentId}`, toDomain(row));
+    this.prefetched = found;
+  }
+
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
+    const known = this.prefetched?.get(`${tenantId}:${agentId}`);
+    if (known !== undefined) return known;
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
     return row === null ? null : toDomain(row);
   }

@@ -6,6 +6,7 @@ import type { Prisma } from '../generated/prisma/sqlite/client.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
+import { PendingInserts } from './pending-inserts.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
 import { RetentionRepository } from './retention-repository.js';
@@ -40,7 +41,27 @@ export interface ReadRepositories {
   ping(): Promise<void>;
 }
 
-export class Repositories implements ReadRepositories {
+/**
+ * What work in a group commit may use (`Store.writeGrouped`): its agent's
+ * lock, a create's reads, and the two inserts the group holds for its
+ * multi-row statements. No preferences write: the group reads its agents'
+ * preferences once, under their locks, and `preferences.get` answers from that.
+ */
+export interface GroupRepositories {
+  readonly dialect: Dialect;
+  lockAgent(tenantId: string, agentId: string): Promise<void>;
+  readonly preferences: Pick<PreferencesRepository, 'get'>;
+  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'insert'>;
+  readonly deliveries: Pick<DeliveryRepository, 'enqueue'>;
+}
+
+/** A group commit's state: the agent locks it holds and the inserts it holds back. */
+export interface GroupContext {
+  readonly heldAgentLocks: ReadonlySet<string>;
+  readonly pending: PendingInserts;
+}
+
+export class Repositories implements ReadRepositories, GroupRepositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
@@ -49,11 +70,21 @@ export class Repositories implements ReadRepositories {
   /** The queue's claim/extend/settle/release statements. */
   readonly queue: DeliveryQueue;
 
-  /** `secrets` encrypts and decrypts secrets at rest (default: none, plain text). */
-  constructor(private readonly tx: PrismaTx, readonly dialect: Dialect, secrets: SecretBox = new SecretBox()) {
+  /**
+   * `secrets` encrypts and decrypts secrets at rest (default: none, plain
+   * text). `group` is given in a group commit, which has taken its agents'
+   * locks already (`lockAgent` then refuses any other agent, whose lock
+   * taken out of order could deadlock) and holds inserts back.
+   */
+  constructor(
+    private readonly tx: PrismaTx,
+    readonly dialect: Dialect,
+    secrets: SecretBox = new SecretBox(),
+    private readonly group: GroupContext | null = null,
+  ) {
     this.preferences = new PreferencesRepository(tx, secrets, dialect);
-    this.notifications = new NotificationRepository(tx);
-    this.deliveries = new DeliveryRepository(tx, dialect);
+    this.notifications = new NotificationRepository(tx, group?.pending ?? null);
+    this.deliveries = new DeliveryRepository(tx, dialect, group?.pending ?? null);
     this.queueStats = new QueueStatsRepository(tx);
     this.retention = new RetentionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect);
@@ -65,9 +96,32 @@ export class Repositories implements ReadRepositories {
    * transactions already run one at a time.
    */
   async lockAgent(tenantId: string, agentId: string): Promise<void> {
-    if (this.dialect === 'postgresql') {
-      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${agentLockKey(tenantId, agentId)}, 0))`;
+    const key = agentLockKey(tenantId, agentId);
+    if (this.group !== null) {
+      if (!this.group.heldAgentLocks.has(key)) throw new Error('lockAgent: this group commit did not declare the agent, whose lock it cannot take in order');
+      return;
     }
+    if (this.dialect === 'postgresql') {
+      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
+    }
+  }
+
+  /**
+   * Takes the locks of several agents (`agentLockKey`s) in one statement,
+   * in the order of the locks' own ids: two transactions that both take
+   * their agents this way (groups of this or another replica) cannot each
+   * hold a lock the other waits for. Before any work of the transaction,
+   * and never inside a savepoint, whose rollback would release them.
+   */
+  async lockAgentsInOrder(keys: readonly string[]): Promise<void> {
+    if (this.dialect !== 'postgresql' || keys.length === 0) return;
+    // The subquery sorts before the outer SELECT evaluates the lock calls row by row.
+    await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(${[...keys]}::text[]) AS k ORDER BY h) AS ordered`;
+  }
+
+  /** A group commit's rows held back by `notifications.insert` and `deliveries.enqueue`, written now. */
+  async flushPending(): Promise<void> {
+    await this.group?.pending.flush(this.tx, this.dialect);
   }
 
   async ping(): Promise<void> {

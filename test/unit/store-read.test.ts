@@ -11,6 +11,8 @@ function misusesOfRead(store: Store): Array<Promise<unknown>> {
   return [
     // @ts-expect-error a read runs outside a transaction: the agent lock would lock nothing
     store.read((r) => r.lockAgent('default', 'a1')),
+    // @ts-expect-error nor would a group's sorted locks
+    store.read((r) => r.lockAgentsInOrder(['default:a1'])),
     // @ts-expect-error a read cannot write preferences
     store.read((r) => r.preferences.delete('default', 'a1')),
     // @ts-expect-error a read cannot change a notification
@@ -21,12 +23,14 @@ function misusesOfRead(store: Store): Array<Promise<unknown>> {
     store.read((r) => r.queue.claimDue('owner', { now: new Date(), leaseMs: 1, limit: 1, agentMaxInFlight: 1 })),
     // @ts-expect-error a read cannot delete old rows
     store.read((r) => r.retention.deleteFinishedDeliveries(new Date(), 1)),
+    // @ts-expect-error a group commit answers preferences.get from one read at its start: its work cannot write them
+    store.writeGrouped('default', 'a1', (r) => r.preferences.delete('default', 'a1')),
   ];
 }
 
 test('Store.read hands out repositories without the agent lock or write statements (checked by tsc)', () => {
   type Writers = Exclude<keyof Repositories, keyof ReadRepositories>;
-  const writeOnly: Record<Writers, true> = { lockAgent: true, retention: true };
-  assert.deepEqual(Object.keys(writeOnly).sort(), ['lockAgent', 'retention']);
+  const writeOnly: Record<Writers, true> = { flushPending: true, lockAgent: true, lockAgentsInOrder: true, retention: true };
+  assert.deepEqual(Object.keys(writeOnly).sort(), ['flushPending', 'lockAgent', 'lockAgentsInOrder', 'retention']);
   assert.equal(typeof misusesOfRead, 'function');
 });
