@@ -122,13 +122,14 @@ export const ROUTES: readonly Route[] = [
     rpc: 'GetDeliveryStats',
     async handle(c) {
       const tenant = c.page.caller.tenant;
-      const [stats, queue, disabled, failing] = [
+      const [stats, hours, queue, disabled, failing] = [
         await c.services.deliveries.stats(tenant, '', null),
+        await c.services.overview.attemptsByHour(tenant),
         await c.services.overview.queue(tenant),
         await c.services.overview.disabledAgents(tenant),
         await c.services.deliveries.list(tenant, '', 'FAILED', 20, ''),
       ];
-      return page(overviewPage(c.page, { stats, queue, disabled, failing: failing.items }));
+      return page(overviewPage(c.page, { stats, hours, queue, disabled, failing: failing.items }));
     },
   },
   {

@@ -3,6 +3,7 @@
  * nothing above storage/ sees a Prisma row.
  */
 import type { Prisma } from '../generated/prisma/sqlite/client.js';
+import { AttemptSeriesRepository } from './attempt-series-repository.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
@@ -36,6 +37,7 @@ export interface ReadRepositories {
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'list'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
+  readonly attemptSeries: AttemptSeriesRepository;
   readonly queue: Pick<DeliveryQueue, 'nextDueInMs'>;
   ping(): Promise<void>;
 }
@@ -45,6 +47,7 @@ export class Repositories implements ReadRepositories {
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
   readonly queueStats: QueueStatsRepository;
+  readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
   /** The queue's claim/extend/settle/release statements. */
   readonly queue: DeliveryQueue;
@@ -55,6 +58,7 @@ export class Repositories implements ReadRepositories {
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
     this.queueStats = new QueueStatsRepository(tx);
+    this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect);
   }

@@ -117,7 +117,7 @@ test('in Chromium: an operator finds an agent, sees why a notification was defer
 
   await t.test('the overview shows the charts, the queue and the latest failures (before the retry)', async () => {
     await page.goto(c.base);
-    assert.equal(await page.locator('figure.chart svg').count(), 3);
+    assert.equal(await page.locator('figure.chart svg').count(), 4);
     assert.match((await page.locator('#queue-due').textContent()) ?? '', /^\d+$/);
     assert.match((await page.locator('table.deliveries').textContent()) ?? '', new RegExp(`${deliveryId}.*flaky-hook.*FAILED`, 's'), 'the failed delivery is under "failing now"');
     await shot(page, 'overview');
