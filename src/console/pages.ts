@@ -149,12 +149,24 @@ function preferencesList(p: AgentPreferences, usedThisHour: number, now: Date): 
 <dt>Updated</dt><dd>${iso(p.updatedAt)}</dd></dl>`;
 }
 
-export function agentPage(ctx: PageContext, p: AgentPreferences, usedThisHour: number, notifications: readonly Notification[], deliveries: readonly Delivery[], notice: string | null): Html {
+/** The test delivery SendTestWebhook just made, as the agent page reports it. */
+function testResult(ctx: PageContext, d: Delivery): Html {
+  const ok = d.status === 'SUCCEEDED';
+  return html`<p class="${ok ? 'notice' : 'error'}" role="status" id="test-result">Test webhook sent: delivery <a href="${link(ctx, `/deliveries/${encodeURIComponent(d.id)}`)}">${d.id}</a> ${statusBadge(d.status)}${d.lastStatusCode === null ? '' : ` (HTTP ${d.lastStatusCode})`}${ok || d.lastError === null ? '' : `: ${d.lastError}`}.</p>`;
+}
+
+function testForm(ctx: PageContext, p: AgentPreferences): Html {
+  if (p.webhookUrl === null) return html`<p class="hint">Set a webhook URL to send a test webhook.</p>`;
+  return html`<form method="post" action="${link(ctx, `/agents/${encodeURIComponent(p.agentId)}/test`)}" class="inline">${csrfField(ctx)}<button id="send-test">Send test webhook</button></form> <span class="hint">a signed <code>test</code> event to ${urlHost(p.webhookUrl)} now, recorded as a delivery (SendTestWebhook)</span>`;
+}
+
+/** `tested`: the delivery of a test webhook sent from this page, reported at the top. */
+export function agentPage(ctx: PageContext, p: AgentPreferences, usedThisHour: number, notifications: readonly Notification[], deliveries: readonly Delivery[], notice: string | null, tested: Delivery | null = null): Html {
   const write = canWrite(ctx.caller.role);
   const id = encodeURIComponent(p.agentId);
-  const body = html`${notice === null ? '' : html`<p class="notice" role="status">${notice}</p>`}
+  const body = html`${notice === null ? '' : html`<p class="notice" role="status">${notice}</p>`}${tested === null ? '' : testResult(ctx, tested)}
 <p><a href="${link(ctx, '/why', { agent: p.agentId })}">Why would a notification be sent to this agent?</a></p>
-<section><h2>Preferences</h2>${preferencesList(p, usedThisHour, ctx.now)}${write ? preferencesForm(ctx, p) : ''}</section>
+<section><h2>Preferences</h2>${preferencesList(p, usedThisHour, ctx.now)}${write ? html`<div class="actions">${testForm(ctx, p)}</div>${preferencesForm(ctx, p)}` : ''}</section>
 <section><h2>Recent notifications</h2>${notifications.length === 0 ? html`<p class="empty">No notifications.</p>` : html`<table id="notifications"><thead><tr><th>Created</th><th>Type</th><th>Title</th><th>Priority</th><th>Outcome</th><th>Reason</th><th>Explanation</th><th>Delivery</th></tr></thead><tbody>
 ${notifications.map((n) => html`<tr><td><a href="${link(ctx, `/notifications/${encodeURIComponent(n.id)}`)}">${iso(n.createdAt)}</a></td><td>${n.notificationType}</td><td>${n.title}</td><td>${n.priority}</td><td>${outcomeBadge(n.decision)}</td><td>${n.decision.reason}</td><td>${n.decision.explanation}</td><td>${n.deliveryId === null ? '—' : html`<a href="${link(ctx, `/deliveries/${encodeURIComponent(n.deliveryId)}`)}">${n.deliveryId}</a>`}</td></tr>`)}
 </tbody></table>`}</section>

@@ -156,6 +156,44 @@ test('Replay on a failed delivery schedules exactly that delivery again through 
   assert.match(none.headers.get('location') ?? '', /done=replayed&count=0/, 'nothing is FAILED any more');
 });
 
+test('"Send test webhook" is refused 403 for a read token and sends nothing; for a write token it sends a test event through SendTestWebhook and the agent page links to the delivery', async (t) => {
+  const c = await startConsoleHerald(t);
+  const r = await receiver(t, [{ status: 200, body: 'test ok' }, { status: 500, body: 'broken' }]);
+  await c.grpc('default').preferences.UpdatePreferences({ preferences: { agent_id: 'test-agent', enable_webhook: true, webhook_url: r.url } });
+  const reader = await signedIn(c, CONSOLE_TOKENS.read);
+  assert.doesNotMatch((await reader.get('/agents/test-agent')).body, /id="send-test"/);
+  const refused = await reader.post('/agents/test-agent/test', { _csrf: await reader.csrf('/agents/test-agent') });
+  assert.equal(refused.status, 403);
+  assert.match(refused.body, /SendTestWebhook needs the write role/);
+  assert.equal(r.requests.length, 0);
+
+  const writer = await signedIn(c, CONSOLE_TOKENS.write);
+  const csrf = await writer.csrf('/agents/test-agent');
+  assert.match((await writer.get('/agents/test-agent')).body, /id="send-test"/);
+  assert.equal((await writer.post('/agents/test-agent/test', {})).status, 403, 'without the CSRF token');
+  assert.equal(r.requests.length, 0);
+  const sent = await writer.post('/agents/test-agent/test', { _csrf: csrf });
+  assert.equal(sent.status, 303, sent.body.slice(0, 300));
+  const location = sent.headers.get('location') ?? '';
+  const id = /[?&]delivery=([^&]+)/.exec(location)?.[1] ?? '';
+  assert.match(location, /^\/agents\/test-agent\?done=tested&delivery=[^&]+&tenant=default$/);
+  assert.equal(r.requests.length, 1);
+  assert.equal(r.requests[0]?.headers['x-herald-event'], 'test');
+  const page = await writer.get(location);
+  assert.match(page.body, new RegExp(`id="test-result">Test webhook sent: delivery <a href="/deliveries/${id}\\?tenant=default">${id}</a> <span class="badge status-succeeded">SUCCEEDED</span> \\(HTTP 200\\)`));
+  const delivery = await c.grpc('default').deliveries.GetDelivery({ id });
+  assert.equal(delivery.attempts[0]?.trigger, 'ATTEMPT_TRIGGER_TEST');
+  assert.match((await writer.get(`/deliveries/${id}`)).body, /test ok/);
+
+  const failed = await writer.post('/agents/test-agent/test', { _csrf: csrf });
+  const failedPage = await writer.get(failed.headers.get('location') ?? '');
+  assert.match(failedPage.body, /class="error" role="status" id="test-result">Test webhook sent: delivery .*status-failed.*\(HTTP 500\)/);
+  assert.equal(r.requests.length, 2);
+  const stranger = await signedIn(c, CONSOLE_TOKENS.otherWrite);
+  await c.grpc('other').preferences.UpdatePreferences({ preferences: { agent_id: 'test-agent' } });
+  assert.doesNotMatch((await stranger.get(`/agents/test-agent?done=tested&delivery=${id}`)).body, /test-result/, "another tenant's delivery is not reported");
+});
+
 test('a console address already in use stops start-up with the error', async (t) => {
   const first = await startConsoleHerald(t);
   await assert.rejects(startConsoleHerald(t, { env: { HERALD_CONSOLE_ADDRESS: `127.0.0.1:${new URL(first.base).port}` } }), /EADDRINUSE/);
