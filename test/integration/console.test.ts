@@ -54,6 +54,28 @@ test('a page without a session redirects to sign-in; a wrong token is refused an
   assert.equal(s.cookie, '');
 });
 
+test('after ten failed sign-ins in a minute an address gets 429 with Retry-After, even with a valid token, until the minute has passed', async (t) => {
+  let now = new Date('2026-05-04T10:00:00Z');
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' }, clock: () => now });
+  const s = new ConsoleSession(c.base);
+  for (let i = 0; i < 10; i++) {
+    assert.equal((await s.signIn(`wrong-token-number-${i}`)).status, 401, `failure ${i + 1}`);
+    now = new Date(now.getTime() + 2_000);
+  }
+  // Ten failures from +0 s to +18 s; now is +20 s.
+  const limited = await s.signIn(CONSOLE_TOKENS.write);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get('retry-after'), '40');
+  assert.match(limited.body, /Too many failed sign-ins from your address: try again in 40 s\./);
+  assert.equal(s.cookie, '', 'no session while limited');
+  now = new Date('2026-05-04T10:00:59.999Z');
+  assert.equal((await s.signIn(CONSOLE_TOKENS.write)).headers.get('retry-after'), '1');
+  now = new Date('2026-05-04T10:01:00.000Z');
+  const allowed = await s.signIn(CONSOLE_TOKENS.write);
+  assert.equal(allowed.status, 303, 'the first failure has left the window');
+  assert.equal((await s.get('/')).status, 200);
+});
+
 test('sign-in sets an HttpOnly, SameSite=Strict session cookie (not Secure over plain HTTP) and sign-out ends the session', async (t) => {
   const c = await startConsoleHerald(t);
   const s = new ConsoleSession(c.base);
