@@ -3,6 +3,7 @@
  * print and screenshot the same as they render. Colours come from classes in
  * console.css (the Content-Security-Policy allows no inline style).
  */
+import { HOUR_MS } from '../domain/attempt-series.js';
 import { html, type Html } from './html.js';
 
 export interface Bar {
@@ -78,7 +79,7 @@ export function linePath(values: readonly (number | null)[], max: number): strin
 }
 
 const hhmm = (d: Date): string => `${String(d.getUTCHours()).padStart(2, '0')}:00`;
-const hourRange = (d: Date): string => `${d.toISOString().slice(0, 10)} ${hhmm(d)}–${hhmm(new Date(d.getTime() + 3_600_000))} UTC`;
+const hourRange = (d: Date): string => `${d.toISOString().slice(0, 10)} ${hhmm(d)}–${hhmm(new Date(d.getTime() + HOUR_MS))} UTC`;
 
 /** The axes of an hourly chart: y ticks at 0, half and top (half left out when it would not be a whole count), an hour label every three hours. */
 function axes(hours: readonly Date[], max: number, format: (v: number) => string, wholeNumbers: boolean): Html {
