@@ -4,11 +4,12 @@
  */
 import { hasRole, type CallerRole } from '../auth/roles.js';
 import type { Caller } from '../auth/tokens.js';
+import type { HourPoint } from '../domain/attempt-series.js';
 import type { AgentPreferences, Decision, Delivery, DeliveryStatus, Notification } from '../domain/types.js';
 import { DELIVERY_STATUSES, PRIORITIES } from '../domain/types.js';
 import type { DeliveryDetail } from '../services/delivery-service.js';
 import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
-import { barChart } from './charts.js';
+import { barChart, hourLineChart, stackedHourChart } from './charts.js';
 import { href, html, type Html, type Renderable } from './html.js';
 import { localTime, quietStatus } from './quiet-status.js';
 
@@ -148,12 +149,24 @@ function preferencesList(p: AgentPreferences, usedThisHour: number, now: Date): 
 <dt>Updated</dt><dd>${iso(p.updatedAt)}</dd></dl>`;
 }
 
-export function agentPage(ctx: PageContext, p: AgentPreferences, usedThisHour: number, notifications: readonly Notification[], deliveries: readonly Delivery[], notice: string | null): Html {
+/** The test delivery SendTestWebhook just made, as the agent page reports it. */
+function testResult(ctx: PageContext, d: Delivery): Html {
+  const ok = d.status === 'SUCCEEDED';
+  return html`<p class="${ok ? 'notice' : 'error'}" role="status" id="test-result">Test webhook sent: delivery <a href="${link(ctx, `/deliveries/${encodeURIComponent(d.id)}`)}">${d.id}</a> ${statusBadge(d.status)}${d.lastStatusCode === null ? '' : ` (HTTP ${d.lastStatusCode})`}${ok || d.lastError === null ? '' : `: ${d.lastError}`}.</p>`;
+}
+
+function testForm(ctx: PageContext, p: AgentPreferences): Html {
+  if (p.webhookUrl === null) return html`<p class="hint">Set a webhook URL to send a test webhook.</p>`;
+  return html`<form method="post" action="${link(ctx, `/agents/${encodeURIComponent(p.agentId)}/test`)}" class="inline">${csrfField(ctx)}<button id="send-test">Send test webhook</button></form> <span class="hint">a signed <code>test</code> event to ${urlHost(p.webhookUrl)} now, recorded as a delivery (SendTestWebhook)</span>`;
+}
+
+/** `tested`: the delivery of a test webhook sent from this page, reported at the top. */
+export function agentPage(ctx: PageContext, p: AgentPreferences, usedThisHour: number, notifications: readonly Notification[], deliveries: readonly Delivery[], notice: string | null, tested: Delivery | null = null): Html {
   const write = canWrite(ctx.caller.role);
   const id = encodeURIComponent(p.agentId);
-  const body = html`${notice === null ? '' : html`<p class="notice" role="status">${notice}</p>`}
+  const body = html`${notice === null ? '' : html`<p class="notice" role="status">${notice}</p>`}${tested === null ? '' : testResult(ctx, tested)}
 <p><a href="${link(ctx, '/why', { agent: p.agentId })}">Why would a notification be sent to this agent?</a></p>
-<section><h2>Preferences</h2>${preferencesList(p, usedThisHour, ctx.now)}${write ? preferencesForm(ctx, p) : ''}</section>
+<section><h2>Preferences</h2>${preferencesList(p, usedThisHour, ctx.now)}${write ? html`<div class="actions">${testForm(ctx, p)}</div>${preferencesForm(ctx, p)}` : ''}</section>
 <section><h2>Recent notifications</h2>${notifications.length === 0 ? html`<p class="empty">No notifications.</p>` : html`<table id="notifications"><thead><tr><th>Created</th><th>Type</th><th>Title</th><th>Priority</th><th>Outcome</th><th>Reason</th><th>Explanation</th><th>Delivery</th></tr></thead><tbody>
 ${notifications.map((n) => html`<tr><td><a href="${link(ctx, `/notifications/${encodeURIComponent(n.id)}`)}">${iso(n.createdAt)}</a></td><td>${n.notificationType}</td><td>${n.title}</td><td>${n.priority}</td><td>${outcomeBadge(n.decision)}</td><td>${n.decision.reason}</td><td>${n.decision.explanation}</td><td>${n.deliveryId === null ? '—' : html`<a href="${link(ctx, `/deliveries/${encodeURIComponent(n.deliveryId)}`)}">${n.deliveryId}</a>`}</td></tr>`)}
 </tbody></table>`}</section>
@@ -205,19 +218,32 @@ ${error === null ? '' : html`<p class="error" role="alert">${error}</p>`}${decis
 
 export interface OverviewData {
   readonly stats: { byStatus: Readonly<Record<DeliveryStatus, number>>; successRate: number; p50LatencyMs: number; p95LatencyMs: number; attempts: number; total: number; since: Date };
+  /** The last 24 hours of attempts, oldest first. */
+  readonly hours: readonly HourPoint[];
   readonly queue: QueueSnapshot;
   readonly disabled: { agents: readonly AgentPreferences[]; complete: boolean };
   readonly failing: readonly Delivery[];
 }
 
-export function overviewPage(ctx: PageContext, o: OverviewData): Html {
-  const s = o.stats;
-  const oldestAge = o.queue.oldestDueAt === null ? null : Math.max(0, Math.round((ctx.now.getTime() - o.queue.oldestDueAt.getTime()) / 1000));
-  const body = html`<div class="charts">
+const percent = (v: number): string => `${Math.round(v * 1000) / 10} %`;
+
+/** The overview's charts: deliveries by status (totals), then attempts, success rate and latency hour by hour. */
+function overviewCharts(s: OverviewData['stats'], hours: readonly HourPoint[]): Html {
+  const starts = hours.map((h) => h.hourStart);
+  const attempts = hours.reduce((a, h) => a + h.attempts, 0);
+  const succeeded = hours.reduce((a, h) => a + h.succeeded, 0);
+  return html`<div class="charts">
 ${barChart(`Deliveries by status, created since ${iso(s.since)}`, DELIVERY_STATUSES.map((st) => ({ label: st, value: s.byStatus[st], tone: `bar-${st.toLowerCase()}` })))}
-${barChart('Success rate (succeeded / finished), last 24 h', [{ label: 'success', value: s.successRate, text: `${(s.successRate * 100).toFixed(1)} %`, tone: 'bar-succeeded' }], 1)}
-${barChart(`Attempt latency, last 24 h (${s.attempts} attempt${s.attempts === 1 ? '' : 's'})`, [{ label: 'p50', value: s.p50LatencyMs, text: `${s.p50LatencyMs} ms` }, { label: 'p95', value: s.p95LatencyMs, text: `${s.p95LatencyMs} ms` }])}
+${stackedHourChart(`Attempts per hour (UTC): ${attempts} in 24 h`, hours.map((h) => ({ hourStart: h.hourStart, layers: [{ label: 'succeeded', value: h.succeeded, tone: 'bar-succeeded' }, { label: 'failed', value: h.failed, tone: 'bar-failed' }] })))}
+${hourLineChart(`Success rate per hour (UTC)${attempts === 0 ? '' : `: ${percent(succeeded / attempts)} in 24 h`}`, starts, [{ label: 'succeeded / attempts', tone: 'line-rate', values: hours.map((h) => h.successRate) }], percent, 1)}
+${hourLineChart('Attempt latency per hour (UTC)', starts, [{ label: 'p50', tone: 'line-p50', values: hours.map((h) => h.p50Ms) }, { label: 'p95', tone: 'line-p95', values: hours.map((h) => h.p95Ms) }], (v) => `${v} ms`)}
 </div>
+<p class="hint" id="stats-24h">Deliveries created since ${iso(s.since)}: ${s.total}; success rate (succeeded / finished) ${percent(s.successRate)}; their ${s.attempts} attempt${s.attempts === 1 ? '' : 's'} took p50 ${s.p50LatencyMs} ms, p95 ${s.p95LatencyMs} ms (as GetDeliveryStats answers).</p>`;
+}
+
+export function overviewPage(ctx: PageContext, o: OverviewData): Html {
+  const oldestAge = o.queue.oldestDueAt === null ? null : Math.max(0, Math.round((ctx.now.getTime() - o.queue.oldestDueAt.getTime()) / 1000));
+  const body = html`${overviewCharts(o.stats, o.hours)}
 <section><h2>Queue</h2><dl class="preferences"><dt>Due now</dt><dd id="queue-due">${o.queue.due}</dd><dt>Oldest due for</dt><dd>${oldestAge === null ? 'nothing is waiting' : `${oldestAge} s (since ${iso(o.queue.oldestDueAt)})`}</dd><dt>Pending</dt><dd>${o.queue.byStatus.PENDING}</dd><dt>Being sent</dt><dd>${o.queue.byStatus.DELIVERING}</dd></dl></section>
 <section><h2>Agents turned off by endpoint health</h2>${o.disabled.agents.length === 0 ? html`<p class="empty">None.</p>` : html`<table id="disabled"><thead><tr><th>Agent</th><th>Reason</th><th>URL host</th></tr></thead><tbody>${o.disabled.agents.map((p) => html`<tr><td><a href="${link(ctx, `/agents/${encodeURIComponent(p.agentId)}`)}">${p.agentId}</a></td><td>${p.webhookDisabledReason ?? ''}</td><td>${urlHost(p.webhookUrl)}</td></tr>`)}</tbody></table>`}
 ${o.disabled.complete ? '' : html`<p class="hint">Only the first agents by id were looked at.</p>`}</section>

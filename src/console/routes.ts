@@ -5,8 +5,8 @@
  * reload never repeats an action and every page has a URL to share.
  */
 import type { RpcName } from '../auth/roles.js';
-import { InvalidArgumentError } from '../errors.js';
-import { PRIORITIES, type AgentPreferences, type Priority, type QuietHours } from '../domain/types.js';
+import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { PRIORITIES, type AgentPreferences, type Delivery, type Priority, type QuietHours } from '../domain/types.js';
 import type { PreferencesChange } from '../services/preferences-service.js';
 import type { Html } from './html.js';
 import { agentPage, agentsPage, deliveryPage, link, livePage, notificationPage, overviewPage, whyPage, type AgentRow, type PageContext } from './pages.js';
@@ -105,6 +105,23 @@ function notice(query: URLSearchParams): string | null {
   }
 }
 
+/**
+ * The test delivery named in the agent page's URL after "Send test webhook":
+ * shown only when it is a test delivery of this agent in the caller's tenant,
+ * so a crafted URL shows nothing it could not show anyway.
+ */
+async function testedDelivery(c: RouteContext, agentId: string): Promise<Delivery | null> {
+  const id = field(c.query, 'delivery');
+  if (field(c.query, 'done') !== 'tested' || id === '') return null;
+  try {
+    const d = await c.services.deliveries.get(c.page.caller.tenant, id);
+    return d.eventType === 'test' && d.agentId === agentId ? d : null;
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof InvalidArgumentError) return null;
+    throw err;
+  }
+}
+
 const AGENTS_PAGE = 50;
 /** Agents a search looks at, at most. */
 const SEARCH_SCAN = 2_000;
@@ -122,13 +139,14 @@ export const ROUTES: readonly Route[] = [
     rpc: 'GetDeliveryStats',
     async handle(c) {
       const tenant = c.page.caller.tenant;
-      const [stats, queue, disabled, failing] = [
+      const [stats, hours, queue, disabled, failing] = [
         await c.services.deliveries.stats(tenant, '', null),
+        await c.services.overview.attemptsByHour(tenant),
         await c.services.overview.queue(tenant),
         await c.services.overview.disabledAgents(tenant),
         await c.services.deliveries.list(tenant, '', 'FAILED', 20, ''),
       ];
-      return page(overviewPage(c.page, { stats, queue, disabled, failing: failing.items }));
+      return page(overviewPage(c.page, { stats, hours, queue, disabled, failing: failing.items }));
     },
   },
   {
@@ -176,7 +194,17 @@ export const ROUTES: readonly Route[] = [
         pageToken: '',
       });
       const deliveries = await c.services.deliveries.list(tenant, id, null, 25, '');
-      return page(agentPage(c.page, prefs, used, notifications.items, deliveries.items, notice(c.query)));
+      return page(agentPage(c.page, prefs, used, notifications.items, deliveries.items, notice(c.query), await testedDelivery(c, id)));
+    },
+  },
+  {
+    method: 'POST',
+    path: /^\/agents\/([^/]+)\/test$/,
+    rpc: 'SendTestWebhook',
+    async handle(c) {
+      const id = param(c, 0);
+      const sent = await c.services.deliveries.sendTest(c.page.caller.tenant, id);
+      return { kind: 'redirect', location: link(c.page, `/agents/${encodeURIComponent(id)}`, { done: 'tested', delivery: sent.deliveryId }) };
     },
   },
   {

@@ -7,7 +7,8 @@
  *
  * Security, in one place: sessions live in memory (sessions.ts); every
  * state-changing request is a POST that must carry the session's CSRF token
- * and, when the browser sends one, an Origin equal to this server's; each
+ * and, when the browser sends one, an Origin equal to this server's; failed
+ * sign-ins are limited per client address (sign-in-limiter.ts); each
  * action checks the role of its RPC in src/auth/roles.ts; every response
  * carries a Content-Security-Policy without inline scripts.
  */
@@ -29,6 +30,7 @@ import { type Html } from './html.js';
 import { ROUTES, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
 import { csrfMatches, SessionStore } from './sessions.js';
+import { clientKey, SignInLimiter } from './sign-in-limiter.js';
 
 export interface ConsoleServices {
   readonly preferences: PreferencesService;
@@ -89,6 +91,7 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
 
 export class ConsoleServer {
   private readonly sessions: SessionStore;
+  private readonly signInLimit: SignInLimiter;
   private readonly live = new Set<http.ServerResponse>();
   private readonly assets: ReadonlyMap<string, Buffer>;
 
@@ -102,6 +105,7 @@ export class ConsoleServer {
     config: ConsoleConfig,
   ) {
     this.sessions = new SessionStore(config.sessionSeconds * 1000, () => clock().getTime());
+    this.signInLimit = new SignInLimiter(() => clock().getTime());
     // Read once at start: a missing asset stops start-up instead of a page later.
     this.assets = new Map(Object.keys(ASSETS).map((path) => [path, readFileSync(new URL(`.${path}`, import.meta.url))]));
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -232,6 +236,14 @@ export class ConsoleServer {
       return;
     }
     const form = await readForm(req);
+    const client = clientKey(req.socket.remoteAddress);
+    // Checked before the token, so a limited client learns nothing about its guesses.
+    const waitMs = this.signInLimit.retryAfterMs(client);
+    if (waitMs > 0) {
+      const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+      this.send(res, 429, signInPage(`Too many failed sign-ins from your address: try again in ${seconds} s.`, next), { 'retry-after': String(seconds) });
+      return;
+    }
     const token = form.get('token')?.trim() ?? '';
     const tenant = form.get('tenant')?.trim() ?? '';
     let caller: Caller;
@@ -240,6 +252,10 @@ export class ConsoleServer {
     } catch (err) {
       if (err instanceof HeraldError) {
         this.log.info({ reason: err.code }, 'console sign-in refused');
+        if (err.code === 'UNAUTHENTICATED') {
+          this.signInLimit.recordFailure(client);
+          if (this.signInLimit.retryAfterMs(client) > 0) this.log.warn({ client }, 'console sign-ins from this client are limited after repeated failures');
+        }
         const message = err.code === 'UNAUTHENTICATED' ? 'That token is not valid.' : err.message;
         this.send(res, err.code === 'UNAUTHENTICATED' ? 401 : HTTP_STATUS[err.code], signInPage(message, next));
         return;

@@ -1,8 +1,9 @@
 /**
  * Read-only figures the operator console shows beside what the gRPC
  * services answer: a tenant's queue, an agent's use of its hourly limit, the
- * agents Herald turned off. Everything is scoped to one tenant.
+ * agents Herald turned off, its attempts hour by hour. Everything is scoped to one tenant.
  */
+import { hourlySeries, seriesWindow, type HourPoint } from '../domain/attempt-series.js';
 import { RATE_WINDOW_MS } from '../domain/decision.js';
 import type { AgentPreferences } from '../domain/types.js';
 import { checkAgentId, LIMITS } from '../domain/validation.js';
@@ -22,6 +23,18 @@ export class OverviewService {
   queue(tenant: string): Promise<QueueSnapshot> {
     const now = this.clock();
     return this.store.read((r) => r.queueStats.snapshot(now, tenant));
+  }
+
+  /**
+   * The tenant's webhook attempts in each of the last 24 UTC hours (the
+   * current one included), oldest first: counts, success rate and p50/p95
+   * duration; an hour without attempts has null rates.
+   */
+  async attemptsByHour(tenant: string): Promise<HourPoint[]> {
+    const now = this.clock();
+    const { from, until } = seriesWindow(now);
+    const figures = await this.store.read((r) => r.attemptSeries.hourly(tenant, from, until));
+    return hourlySeries(figures, now);
   }
 
   /**

@@ -3,6 +3,7 @@
  * nothing above storage/ sees a Prisma row.
  */
 import type { Prisma } from '../generated/prisma/sqlite/client.js';
+import { AttemptSeriesRepository } from './attempt-series-repository.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { NotificationRepository } from './notification-repository.js';
@@ -37,6 +38,7 @@ export interface ReadRepositories {
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'list'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
+  readonly attemptSeries: AttemptSeriesRepository;
   readonly queue: Pick<DeliveryQueue, 'nextDueInMs'>;
   ping(): Promise<void>;
 }
@@ -66,6 +68,7 @@ export class Repositories implements ReadRepositories, GroupRepositories {
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
   readonly queueStats: QueueStatsRepository;
+  readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
   /** The queue's claim/extend/settle/release statements. */
   readonly queue: DeliveryQueue;
@@ -86,6 +89,7 @@ export class Repositories implements ReadRepositories, GroupRepositories {
     this.notifications = new NotificationRepository(tx, group?.pending ?? null);
     this.deliveries = new DeliveryRepository(tx, dialect, group?.pending ?? null);
     this.queueStats = new QueueStatsRepository(tx);
+    this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect);
   }

@@ -23,10 +23,16 @@ export interface ConsoleHerald {
   readonly base: string;
   /** A gRPC client with the operator token, acting on tenant `tenant`. */
   grpc(tenant: string): HeraldClient;
+  /** Stops this instance and starts another on the same database (its console on a new port). */
+  restart(extraEnv?: Record<string, string>): Promise<ConsoleHerald>;
 }
 
 export async function startConsoleHerald(t: TestContext, options: StartOptions = {}): Promise<ConsoleHerald> {
   const herald = await startHerald(t, { ...options, env: { HERALD_API_TOKENS: TOKEN_ENV, HERALD_CONSOLE_ADDRESS: '127.0.0.1:0', WEBHOOK_MAX_RETRIES: '0', ...options.env } });
+  return consoleOf(t, herald);
+}
+
+function consoleOf(t: TestContext, herald: Herald): ConsoleHerald {
   const port = herald.app.consolePort;
   assert.ok(port !== null, 'the console listens');
   return {
@@ -36,6 +42,9 @@ export async function startConsoleHerald(t: TestContext, options: StartOptions =
       const c = createHeraldClient(herald.address, { token: CONSOLE_TOKENS.operator, tenant });
       cleanup(t, () => c.close());
       return c;
+    },
+    async restart(extraEnv = {}) {
+      return consoleOf(t, await herald.restart(extraEnv));
     },
   };
 }

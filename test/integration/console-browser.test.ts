@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { cleanup } from '../helpers/herald.js';
 import { CONSOLE_TOKENS, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
 import { waitForFinal } from '../helpers/deliveries.js';
-import { startReceiver } from '../helpers/receiver.js';
+import { startReceiver, type ReceiverStep } from '../helpers/receiver.js';
 
 /*
  * The operator console in a real Chromium (Debian's `chromium`, driven by
@@ -48,12 +48,48 @@ async function signIn(context: BrowserContext, c: ConsoleHerald, token: string):
   return page;
 }
 
+/** Hours ago (1-22) and the answers of the test webhooks sent then: the overview's charts get a day with gaps. */
+const HISTORY: ReadonlyArray<readonly [number, readonly ReceiverStep[]]> = [
+  [22, [{ status: 200, delayMs: 8 }, { status: 200, delayMs: 12 }]],
+  [19, [{ status: 200, delayMs: 5 }, { status: 200, delayMs: 9 }, { status: 200, delayMs: 30 }]],
+  [16, [{ status: 200, delayMs: 6 }, { status: 500, delayMs: 3 }]],
+  [13, [{ status: 200, delayMs: 10 }, { status: 200, delayMs: 14 }, { status: 200, delayMs: 45 }, { status: 200, delayMs: 11 }]],
+  [12, [{ status: 200, delayMs: 9 }, { status: 200, delayMs: 20 }]],
+  [8, [{ status: 503, delayMs: 2 }, { status: 503, delayMs: 2 }, { status: 200, delayMs: 60 }]],
+  [7, [{ status: 200, delayMs: 15 }, { status: 500, delayMs: 4 }, { status: 200, delayMs: 25 }, { status: 200, delayMs: 18 }]],
+  [4, [{ status: 200, delayMs: 7 }, { status: 200, delayMs: 9 }]],
+  [2, [{ status: 200, delayMs: 12 }, { status: 200, delayMs: 16 }, { status: 200, delayMs: 35 }]],
+  [1, [{ status: 200, delayMs: 10 }]],
+];
+
+/**
+ * A console Herald whose database already holds test webhooks sent at
+ * whole hours in the past (a first instance with a clock set back and no
+ * worker makes them; the one returned, on the same database, has the real
+ * clock and a worker).
+ */
+async function withAttemptHistory(t: TestContext): Promise<ConsoleHerald> {
+  let offsetMs = 0;
+  const seeding = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' }, clock: () => new Date(Date.now() + offsetMs) });
+  const history = await startReceiver();
+  cleanup(t, () => history.close());
+  const grpc = seeding.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'hourly-report', enable_webhook: true, webhook_url: history.url } });
+  for (const [hoursAgo, answers] of HISTORY) {
+    offsetMs = -hoursAgo * 3_600_000;
+    history.setScript(answers);
+    for (let i = 0; i < answers.length; i++) await grpc.deliveries.SendTestWebhook({ agent_id: 'hourly-report' });
+  }
+  offsetMs = 0;
+  return seeding.restart({ HERALD_WORKER: 'true' });
+}
+
 test('in Chromium: an operator finds an agent, sees why a notification was deferred, retries a failed delivery, and a read token can change nothing', async (t) => {
   if (!existsSync(CHROMIUM)) {
     t.skip(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set HERALD_TEST_CHROMIUM; the HTTP-level console tests still ran`);
     return;
   }
-  const c = await startConsoleHerald(t);
+  const c = await withAttemptHistory(t);
   const grpc = c.grpc('default');
   const flaky = await startReceiver([{ status: 500, body: 'upstream unavailable' }, { status: 200, body: 'ok' }]);
   cleanup(t, () => flaky.close());
@@ -117,7 +153,9 @@ test('in Chromium: an operator finds an agent, sees why a notification was defer
 
   await t.test('the overview shows the charts, the queue and the latest failures (before the retry)', async () => {
     await page.goto(c.base);
-    assert.equal(await page.locator('figure.chart svg').count(), 3);
+    assert.equal(await page.locator('figure.chart svg').count(), 4);
+    assert.ok((await page.locator('svg g.hour').count()) >= HISTORY.length, 'a stacked bar for every hour with attempts');
+    assert.ok((await page.locator('path.line-p95').getAttribute('d'))?.includes(' M'), 'the latency line has gaps for hours without attempts');
     assert.match((await page.locator('#queue-due').textContent()) ?? '', /^\d+$/);
     assert.match((await page.locator('table.deliveries').textContent()) ?? '', new RegExp(`${deliveryId}.*flaky-hook.*FAILED`, 's'), 'the failed delivery is under "failing now"');
     await shot(page, 'overview');
@@ -142,6 +180,16 @@ test('in Chromium: an operator finds an agent, sees why a notification was defer
     await page.locator('#live-rows tr:has-text("SUCCEEDED")').first().waitFor();
     assert.match((await page.locator('#live-rows').textContent()) ?? '', /flaky-hook/);
     await shot(page, 'live');
+  });
+
+  await t.test('"Send test webhook" on an agent page reports the resulting delivery, whose page has the TEST attempt', async () => {
+    await page.goto(`${c.base}/agents/hourly-report`);
+    await page.click('#send-test');
+    await page.waitForURL(/done=tested/);
+    assert.match((await page.locator('#test-result').textContent()) ?? '', /Test webhook sent: delivery dlv_\w+ SUCCEEDED \(HTTP 200\)/);
+    await page.click('#test-result a');
+    await page.waitForURL(/\/deliveries\/dlv_/);
+    assert.match((await page.locator('#attempts tbody tr').textContent()) ?? '', /200.*TEST/s);
   });
 
   await t.test("another tenant's agent is not found, and no page shows a secret", async () => {

@@ -54,6 +54,28 @@ test('a page without a session redirects to sign-in; a wrong token is refused an
   assert.equal(s.cookie, '');
 });
 
+test('after ten failed sign-ins in a minute an address gets 429 with Retry-After, even with a valid token, until the minute has passed', async (t) => {
+  let now = new Date('2026-05-04T10:00:00Z');
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' }, clock: () => now });
+  const s = new ConsoleSession(c.base);
+  for (let i = 0; i < 10; i++) {
+    assert.equal((await s.signIn(`wrong-token-number-${i}`)).status, 401, `failure ${i + 1}`);
+    now = new Date(now.getTime() + 2_000);
+  }
+  // Ten failures from +0 s to +18 s; now is +20 s.
+  const limited = await s.signIn(CONSOLE_TOKENS.write);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get('retry-after'), '40');
+  assert.match(limited.body, /Too many failed sign-ins from your address: try again in 40 s\./);
+  assert.equal(s.cookie, '', 'no session while limited');
+  now = new Date('2026-05-04T10:00:59.999Z');
+  assert.equal((await s.signIn(CONSOLE_TOKENS.write)).headers.get('retry-after'), '1');
+  now = new Date('2026-05-04T10:01:00.000Z');
+  const allowed = await s.signIn(CONSOLE_TOKENS.write);
+  assert.equal(allowed.status, 303, 'the first failure has left the window');
+  assert.equal((await s.get('/')).status, 200);
+});
+
 test('sign-in sets an HttpOnly, SameSite=Strict session cookie (not Secure over plain HTTP) and sign-out ends the session', async (t) => {
   const c = await startConsoleHerald(t);
   const s = new ConsoleSession(c.base);
@@ -154,6 +176,44 @@ test('Replay on a failed delivery schedules exactly that delivery again through 
   assert.match(bad.body, /since: expected an instant such as/);
   const none = await s.post('/agents/replay-agent/replay', { _csrf: csrf, since: '2020-01-01', status: 'FAILED' });
   assert.match(none.headers.get('location') ?? '', /done=replayed&count=0/, 'nothing is FAILED any more');
+});
+
+test('"Send test webhook" is refused 403 for a read token and sends nothing; for a write token it sends a test event through SendTestWebhook and the agent page links to the delivery', async (t) => {
+  const c = await startConsoleHerald(t);
+  const r = await receiver(t, [{ status: 200, body: 'test ok' }, { status: 500, body: 'broken' }]);
+  await c.grpc('default').preferences.UpdatePreferences({ preferences: { agent_id: 'test-agent', enable_webhook: true, webhook_url: r.url } });
+  const reader = await signedIn(c, CONSOLE_TOKENS.read);
+  assert.doesNotMatch((await reader.get('/agents/test-agent')).body, /id="send-test"/);
+  const refused = await reader.post('/agents/test-agent/test', { _csrf: await reader.csrf('/agents/test-agent') });
+  assert.equal(refused.status, 403);
+  assert.match(refused.body, /SendTestWebhook needs the write role/);
+  assert.equal(r.requests.length, 0);
+
+  const writer = await signedIn(c, CONSOLE_TOKENS.write);
+  const csrf = await writer.csrf('/agents/test-agent');
+  assert.match((await writer.get('/agents/test-agent')).body, /id="send-test"/);
+  assert.equal((await writer.post('/agents/test-agent/test', {})).status, 403, 'without the CSRF token');
+  assert.equal(r.requests.length, 0);
+  const sent = await writer.post('/agents/test-agent/test', { _csrf: csrf });
+  assert.equal(sent.status, 303, sent.body.slice(0, 300));
+  const location = sent.headers.get('location') ?? '';
+  const id = /[?&]delivery=([^&]+)/.exec(location)?.[1] ?? '';
+  assert.match(location, /^\/agents\/test-agent\?done=tested&delivery=[^&]+&tenant=default$/);
+  assert.equal(r.requests.length, 1);
+  assert.equal(r.requests[0]?.headers['x-herald-event'], 'test');
+  const page = await writer.get(location);
+  assert.match(page.body, new RegExp(`id="test-result">Test webhook sent: delivery <a href="/deliveries/${id}\\?tenant=default">${id}</a> <span class="badge status-succeeded">SUCCEEDED</span> \\(HTTP 200\\)`));
+  const delivery = await c.grpc('default').deliveries.GetDelivery({ id });
+  assert.equal(delivery.attempts[0]?.trigger, 'ATTEMPT_TRIGGER_TEST');
+  assert.match((await writer.get(`/deliveries/${id}`)).body, /test ok/);
+
+  const failed = await writer.post('/agents/test-agent/test', { _csrf: csrf });
+  const failedPage = await writer.get(failed.headers.get('location') ?? '');
+  assert.match(failedPage.body, /class="error" role="status" id="test-result">Test webhook sent: delivery .*status-failed.*\(HTTP 500\)/);
+  assert.equal(r.requests.length, 2);
+  const stranger = await signedIn(c, CONSOLE_TOKENS.otherWrite);
+  await c.grpc('other').preferences.UpdatePreferences({ preferences: { agent_id: 'test-agent' } });
+  assert.doesNotMatch((await stranger.get(`/agents/test-agent?done=tested&delivery=${id}`)).body, /test-result/, "another tenant's delivery is not reported");
 });
 
 test('a console address already in use stops start-up with the error', async (t) => {
