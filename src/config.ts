@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { combineTokenSources, parseTokenEntries, TokenEntryError, type ApiToken } from './auth/tokens.js';
 import { parseCidr } from './delivery/target-guard.js';
+import { DEFAULT_DIGEST_MAX_ITEMS } from './domain/payload.js';
 import { clashesWithHeraldHeaders } from './domain/validation.js';
 
 export type DatabaseConfig =
@@ -111,6 +112,11 @@ export interface Config {
   readonly delivery: DeliveryLimits;
   /** Encryption of secrets at rest (issue #9): see {@link SecretKeys}; null stores them in plain text. */
   readonly secretKeys: SecretKeys | null;
+  /**
+   * HERALD_DIGEST_MAX_ITEMS (default 100, 1 to 1,000): notifications in one digest webhook; a full
+   * digest is closed and the window's next notification opens another, so bodies stay bounded.
+   */
+  readonly digestMaxItems: number;
 }
 
 /** The keys that encrypt webhook secrets and webhook_headers values in the database. */
@@ -429,6 +435,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     retentionSweepMs: integer(env, 'HERALD_RETENTION_SWEEP_MS', 600_000, 1_000, 86_400_000),
     delivery: deliveryLimits(env, retryMaxDelayMs),
     secretKeys: secretKeys(env),
+    digestMaxItems: integer(env, 'HERALD_DIGEST_MAX_ITEMS', DEFAULT_DIGEST_MAX_ITEMS, 1, 1_000),
   };
   return Object.freeze(config);
 }

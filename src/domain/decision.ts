@@ -9,10 +9,12 @@
  *   3. type not in a non-empty allow-list    → SUPPRESS / TYPE_FILTERED
  *   4. priority below the minimum            → SUPPRESS / PRIORITY_FILTERED
  *   5. inside quiet hours (not bypassed)     → SUPPRESS (SKIP) or DEFER to the window's end
+ *                                               (DIGEST: DEFER too, into the window's digest)
  *   6. hourly limit reached                  → SUPPRESS / RATE_LIMITED
  *   7. otherwise                             → DELIVER (ACCEPTED, or URGENT_BYPASS inside quiet hours)
  */
-import { isQuietAt, nextAllowedAt } from './quiet-hours.js';
+import { DateTime } from 'luxon';
+import { isQuietAt, nextAllowedAt, quietSince } from './quiet-hours.js';
 import { PRIORITY_RANK } from './types.js';
 import type { Decision, EditablePreferences, Priority } from './types.js';
 
@@ -67,7 +69,7 @@ export function decide(input: DecisionInput): Decision {
   }
 
   let bypassed = false;
-  let deferred: { to: Date; window: string } | null = null;
+  let deferred: { to: Date; window: string; digestFrom: Date | null } | null = null;
   const q = p.quietHours;
   if (q !== null && isQuietAt(q, p.timeZone, now)) {
     const window = `quiet hours ${q.start}-${q.end} ${p.timeZone}`;
@@ -76,7 +78,8 @@ export function decide(input: DecisionInput): Decision {
     } else if (q.policy === 'SKIP') {
       return suppress('QUIET_HOURS', `inside ${window} (policy SKIP)`);
     } else {
-      deferred = { to: nextAllowedAt(q, p.timeZone, now), window };
+      const to = nextAllowedAt(q, p.timeZone, now);
+      deferred = { to, window, digestFrom: q.policy === 'DIGEST' ? quietSince(q, p.timeZone, now) : null };
     }
   }
 
@@ -87,6 +90,17 @@ export function decide(input: DecisionInput): Decision {
     );
   }
 
+  if (deferred !== null && deferred.digestFrom !== null) {
+    const local = DateTime.fromJSDate(deferred.to, { zone: p.timeZone }).toFormat('HH:mm');
+    return {
+      outcome: 'DEFER',
+      reason: 'QUIET_HOURS',
+      deliverAt: deferred.to,
+      explanation: `inside ${deferred.window} (policy DIGEST): deferred into the digest sent at ${local} ${p.timeZone} (${deferred.to.toISOString()})`,
+      decidedAt: now,
+      digest: { start: deferred.digestFrom, end: deferred.to },
+    };
+  }
   if (deferred !== null) {
     return {
       outcome: 'DEFER',

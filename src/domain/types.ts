@@ -12,7 +12,9 @@ export function priorityFromRank(rank: number): Priority | undefined {
   return PRIORITIES[rank - 1];
 }
 
-export type QuietHoursPolicy = 'SKIP' | 'DEFER';
+/** What quiet hours do to a webhook: drop it, send it at the window's end, or send the window's webhooks there as one digest. */
+export const QUIET_HOURS_POLICIES = ['SKIP', 'DEFER', 'DIGEST'] as const;
+export type QuietHoursPolicy = (typeof QUIET_HOURS_POLICIES)[number];
 
 export interface QuietHours {
   /** "HH:MM", inclusive. */
@@ -97,6 +99,14 @@ export interface Decision {
   readonly deliverAt: Date | null;
   readonly explanation: string;
   readonly decidedAt: Date;
+  /** Set when the webhook joins a digest (quiet-hours policy DIGEST): the window it collects; `deliverAt` is its end. */
+  readonly digest?: DigestWindow;
+}
+
+/** The quiet stretch a digest collects: from its first quiet instant to the instant it is sent. */
+export interface DigestWindow {
+  readonly start: Date;
+  readonly end: Date;
 }
 
 /** A JSON object, as carried in `metadata`. */
@@ -134,7 +144,7 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** The statuses a delivery does not leave by itself (only RetryDelivery or ReplayDeliveries move it on). */
 export const FINISHED_DELIVERY_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const satisfies readonly DeliveryStatus[];
 export type AttemptTrigger = 'SCHEDULED' | 'MANUAL' | 'TEST';
-export type EventType = 'notification' | 'test';
+export type EventType = 'notification' | 'test' | 'digest';
 
 export interface DeliveryAttempt {
   readonly number: number;

@@ -3,11 +3,12 @@
  * preferences use cases. No rules live here beyond the shape of a request.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULT_PREFERENCES } from '../domain/types.js';
-import type { AgentPreferences, EditablePreferences, QuietHours } from '../domain/types.js';
+import { DEFAULT_PREFERENCES, QUIET_HOURS_POLICIES } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHours, QuietHoursPolicy } from '../domain/types.js';
 import type { Preferences, Preferences__Output } from '../generated/proto/herald/v1/Preferences.js';
 import type { PreferencesServiceHandlers } from '../generated/proto/herald/v1/PreferencesService.js';
 import type { QuietHours__Output } from '../generated/proto/herald/v1/QuietHours.js';
+import type { QuietHoursPolicy__Output } from '../generated/proto/herald/v1/QuietHoursPolicy.js';
 import type { PreferencesChange, PreferencesService } from '../services/preferences-service.js';
 import { quote } from '../domain/validation.js';
 import { fromPriority, toPriority, toTimestamp, toTimestampOrNull } from './convert.js';
@@ -32,9 +33,24 @@ const PATHS: Readonly<Record<string, Field>> = {
 const QUIET_PARTS = ['start', 'end', 'policy', 'urgent_bypass'] as const;
 const OUTPUT_ONLY = ['agent_id', 'webhook_secret_set', 'created_at', 'updated_at', 'webhook_disabled_reason'];
 
+/** The proto name of each policy; UNSPECIFIED reads as SKIP. */
+const POLICY_NAMES: Readonly<Record<QuietHoursPolicy, QuietHoursPolicy__Output>> = {
+  SKIP: 'QUIET_HOURS_POLICY_SKIP',
+  DEFER: 'QUIET_HOURS_POLICY_DEFER',
+  DIGEST: 'QUIET_HOURS_POLICY_DIGEST',
+};
+
+function policyFrom(p: QuietHoursPolicy__Output | undefined): QuietHoursPolicy {
+  if (p === undefined || p === 'QUIET_HOURS_POLICY_UNSPECIFIED') return 'SKIP';
+  const policy = QUIET_HOURS_POLICIES.find((x) => POLICY_NAMES[x] === p);
+  // An enum number this server does not know arrives as a number.
+  if (policy === undefined) throw new InvalidArgumentError(`${P}.quiet_hours.policy`, `unknown policy ${quote(String(p))}; use ${QUIET_HOURS_POLICIES.map((x) => POLICY_NAMES[x]).join(', ')}`);
+  return policy;
+}
+
 function quietHoursFrom(q: QuietHours__Output): QuietHours | null {
   if (q.start === '' && q.end === '') return null;
-  return { start: q.start, end: q.end, policy: q.policy === 'QUIET_HOURS_POLICY_DEFER' ? 'DEFER' : 'SKIP', urgentBypass: q.urgent_bypass };
+  return { start: q.start, end: q.end, policy: policyFrom(q.policy), urgentBypass: q.urgent_bypass };
 }
 
 /** The value of one writable field in the request, or undefined when the request does not carry it. */
@@ -89,7 +105,7 @@ export function changeFromRequest(p: Preferences__Output, paths: readonly string
       const q = p.quiet_hours;
       if (part === 'start') parts.start = q?.start ?? '';
       else if (part === 'end') parts.end = q?.end ?? '';
-      else if (part === 'policy') parts.policy = q?.policy === 'QUIET_HOURS_POLICY_DEFER' ? 'DEFER' : 'SKIP';
+      else if (part === 'policy') parts.policy = policyFrom(q?.policy);
       else parts.urgentBypass = q?.urgent_bypass ?? false;
       continue;
     }
@@ -114,7 +130,7 @@ export function toProto(p: AgentPreferences): Preferences {
         : {
             start: p.quietHours.start,
             end: p.quietHours.end,
-            policy: p.quietHours.policy === 'DEFER' ? 'QUIET_HOURS_POLICY_DEFER' : 'QUIET_HOURS_POLICY_SKIP',
+            policy: POLICY_NAMES[p.quietHours.policy],
             urgent_bypass: p.quietHours.urgentBypass,
           },
     max_notifications_per_hour: p.maxPerHour,

@@ -5,8 +5,8 @@
  */
 import type { DeliveryEvents } from '../delivery/events.js';
 import { decide, needsHourlyCount, RATE_WINDOW_MS } from '../domain/decision.js';
-import { notificationPayload } from '../domain/payload.js';
-import type { Decision, Delivery, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
+import { appendToDigest, DEFAULT_DIGEST_MAX_ITEMS, digestPayload, notificationPayload, type DigestHead } from '../domain/payload.js';
+import type { Decision, Delivery, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
 import {
   checkAgentId,
   checkMetadata,
@@ -20,6 +20,7 @@ import {
 import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
 import type { Store } from '../storage/database.js';
+import type { Repositories } from '../storage/repositories.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import { agentLockKey } from '../storage/repositories.js';
 import type { NotificationFilters } from '../storage/notification-repository.js';
@@ -100,6 +101,11 @@ class KeyedQueue {
   }
 }
 
+export interface NotificationServiceOptions {
+  /** HERALD_DIGEST_MAX_ITEMS: notifications per digest; a full one is closed and the next opens a new one. */
+  readonly digestMaxItems: number;
+}
+
 export class NotificationService {
   private readonly perAgent = new KeyedQueue();
 
@@ -108,6 +114,7 @@ export class NotificationService {
     private readonly events: DeliveryEvents,
     private readonly clock: () => Date,
     private readonly decisions: NotificationEvents = new NotificationEvents(),
+    private readonly options: NotificationServiceOptions = { digestMaxItems: DEFAULT_DIGEST_MAX_ITEMS },
   ) {}
 
   async create(tenant: string, req: CreateRequest): Promise<CreateResult> {
@@ -142,6 +149,13 @@ export class NotificationService {
         : 0;
       const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
       const id = newNotificationId(now.getTime());
+      if (decision.digest !== undefined) {
+        // The digest is written before the notification because the notification names it.
+        const draft: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId: null };
+        const attached = await this.attachToDigest(r, draft, decision.digest, now);
+        await r.notifications.insert({ ...draft, deliveryId: attached.deliveryId });
+        return { result: { notification: { ...draft, deliveryId: attached.deliveryId }, replayed: false }, enqueued: attached.opened };
+      }
       const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
       const notification: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId };
       await r.notifications.insert(notification);
@@ -167,6 +181,35 @@ export class NotificationService {
       this.events.changed({ delivery: enqueued, attempt: null, at: enqueued.createdAt });
     }
     return result;
+  }
+
+  /**
+   * Appends `n` to the agent's open digest for `window`, or opens one (a
+   * delivery due at the window's end and its digest row) when there is none,
+   * it is full, or its delivery was claimed meanwhile. Returns the delivery
+   * the notification points at, and the delivery when it is new.
+   */
+  private async attachToDigest(r: Repositories, n: Notification, window: DigestWindow, now: Date): Promise<{ deliveryId: string; opened: Delivery | null }> {
+    const max = this.options.digestMaxItems;
+    const open = await r.digests.findOpen(n.tenantId, n.agentId, window.end);
+    if (open !== null) {
+      const head: DigestHead = { id: open.id, agentId: n.agentId, window: open.window };
+      if (open.itemCount >= max) await r.digests.close(open.id);
+      else if (await r.digests.join(open.id, appendToDigest(open.body, head, n, now), open.itemCount + 1, max, now)) return { deliveryId: open.id, opened: null };
+    }
+    const deliveryId = newDeliveryId(now.getTime());
+    const opened = await r.deliveries.enqueue({
+      id: deliveryId,
+      tenantId: n.tenantId,
+      agentId: n.agentId,
+      notificationId: null,
+      eventType: 'digest',
+      body: digestPayload({ id: deliveryId, agentId: n.agentId, window }, n, now),
+      nextAttemptAt: window.end,
+      now,
+    });
+    await r.digests.create({ id: deliveryId, tenantId: n.tenantId, agentId: n.agentId, window, open: max > 1, now });
+    return { deliveryId, opened };
   }
 
   /** The decision a create would get at `at`; stores nothing and counts toward nothing. */

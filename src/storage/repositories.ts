@@ -5,6 +5,7 @@
 import type { Prisma } from '../generated/prisma/sqlite/client.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
+import { DigestRepository } from './digest-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
@@ -44,6 +45,7 @@ export class Repositories implements ReadRepositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
+  readonly digests: DigestRepository;
   readonly queueStats: QueueStatsRepository;
   readonly retention: RetentionRepository;
   /** The queue's claim/extend/settle/release statements. */
@@ -54,6 +56,7 @@ export class Repositories implements ReadRepositories {
     this.preferences = new PreferencesRepository(tx, secrets);
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
+    this.digests = new DigestRepository(tx);
     this.queueStats = new QueueStatsRepository(tx);
     this.retention = new RetentionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect);

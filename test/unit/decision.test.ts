@@ -20,6 +20,9 @@ describe('decide', () => {
     ['priority too low', { ...ON, minPriority: 'HIGH' }, {}, 'SUPPRESS', 'PRIORITY_FILTERED'],
     ['quiet hours, SKIP', { ...ON, quietHours: QUIET }, {}, 'SUPPRESS', 'QUIET_HOURS'],
     ['quiet hours, DEFER', { ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }, {}, 'DEFER', 'QUIET_HOURS'],
+    ['quiet hours, DIGEST', { ...ON, quietHours: { ...QUIET, policy: 'DIGEST' } }, {}, 'DEFER', 'QUIET_HOURS'],
+    ['URGENT bypasses a DIGEST window', { ...ON, quietHours: { ...QUIET, policy: 'DIGEST', urgentBypass: true } }, { priority: 'URGENT' }, 'DELIVER', 'URGENT_BYPASS'],
+    ['a DIGEST over the limit is RATE_LIMITED', { ...ON, maxPerHour: 1, quietHours: { ...QUIET, policy: 'DIGEST' } }, { accepted: 1 }, 'SUPPRESS', 'RATE_LIMITED'],
     ['quiet hours bypassed by URGENT', { ...ON, quietHours: { ...QUIET, urgentBypass: true } }, { priority: 'URGENT' }, 'DELIVER', 'URGENT_BYPASS'],
     ['bypass needs URGENT', { ...ON, quietHours: { ...QUIET, urgentBypass: true } }, { priority: 'HIGH' }, 'SUPPRESS', 'QUIET_HOURS'],
     ['limit reached', { ...ON, maxPerHour: 3 }, { accepted: 3 }, 'SUPPRESS', 'RATE_LIMITED'],
@@ -48,6 +51,15 @@ describe('decide', () => {
     assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).deliverAt?.toISOString(), '2026-03-11T06:00:00.000Z');
     assert.equal(run(ON).deliverAt?.getTime(), NOW.getTime());
     assert.equal(run(null).deliverAt, null);
+  });
+
+  test('DIGEST joins the digest of the window: from its first quiet minute to its end, said in the agent zone', () => {
+    const d = run({ ...ON, timeZone: 'Europe/Paris', quietHours: { start: '22:00', end: '07:00', policy: 'DIGEST', urgentBypass: false } });
+    // 23:30 UTC is 00:30 in Paris (CET): the window began at 21:00 UTC and ends at 06:00 UTC.
+    assert.equal(d.deliverAt?.toISOString(), '2026-03-11T06:00:00.000Z');
+    assert.deepEqual(d.digest, { start: new Date('2026-03-10T21:00:00Z'), end: new Date('2026-03-11T06:00:00Z') });
+    assert.match(d.explanation, /deferred into the digest sent at 07:00 Europe\/Paris \(2026-03-11T06:00:00.000Z\)/);
+    assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).digest, undefined);
   });
 
   test('quiet hours are read in the agent zone', () => {

@@ -109,6 +109,7 @@ test('applies the migrations to a fresh SQLite file and records them as Prisma d
     'agent_preferences',
     'deliveries',
     'delivery_attempts',
+    'digests',
     'notifications',
   ]);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');

@@ -21,12 +21,14 @@ function misusesOfRead(store: Store): Array<Promise<unknown>> {
     store.read((r) => r.queue.claimDue('owner', { now: new Date(), leaseMs: 1, limit: 1, agentMaxInFlight: 1 })),
     // @ts-expect-error a read cannot delete old rows
     store.read((r) => r.retention.deleteFinishedDeliveries(new Date(), 1)),
+    // @ts-expect-error a read cannot attach to a digest
+    store.read((r) => r.digests.close('dlv_1')),
   ];
 }
 
 test('Store.read hands out repositories without the agent lock or write statements (checked by tsc)', () => {
   type Writers = Exclude<keyof Repositories, keyof ReadRepositories>;
-  const writeOnly: Record<Writers, true> = { lockAgent: true, retention: true };
-  assert.deepEqual(Object.keys(writeOnly).sort(), ['lockAgent', 'retention']);
+  const writeOnly: Record<Writers, true> = { digests: true, lockAgent: true, retention: true };
+  assert.deepEqual(Object.keys(writeOnly).sort(), ['digests', 'lockAgent', 'retention']);
   assert.equal(typeof misusesOfRead, 'function');
 });

@@ -1,0 +1,81 @@
+/**
+ * Digests: the notifications of one quiet window sent as one delivery. The
+ * delivery row (event_type "digest") carries the body; this table keeps what
+ * joining needs (the window, the item count, open or full). Every statement
+ * here runs in the transaction that decides the notification, under the
+ * agent's lock, so a notification is stored and attached at once or not at all.
+ */
+import type { DigestWindow } from '../domain/types.js';
+import type { PrismaTx } from './repositories.js';
+
+/** A digest notifications may still join, with the body they are appended to. */
+export interface OpenDigest {
+  readonly id: string;
+  readonly window: DigestWindow;
+  readonly itemCount: number;
+  readonly body: string;
+}
+
+export interface NewDigest {
+  /** The id of its delivery, which must already be enqueued (the foreign key). */
+  readonly id: string;
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly window: DigestWindow;
+  /** False when the first notification already fills it (HERALD_DIGEST_MAX_ITEMS=1). */
+  readonly open: boolean;
+  readonly now: Date;
+}
+
+export class DigestRepository {
+  constructor(private readonly tx: PrismaTx) {}
+
+  /**
+   * The agent's open digest sent at `windowEnd`, if its delivery is still
+   * waiting. A delivery already claimed (or retried, or cancelled) is never
+   * joined: what it sends is fixed.
+   */
+  async findOpen(tenantId: string, agentId: string, windowEnd: Date): Promise<OpenDigest | null> {
+    const row = await this.tx.digest.findFirst({
+      where: { tenantId, agentId, windowEnd, open: true, delivery: { status: 'PENDING' } },
+      orderBy: { createdAt: 'desc' },
+      include: { delivery: { select: { body: true } } },
+    });
+    if (row === null) return null;
+    return { id: row.id, window: { start: row.windowStart, end: row.windowEnd }, itemCount: row.itemCount, body: row.delivery.body };
+  }
+
+  async create(d: NewDigest): Promise<void> {
+    await this.tx.digest.create({
+      data: {
+        id: d.id,
+        tenantId: d.tenantId,
+        agentId: d.agentId,
+        windowStart: d.window.start,
+        windowEnd: d.window.end,
+        itemCount: 1,
+        open: d.open,
+        createdAt: d.now,
+      },
+    });
+  }
+
+  /**
+   * Writes the digest's new body and count, closing it when `itemCount`
+   * reaches `maxItems`. The body changes only while the delivery is PENDING:
+   * on PostgreSQL a worker's claim and this update lock the same row, so
+   * either the claim sends the new body or this finds it claimed. Returns
+   * false (and closes the digest) in that second case; the caller opens a
+   * new one.
+   */
+  async join(id: string, body: string, itemCount: number, maxItems: number, now: Date): Promise<boolean> {
+    const { count } = await this.tx.delivery.updateMany({ where: { id, status: 'PENDING' }, data: { body, updatedAt: now } });
+    await this.tx.digest.update({ where: { id }, data: count === 0 ? { open: false } : { itemCount, open: itemCount < maxItems } });
+    return count === 1;
+  }
+
+  /** Closes a digest that may no longer grow (full under a lowered HERALD_DIGEST_MAX_ITEMS). */
+  async close(id: string): Promise<void> {
+    await this.tx.digest.update({ where: { id }, data: { open: false } });
+  }
+}
