@@ -26,6 +26,10 @@ export interface QuietHours {
   readonly urgentBypass: boolean;
 }
 
+/** What the hourly limit does to a notification over it: drop its webhook, or send it when the window has room. */
+export const RATE_LIMIT_POLICIES = ['SUPPRESS', 'DEFER'] as const;
+export type RateLimitPolicy = (typeof RATE_LIMIT_POLICIES)[number];
+
 /** The fields a caller may set. */
 export interface EditablePreferences {
   readonly enableWebhook: boolean;
@@ -34,6 +38,7 @@ export interface EditablePreferences {
   readonly quietHours: QuietHours | null;
   /** 0 means unlimited. */
   readonly maxPerHour: number;
+  readonly rateLimitPolicy: RateLimitPolicy;
   /** Empty means every type. */
   readonly notificationTypes: readonly string[];
   /** null means no minimum. */
@@ -58,6 +63,7 @@ export const DEFAULT_PREFERENCES: EditablePreferences = Object.freeze({
   timeZone: 'UTC',
   quietHours: null,
   maxPerHour: 0,
+  rateLimitPolicy: 'SUPPRESS',
   notificationTypes: [],
   minPriority: null,
   webhookHeaders: {},
@@ -99,6 +105,12 @@ export interface Decision {
   readonly deliverAt: Date | null;
   readonly explanation: string;
   readonly decidedAt: Date;
+  /**
+   * When the webhook counts toward the hourly limit: the decision instant, or
+   * its send slot when deferred for the limit. Absent when it does not count
+   * (SUPPRESS), and on decisions read back from storage.
+   */
+  readonly countsAt?: Date;
   /** Set when the webhook joins a digest (quiet-hours policy DIGEST): the window it collects; `deliverAt` is its end. */
   readonly digest?: DigestWindow;
 }

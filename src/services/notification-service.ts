@@ -4,7 +4,7 @@
  * acknowledged DELIVER or DEFER can never lose its webhook.
  */
 import type { DeliveryEvents } from '../delivery/events.js';
-import { decide, needsHourlyCount, RATE_WINDOW_MS } from '../domain/decision.js';
+import { decide, EMPTY_RATE_WINDOW, needsHourlyCount } from '../domain/decision.js';
 import { appendToDigest, DEFAULT_DIGEST_MAX_ITEMS, digestPayload, notificationPayload, type DigestHead } from '../domain/payload.js';
 import type { Decision, Delivery, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
 import {
@@ -12,7 +12,6 @@ import {
   checkMetadata,
   checkNotificationType,
   checkText,
-  INSTANT_RANGE_MS,
   LIMITS,
   pageSize,
   quote,
@@ -144,21 +143,21 @@ export class NotificationService {
       // The clock is read under the lock so that decisions are in time order.
       const now = this.clock();
       const preferences = await r.preferences.get(tenant, input.agentId);
-      const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(tenant, input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
-        : 0;
-      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
+      const rate = needsHourlyCount(preferences) ? await r.rate.window(tenant, input.agentId, preferences.maxPerHour) : EMPTY_RATE_WINDOW;
+      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate });
       const id = newNotificationId(now.getTime());
+      // Every webhook that counts takes a number, limit or not, so a limit set later is exact at once.
+      const counted = decision.countsAt === undefined ? null : { seq: await r.rate.next(tenant, input.agentId), at: decision.countsAt };
       if (decision.digest !== undefined) {
         // The digest is written before the notification because the notification names it.
         const draft: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId: null };
         const attached = await this.attachToDigest(r, draft, decision.digest, now);
-        await r.notifications.insert({ ...draft, deliveryId: attached.deliveryId });
+        await r.notifications.insert({ ...draft, deliveryId: attached.deliveryId }, counted);
         return { result: { notification: { ...draft, deliveryId: attached.deliveryId }, replayed: false }, enqueued: attached.opened };
       }
       const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
       const notification: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId };
-      await r.notifications.insert(notification);
+      await r.notifications.insert(notification, counted);
       let enqueued: Delivery | null = null;
       if (deliveryId !== null) {
         enqueued = await r.deliveries.enqueue({
@@ -216,14 +215,16 @@ export class NotificationService {
   async evaluate(tenant: string, req: CreateRequest, at: Date | null): Promise<Decision> {
     const input = validateCreate(req, 'notification.');
     const now = at ?? this.clock();
-    // An `at` in the first hour of year 1 would start the window in year 0, which PostgreSQL refuses; nothing is stored before year 1.
-    const windowStart = new Date(Math.max(now.getTime() - RATE_WINDOW_MS, INSTANT_RANGE_MS.min));
+    // A past `at` is judged by the webhooks counted by then; otherwise by the window a create would see now.
+    const past = at !== null && at.getTime() < this.clock().getTime();
     return this.store.read(async (r) => {
       const preferences = await r.preferences.get(tenant, input.agentId);
-      const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(tenant, input.agentId, windowStart, now)
-        : 0;
-      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
+      const rate = !needsHourlyCount(preferences)
+        ? EMPTY_RATE_WINDOW
+        : past
+          ? await r.rate.windowAt(tenant, input.agentId, preferences.maxPerHour, now)
+          : await r.rate.window(tenant, input.agentId, preferences.maxPerHour);
+      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate });
     });
   }
 

@@ -32,12 +32,12 @@ export class DigestRepository {
 
   /**
    * The agent's open digest sent at `windowEnd`, if its delivery is still
-   * waiting. A delivery already claimed (or retried, or cancelled) is never
-   * joined: what it sends is fixed.
+   * waiting for its first attempt. A delivery once claimed (or retried, or
+   * cancelled) is never joined: every attempt sends the same bytes.
    */
   async findOpen(tenantId: string, agentId: string, windowEnd: Date): Promise<OpenDigest | null> {
     const row = await this.tx.digest.findFirst({
-      where: { tenantId, agentId, windowEnd, open: true, delivery: { status: 'PENDING' } },
+      where: { tenantId, agentId, windowEnd, open: true, delivery: { status: 'PENDING', attemptCount: 0 } },
       orderBy: { createdAt: 'desc' },
       include: { delivery: { select: { body: true } } },
     });
@@ -62,14 +62,15 @@ export class DigestRepository {
 
   /**
    * Writes the digest's new body and count, closing it when `itemCount`
-   * reaches `maxItems`. The body changes only while the delivery is PENDING:
+   * reaches `maxItems`. The body changes only while the delivery is PENDING
+   * with no attempt:
    * on PostgreSQL a worker's claim and this update lock the same row, so
    * either the claim sends the new body or this finds it claimed. Returns
    * false (and closes the digest) in that second case; the caller opens a
    * new one.
    */
   async join(id: string, body: string, itemCount: number, maxItems: number, now: Date): Promise<boolean> {
-    const { count } = await this.tx.delivery.updateMany({ where: { id, status: 'PENDING' }, data: { body, updatedAt: now } });
+    const { count } = await this.tx.delivery.updateMany({ where: { id, status: 'PENDING', attemptCount: 0 }, data: { body, updatedAt: now } });
     await this.tx.digest.update({ where: { id }, data: count === 0 ? { open: false } : { itemCount, open: itemCount < maxItems } });
     return count === 1;
   }

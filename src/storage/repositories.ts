@@ -9,6 +9,7 @@ import { DigestRepository } from './digest-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
+import { RateRepository } from './rate-repository.js';
 import { RetentionRepository } from './retention-repository.js';
 import { SecretBox } from './secret-box.js';
 
@@ -34,7 +35,8 @@ export type Dialect = 'sqlite' | 'postgresql';
 export interface ReadRepositories {
   readonly dialect: Dialect;
   readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'storedSecrets' | 'resealed'>;
-  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'list'>;
+  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'list'>;
+  readonly rate: Pick<RateRepository, 'window' | 'windowAt'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
   readonly queue: Pick<DeliveryQueue, 'nextDueInMs'>;
@@ -46,6 +48,7 @@ export class Repositories implements ReadRepositories {
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
   readonly digests: DigestRepository;
+  readonly rate: RateRepository;
   readonly queueStats: QueueStatsRepository;
   readonly retention: RetentionRepository;
   /** The queue's claim/extend/settle/release statements. */
@@ -57,6 +60,7 @@ export class Repositories implements ReadRepositories {
     this.notifications = new NotificationRepository(tx);
     this.deliveries = new DeliveryRepository(tx, dialect);
     this.digests = new DigestRepository(tx);
+    this.rate = new RateRepository(tx);
     this.queueStats = new QueueStatsRepository(tx);
     this.retention = new RetentionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect);

@@ -111,6 +111,7 @@ test('applies the migrations to a fresh SQLite file and records them as Prisma d
     'delivery_attempts',
     'digests',
     'notifications',
+    'rate_counters',
   ]);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
 
