@@ -19,7 +19,8 @@
  *   5. inside quiet hours (not bypassed)     → SUPPRESS (SKIP) or DEFER to the window's end
  *                                               (DIGEST: DEFER too, into the window's digest)
  *   6. hourly limit reached                  → SUPPRESS / RATE_LIMITED (policy SUPPRESS), or
- *                                               DEFER / RATE_LIMITED until the window has room (policy DEFER)
+ *                                               DEFER / RATE_LIMITED until the window has room (policy DEFER;
+ *                                               DIGEST: into one digest sent then, which counts once)
  *   7. otherwise                             → DELIVER (ACCEPTED, or URGENT_BYPASS inside quiet hours)
  */
 import { DateTime } from 'luxon';
@@ -44,6 +45,11 @@ export interface DecisionInput {
    * creates could both take the last slot.
    */
   readonly rate: RateWindow;
+  /**
+   * Under rate_limit_policy DIGEST: when the agent's open digest of held-back
+   * notifications is sent, or null when there is none that can take one more.
+   */
+  readonly openRateDigestEnd: Date | null;
 }
 
 /** Two instants of the agent's counted webhooks (see the module comment). */
@@ -127,6 +133,21 @@ export function decide(input: DecisionInput): Decision {
       }
       // Held for quiet hours as well: sent at whichever comes later, and counted then.
       const at = deferred !== null && deferred.to.getTime() > slot.getTime() ? deferred.to : slot;
+      if (p.rateLimitPolicy === 'DIGEST') {
+        const open = input.openRateDigestEnd;
+        // Joining an open digest adds nothing to the count: the digest counted once, when it opened.
+        const joins = open !== null && open.getTime() >= (deferred?.to.getTime() ?? now.getTime());
+        const end = joins ? open : at;
+        return {
+          outcome: 'DEFER',
+          reason: 'RATE_LIMITED',
+          deliverAt: end,
+          explanation: `${limit}: deferred into the digest sent at ${utcClock(end)} UTC when the hourly window has room (${end.toISOString()})`,
+          decidedAt: now,
+          digest: { start: now, end },
+          ...(joins ? {} : { countsAt: end }),
+        };
+      }
       return {
         outcome: 'DEFER',
         reason: 'RATE_LIMITED',

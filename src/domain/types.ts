@@ -26,8 +26,8 @@ export interface QuietHours {
   readonly urgentBypass: boolean;
 }
 
-/** What the hourly limit does to a notification over it: drop its webhook, or send it when the window has room. */
-export const RATE_LIMIT_POLICIES = ['SUPPRESS', 'DEFER'] as const;
+/** What the hourly limit does to a notification over it: drop its webhook, send it when the window has room, or send what it held back then as one digest. */
+export const RATE_LIMIT_POLICIES = ['SUPPRESS', 'DEFER', 'DIGEST'] as const;
 export type RateLimitPolicy = (typeof RATE_LIMIT_POLICIES)[number];
 
 /** The fields a caller may set. */
@@ -111,7 +111,11 @@ export interface Decision {
    * (SUPPRESS), and on decisions read back from storage.
    */
   readonly countsAt?: Date;
-  /** Set when the webhook joins a digest (quiet-hours policy DIGEST): the window it collects; `deliverAt` is its end. */
+  /**
+   * Set when the webhook joins a digest: the window it collects (reason
+   * QUIET_HOURS: quiet-hours policy DIGEST; RATE_LIMITED: rate_limit_policy
+   * DIGEST); `deliverAt` is its end.
+   */
   readonly digest?: DigestWindow;
 }
 

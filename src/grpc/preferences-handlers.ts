@@ -53,6 +53,7 @@ function policyFrom(p: QuietHoursPolicy__Output | undefined): QuietHoursPolicy {
 const RATE_POLICY_NAMES: Readonly<Record<RateLimitPolicy, RateLimitPolicy__Output>> = {
   SUPPRESS: 'RATE_LIMIT_POLICY_SUPPRESS',
   DEFER: 'RATE_LIMIT_POLICY_DEFER',
+  DIGEST: 'RATE_LIMIT_POLICY_DIGEST',
 };
 
 function rateLimitPolicyFrom(p: RateLimitPolicy__Output): RateLimitPolicy {

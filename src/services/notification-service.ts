@@ -19,6 +19,7 @@ import {
 import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
 import type { Store } from '../storage/database.js';
+import type { DigestKind } from '../storage/digest-repository.js';
 import type { Repositories } from '../storage/repositories.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import { agentLockKey } from '../storage/repositories.js';
@@ -144,14 +145,15 @@ export class NotificationService {
       const now = this.clock();
       const preferences = await r.preferences.get(tenant, input.agentId);
       const rate = needsHourlyCount(preferences) ? await r.rate.window(tenant, input.agentId, preferences.maxPerHour) : EMPTY_RATE_WINDOW;
-      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate });
+      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId) : null;
+      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd });
       const id = newNotificationId(now.getTime());
       // Every webhook that counts takes a number, limit or not, so a limit set later is exact at once.
       const counted = decision.countsAt === undefined ? null : { seq: await r.rate.next(tenant, input.agentId), at: decision.countsAt };
       if (decision.digest !== undefined) {
         // The digest is written before the notification because the notification names it.
         const draft: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId: null };
-        const attached = await this.attachToDigest(r, draft, decision.digest, now);
+        const attached = await this.attachToDigest(r, draft, decision.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS', decision.digest, now);
         await r.notifications.insert({ ...draft, deliveryId: attached.deliveryId }, counted);
         return { result: { notification: { ...draft, deliveryId: attached.deliveryId }, replayed: false }, enqueued: attached.opened };
       }
@@ -188,9 +190,9 @@ export class NotificationService {
    * it is full, or its delivery was claimed meanwhile. Returns the delivery
    * the notification points at, and the delivery when it is new.
    */
-  private async attachToDigest(r: Repositories, n: Notification, window: DigestWindow, now: Date): Promise<{ deliveryId: string; opened: Delivery | null }> {
+  private async attachToDigest(r: Repositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date): Promise<{ deliveryId: string; opened: Delivery | null }> {
     const max = this.options.digestMaxItems;
-    const open = await r.digests.findOpen(n.tenantId, n.agentId, window.end);
+    const open = await r.digests.findOpen(n.tenantId, n.agentId, kind, window.end);
     if (open !== null) {
       const head: DigestHead = { id: open.id, agentId: n.agentId, window: open.window };
       if (open.itemCount >= max) await r.digests.close(open.id);
@@ -207,7 +209,7 @@ export class NotificationService {
       nextAttemptAt: window.end,
       now,
     });
-    await r.digests.create({ id: deliveryId, tenantId: n.tenantId, agentId: n.agentId, window, open: max > 1, now });
+    await r.digests.create({ id: deliveryId, tenantId: n.tenantId, agentId: n.agentId, window, kind, open: max > 1, now });
     return { deliveryId, opened };
   }
 
@@ -224,7 +226,8 @@ export class NotificationService {
         : past
           ? await r.rate.windowAt(tenant, input.agentId, preferences.maxPerHour, now)
           : await r.rate.window(tenant, input.agentId, preferences.maxPerHour);
-      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate });
+      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId) : null;
+      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd });
     });
   }
 

@@ -6,6 +6,9 @@
  * agent's lock, so a notification is stored and attached at once or not at all.
  */
 import type { DigestWindow } from '../domain/types.js';
+
+/** What a digest collects: a quiet window, or what the hourly limit held back (rate_limit_policy DIGEST). */
+export type DigestKind = 'QUIET_HOURS' | 'RATE_LIMITED';
 import type { PrismaTx } from './repositories.js';
 
 /** A digest notifications may still join, with the body they are appended to. */
@@ -22,6 +25,7 @@ export interface NewDigest {
   readonly tenantId: string;
   readonly agentId: string;
   readonly window: DigestWindow;
+  readonly kind: DigestKind;
   /** False when the first notification already fills it (HERALD_DIGEST_MAX_ITEMS=1). */
   readonly open: boolean;
   readonly now: Date;
@@ -35,14 +39,24 @@ export class DigestRepository {
    * waiting for its first attempt. A delivery once claimed (or retried, or
    * cancelled) is never joined: every attempt sends the same bytes.
    */
-  async findOpen(tenantId: string, agentId: string, windowEnd: Date): Promise<OpenDigest | null> {
+  async findOpen(tenantId: string, agentId: string, kind: DigestKind, windowEnd: Date): Promise<OpenDigest | null> {
     const row = await this.tx.digest.findFirst({
-      where: { tenantId, agentId, windowEnd, open: true, delivery: { status: 'PENDING', attemptCount: 0 } },
+      where: { tenantId, agentId, kind, windowEnd, open: true, delivery: { status: 'PENDING', attemptCount: 0 } },
       orderBy: { createdAt: 'desc' },
       include: { delivery: { select: { body: true } } },
     });
     if (row === null) return null;
     return { id: row.id, window: { start: row.windowStart, end: row.windowEnd }, itemCount: row.itemCount, body: row.delivery.body };
+  }
+
+  /** When the agent's latest open RATE_LIMITED digest is sent, if one can still take a notification. */
+  async openRateEnd(tenantId: string, agentId: string): Promise<Date | null> {
+    const row = await this.tx.digest.findFirst({
+      where: { tenantId, agentId, kind: 'RATE_LIMITED', open: true, delivery: { status: 'PENDING', attemptCount: 0 } },
+      orderBy: { windowEnd: 'desc' },
+      select: { windowEnd: true },
+    });
+    return row?.windowEnd ?? null;
   }
 
   async create(d: NewDigest): Promise<void> {
@@ -55,6 +69,7 @@ export class DigestRepository {
         windowEnd: d.window.end,
         itemCount: 1,
         open: d.open,
+        kind: d.kind,
         createdAt: d.now,
       },
     });

@@ -37,6 +37,7 @@ export interface ReadRepositories {
   readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'storedSecrets' | 'resealed'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'list'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt'>;
+  readonly digests: Pick<DigestRepository, 'openRateEnd'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
   readonly queue: Pick<DeliveryQueue, 'nextDueInMs'>;

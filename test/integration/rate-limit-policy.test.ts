@@ -119,6 +119,48 @@ test('a deferred notification counts when it is sent, not when it was created: a
   assert.equal(new Date(ms(full.decision?.deliver_at)).toISOString(), '2027-02-01T12:00:00.000Z');
 });
 
+test('rate_limit_policy DIGEST: what the limit holds back goes as one digest when the window has room, in order, and counts once', async (t) => {
+  const clock = { now: T0 };
+  const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DIGEST');
+  const { client } = herald;
+  for (let i = 0; i < 3; i++) {
+    const r = await create(client, agent, `now ${i}`);
+    assert.equal(r.decision?.outcome, 'DECISION_OUTCOME_DELIVER', r.decision?.explanation);
+    await makeDueOnDatabaseClock(herald, r.decision?.delivery_id ?? '');
+    await receiver.waitForRequests(i + 1, DELIVERY_DEADLINE_MS);
+    clock.now += MINUTE;
+  }
+  const held: CreateNotificationResponse__Output[] = [];
+  for (let i = 0; i < 4; i++) {
+    const r = await create(client, agent, `held ${i}`);
+    assert.deepEqual([r.decision?.outcome, r.decision?.reason], ['DECISION_OUTCOME_DEFER', 'DECISION_REASON_RATE_LIMITED'], r.decision?.explanation);
+    held.push(r);
+    clock.now += MINUTE;
+  }
+  const digestId = held[0]!.decision?.delivery_id ?? '';
+  assert.deepEqual(new Set(held.map((r) => r.decision?.delivery_id)), new Set([digestId]), 'one digest for all four');
+  assert.deepEqual(new Set(held.map((r) => new Date(ms(r.decision?.deliver_at)).toISOString())), new Set(['2027-02-01T11:00:00.000Z']));
+  assert.match(held[3]!.decision?.explanation ?? '', /deferred into the digest sent at 11:00 UTC when the hourly window has room/);
+
+  clock.now = Date.parse('2027-02-01T11:00:01Z');
+  await makeDueOnDatabaseClock(herald, digestId);
+  const requests = await receiver.waitForRequests(4, DELIVERY_DEADLINE_MS);
+  const digest = requests[3]!;
+  assert.equal(digest.headers['x-herald-event'], 'digest');
+  const body = JSON.parse(digest.body.toString('utf8')) as { digest: { id: string; count: number; notifications: Array<{ id: string }> } };
+  assert.deepEqual([body.digest.id, body.digest.count], [digestId, 4]);
+  assert.deepEqual(body.digest.notifications.map((n) => n.id), held.map((r) => r.notification?.id));
+  assert.equal((await waitForFinal(client, digestId)).status, 'DELIVERY_STATUS_SUCCEEDED');
+
+  // At 11:05 the window holds only the digest, counted once at 11:00: two more go now, the next waits for 12:00.
+  clock.now = Date.parse('2027-02-01T11:05:00Z');
+  for (let i = 0; i < 2; i++) assert.equal((await create(client, agent, `after ${i}`)).decision?.outcome, 'DECISION_OUTCOME_DELIVER');
+  const next = await create(client, agent, 'next hour');
+  assert.equal(next.decision?.reason, 'DECISION_REASON_RATE_LIMITED');
+  assert.equal(new Date(ms(next.decision?.deliver_at)).toISOString(), '2027-02-01T12:00:00.000Z');
+  assert.notEqual(next.decision?.delivery_id, digestId, 'a digest once sent is never joined');
+});
+
 test('SUPPRESS stays the default; rate_limit_policy reads back; an unknown number is INVALID_ARGUMENT naming the field', async (t) => {
   const clock = { now: T0 };
   const { herald, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_UNSPECIFIED');

@@ -14,8 +14,8 @@ const FULL: RateWindow = { edge: ago(10), last: ago(1) };
 /** It counted 61 minutes ago: it has left the window. */
 const ROOM: RateWindow = { edge: ago(61), last: ago(1) };
 
-function run(p: EditablePreferences | null, over: { type?: string; priority?: Priority; rate?: RateWindow; now?: Date } = {}) {
-  return decide({ preferences: p, notificationType: over.type ?? 'job.done', priority: over.priority ?? 'NORMAL', now: over.now ?? NOW, rate: over.rate ?? EMPTY_RATE_WINDOW });
+function run(p: EditablePreferences | null, over: { type?: string; priority?: Priority; rate?: RateWindow; now?: Date; openRateDigestEnd?: Date } = {}) {
+  return decide({ preferences: p, notificationType: over.type ?? 'job.done', priority: over.priority ?? 'NORMAL', now: over.now ?? NOW, rate: over.rate ?? EMPTY_RATE_WINDOW, openRateDigestEnd: over.openRateDigestEnd ?? null });
 }
 
 describe('decide', () => {
@@ -86,6 +86,19 @@ describe('decide', () => {
     assert.equal(run(ON).countsAt?.getTime(), NOW.getTime());
     assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).countsAt?.getTime(), NOW.getTime());
     assert.equal(run({ ...ON, maxPerHour: 3 }, { rate: FULL }).countsAt, undefined);
+  });
+
+  test('rate DIGEST opens a digest at the slot, counted once there; later ones join it without counting', () => {
+    const opened = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DIGEST' }, { rate: FULL });
+    assert.deepEqual([opened.outcome, opened.reason, opened.deliverAt?.toISOString(), opened.countsAt?.toISOString()], ['DEFER', 'RATE_LIMITED', '2026-03-11T00:20:00.000Z', '2026-03-11T00:20:00.000Z']);
+    assert.deepEqual(opened.digest, { start: NOW, end: new Date('2026-03-11T00:20:00Z') });
+    assert.match(opened.explanation, /deferred into the digest sent at 00:20 UTC when the hourly window has room/);
+    const open = new Date('2026-03-11T00:05:00Z');
+    const joined = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DIGEST' }, { rate: FULL, openRateDigestEnd: open });
+    assert.deepEqual([joined.deliverAt?.toISOString(), joined.countsAt], ['2026-03-11T00:05:00.000Z', undefined]);
+    // An open digest sent before quiet hours end is not joined: that would send it inside them.
+    const quiet = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DIGEST', quietHours: { ...QUIET, policy: 'DEFER' } }, { rate: FULL, openRateDigestEnd: open });
+    assert.deepEqual([quiet.deliverAt?.toISOString(), quiet.countsAt?.toISOString()], ['2026-03-11T06:00:00.000Z', '2026-03-11T06:00:00.000Z']);
   });
 
   test('nextRateSlot: now when there is room, else the later of the edge leaving and the last slot', () => {

@@ -7,6 +7,7 @@ CREATE TABLE "digests" (
     "window_end" DATETIME NOT NULL,
     "item_count" INTEGER NOT NULL,
     "open" BOOLEAN NOT NULL DEFAULT true,
+    "kind" TEXT NOT NULL DEFAULT 'QUIET_HOURS',
     "created_at" DATETIME NOT NULL,
     CONSTRAINT "digests_id_fkey" FOREIGN KEY ("id") REFERENCES "deliveries" ("id") ON DELETE CASCADE ON UPDATE CASCADE
 );

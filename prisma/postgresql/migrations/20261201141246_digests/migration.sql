@@ -7,6 +7,7 @@ CREATE TABLE "digests" (
     "window_end" TIMESTAMP(3) NOT NULL,
     "item_count" INTEGER NOT NULL,
     "open" BOOLEAN NOT NULL DEFAULT true,
+    "kind" TEXT NOT NULL DEFAULT 'QUIET_HOURS',
     "created_at" TIMESTAMP(3) NOT NULL,
 
     CONSTRAINT "digests_pkey" PRIMARY KEY ("id")
