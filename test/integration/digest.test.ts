@@ -243,6 +243,21 @@ test('a digest answered 500 is retried with the same delivery id and byte-identi
   assert.equal(done.attempt_count, 2);
 });
 
+test('a FAILED digest is sent again by ReplayDeliveries with the same id and bytes', async (t) => {
+  const clock = new TestClock(Date.parse('2027-01-27T22:00:00Z'));
+  const { herald, receiver, agent } = await setUp(t, clock, {}, [{ status: 400 }]);
+  const a = await createDeferred(herald.client, agent, 'one');
+  await createDeferred(herald.client, agent, 'two');
+  const [first] = await endNight(herald, clock, '2027-01-28T06:00:00Z', [a.deliveryId], receiver, 1);
+  assert.equal((await waitForFinal(herald.client, a.deliveryId)).status, 'DELIVERY_STATUS_FAILED');
+  const replay = await herald.client.deliveries.ReplayDeliveries({ agent_id: agent, since: { seconds: Date.parse('2027-01-27T00:00:00Z') / 1000 } });
+  assert.equal(replay.scheduled, 1);
+  const requests = await receiver.waitForRequests(2, DELIVERY_DEADLINE_MS);
+  assert.equal(header(requests[1]!, 'x-herald-delivery'), a.deliveryId);
+  assert.deepEqual(requests[1]!.body, first!.body);
+  assert.equal((await waitForFinal(herald.client, a.deliveryId)).status, 'DELIVERY_STATUS_SUCCEEDED');
+});
+
 test('policy DIGEST reads back as QUIET_HOURS_POLICY_DIGEST; an unknown policy number is INVALID_ARGUMENT naming the field', async (t) => {
   const clock = new TestClock(Date.parse('2027-01-14T12:00:00Z'));
   const { herald, agent } = await setUp(t, clock);
