@@ -132,7 +132,7 @@ export class App {
         secretGraceSeconds: config.secretGraceSeconds,
         clock,
       }),
-      notifications: new NotificationService(store, events, clock, decisions),
+      notifications: new NotificationService(store, events, clock, decisions, { digestMaxItems: config.digestMaxItems }),
       deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
     };
     try {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { combineTokenSources, parseTokenEntries, TokenEntryError, type ApiToken } from './auth/tokens.js';
 import { parseCidr } from './delivery/target-guard.js';
+import { DEFAULT_DIGEST_MAX_ITEMS } from './domain/payload.js';
 import { clashesWithHeraldHeaders } from './domain/validation.js';
 
 export type DatabaseConfig =
@@ -113,6 +114,11 @@ export interface Config {
   readonly secretKeys: SecretKeys | null;
   /** The operator console (issue #12): see {@link ConsoleConfig}; null when HERALD_CONSOLE_ADDRESS is not set. */
   readonly console: ConsoleConfig | null;
+  /**
+   * HERALD_DIGEST_MAX_ITEMS (default 100, 1 to 1,000): notifications in one digest webhook; a full
+   * digest is closed and the window's next notification opens another, so bodies stay bounded.
+   */
+  readonly digestMaxItems: number;
 }
 
 /** The browser console beside the gRPC API (src/console/). */
@@ -452,6 +458,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     delivery: deliveryLimits(env, retryMaxDelayMs),
     secretKeys: secretKeys(env),
     console: consoleConfig(env, envTokens.length > 0 || read(env, 'HERALD_API_TOKENS_FILE') !== undefined),
+    digestMaxItems: integer(env, 'HERALD_DIGEST_MAX_ITEMS', DEFAULT_DIGEST_MAX_ITEMS, 1, 1_000),
   };
   return Object.freeze(config);
 }

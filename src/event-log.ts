@@ -14,8 +14,8 @@ export function logEvents(log: Logger, deliveries: DeliveryEvents, notifications
     const d = change.delivery;
     if (d.status !== 'FAILED') return;
     const fields = { deliveryId: d.id, tenantId: d.tenantId, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, attempts: d.attemptCount, lastStatusCode: d.lastStatusCode, lastError: d.lastError };
-    // A failed test webhook answers the caller who asked for it; a notification's is lost to its receiver.
-    if (d.eventType === 'notification') log.warn(fields, 'delivery FAILED: the webhook will not be sent again unless retried with RetryDelivery');
+    // A failed test webhook answers the caller who asked for it; a notification's (or a digest's) is lost to its receiver.
+    if (d.eventType !== 'test') log.warn(fields, 'delivery FAILED: the webhook will not be sent again unless retried with RetryDelivery');
     else log.info(fields, 'test webhook failed');
   });
   const offDisabled = deliveries.onAgentDisabled((e) => {

@@ -138,6 +138,40 @@ export function nextAllowedAt(window: QuietWindow, timeZone: string, at: Date): 
   );
 }
 
+/**
+ * The first instant of the quiet stretch that contains `at`: the whole minute
+ * at which the clock entered the window (`start` on most days; on a DST night
+ * the instant of a jump into the window, or the minute after a jump out of it).
+ * A digest names it as its `window_start`.
+ *
+ * While the offset holds, the stretch began when the clock read `start`: one
+ * subtraction. Only when the offset differs there (a transition inside the
+ * stretch, a few nights a year) does it walk back minute by minute: at most
+ * three days of minutes, since a gap that swallows a day's free minutes (see
+ * {@link nextAllowedAt}) joins two nights into one stretch.
+ *
+ * @throws when `at` is not quiet (there is no stretch to begin), or on an
+ *   invalid window, zone or Date.
+ */
+export function quietSince(window: QuietWindow, timeZone: string, at: Date): Date {
+  const bounds = compileWindow(window);
+  const zone = resolveZone(timeZone);
+  const atMinute = Math.floor(instantMs(at) / MS_PER_MINUTE) * MS_PER_MINUTE;
+  const quiet = (ms: number): boolean => isQuietMinuteOfDay(bounds, minuteOfDay(localMinute(zone, ms)));
+  if (!quiet(atMinute)) {
+    throw new Error(`quiet hours ${window.start}–${window.end} in ${timeZone}: ${at.toISOString()} is not quiet`);
+  }
+  const offset = zone.offset(atMinute);
+  const elapsed = mod(minuteOfDay(localMinute(zone, atMinute)) - bounds.start, MINUTES_PER_DAY);
+  const candidate = atMinute - elapsed * MS_PER_MINUTE;
+  if (zone.offset(candidate) === offset && zone.offset(candidate - MS_PER_MINUTE) === offset) {
+    return new Date(candidate);
+  }
+  let t = atMinute;
+  for (let steps = 0; steps < 3 * MINUTES_PER_DAY && quiet(t - MS_PER_MINUTE); steps++) t -= MS_PER_MINUTE;
+  return new Date(t);
+}
+
 interface WindowBounds {
   start: number;
   end: number;

@@ -12,7 +12,9 @@ export function priorityFromRank(rank: number): Priority | undefined {
   return PRIORITIES[rank - 1];
 }
 
-export type QuietHoursPolicy = 'SKIP' | 'DEFER';
+/** What quiet hours do to a webhook: drop it, send it at the window's end, or send the window's webhooks there as one digest. */
+export const QUIET_HOURS_POLICIES = ['SKIP', 'DEFER', 'DIGEST'] as const;
+export type QuietHoursPolicy = (typeof QUIET_HOURS_POLICIES)[number];
 
 export interface QuietHours {
   /** "HH:MM", inclusive. */
@@ -24,6 +26,10 @@ export interface QuietHours {
   readonly urgentBypass: boolean;
 }
 
+/** What the hourly limit does to a notification over it: drop its webhook, send it when the window has room, or send what it held back then as one digest. */
+export const RATE_LIMIT_POLICIES = ['SUPPRESS', 'DEFER', 'DIGEST'] as const;
+export type RateLimitPolicy = (typeof RATE_LIMIT_POLICIES)[number];
+
 /** The fields a caller may set. */
 export interface EditablePreferences {
   readonly enableWebhook: boolean;
@@ -32,6 +38,7 @@ export interface EditablePreferences {
   readonly quietHours: QuietHours | null;
   /** 0 means unlimited. */
   readonly maxPerHour: number;
+  readonly rateLimitPolicy: RateLimitPolicy;
   /** Empty means every type. */
   readonly notificationTypes: readonly string[];
   /** null means no minimum. */
@@ -56,6 +63,7 @@ export const DEFAULT_PREFERENCES: EditablePreferences = Object.freeze({
   timeZone: 'UTC',
   quietHours: null,
   maxPerHour: 0,
+  rateLimitPolicy: 'SUPPRESS',
   notificationTypes: [],
   minPriority: null,
   webhookHeaders: {},
@@ -97,6 +105,24 @@ export interface Decision {
   readonly deliverAt: Date | null;
   readonly explanation: string;
   readonly decidedAt: Date;
+  /**
+   * When the webhook counts toward the hourly limit: the decision instant, or
+   * its send slot when deferred for the limit. Absent when it does not count
+   * (SUPPRESS), and on decisions read back from storage.
+   */
+  readonly countsAt?: Date;
+  /**
+   * Set when the webhook joins a digest: the window it collects (reason
+   * QUIET_HOURS: quiet-hours policy DIGEST; RATE_LIMITED: rate_limit_policy
+   * DIGEST); `deliverAt` is its end.
+   */
+  readonly digest?: DigestWindow;
+}
+
+/** The quiet stretch a digest collects: from its first quiet instant to the instant it is sent. */
+export interface DigestWindow {
+  readonly start: Date;
+  readonly end: Date;
 }
 
 /** A JSON object, as carried in `metadata`. */
@@ -134,7 +160,7 @@ export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** The statuses a delivery does not leave by itself (only RetryDelivery or ReplayDeliveries move it on). */
 export const FINISHED_DELIVERY_STATUSES = ['SUCCEEDED', 'FAILED', 'CANCELLED'] as const satisfies readonly DeliveryStatus[];
 export type AttemptTrigger = 'SCHEDULED' | 'MANUAL' | 'TEST';
-export type EventType = 'notification' | 'test';
+export type EventType = 'notification' | 'test' | 'digest';
 
 export interface DeliveryAttempt {
   readonly number: number;

@@ -3,11 +3,13 @@
  * preferences use cases. No rules live here beyond the shape of a request.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { DEFAULT_PREFERENCES } from '../domain/types.js';
-import type { AgentPreferences, EditablePreferences, QuietHours } from '../domain/types.js';
+import { DEFAULT_PREFERENCES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHours, QuietHoursPolicy, RateLimitPolicy } from '../domain/types.js';
 import type { Preferences, Preferences__Output } from '../generated/proto/herald/v1/Preferences.js';
 import type { PreferencesServiceHandlers } from '../generated/proto/herald/v1/PreferencesService.js';
 import type { QuietHours__Output } from '../generated/proto/herald/v1/QuietHours.js';
+import type { QuietHoursPolicy__Output } from '../generated/proto/herald/v1/QuietHoursPolicy.js';
+import type { RateLimitPolicy__Output } from '../generated/proto/herald/v1/RateLimitPolicy.js';
 import type { PreferencesChange, PreferencesService } from '../services/preferences-service.js';
 import { quote } from '../domain/validation.js';
 import { fromPriority, toPriority, toTimestamp, toTimestampOrNull } from './convert.js';
@@ -24,6 +26,7 @@ const PATHS: Readonly<Record<string, Field>> = {
   time_zone: 'timeZone',
   quiet_hours: 'quietHours',
   max_notifications_per_hour: 'maxPerHour',
+  rate_limit_policy: 'rateLimitPolicy',
   notification_types: 'notificationTypes',
   min_priority: 'minPriority',
   webhook_headers: 'webhookHeaders',
@@ -32,9 +35,38 @@ const PATHS: Readonly<Record<string, Field>> = {
 const QUIET_PARTS = ['start', 'end', 'policy', 'urgent_bypass'] as const;
 const OUTPUT_ONLY = ['agent_id', 'webhook_secret_set', 'created_at', 'updated_at', 'webhook_disabled_reason'];
 
+/** The proto name of each policy; UNSPECIFIED reads as SKIP. */
+const POLICY_NAMES: Readonly<Record<QuietHoursPolicy, QuietHoursPolicy__Output>> = {
+  SKIP: 'QUIET_HOURS_POLICY_SKIP',
+  DEFER: 'QUIET_HOURS_POLICY_DEFER',
+  DIGEST: 'QUIET_HOURS_POLICY_DIGEST',
+};
+
+function policyFrom(p: QuietHoursPolicy__Output | undefined): QuietHoursPolicy {
+  if (p === undefined || p === 'QUIET_HOURS_POLICY_UNSPECIFIED') return 'SKIP';
+  const policy = QUIET_HOURS_POLICIES.find((x) => POLICY_NAMES[x] === p);
+  // An enum number this server does not know arrives as a number.
+  if (policy === undefined) throw new InvalidArgumentError(`${P}.quiet_hours.policy`, `unknown policy ${quote(String(p))}; use ${QUIET_HOURS_POLICIES.map((x) => POLICY_NAMES[x]).join(', ')}`);
+  return policy;
+}
+
+const RATE_POLICY_NAMES: Readonly<Record<RateLimitPolicy, RateLimitPolicy__Output>> = {
+  SUPPRESS: 'RATE_LIMIT_POLICY_SUPPRESS',
+  DEFER: 'RATE_LIMIT_POLICY_DEFER',
+  DIGEST: 'RATE_LIMIT_POLICY_DIGEST',
+};
+
+function rateLimitPolicyFrom(p: RateLimitPolicy__Output): RateLimitPolicy {
+  if (p === 'RATE_LIMIT_POLICY_UNSPECIFIED') return 'SUPPRESS';
+  const policy = RATE_LIMIT_POLICIES.find((x) => RATE_POLICY_NAMES[x] === p);
+  // An enum number this server does not know arrives as a number.
+  if (policy === undefined) throw new InvalidArgumentError(`${P}.rate_limit_policy`, `unknown policy ${quote(String(p))}; use ${RATE_LIMIT_POLICIES.map((x) => RATE_POLICY_NAMES[x]).join(', ')}`);
+  return policy;
+}
+
 function quietHoursFrom(q: QuietHours__Output): QuietHours | null {
   if (q.start === '' && q.end === '') return null;
-  return { start: q.start, end: q.end, policy: q.policy === 'QUIET_HOURS_POLICY_DEFER' ? 'DEFER' : 'SKIP', urgentBypass: q.urgent_bypass };
+  return { start: q.start, end: q.end, policy: policyFrom(q.policy), urgentBypass: q.urgent_bypass };
 }
 
 /** The value of one writable field in the request, or undefined when the request does not carry it. */
@@ -50,6 +82,8 @@ function valueOf(p: Preferences__Output, field: Field): EditablePreferences[Fiel
       return p.quiet_hours === null ? undefined : quietHoursFrom(p.quiet_hours);
     case 'maxPerHour':
       return p.max_notifications_per_hour;
+    case 'rateLimitPolicy':
+      return p.rate_limit_policy === undefined ? undefined : rateLimitPolicyFrom(p.rate_limit_policy);
     case 'notificationTypes':
       return p.notification_types.length === 0 ? undefined : p.notification_types;
     case 'minPriority':
@@ -89,7 +123,7 @@ export function changeFromRequest(p: Preferences__Output, paths: readonly string
       const q = p.quiet_hours;
       if (part === 'start') parts.start = q?.start ?? '';
       else if (part === 'end') parts.end = q?.end ?? '';
-      else if (part === 'policy') parts.policy = q?.policy === 'QUIET_HOURS_POLICY_DEFER' ? 'DEFER' : 'SKIP';
+      else if (part === 'policy') parts.policy = policyFrom(q?.policy);
       else parts.urgentBypass = q?.urgent_bypass ?? false;
       continue;
     }
@@ -114,10 +148,11 @@ export function toProto(p: AgentPreferences): Preferences {
         : {
             start: p.quietHours.start,
             end: p.quietHours.end,
-            policy: p.quietHours.policy === 'DEFER' ? 'QUIET_HOURS_POLICY_DEFER' : 'QUIET_HOURS_POLICY_SKIP',
+            policy: POLICY_NAMES[p.quietHours.policy],
             urgent_bypass: p.quietHours.urgentBypass,
           },
     max_notifications_per_hour: p.maxPerHour,
+    rate_limit_policy: RATE_POLICY_NAMES[p.rateLimitPolicy],
     notification_types: [...p.notificationTypes],
     min_priority: toPriority(p.minPriority),
     webhook_headers: { ...p.webhookHeaders },

@@ -4,15 +4,14 @@
  * acknowledged DELIVER or DEFER can never lose its webhook.
  */
 import type { DeliveryEvents } from '../delivery/events.js';
-import { decide, needsHourlyCount, RATE_WINDOW_MS } from '../domain/decision.js';
-import { notificationPayload } from '../domain/payload.js';
-import type { Decision, Delivery, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
+import { decide, EMPTY_RATE_WINDOW, needsHourlyCount } from '../domain/decision.js';
+import { appendToDigest, DEFAULT_DIGEST_MAX_ITEMS, digestPayload, notificationPayload, type DigestHead } from '../domain/payload.js';
+import type { Decision, Delivery, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
 import {
   checkAgentId,
   checkMetadata,
   checkNotificationType,
   checkText,
-  INSTANT_RANGE_MS,
   LIMITS,
   pageSize,
   quote,
@@ -20,6 +19,8 @@ import {
 import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
 import type { Store } from '../storage/database.js';
+import type { DigestKind } from '../storage/digest-repository.js';
+import type { GroupRepositories } from '../storage/repositories.js';
 import { isUniqueViolation } from '../storage/errors.js';
 import { agentLockKey } from '../storage/repositories.js';
 import type { NotificationFilters } from '../storage/notification-repository.js';
@@ -100,6 +101,11 @@ class KeyedQueue {
   }
 }
 
+export interface NotificationServiceOptions {
+  /** HERALD_DIGEST_MAX_ITEMS: notifications per digest; a full one is closed and the next opens a new one. */
+  readonly digestMaxItems: number;
+}
+
 export class NotificationService {
   private readonly perAgent = new KeyedQueue();
 
@@ -108,6 +114,7 @@ export class NotificationService {
     private readonly events: DeliveryEvents,
     private readonly clock: () => Date,
     private readonly decisions: NotificationEvents = new NotificationEvents(),
+    private readonly options: NotificationServiceOptions = { digestMaxItems: DEFAULT_DIGEST_MAX_ITEMS },
   ) {}
 
   async create(tenant: string, req: CreateRequest): Promise<CreateResult> {
@@ -139,14 +146,22 @@ export class NotificationService {
       // The clock is read under the lock so that decisions are in time order.
       const now = this.clock();
       const preferences = await r.preferences.get(tenant, input.agentId);
-      const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(tenant, input.agentId, new Date(now.getTime() - RATE_WINDOW_MS), now)
-        : 0;
-      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
+      const rate = needsHourlyCount(preferences) ? await r.rate.window(tenant, input.agentId, preferences.maxPerHour) : EMPTY_RATE_WINDOW;
+      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId) : null;
+      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd });
       const id = newNotificationId(now.getTime());
+      // Every webhook that counts takes a number, limit or not, so a limit set later is exact at once.
+      const counted = decision.countsAt === undefined ? null : { seq: await r.rate.next(tenant, input.agentId), at: decision.countsAt };
+      if (decision.digest !== undefined) {
+        // The digest is written before the notification because the notification names it.
+        const draft: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId: null };
+        const attached = await this.attachToDigest(r, draft, decision.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS', decision.digest, now);
+        await r.notifications.insert({ ...draft, deliveryId: attached.deliveryId }, counted);
+        return { result: { notification: { ...draft, deliveryId: attached.deliveryId }, replayed: false }, enqueued: attached.opened };
+      }
       const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
       const notification: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId };
-      await r.notifications.insert(notification);
+      await r.notifications.insert(notification, counted);
       let enqueued: Delivery | null = null;
       if (deliveryId !== null) {
         enqueued = await r.deliveries.enqueue({
@@ -171,18 +186,50 @@ export class NotificationService {
     return result;
   }
 
+  /**
+   * Appends `n` to the agent's open digest for `window`, or opens one (a
+   * delivery due at the window's end and its digest row) when there is none,
+   * it is full, or its delivery was claimed meanwhile. Returns the delivery
+   * the notification points at, and the delivery when it is new.
+   */
+  private async attachToDigest(r: GroupRepositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date): Promise<{ deliveryId: string; opened: Delivery | null }> {
+    const max = this.options.digestMaxItems;
+    const open = await r.digests.findOpen(n.tenantId, n.agentId, kind, window.end);
+    if (open !== null) {
+      const head: DigestHead = { id: open.id, agentId: n.agentId, window: open.window };
+      if (open.itemCount >= max) await r.digests.close(open.id);
+      else if (await r.digests.join(open.id, appendToDigest(open.body, head, n, now), open.itemCount + 1, max, now)) return { deliveryId: open.id, opened: null };
+    }
+    const deliveryId = newDeliveryId(now.getTime());
+    const opened = await r.deliveries.enqueue({
+      id: deliveryId,
+      tenantId: n.tenantId,
+      agentId: n.agentId,
+      notificationId: null,
+      eventType: 'digest',
+      body: digestPayload({ id: deliveryId, agentId: n.agentId, window }, n, now),
+      nextAttemptAt: window.end,
+      now,
+    });
+    await r.digests.create({ id: deliveryId, tenantId: n.tenantId, agentId: n.agentId, window, kind, open: max > 1, now });
+    return { deliveryId, opened };
+  }
+
   /** The decision a create would get at `at`; stores nothing and counts toward nothing. */
   async evaluate(tenant: string, req: CreateRequest, at: Date | null): Promise<Decision> {
     const input = validateCreate(req, 'notification.');
     const now = at ?? this.clock();
-    // An `at` in the first hour of year 1 would start the window in year 0, which PostgreSQL refuses; nothing is stored before year 1.
-    const windowStart = new Date(Math.max(now.getTime() - RATE_WINDOW_MS, INSTANT_RANGE_MS.min));
+    // A past `at` is judged by the webhooks counted by then; otherwise by the window a create would see now.
+    const past = at !== null && at.getTime() < this.clock().getTime();
     return this.store.read(async (r) => {
       const preferences = await r.preferences.get(tenant, input.agentId);
-      const acceptedInWindow = needsHourlyCount(preferences)
-        ? await r.notifications.countAccepted(tenant, input.agentId, windowStart, now)
-        : 0;
-      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, acceptedInWindow });
+      const rate = !needsHourlyCount(preferences)
+        ? EMPTY_RATE_WINDOW
+        : past
+          ? await r.rate.windowAt(tenant, input.agentId, preferences.maxPerHour, now)
+          : await r.rate.window(tenant, input.agentId, preferences.maxPerHour);
+      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId) : null;
+      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd });
     });
   }
 

@@ -38,13 +38,14 @@ export class OverviewService {
   }
 
   /**
-   * Notifications of the agent accepted (DELIVER or DEFER) in the rolling
-   * hour before now: the count the hourly limit is checked against.
+   * Notifications of the agent that count toward its hourly limit in the
+   * rolling hour before now (a notification deferred for the limit counts
+   * from when it is sent).
    */
   hourlyUsage(tenant: string, agentId: string): Promise<number> {
     checkAgentId('agent_id', agentId);
     const now = this.clock();
-    return this.store.read((r) => r.notifications.countAccepted(tenant, agentId, new Date(now.getTime() - RATE_WINDOW_MS), now));
+    return this.store.read((r) => r.rate.countedBetween(tenant, agentId, new Date(now.getTime() - RATE_WINDOW_MS), now));
   }
 
   /** Agents whose webhook Herald turned off (endpoint health), among the first {@link DISABLED_SCAN_LIMIT} by id. */

@@ -449,7 +449,7 @@ export class DeliveryQueue {
   }
 
   /**
-   * Schedules an agent's finished notification deliveries again (see
+   * Schedules an agent's finished notification and digest deliveries again (see
    * ReplayDeliveries): PENDING, due now, with a fresh retry budget (the
    * attempts so far stay recorded and numbered). Returns how many.
    */
@@ -459,7 +459,7 @@ export class DeliveryQueue {
       UPDATE deliveries
          SET status = 'PENDING', next_attempt_at = ${d === 'postgresql' ? PG_NOW : at(d, now)}, attempt_base = attempt_count,
              lease_owner = NULL, lease_expires_at = NULL, completed_at = NULL, updated_at = ${at(d, now)}
-       WHERE tenant_id = ${f.tenantId} AND agent_id = ${f.agentId} AND status = ${f.status} AND event_type = ${'notification' satisfies EventType}
+       WHERE tenant_id = ${f.tenantId} AND agent_id = ${f.agentId} AND status = ${f.status} AND event_type IN (${'notification' satisfies EventType}, ${'digest' satisfies EventType})
          AND created_at >= ${at(d, f.since)} AND created_at < ${at(d, f.until)}`;
     if (count > 0 && this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
     return count;

@@ -59,14 +59,8 @@ export class NotificationRepository {
     return row === null ? null : toDomain(row);
   }
 
-  /** Notifications decided DELIVER or DEFER with created_at in (from, to]. */
-  countAccepted(tenantId: string, agentId: string, from: Date, to: Date): Promise<number> {
-    return this.tx.notification.count({
-      where: { tenantId, agentId, createdAt: { gt: from, lte: to }, decisionOutcome: { in: ['DELIVER', 'DEFER'] } },
-    });
-  }
-
-  async insert(n: Notification): Promise<void> {
+  /** Stores `n`; `counted` is its place among the webhooks the hourly limit counts, null when it does not count. */
+  async insert(n: Notification, counted: { readonly seq: number; readonly at: Date } | null = null): Promise<void> {
     const data: NotificationColumns = {
       id: n.id,
       tenantId: n.tenantId,
@@ -87,6 +81,8 @@ export class NotificationRepository {
       decisionExplanation: n.decision.explanation,
       deliverAt: n.decision.deliverAt,
       deliveryId: n.deliveryId,
+      rateSeq: counted?.seq ?? null,
+      countedAt: counted?.at ?? null,
     };
     if (this.pending !== null) this.pending.notifications.push(data);
     else await this.tx.notification.create({ data });

@@ -35,6 +35,8 @@ export interface NotificationColumns {
   readonly decisionExplanation: string;
   readonly deliverAt: Date | null;
   readonly deliveryId: string | null;
+  readonly rateSeq: number | null;
+  readonly countedAt: Date | null;
 }
 
 /** A new PENDING deliveries row; the counters keep their column defaults. */
@@ -75,6 +77,8 @@ const NOTIFICATION_COLUMNS = {
   decisionExplanation: 'decision_explanation',
   deliverAt: 'deliver_at',
   deliveryId: 'delivery_id',
+  rateSeq: 'rate_seq',
+  countedAt: 'counted_at',
 } as const satisfies Record<keyof NotificationColumns, string>;
 
 const DELIVERY_COLUMNS = {
@@ -102,11 +106,15 @@ export class PendingInserts {
   readonly notifications: NotificationColumns[] = [];
   readonly deliveries: DeliveryColumns[] = [];
 
-  /** Writes the held rows; deliveries after notifications, as a create writes them. */
+  /**
+   * Writes the held rows and forgets them; deliveries after notifications,
+   * as a create writes them. Also called in the middle of a group by a
+   * statement that must see a held row (a digest names its delivery).
+   */
   async flush(tx: PrismaTx, dialect: Dialect): Promise<void> {
-    if (this.notifications.length > 0) await tx.$executeRaw(multiRowInsert('notifications', NOTIFICATION_COLUMNS, this.notifications));
+    if (this.notifications.length > 0) await tx.$executeRaw(multiRowInsert('notifications', NOTIFICATION_COLUMNS, this.notifications.splice(0)));
     if (this.deliveries.length > 0) {
-      await tx.$executeRaw(multiRowInsert('deliveries', DELIVERY_COLUMNS, this.deliveries));
+      await tx.$executeRaw(multiRowInsert('deliveries', DELIVERY_COLUMNS, this.deliveries.splice(0)));
       // One wake-up for the group; NOTIFY is delivered at commit.
       if (dialect === 'postgresql') await tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
     }

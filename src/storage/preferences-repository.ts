@@ -1,6 +1,6 @@
 import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.js';
 import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
-import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, SigningSecrets } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, RateLimitPolicy, SigningSecrets } from '../domain/types.js';
 import type { Dialect, PrismaTx } from './repositories.js';
 import type { SealedPlace, SecretBox } from './secret-box.js';
 
@@ -38,6 +38,7 @@ function toDomain(row: Row): AgentPreferences {
         ? { start: row.quietStart, end: row.quietEnd, policy: row.quietPolicy as QuietHoursPolicy, urgentBypass: row.urgentBypass }
         : null,
     maxPerHour: row.maxPerHour,
+    rateLimitPolicy: row.rateLimitPolicy as RateLimitPolicy,
     notificationTypes: JSON.parse(row.notificationTypes) as string[],
     minPriority: priorityFromRank(row.minPriority) ?? null,
     webhookHeaders: maskedHeaders(row.webhookHeaders),
@@ -85,6 +86,7 @@ function toColumns(tenantId: string, agentId: string, p: EditablePreferences, st
     quietPolicy: p.quietHours?.policy ?? 'SKIP',
     urgentBypass: p.quietHours?.urgentBypass ?? false,
     maxPerHour: p.maxPerHour,
+    rateLimitPolicy: p.rateLimitPolicy,
     notificationTypes: JSON.stringify(p.notificationTypes),
     minPriority: p.minPriority === null ? 0 : PRIORITY_RANK[p.minPriority],
     webhookHeaders: JSON.stringify(sealedHeaders(tenantId, agentId, p.webhookHeaders, storedHeaders, box)),

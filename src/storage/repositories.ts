@@ -6,10 +6,12 @@ import type { Prisma } from '../generated/prisma/sqlite/client.js';
 import { AttemptSeriesRepository } from './attempt-series-repository.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
+import { DigestRepository } from './digest-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { PendingInserts } from './pending-inserts.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
+import { RateRepository } from './rate-repository.js';
 import { RetentionRepository } from './retention-repository.js';
 import { SecretBox } from './secret-box.js';
 
@@ -35,7 +37,9 @@ export type Dialect = 'sqlite' | 'postgresql';
 export interface ReadRepositories {
   readonly dialect: Dialect;
   readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'storedSecrets' | 'resealed'>;
-  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'list'>;
+  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'list'>;
+  readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'countedBetween'>;
+  readonly digests: Pick<DigestRepository, 'openRateEnd'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
@@ -53,8 +57,10 @@ export interface GroupRepositories {
   readonly dialect: Dialect;
   lockAgent(tenantId: string, agentId: string): Promise<void>;
   readonly preferences: Pick<PreferencesRepository, 'get'>;
-  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'countAccepted' | 'insert'>;
+  readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'insert'>;
   readonly deliveries: Pick<DeliveryRepository, 'enqueue'>;
+  readonly rate: Pick<RateRepository, 'window' | 'next'>;
+  readonly digests: Pick<DigestRepository, 'findOpen' | 'openRateEnd' | 'create' | 'join' | 'close'>;
 }
 
 /** A group commit's state: the agent locks it holds and the inserts it holds back. */
@@ -67,6 +73,8 @@ export class Repositories implements ReadRepositories, GroupRepositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
+  readonly digests: DigestRepository;
+  readonly rate: RateRepository;
   readonly queueStats: QueueStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
@@ -88,6 +96,8 @@ export class Repositories implements ReadRepositories, GroupRepositories {
     this.preferences = new PreferencesRepository(tx, secrets, dialect);
     this.notifications = new NotificationRepository(tx, group?.pending ?? null);
     this.deliveries = new DeliveryRepository(tx, dialect, group?.pending ?? null);
+    this.digests = new DigestRepository(tx, dialect, group?.pending ?? null);
+    this.rate = new RateRepository(tx);
     this.queueStats = new QueueStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);

@@ -200,6 +200,7 @@ test('creates in one group whose row the database refuses: only committed notifi
       timeZone: 'UTC',
       quietHours: null,
       maxPerHour: 0,
+      rateLimitPolicy: 'SUPPRESS',
       notificationTypes: [],
       minPriority: null,
       webhookHeaders: {},

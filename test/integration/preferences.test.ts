@@ -426,6 +426,7 @@ test('partial updates, upsert and delete', async (t) => {
       time_zone: 'Europe/Paris',
       quiet_hours: null,
       max_notifications_per_hour: 5,
+      rate_limit_policy: 'RATE_LIMIT_POLICY_SUPPRESS',
       notification_types: [],
       min_priority: 'PRIORITY_UNSPECIFIED',
       webhook_headers: {},

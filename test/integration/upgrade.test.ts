@@ -83,6 +83,14 @@ test("a database of the previous release, with data, is upgraded by starting Her
     const tenants = await check.all(`SELECT DISTINCT tenant_id FROM ${table}`);
     assert.deepEqual(tenants.map((r) => r['tenant_id']), ['default'], `${table} rows moved to tenant default`);
   }
+  // The hourly limit's sequence is backfilled: counted rows (DELIVER, DEFER) numbered per agent, counted at creation.
+  const sequenced = await check.all('SELECT id, rate_seq, CASE WHEN counted_at = created_at THEN 1 ELSE 0 END AS counted_at_created FROM notifications ORDER BY id');
+  assert.deepEqual(
+    sequenced.map((r) => [r['id'], r['rate_seq'] === null ? null : Number(r['rate_seq']), Number(r['counted_at_created'])]),
+    [['ntf_01UPGRADE00000000000000001', 1, 1], ['ntf_01UPGRADE00000000000000002', null, 0]],
+  );
+  const counters = await check.all('SELECT tenant_id, agent_id, last_seq FROM rate_counters');
+  assert.deepEqual(counters.map((r) => [r['tenant_id'], r['agent_id'], Number(r['last_seq'])]), [['default', 'upgrade-agent', 1]]);
   const other = createHeraldClient(`127.0.0.1:${app.port}`, { tenant: 'acme' });
   cleanup(t, () => other.close());
   assert.equal((await codeOf(other.preferences.GetPreferences({ agent_id: 'upgrade-agent' }))).code, status.NOT_FOUND);

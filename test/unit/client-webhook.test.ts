@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
-import { checkWebhook, verifyWebhook, type WebhookHeaders } from '../../packages/client/src/webhook.js';
+import { checkWebhook, parseWebhook, verifyWebhook, type WebhookHeaders } from '../../packages/client/src/webhook.js';
+import { digestPayload } from '../../src/domain/payload.js';
+import type { Notification } from '../../src/domain/types.js';
 import { signedHeaders } from '../../src/delivery/signer.js';
 
 interface Vector {
@@ -188,5 +190,35 @@ describe('verifyWebhook reads headers', () => {
   it('refusing a repeated webhook-id or webhook-timestamp as ambiguous', () => {
     const repeated = { ...standardHeaders(c), 'webhook-id': [c.webhook_id ?? '', 'msg_other'] };
     assert.deepEqual(checkWebhook(c.body_utf8, repeated, secretsOf(c), { now }), { ok: false, reason: 'missing_headers' });
+  });
+});
+
+describe('parseWebhook', () => {
+  const n: Notification = {
+    id: 'ntf_1', tenantId: 'default', agentId: 'a1', notificationType: 'job.done', title: 'Done', content: '', priority: 'HIGH',
+    relatedEntityType: null, relatedEntityId: null, metadata: {}, idempotencyKey: null, read: false, readAt: null,
+    createdAt: new Date('2027-01-14T22:00:00Z'), deliveryId: 'dlv_1',
+    decision: { outcome: 'DEFER', reason: 'QUIET_HOURS', deliverAt: null, explanation: '', decidedAt: new Date('2027-01-14T22:00:00Z') },
+  };
+  const window = { start: new Date('2027-01-14T21:00:00Z'), end: new Date('2027-01-15T06:00:00Z') };
+  const asNode = (headers: Record<string, string>): Record<string, string> =>
+    Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+
+  it('types a digest the server writes, whose signed bytes verifyWebhook accepts like any other', () => {
+    const body = digestPayload({ id: 'dlv_1', agentId: 'a1', window }, n, n.createdAt);
+    const parsed = parseWebhook(Buffer.from(body, 'utf8'));
+    assert.equal(parsed.event, 'digest');
+    if (parsed.event !== 'digest') return;
+    assert.deepEqual([parsed.digest.id, parsed.digest.count, parsed.digest.window_end, parsed.digest.notifications[0]?.priority], ['dlv_1', 1, '2027-01-15T06:00:00.000Z', 'high']);
+    const secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+    const now = new Date('2027-01-15T06:00:01Z');
+    const headers = asNode(signedHeaders({ body: Buffer.from(body, 'utf8'), deliveryId: 'dlv_1', eventType: 'digest', secrets: [secret], timestampSeconds: now.getTime() / 1000 - 1, userAgent: 'Herald-Webhook/test', signatureHeader: 'X-Herald-Signature' }));
+    assert.equal(headers['x-herald-event'], 'digest');
+    assert.equal(verifyWebhook(body, headers, secret, { now }), true);
+  });
+
+  it('refuses a body that is not JSON or an unknown event', () => {
+    assert.throws(() => parseWebhook('not json'), /not JSON/);
+    assert.throws(() => parseWebhook('{"event":"party"}'), /unknown webhook event "party"/);
   });
 });

@@ -118,6 +118,15 @@ describe('loadConfig', () => {
     );
   });
 
+  test('HERALD_DIGEST_MAX_ITEMS defaults to 100 notifications per digest and takes 1 to 1000', () => {
+    assert.equal(loadConfig({}).digestMaxItems, 100);
+    assert.equal(loadConfig({ HERALD_DIGEST_MAX_ITEMS: '1' }).digestMaxItems, 1);
+    assert.equal(loadConfig({ HERALD_DIGEST_MAX_ITEMS: '1000' }).digestMaxItems, 1000);
+    for (const bad of ['0', '1001', 'ten', '2.5']) {
+      assert.throws(() => loadConfig({ HERALD_DIGEST_MAX_ITEMS: bad }), (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_DIGEST_MAX_ITEMS');
+    }
+  });
+
   test('the default retry floor yields to a lower HERALD_RETRY_MAX_DELAY_MS', () => {
     assert.equal(loadConfig({ HERALD_RETRY_MAX_DELAY_MS: '300' }).delivery.retryMinDelayMs, 300);
   });

@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decide, typeAllowed } from '../../src/domain/decision.js';
+import { decide, EMPTY_RATE_WINDOW, nextRateSlot, typeAllowed, type RateWindow } from '../../src/domain/decision.js';
 import { DEFAULT_PREFERENCES, type EditablePreferences, type Priority } from '../../src/domain/types.js';
 
 const NOW = new Date('2026-03-10T23:30:00Z'); // 23:30 UTC: inside 22:00-06:00
 const ON: EditablePreferences = { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook' };
 const QUIET = { start: '22:00', end: '06:00', policy: 'SKIP' as const, urgentBypass: false };
 
-function run(p: EditablePreferences | null, over: { type?: string; priority?: Priority; accepted?: number; now?: Date } = {}) {
-  return decide({ preferences: p, notificationType: over.type ?? 'job.done', priority: over.priority ?? 'NORMAL', now: over.now ?? NOW, acceptedInWindow: over.accepted ?? 0 });
+const MINUTE = 60_000;
+const ago = (minutes: number): Date => new Date(NOW.getTime() - minutes * MINUTE);
+/** The limit-th last counted webhook 10 minutes ago: no room until 50 minutes from now. */
+const FULL: RateWindow = { edge: ago(10), last: ago(1) };
+/** It counted 61 minutes ago: it has left the window. */
+const ROOM: RateWindow = { edge: ago(61), last: ago(1) };
+
+function run(p: EditablePreferences | null, over: { type?: string; priority?: Priority; rate?: RateWindow; now?: Date; openRateDigestEnd?: Date } = {}) {
+  return decide({ preferences: p, notificationType: over.type ?? 'job.done', priority: over.priority ?? 'NORMAL', now: over.now ?? NOW, rate: over.rate ?? EMPTY_RATE_WINDOW, openRateDigestEnd: over.openRateDigestEnd ?? null });
 }
 
 describe('decide', () => {
@@ -20,18 +27,25 @@ describe('decide', () => {
     ['priority too low', { ...ON, minPriority: 'HIGH' }, {}, 'SUPPRESS', 'PRIORITY_FILTERED'],
     ['quiet hours, SKIP', { ...ON, quietHours: QUIET }, {}, 'SUPPRESS', 'QUIET_HOURS'],
     ['quiet hours, DEFER', { ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }, {}, 'DEFER', 'QUIET_HOURS'],
+    ['quiet hours, DIGEST', { ...ON, quietHours: { ...QUIET, policy: 'DIGEST' } }, {}, 'DEFER', 'QUIET_HOURS'],
+    ['URGENT bypasses a DIGEST window', { ...ON, quietHours: { ...QUIET, policy: 'DIGEST', urgentBypass: true } }, { priority: 'URGENT' }, 'DELIVER', 'URGENT_BYPASS'],
+    ['a DIGEST over the limit is RATE_LIMITED', { ...ON, maxPerHour: 1, quietHours: { ...QUIET, policy: 'DIGEST' } }, { rate: FULL }, 'SUPPRESS', 'RATE_LIMITED'],
     ['quiet hours bypassed by URGENT', { ...ON, quietHours: { ...QUIET, urgentBypass: true } }, { priority: 'URGENT' }, 'DELIVER', 'URGENT_BYPASS'],
     ['bypass needs URGENT', { ...ON, quietHours: { ...QUIET, urgentBypass: true } }, { priority: 'HIGH' }, 'SUPPRESS', 'QUIET_HOURS'],
-    ['limit reached', { ...ON, maxPerHour: 3 }, { accepted: 3 }, 'SUPPRESS', 'RATE_LIMITED'],
-    ['limit not reached', { ...ON, maxPerHour: 3 }, { accepted: 2 }, 'DELIVER', 'ACCEPTED'],
-    ['limit 0 is unlimited', { ...ON, maxPerHour: 0 }, { accepted: 1_000_000 }, 'DELIVER', 'ACCEPTED'],
+    ['limit reached', { ...ON, maxPerHour: 3 }, { rate: FULL }, 'SUPPRESS', 'RATE_LIMITED'],
+    ['limit not reached', { ...ON, maxPerHour: 3 }, { rate: ROOM }, 'DELIVER', 'ACCEPTED'],
+    ['fewer counted than the limit', { ...ON, maxPerHour: 3 }, { rate: { edge: null, last: ago(1) } }, 'DELIVER', 'ACCEPTED'],
+    ['limit 0 is unlimited', { ...ON, maxPerHour: 0 }, { rate: FULL }, 'DELIVER', 'ACCEPTED'],
+    ['limit reached, policy DEFER', { ...ON, maxPerHour: 3, rateLimitPolicy: 'DEFER' }, { rate: FULL }, 'DEFER', 'RATE_LIMITED'],
+    ['room, but a deferred webhook still waits for its slot: behind it', { ...ON, maxPerHour: 3, rateLimitPolicy: 'DEFER' }, { rate: { edge: ago(61), last: new Date(NOW.getTime() + MINUTE) } }, 'DEFER', 'RATE_LIMITED'],
+    ['the edge leaving exactly now is room', { ...ON, maxPerHour: 3 }, { rate: { edge: ago(60), last: ago(1) } }, 'DELIVER', 'ACCEPTED'],
     ['everything passes', ON, {}, 'DELIVER', 'ACCEPTED'],
     // Precedence: the earlier check wins.
     ['webhook off beats a filtered type', { ...ON, enableWebhook: false, notificationTypes: ['x'] }, {}, 'SUPPRESS', 'WEBHOOK_DISABLED'],
     ['a filtered type inside quiet hours is TYPE_FILTERED', { ...ON, notificationTypes: ['x'], quietHours: QUIET }, {}, 'SUPPRESS', 'TYPE_FILTERED'],
     ['a low priority inside quiet hours is PRIORITY_FILTERED', { ...ON, minPriority: 'URGENT', quietHours: QUIET }, {}, 'SUPPRESS', 'PRIORITY_FILTERED'],
-    ['quiet hours (SKIP) beat the limit', { ...ON, maxPerHour: 1, quietHours: QUIET }, { accepted: 5 }, 'SUPPRESS', 'QUIET_HOURS'],
-    ['a DEFER over the limit is RATE_LIMITED', { ...ON, maxPerHour: 1, quietHours: { ...QUIET, policy: 'DEFER' } }, { accepted: 1 }, 'SUPPRESS', 'RATE_LIMITED'],
+    ['quiet hours (SKIP) beat the limit', { ...ON, maxPerHour: 1, quietHours: QUIET }, { rate: FULL }, 'SUPPRESS', 'QUIET_HOURS'],
+    ['a DEFER over the limit is RATE_LIMITED', { ...ON, maxPerHour: 1, quietHours: { ...QUIET, policy: 'DEFER' } }, { rate: FULL }, 'SUPPRESS', 'RATE_LIMITED'],
     ['outside quiet hours nothing is held', { ...ON, quietHours: QUIET }, { now: new Date('2026-03-10T12:00:00Z') }, 'DELIVER', 'ACCEPTED'],
   ];
   for (const [name, prefs, over, outcome, reason] of cases) {
@@ -48,6 +62,50 @@ describe('decide', () => {
     assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).deliverAt?.toISOString(), '2026-03-11T06:00:00.000Z');
     assert.equal(run(ON).deliverAt?.getTime(), NOW.getTime());
     assert.equal(run(null).deliverAt, null);
+  });
+
+  test('DIGEST joins the digest of the window: from its first quiet minute to its end, said in the agent zone', () => {
+    const d = run({ ...ON, timeZone: 'Europe/Paris', quietHours: { start: '22:00', end: '07:00', policy: 'DIGEST', urgentBypass: false } });
+    // 23:30 UTC is 00:30 in Paris (CET): the window began at 21:00 UTC and ends at 06:00 UTC.
+    assert.equal(d.deliverAt?.toISOString(), '2026-03-11T06:00:00.000Z');
+    assert.deepEqual(d.digest, { start: new Date('2026-03-10T21:00:00Z'), end: new Date('2026-03-11T06:00:00Z') });
+    assert.match(d.explanation, /deferred into the digest sent at 07:00 Europe\/Paris \(2026-03-11T06:00:00.000Z\)/);
+    assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).digest, undefined);
+  });
+
+  test('rate DEFER is due, and counts, when the edge leaves the window, and says so in UTC', () => {
+    const d = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DEFER' }, { rate: FULL });
+    assert.equal(d.deliverAt?.toISOString(), '2026-03-11T00:20:00.000Z');
+    assert.equal(d.countsAt?.toISOString(), '2026-03-11T00:20:00.000Z');
+    assert.match(d.explanation, /deferred until 00:20 UTC when the hourly window has room \(2026-03-11T00:20:00.000Z\)/);
+    // Inside quiet hours (DEFER until 06:00) as well: the later of the two.
+    const quiet = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DEFER', quietHours: { ...QUIET, policy: 'DEFER' } }, { rate: FULL });
+    assert.equal(quiet.deliverAt?.toISOString(), '2026-03-11T06:00:00.000Z');
+    assert.equal(quiet.countsAt?.toISOString(), '2026-03-11T06:00:00.000Z');
+    // Sent or quiet-deferred now: counted now; suppressed: not counted.
+    assert.equal(run(ON).countsAt?.getTime(), NOW.getTime());
+    assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).countsAt?.getTime(), NOW.getTime());
+    assert.equal(run({ ...ON, maxPerHour: 3 }, { rate: FULL }).countsAt, undefined);
+  });
+
+  test('rate DIGEST opens a digest at the slot, counted once there; later ones join it without counting', () => {
+    const opened = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DIGEST' }, { rate: FULL });
+    assert.deepEqual([opened.outcome, opened.reason, opened.deliverAt?.toISOString(), opened.countsAt?.toISOString()], ['DEFER', 'RATE_LIMITED', '2026-03-11T00:20:00.000Z', '2026-03-11T00:20:00.000Z']);
+    assert.deepEqual(opened.digest, { start: NOW, end: new Date('2026-03-11T00:20:00Z') });
+    assert.match(opened.explanation, /deferred into the digest sent at 00:20 UTC when the hourly window has room/);
+    const open = new Date('2026-03-11T00:05:00Z');
+    const joined = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DIGEST' }, { rate: FULL, openRateDigestEnd: open });
+    assert.deepEqual([joined.deliverAt?.toISOString(), joined.countsAt], ['2026-03-11T00:05:00.000Z', undefined]);
+    // An open digest sent before quiet hours end is not joined: that would send it inside them.
+    const quiet = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DIGEST', quietHours: { ...QUIET, policy: 'DEFER' } }, { rate: FULL, openRateDigestEnd: open });
+    assert.deepEqual([quiet.deliverAt?.toISOString(), quiet.countsAt?.toISOString()], ['2026-03-11T06:00:00.000Z', '2026-03-11T06:00:00.000Z']);
+  });
+
+  test('nextRateSlot: now when there is room, else the later of the edge leaving and the last slot', () => {
+    assert.equal(nextRateSlot(EMPTY_RATE_WINDOW, NOW), NOW);
+    assert.equal(nextRateSlot(ROOM, NOW), NOW);
+    assert.equal(nextRateSlot(FULL, NOW).toISOString(), '2026-03-11T00:20:00.000Z');
+    assert.equal(nextRateSlot({ edge: ago(30), last: new Date(NOW.getTime() + 45 * MINUTE) }, NOW).toISOString(), '2026-03-11T00:15:00.000Z');
   });
 
   test('quiet hours are read in the agent zone', () => {

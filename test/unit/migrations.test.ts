@@ -109,7 +109,9 @@ test('applies the migrations to a fresh SQLite file and records them as Prisma d
     'agent_preferences',
     'deliveries',
     'delivery_attempts',
+    'digests',
     'notifications',
+    'rate_counters',
   ]);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { isQuietAt, nextAllowedAt, parseClockTime, type QuietWindow } from "../../src/domain/quiet-hours.js";
+import { isQuietAt, nextAllowedAt, parseClockTime, quietSince, type QuietWindow } from "../../src/domain/quiet-hours.js";
 import { loadQuietHoursVectors } from "../helpers/quiet-hours-vectors.js";
 
 const utc = (iso: string): Date => new Date(iso);
@@ -258,6 +258,11 @@ describe("agrees with a minute-by-minute scan around every 2026 transition", () 
             if (quietFlags[i] === false) nextFree = from + i * minute;
             expected[i] = nextFree;
           }
+          // runStart[i]: the first minute of the quiet run holding minute i, unless it began before the span.
+          const runStart: Array<number | undefined> = new Array<number | undefined>(quietFlags.length);
+          for (let i = 0; i < quietFlags.length; i++) {
+            if (quietFlags[i] === true) runStart[i] = i === 0 ? undefined : quietFlags[i - 1] === true ? runStart[i - 1] : from + i * minute;
+          }
           for (let i = 0; i < quietFlags.length - 1; i++) {
             // Every minute near the transition, a sample of the rest: the
             // module costs ~15 µs per luxon offset look-up, too slow for every minute.
@@ -268,6 +273,11 @@ describe("agrees with a minute-by-minute scan around every 2026 transition", () 
             const want = expected[i];
             if (want !== undefined) {
               assert.equal(nextAllowedAt(window, zone, new Date(at)).toISOString(), new Date(want).toISOString(), `${label}: next allowed`);
+              checked++;
+            }
+            const began = runStart[i];
+            if (began !== undefined) {
+              assert.equal(quietSince(window, zone, new Date(at + 30_500)).toISOString(), new Date(began).toISOString(), `${label}: quiet since`);
               checked++;
             }
             // 30.5 s later the clock still reads minute i: a free instant is
@@ -284,6 +294,20 @@ describe("agrees with a minute-by-minute scan around every 2026 transition", () 
       t.diagnostic(`${checked} instants checked across ${transitions.length} transitions`);
     });
   }
+});
+
+describe("quietSince", () => {
+  test("is the minute the clock entered the window: the start time on an ordinary night, across midnight", () => {
+    assert.equal(quietSince(w("22:00", "07:00"), "Europe/Paris", new Date("2026-11-23T02:10:30Z")).toISOString(), "2026-11-22T21:00:00.000Z");
+    assert.equal(quietSince(w("22:00", "07:00"), "Europe/Paris", new Date("2026-11-22T21:00:00Z")).toISOString(), "2026-11-22T21:00:00.000Z");
+  });
+  test("on the night clocks go back, the window began before the change (one hour longer)", () => {
+    // 2026-10-25 Paris: 03:00 CEST becomes 02:00 CET; 05:00 local is 04:00Z, 22:00 the day before was 20:00Z.
+    assert.equal(quietSince(w("22:00", "07:00"), "Europe/Paris", new Date("2026-10-25T04:00:00Z")).toISOString(), "2026-10-24T20:00:00.000Z");
+  });
+  test("refuses an instant that is not quiet", () => {
+    assert.throws(() => quietSince(w("22:00", "07:00"), "UTC", new Date("2026-11-23T12:00:00Z")), /not quiet/);
+  });
 });
 
 /** Whole-minute instants in [from, to) where the zone's UTC offset changes. */

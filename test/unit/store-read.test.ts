@@ -25,6 +25,8 @@ function misusesOfRead(store: Store): Array<Promise<unknown>> {
     store.read((r) => r.retention.deleteFinishedDeliveries(new Date(), 1)),
     // @ts-expect-error a group commit answers preferences.get from one read at its start: its work cannot write them
     store.writeGrouped('default', 'a1', (r) => r.preferences.delete('default', 'a1')),
+    // @ts-expect-error a read cannot attach to a digest
+    store.read((r) => r.digests.close('dlv_1')),
   ];
 }
 

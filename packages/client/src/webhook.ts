@@ -166,3 +166,80 @@ function headerValues(headers: WebhookHeaders, name: string): string[] {
   }
   return values.filter((v) => v !== '');
 }
+
+/** A notification as a webhook carries it: alone in a `notification` event, or as an item of a `digest`. */
+export interface WebhookNotification {
+  readonly id: string;
+  readonly agent_id: string;
+  readonly notification_type: string;
+  readonly title: string;
+  readonly content: string;
+  /** `low`, `normal`, `high` or `urgent`. */
+  readonly priority: string;
+  readonly read: boolean;
+  /** RFC 3339, UTC, milliseconds. */
+  readonly created_at: string;
+  readonly read_at: string | null;
+  readonly related_entity_type: string | null;
+  readonly related_entity_id: string | null;
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+/** The body of one notification's webhook (`X-Herald-Event: notification`). */
+export interface NotificationWebhook {
+  readonly event: 'notification';
+  readonly notification: WebhookNotification;
+  readonly timestamp: string;
+  readonly platform: 'herald';
+}
+
+/** The body of a digest (`X-Herald-Event: digest`): a quiet window's notifications, oldest first. */
+export interface DigestWebhook {
+  readonly event: 'digest';
+  readonly digest: {
+    /** The delivery id, as in `X-Herald-Delivery`: de-duplicate on it. */
+    readonly id: string;
+    readonly agent_id: string;
+    readonly window_start: string;
+    /** When the digest was due: the end of the quiet window. */
+    readonly window_end: string;
+    readonly count: number;
+    readonly notifications: readonly WebhookNotification[];
+  };
+  readonly timestamp: string;
+  readonly platform: 'herald';
+}
+
+/** The body of `SendTestWebhook` (`X-Herald-Event: test`). */
+export interface TestWebhook {
+  readonly event: 'test';
+  readonly test: { readonly agent_id: string; readonly delivery_id: string; readonly message: string };
+  readonly timestamp: string;
+  readonly platform: 'herald';
+}
+
+/** Every body Herald sends; switch on `event`. */
+export type WebhookBody = NotificationWebhook | DigestWebhook | TestWebhook;
+
+const WEBHOOK_EVENTS: ReadonlySet<string> = new Set(['notification', 'digest', 'test']);
+
+/**
+ * The body of a webhook as its type, after {@link verifyWebhook} accepted it.
+ *
+ * @throws TypeError when the body is not JSON or names an event this version does not know
+ *   (a newer Herald may add events: handle the error, do not retry the request on it).
+ */
+export function parseWebhook(rawBody: string | Uint8Array): WebhookBody {
+  const text = typeof rawBody === 'string' ? rawBody : bodyBytes(rawBody).toString('utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TypeError('the webhook body is not JSON');
+  }
+  const event = typeof parsed === 'object' && parsed !== null ? (parsed as { event?: unknown }).event : undefined;
+  if (typeof event !== 'string' || !WEBHOOK_EVENTS.has(event)) {
+    throw new TypeError(`unknown webhook event ${JSON.stringify(String(event)).slice(0, 60)}; known: ${[...WEBHOOK_EVENTS].join(', ')}`);
+  }
+  return parsed as WebhookBody;
+}

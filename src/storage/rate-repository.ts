@@ -1,0 +1,65 @@
+/**
+ * The hourly limit's bookkeeping (see src/domain/decision.ts): the agent's
+ * last sequence number, and `counted_at` of a counted notification found by
+ * its number. Each call is one primary-key or unique-index seek, whatever the
+ * agent's volume; callers that decide MUST hold the agent's lock.
+ */
+import type { RateWindow } from '../domain/decision.js';
+import type { PrismaTx } from './repositories.js';
+
+export class RateRepository {
+  constructor(private readonly tx: PrismaTx) {}
+
+  /** The two instants `decide` needs for an agent limited to `limit` webhooks per rolling hour. */
+  async window(tenantId: string, agentId: string, limit: number): Promise<RateWindow> {
+    const counter = await this.tx.rateCounter.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { lastSeq: true } });
+    if (counter === null) return { edge: null, last: null };
+    const last = await this.countedAt(tenantId, agentId, counter.lastSeq);
+    const edgeSeq = counter.lastSeq - limit + 1;
+    const edge = edgeSeq < 1 ? null : edgeSeq === counter.lastSeq ? last : await this.countedAt(tenantId, agentId, edgeSeq);
+    return { edge, last };
+  }
+
+  /**
+   * The window as it stood at a past instant `at`, for EvaluateNotification:
+   * the counted notifications up to the last one counted at or before `at`.
+   * It walks the sequence back from the newest, so it costs as many rows as
+   * counted after `at`; creates never call it.
+   */
+  async windowAt(tenantId: string, agentId: string, limit: number, at: Date): Promise<RateWindow> {
+    const lastRow = await this.tx.notification.findFirst({
+      where: { tenantId, agentId, rateSeq: { not: null }, countedAt: { lte: at } },
+      orderBy: { rateSeq: 'desc' },
+      select: { rateSeq: true, countedAt: true },
+    });
+    if (lastRow === null || lastRow.rateSeq === null) return { edge: null, last: null };
+    const edgeSeq = lastRow.rateSeq - limit + 1;
+    return { edge: edgeSeq < 1 ? null : await this.countedAt(tenantId, agentId, edgeSeq), last: lastRow.countedAt };
+  }
+
+  /**
+   * How many of the agent's notifications count toward its limit at an
+   * instant in (from, to], for showing the use of the limit (the console):
+   * a count over the window, so deciding never calls it.
+   */
+  countedBetween(tenantId: string, agentId: string, from: Date, to: Date): Promise<number> {
+    return this.tx.notification.count({ where: { tenantId, agentId, rateSeq: { not: null }, countedAt: { gt: from, lte: to } } });
+  }
+
+  /** Takes the agent's next sequence number (1 for its first counted notification). */
+  async next(tenantId: string, agentId: string): Promise<number> {
+    const row = await this.tx.rateCounter.upsert({
+      where: { tenantId_agentId: { tenantId, agentId } },
+      create: { tenantId, agentId, lastSeq: 1 },
+      update: { lastSeq: { increment: 1 } },
+      select: { lastSeq: true },
+    });
+    return row.lastSeq;
+  }
+
+  // A number whose row is gone was deleted by retention, days after it left the window: it is not in it.
+  private async countedAt(tenantId: string, agentId: string, rateSeq: number): Promise<Date | null> {
+    const row = await this.tx.notification.findUnique({ where: { tenantId_agentId_rateSeq: { tenantId, agentId, rateSeq } }, select: { countedAt: true } });
+    return row?.countedAt ?? null;
+  }
+}
