@@ -56,8 +56,12 @@ async function columns(db: BenchDatabase, table: Table): Promise<string[]> {
 export async function cloneRows(db: BenchDatabase, table: Table, agentPrefix: string, copies: number): Promise<number> {
   const cols = await columns(db, table);
   const list = cols.join(', ');
-  const select = cols.map((c) => (c === 'id' ? `id || '-c' || n` : c)).join(', ');
-  return execute(
+  // A counted notification's number is unique per agent: copy n of number s
+  // takes s + n * (the agent's last number), and the agent's counter follows.
+  const lastSeq = `(SELECT last_seq FROM rate_counters c WHERE c.tenant_id = ${table}.tenant_id AND c.agent_id = ${table}.agent_id)`;
+  const copyOf = (c: string): string => (c === 'id' ? `id || '-c' || n` : c === 'rate_seq' ? `rate_seq + n * ${lastSeq}` : c);
+  const select = cols.map(copyOf).join(', ');
+  const inserted = await execute(
     db,
     {
       sqlite: `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ?) INSERT INTO ${table} (${list}) SELECT ${select} FROM ${table}, s WHERE agent_id LIKE ? || '%' AND id NOT LIKE '%-c%'`,
@@ -65,6 +69,11 @@ export async function cloneRows(db: BenchDatabase, table: Table, agentPrefix: st
     },
     [copies, agentPrefix],
   );
+  if (table === 'notifications') {
+    const follow = `UPDATE rate_counters SET last_seq = last_seq * (1 + ${db.target.provider === 'sqlite' ? '?' : '$1'}) WHERE agent_id LIKE ${db.target.provider === 'sqlite' ? '?' : '$2'} || '%'`;
+    await execute(db, { sqlite: follow, postgresql: follow }, [copies, agentPrefix]);
+  }
+  return inserted;
 }
 
 /** Makes every delivery PENDING and due again, as new, with no attempts: a fresh backlog for the next round. */

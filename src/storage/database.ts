@@ -150,7 +150,7 @@ export class Store {
    * takes its agents' locks first, in one sorted pass (PostgreSQL advisory
    * locks: groups of different replicas cannot deadlock), and `fn`'s
    * `lockAgent` for its own agent then finds the lock held. Then it reads
-   * their preferences in one statement (fresh: any acknowledged write of
+   * their preferences and hourly-limit counters in one statement each (fresh: any acknowledged write of
    * them held the same lock), runs the members' work, and writes their
    * notifications and deliveries with one multi-row insert each (so the
    * work's reads do not see the group's inserts: only other agents' rows
@@ -173,6 +173,7 @@ export class Store {
         const repos = new Repositories(tx, this.dialect, this.secrets, { heldAgentLocks: new Set(keys), pending: new PendingInserts() });
         await repos.lockAgentsInOrder(keys);
         await repos.preferences.prefetch(members.map((m) => m.agent));
+        await repos.rate.prefetch(members.map((m) => m.agent));
         const results: unknown[] = [];
         for (const m of members) results.push(await m.work(repos));
         await repos.flushPending();

@@ -102,9 +102,18 @@ function multiRowInsert<Row extends object>(table: string, columns: Readonly<Rec
   return Prisma.sql`INSERT INTO ${Prisma.raw(`"${table}" (${names})`)} VALUES ${Prisma.join(values)}`;
 }
 
+/** An agent's hourly-limit counter as a group leaves it (see rate-repository.ts). */
+export interface RateCounterColumns {
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly lastSeq: number;
+}
+
 export class PendingInserts {
   readonly notifications: NotificationColumns[] = [];
   readonly deliveries: DeliveryColumns[] = [];
+  /** The group's counters by agentLockKey: one agent's last value wins, as one row per agent must. */
+  readonly rateCounters = new Map<string, RateCounterColumns>();
 
   /**
    * Writes the held rows and forgets them; deliveries after notifications,
@@ -117,6 +126,12 @@ export class PendingInserts {
       await tx.$executeRaw(multiRowInsert('deliveries', DELIVERY_COLUMNS, this.deliveries.splice(0)));
       // One wake-up for the group; NOTIFY is delivered at commit.
       if (dialect === 'postgresql') await tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
+    }
+    if (this.rateCounters.size > 0) {
+      const rows = [...this.rateCounters.values()].map((c) => Prisma.sql`(${c.tenantId}, ${c.agentId}, ${c.lastSeq})`);
+      this.rateCounters.clear();
+      // Both dialects take ON CONFLICT ... excluded; the group holds each agent's lock, so no other writer moved the value it read.
+      await tx.$executeRaw`INSERT INTO "rate_counters" ("tenant_id", "agent_id", "last_seq") VALUES ${Prisma.join(rows)} ON CONFLICT ("tenant_id", "agent_id") DO UPDATE SET "last_seq" = excluded."last_seq"`;
     }
   }
 }

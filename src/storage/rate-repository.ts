@@ -5,18 +5,47 @@
  * agent's volume; callers that decide MUST hold the agent's lock.
  */
 import type { RateWindow } from '../domain/decision.js';
-import type { PrismaTx } from './repositories.js';
+import type { PendingInserts } from './pending-inserts.js';
+import { agentLockKey, type PrismaTx } from './repositories.js';
 
 export class RateRepository {
-  constructor(private readonly tx: PrismaTx) {}
+  /** The group's agents' last numbers, read by `prefetch` (0: none yet); null outside a group. */
+  private known: Map<string, number> | null = null;
+
+  /** `pending` is a group commit's held writes (pending-inserts.ts), null outside a group. */
+  constructor(
+    private readonly tx: PrismaTx,
+    private readonly pending: PendingInserts | null = null,
+  ) {}
+
+  /**
+   * Reads the counters of a group's agents in one statement, after the group
+   * took their locks; `window` and `next` then answer from memory and the
+   * new values are written with the group's inserts. A group holds one
+   * member per agent, so no write of the group moves a value it read.
+   */
+  async prefetch(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>): Promise<void> {
+    if (this.pending === null) return;
+    const rows = await this.tx.rateCounter.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
+    const known = new Map<string, number>(agents.map((a) => [agentLockKey(a.tenantId, a.agentId), 0]));
+    for (const row of rows) known.set(agentLockKey(row.tenantId, row.agentId), row.lastSeq);
+    this.known = known;
+  }
+
+  private async lastSeq(tenantId: string, agentId: string): Promise<number> {
+    const known = this.known?.get(agentLockKey(tenantId, agentId));
+    if (known !== undefined) return known;
+    const counter = await this.tx.rateCounter.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { lastSeq: true } });
+    return counter?.lastSeq ?? 0;
+  }
 
   /** The two instants `decide` needs for an agent limited to `limit` webhooks per rolling hour. */
   async window(tenantId: string, agentId: string, limit: number): Promise<RateWindow> {
-    const counter = await this.tx.rateCounter.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { lastSeq: true } });
-    if (counter === null) return { edge: null, last: null };
-    const last = await this.countedAt(tenantId, agentId, counter.lastSeq);
-    const edgeSeq = counter.lastSeq - limit + 1;
-    const edge = edgeSeq < 1 ? null : edgeSeq === counter.lastSeq ? last : await this.countedAt(tenantId, agentId, edgeSeq);
+    const lastSeq = await this.lastSeq(tenantId, agentId);
+    if (lastSeq === 0) return { edge: null, last: null };
+    const last = await this.countedAt(tenantId, agentId, lastSeq);
+    const edgeSeq = lastSeq - limit + 1;
+    const edge = edgeSeq < 1 ? null : edgeSeq === lastSeq ? last : await this.countedAt(tenantId, agentId, edgeSeq);
     return { edge, last };
   }
 
@@ -48,6 +77,13 @@ export class RateRepository {
 
   /** Takes the agent's next sequence number (1 for its first counted notification). */
   async next(tenantId: string, agentId: string): Promise<number> {
+    const key = agentLockKey(tenantId, agentId);
+    const known = this.known?.get(key);
+    if (known !== undefined && this.pending !== null) {
+      this.known!.set(key, known + 1);
+      this.pending.rateCounters.set(key, { tenantId, agentId, lastSeq: known + 1 });
+      return known + 1;
+    }
     const row = await this.tx.rateCounter.upsert({
       where: { tenantId_agentId: { tenantId, agentId } },
       create: { tenantId, agentId, lastSeq: 1 },

@@ -97,7 +97,7 @@ export class Repositories implements ReadRepositories, GroupRepositories {
     this.notifications = new NotificationRepository(tx, group?.pending ?? null);
     this.deliveries = new DeliveryRepository(tx, dialect, group?.pending ?? null);
     this.digests = new DigestRepository(tx, dialect, group?.pending ?? null);
-    this.rate = new RateRepository(tx);
+    this.rate = new RateRepository(tx, group?.pending ?? null);
     this.queueStats = new QueueStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);

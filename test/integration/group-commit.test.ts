@@ -244,3 +244,38 @@ test('groups of two replicas locking the same agents in opposite orders never de
   assert.equal(runs.size, 2 * agents.length * 5);
   assert.ok([...runs.values()].every((n) => n === 1), 'every member ran once, in its group');
 });
+
+test('grouped creates of many limited agents keep each agent\'s hourly limit exact and number its counted notifications 1, 2, 3', async (t) => {
+  const { url, open } = await freshStore(t);
+  const store = await open();
+  const agents = Array.from({ length: 12 }, (_, i) => `limited-${i}`);
+  for (const agent of agents) {
+    await store.write((r) =>
+      r.preferences.save('default', agent, {
+        enableWebhook: true,
+        webhookUrl: 'https://example.com/hook',
+        timeZone: 'UTC',
+        quietHours: null,
+        maxPerHour: 3,
+        rateLimitPolicy: 'SUPPRESS',
+        notificationTypes: [],
+        minPriority: null,
+        webhookHeaders: {},
+        webhookTimeoutMs: null,
+      }, { now: new Date(), exists: false, newSecret: null }),
+    );
+  }
+  const service = new NotificationService(store, new DeliveryEvents(), () => new Date());
+  // Five rounds of one create per agent, all in flight together: each round's creates share groups.
+  const created = await Promise.all(agents.flatMap((agent) => Array.from({ length: 5 }, (_, i) => service.create('default', request(agent, `n${i}`)))));
+  const raw = await openRaw(url);
+  cleanup(t, () => raw.close());
+  for (const agent of agents) {
+    const outcomes = created.filter((c) => c.notification.agentId === agent).map((c) => c.notification.decision.outcome);
+    assert.deepEqual(outcomes, ['DELIVER', 'DELIVER', 'DELIVER', 'SUPPRESS', 'SUPPRESS'], agent);
+    const seqs = await raw.all(`SELECT rate_seq FROM notifications WHERE agent_id = $1 AND rate_seq IS NOT NULL ORDER BY rate_seq`.replace('$1', raw.dialect === 'sqlite' ? '?' : '$1'), agent);
+    assert.deepEqual(seqs.map((row) => Number(row.rate_seq)), [1, 2, 3], agent);
+    const counter = await raw.all(`SELECT last_seq FROM rate_counters WHERE agent_id = ${raw.dialect === 'sqlite' ? '?' : '$1'}`, agent);
+    assert.deepEqual(counter.map((row) => Number(row.last_seq)), [3], agent);
+  }
+});
