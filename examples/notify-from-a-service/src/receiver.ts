@@ -6,7 +6,7 @@
 // pass both as HERALD_WEBHOOK_SECRET=new,old until the old one is retired.
 import http from 'node:http';
 
-import { checkWebhook } from '@herald/client';
+import { checkWebhook, parseWebhook } from '@herald/client';
 
 const secrets = (process.env.HERALD_WEBHOOK_SECRET ?? '').split(',').filter((s) => s !== '');
 if (secrets.length === 0) throw new Error('set HERALD_WEBHOOK_SECRET to the agent\'s webhook secret');
@@ -35,8 +35,19 @@ const server = http.createServer((req, res) => {
     if (!seen.has(id)) {
       seen.add(id);
       if (seen.size > 10_000) seen.delete(seen.values().next().value ?? '');
-      const event = JSON.parse(body.toString('utf8')) as { event: string; notification?: { id: string; title: string } };
-      console.log(`${id}: ${event.event} ${event.notification?.title ?? ''}`);
+      const event = parseWebhook(body);
+      switch (event.event) {
+        case 'notification':
+          console.log(`${id}: notification ${event.notification.title}`);
+          break;
+        case 'digest':
+          // One webhook for a quiet window (or what the hourly limit held back), oldest first.
+          console.log(`${id}: digest of ${event.digest.count}: ${event.digest.notifications.map((n) => n.title).join(' | ')}`);
+          break;
+        case 'test':
+          console.log(`${id}: test webhook`);
+          break;
+      }
     }
     res.writeHead(200).end('ok');
   });
