@@ -119,6 +119,55 @@ test('a deferred notification counts when it is sent, not when it was created: a
   assert.equal(new Date(ms(full.decision?.deliver_at)).toISOString(), '2027-02-01T12:00:00.000Z');
 });
 
+test('DeletePreferences gives back the slots of the deferred webhooks it cancels: recreated two hours later, the agent sends at once', async (t) => {
+  const clock = { now: T0 };
+  const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DEFER');
+  const { client } = herald;
+  const prefs = { agent_id: agent, max_notifications_per_hour: 1 };
+  await client.preferences.UpdatePreferences({ preferences: prefs, update_mask: { paths: ['max_notifications_per_hour'] } });
+  const first = await create(client, agent, 'sent');
+  assert.equal(first.decision?.outcome, 'DECISION_OUTCOME_DELIVER', first.decision?.explanation);
+  const slots: string[] = [];
+  for (let i = 0; i < 5; i++) slots.push(new Date(ms((await create(client, agent, `held ${i}`)).decision?.deliver_at)).toISOString());
+  assert.deepEqual(slots, ['11', '12', '13', '14', '15'].map((h) => `2027-02-01T${h}:00:00.000Z`));
+  const { cancelled_deliveries } = await client.preferences.DeletePreferences({ agent_id: agent });
+  assert.ok(cancelled_deliveries >= 5, `the five held back are cancelled (${cancelled_deliveries})`);
+
+  // 12:00: only the webhook of 10:00 was ever counted, and it left the window at 11:00.
+  clock.now = T0 + 120 * MINUTE;
+  await client.preferences.UpdatePreferences({ preferences: { ...prefs, enable_webhook: true, webhook_url: receiver.url, rate_limit_policy: 'RATE_LIMIT_POLICY_DEFER' } });
+  const after = await create(client, agent, 'after');
+  assert.equal(after.decision?.outcome, 'DECISION_OUTCOME_DELIVER', after.decision?.explanation);
+  // The sequence goes on from the numbers that remain: the next one waits for exactly one hour.
+  const next = await create(client, agent, 'next');
+  assert.equal(new Date(ms(next.decision?.deliver_at)).toISOString(), '2027-02-01T13:00:00.000Z', next.decision?.explanation);
+});
+
+test('a webhook switched off by a 410 gives back the slots of the deferred webhooks it cancels', async (t) => {
+  const clock = { now: T0 };
+  const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DEFER');
+  const { client } = herald;
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, max_notifications_per_hour: 1 }, update_mask: { paths: ['max_notifications_per_hour'] } });
+  const first = await create(client, agent, 'sent');
+  await makeDueOnDatabaseClock(herald, first.decision?.delivery_id ?? '');
+  assert.equal((await waitForFinal(client, first.decision?.delivery_id ?? '')).status, 'DELIVERY_STATUS_SUCCEEDED');
+  const held = [await create(client, agent, 'held 1'), await create(client, agent, 'held 2')];
+  assert.deepEqual(held.map((r) => new Date(ms(r.decision?.deliver_at)).toISOString()), ['2027-02-01T11:00:00.000Z', '2027-02-01T12:00:00.000Z']);
+
+  // 11:00: the first held one is sent and the receiver says it is gone; the one due at 12:00 is cancelled.
+  receiver.setScript([{ status: 410 }]);
+  clock.now = T0 + 60 * MINUTE + 1_000;
+  await makeDueOnDatabaseClock(herald, held[0]!.decision?.delivery_id ?? '');
+  assert.equal((await waitForFinal(client, held[0]!.decision?.delivery_id ?? '')).status, 'DELIVERY_STATUS_FAILED');
+  assert.equal((await client.deliveries.GetDelivery({ id: held[1]!.decision?.delivery_id ?? '' })).status, 'DELIVERY_STATUS_CANCELLED');
+
+  // 12:00:30: the send of 11:00 has left the window, and the cancelled one no longer holds 12:00.
+  clock.now = T0 + 120 * MINUTE + 30_000;
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true }, update_mask: { paths: ['enable_webhook'] } });
+  const after = await create(client, agent, 'after');
+  assert.equal(after.decision?.outcome, 'DECISION_OUTCOME_DELIVER', after.decision?.explanation);
+});
+
 test('rate_limit_policy DIGEST: what the limit holds back goes as one digest when the window has room, in order, and counts once', async (t) => {
   const clock = { now: T0 };
   const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DIGEST');
