@@ -168,6 +168,28 @@ test('a webhook switched off by a 410 gives back the slots of the deferred webho
   assert.equal(after.decision?.outcome, 'DECISION_OUTCOME_DELIVER', after.decision?.explanation);
 });
 
+test('under DEFER, a notification held by quiet hours and the limit counts at its slot: an URGENT bypass later in the night takes the next free slot, not one after the window', async (t) => {
+  const clock = { now: Date.parse('2027-02-01T21:50:00Z') };
+  const { herald, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DEFER');
+  const { client } = herald;
+  await client.preferences.UpdatePreferences({
+    preferences: { agent_id: agent, max_notifications_per_hour: 1, quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DEFER', urgent_bypass: true } },
+    update_mask: { paths: ['max_notifications_per_hour', 'quiet_hours'] },
+  });
+  assert.equal((await create(client, agent, 'before the night')).decision?.outcome, 'DECISION_OUTCOME_DELIVER');
+  clock.now = Date.parse('2027-02-01T22:10:00Z');
+  const held = await create(client, agent, 'normal');
+  assert.deepEqual([held.decision?.outcome, held.decision?.reason], ['DECISION_OUTCOME_DEFER', 'DECISION_REASON_RATE_LIMITED']);
+  assert.equal(new Date(ms(held.decision?.deliver_at)).toISOString(), '2027-02-02T07:00:00.000Z');
+  assert.match(held.decision?.explanation ?? '', /deferred until the window ends at 2027-02-02T07:00:00.000Z; it counts toward the limit at 2027-02-01T22:50:00.000Z/);
+
+  clock.now = Date.parse('2027-02-01T23:30:00Z');
+  const urgent = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'urgent', priority: 'PRIORITY_URGENT' });
+  assert.equal(urgent.decision?.reason, 'DECISION_REASON_RATE_LIMITED', urgent.decision?.explanation);
+  assert.equal(new Date(ms(urgent.decision?.deliver_at)).toISOString(), '2027-02-01T23:50:00.000Z', urgent.decision?.explanation);
+  assert.match(urgent.decision?.explanation ?? '', /deferred until 23:50 UTC when the hourly window has room/);
+});
+
 test('rate_limit_policy DIGEST: what the limit holds back goes as one digest when the window has room, in order, and counts once', async (t) => {
   const clock = { now: T0 };
   const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DIGEST');
