@@ -232,6 +232,32 @@ test('rate_limit_policy DIGEST: what the limit holds back goes as one digest whe
   assert.notEqual(next.decision?.delivery_id, digestId, 'a digest once sent is never joined');
 });
 
+test('rate_limit_policy DIGEST: a digest filled under a higher HERALD_DIGEST_MAX_ITEMS is not joined, and the one opened instead takes its own slot, so no two digests go out in one hour', async (t) => {
+  const clock = { now: T0 };
+  const herald = await startHerald(t, { clock: () => new Date(clock.now), env: { HERALD_DIGEST_MAX_ITEMS: '3' } });
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const agent = `rate-${Math.random().toString(36).slice(2, 10)}`;
+  await herald.client.preferences.UpdatePreferences({
+    preferences: { agent_id: agent, enable_webhook: true, webhook_url: receiver.url, max_notifications_per_hour: 1, rate_limit_policy: 'RATE_LIMIT_POLICY_DIGEST' },
+  });
+  const decisions: CreateNotificationResponse__Output[] = [];
+  const next = async (h: Herald, title: string): Promise<void> => {
+    decisions.push(await create(h.client, agent, title));
+    clock.now += MINUTE;
+  };
+  for (const title of ['sent', 'held 1', 'held 2']) await next(herald, title); // the digest of 11:00 holds two
+  const restarted = await herald.restart({ HERALD_DIGEST_MAX_ITEMS: '2' });
+  for (const title of ['held 3', 'held 4']) await next(restarted, title);
+
+  const at = decisions.map((r) => new Date(ms(r.decision?.deliver_at)).toISOString().slice(11, 16));
+  assert.deepEqual(at, ['10:00', '11:00', '11:00', '12:00', '12:00'], decisions.map((r) => r.decision?.explanation).join('\n'));
+  const { deliveries } = await restarted.client.deliveries.ListDeliveries({ agent_id: agent, page_size: 10 });
+  const digests = deliveries.filter((d) => d.event_type === 'digest').map((d) => new Date(ms(d.next_attempt_at)).toISOString()).sort();
+  assert.deepEqual(digests, ['2027-02-01T11:00:00.000Z', '2027-02-01T12:00:00.000Z']);
+  assert.equal(decisions[3]!.decision?.delivery_id, decisions[4]!.decision?.delivery_id, 'the new digest is joined');
+});
+
 test('SUPPRESS stays the default; rate_limit_policy reads back; an unknown number is INVALID_ARGUMENT naming the field', async (t) => {
   const clock = { now: T0 };
   const { herald, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_UNSPECIFIED');
