@@ -160,9 +160,9 @@ export class NotificationService {
         const draft = (d: Decision): Notification => ({ ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: d, deliveryId: null });
         let attached = await this.attachToDigest(r, draft(decision), kind, decision.digest, now, decision.countsAt !== undefined);
         if (attached === null) {
-          // It was to join an open digest without counting, but a worker
-          // claimed that digest first: it opens one of its own, which must
-          // take a number and its own slot, decided again under the same lock.
+          // It was to join an open digest without counting, but that digest
+          // is full or a worker claimed it first: it opens one of its own,
+          // which must take a number and its own slot, decided again under the same lock.
           decision = decideAt(null);
           attached = (await this.attachToDigest(r, draft(decision), kind, decision.digest!, now, true))!;
         }
