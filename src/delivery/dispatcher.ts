@@ -385,6 +385,7 @@ export class Dispatcher {
         const off = await r.preferences.disableWebhook(tenantId, agentId, attempt.url, reason, now, health.gone === null);
         if (!off) return { settled, cancelled: [], disabled: null };
         const cancelled = await r.deliveries.cancelPending(tenantId, agentId, `cancelled: ${reason}`, now);
+        await r.rate.releaseAfter(tenantId, agentId, now);
         const disabled: AgentDisabled = { tenantId, agentId, deliveryId: claimed.id, reason, consecutiveFailures: failures, at: now };
         return { settled, cancelled, disabled };
       });

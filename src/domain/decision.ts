@@ -5,7 +5,8 @@
  *
  * The limit is kept exact with O(1) look-ups: every webhook that counts gets
  * the agent's next sequence number and a `counted_at` (its decision instant,
- * or its send slot when deferred for the limit), assigned in order under the
+ * or its slot when deferred for the limit, even when quiet hours send it
+ * later; a rate-limit digest's send instant), assigned in order under the
  * agent's lock so that `counted_at` never decreases along the sequence. Then
  * the last `limit` counted webhooks are the ones that can still be in the
  * window, and the oldest of them (`edge`) decides: there is room at `now`
@@ -131,7 +132,8 @@ export function decide(input: DecisionInput): Decision {
       if (p.rateLimitPolicy === 'SUPPRESS') {
         return suppress('RATE_LIMITED', `${limit} until ${slot.toISOString()} (rate_limit_policy SUPPRESS)`);
       }
-      // Held for quiet hours as well: sent at whichever comes later, and counted then.
+      // Held for quiet hours as well: sent at whichever comes later. A digest
+      // counts when it is sent (others join it until then); see below for DEFER.
       const at = deferred !== null && deferred.to.getTime() > slot.getTime() ? deferred.to : slot;
       if (p.rateLimitPolicy === 'DIGEST') {
         const open = input.openRateDigestEnd;
@@ -148,6 +150,11 @@ export function decide(input: DecisionInput): Decision {
           ...(joins ? {} : { countsAt: end }),
         };
       }
+      // It counts at its slot even when quiet hours hold it longer, as one
+      // with room counts at its decision instant: quiet hours move the send,
+      // the limit decides when it counts. Counting it at the window's end
+      // instead would hold every later webhook, an URGENT bypass too, behind
+      // a slot after the window although the hour before is free.
       return {
         outcome: 'DEFER',
         reason: 'RATE_LIMITED',
@@ -155,9 +162,9 @@ export function decide(input: DecisionInput): Decision {
         explanation:
           at === slot
             ? `${limit}: deferred until ${utcClock(slot)} UTC when the hourly window has room (${slot.toISOString()})`
-            : `${limit} and inside ${deferred!.window}: deferred until the window ends at ${at.toISOString()}`,
+            : `${limit} until ${utcClock(slot)} UTC and inside ${deferred!.window}: deferred until the window ends at ${at.toISOString()}; it counts toward the limit at ${slot.toISOString()}, when the hourly window has room`,
         decidedAt: now,
-        countsAt: at,
+        countsAt: slot,
       };
     }
   }

@@ -147,18 +147,30 @@ export class NotificationService {
       const now = this.clock();
       const preferences = await r.preferences.get(tenant, input.agentId);
       const rate = needsHourlyCount(preferences) ? await r.rate.window(tenant, input.agentId, preferences.maxPerHour) : EMPTY_RATE_WINDOW;
-      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId) : null;
-      const decision = decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd });
+      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId, this.options.digestMaxItems) : null;
+      const decideAt = (open: Date | null): Decision =>
+        decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd: open });
+      let decision = decideAt(openRateDigestEnd);
       const id = newNotificationId(now.getTime());
       // Every webhook that counts takes a number, limit or not, so a limit set later is exact at once.
-      const counted = decision.countsAt === undefined ? null : { seq: await r.rate.next(tenant, input.agentId), at: decision.countsAt };
+      const take = async (d: Decision) => (d.countsAt === undefined ? null : { seq: await r.rate.next(tenant, input.agentId), at: d.countsAt });
       if (decision.digest !== undefined) {
         // The digest is written before the notification because the notification names it.
-        const draft: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId: null };
-        const attached = await this.attachToDigest(r, draft, decision.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS', decision.digest, now);
-        await r.notifications.insert({ ...draft, deliveryId: attached.deliveryId }, counted);
-        return { result: { notification: { ...draft, deliveryId: attached.deliveryId }, replayed: false }, enqueued: attached.opened };
+        const kind = decision.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS';
+        const draft = (d: Decision): Notification => ({ ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: d, deliveryId: null });
+        let attached = await this.attachToDigest(r, draft(decision), kind, decision.digest, now, decision.countsAt !== undefined);
+        if (attached === null) {
+          // It was to join an open digest without counting, but that digest
+          // is full or a worker claimed it first: it opens one of its own,
+          // which must take a number and its own slot, decided again under the same lock.
+          decision = decideAt(null);
+          attached = (await this.attachToDigest(r, draft(decision), kind, decision.digest!, now, true))!;
+        }
+        const counted = await take(decision);
+        await r.notifications.insert({ ...draft(decision), deliveryId: attached.deliveryId }, counted);
+        return { result: { notification: { ...draft(decision), deliveryId: attached.deliveryId }, replayed: false }, enqueued: attached.opened };
       }
+      const counted = await take(decision);
       const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
       const notification: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId };
       await r.notifications.insert(notification, counted);
@@ -190,9 +202,12 @@ export class NotificationService {
    * Appends `n` to the agent's open digest for `window`, or opens one (a
    * delivery due at the window's end and its digest row) when there is none,
    * it is full, or its delivery was claimed meanwhile. Returns the delivery
-   * the notification points at, and the delivery when it is new.
+   * the notification points at, and the delivery when it is new. With
+   * `mayOpen` false (a rate-limit decision that joins without counting)
+   * it opens nothing and returns null instead: an opened digest is a webhook
+   * of its own, which must count.
    */
-  private async attachToDigest(r: GroupRepositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date): Promise<{ deliveryId: string; opened: Delivery | null }> {
+  private async attachToDigest(r: GroupRepositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date, mayOpen: boolean): Promise<{ deliveryId: string; opened: Delivery | null } | null> {
     const max = this.options.digestMaxItems;
     const open = await r.digests.findOpen(n.tenantId, n.agentId, kind, window.end);
     if (open !== null) {
@@ -200,6 +215,7 @@ export class NotificationService {
       if (open.itemCount >= max) await r.digests.close(open.id);
       else if (await r.digests.join(open.id, appendToDigest(open.body, head, n, now), open.itemCount + 1, max, now)) return { deliveryId: open.id, opened: null };
     }
+    if (!mayOpen) return null;
     const deliveryId = newDeliveryId(now.getTime());
     const opened = await r.deliveries.enqueue({
       id: deliveryId,
@@ -228,7 +244,7 @@ export class NotificationService {
         : past
           ? await r.rate.windowAt(tenant, input.agentId, preferences.maxPerHour, now)
           : await r.rate.window(tenant, input.agentId, preferences.maxPerHour);
-      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId) : null;
+      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId, this.options.digestMaxItems) : null;
       return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd });
     });
   }

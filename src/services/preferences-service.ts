@@ -178,14 +178,16 @@ export class PreferencesService {
     if (s.webhookTimeoutMs != null) checkRange(`${F}.webhook_timeout_ms`, s.webhookTimeoutMs, LIMITS.timeoutMsMin, LIMITS.timeoutMsMax);
   }
 
-  /** Deletes the agent's preferences and cancels its waiting deliveries, in one transaction. */
+  /** Deletes the agent's preferences, cancels its waiting deliveries and gives back their hourly-limit slots, in one transaction. */
   async delete(tenant: string, agentId: string): Promise<number> {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
     const result = await this.store.write(async (r) => {
       await r.lockAgent(tenant, agentId);
       if (!(await r.preferences.delete(tenant, agentId))) return null;
-      return r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
+      const cancelled = await r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
+      await r.rate.releaseAfter(tenant, agentId, now);
+      return cancelled;
     });
     this.events.preferencesChanged(tenant, agentId);
     if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);

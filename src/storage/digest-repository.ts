@@ -55,10 +55,14 @@ export class DigestRepository {
     return { id: row.id, window: { start: row.windowStart, end: row.windowEnd }, itemCount: row.itemCount, body: row.delivery.body };
   }
 
-  /** When the agent's latest open RATE_LIMITED digest is sent, if one can still take a notification. */
-  async openRateEnd(tenantId: string, agentId: string): Promise<Date | null> {
+  /**
+   * When the agent's latest open RATE_LIMITED digest is sent, if one can
+   * still take a notification: fewer than `maxItems` in it (a digest filled
+   * under a higher HERALD_DIGEST_MAX_ITEMS is still marked open).
+   */
+  async openRateEnd(tenantId: string, agentId: string, maxItems: number): Promise<Date | null> {
     const row = await this.tx.digest.findFirst({
-      where: { tenantId, agentId, kind: 'RATE_LIMITED', open: true, delivery: { status: 'PENDING', attemptCount: 0 } },
+      where: { tenantId, agentId, kind: 'RATE_LIMITED', open: true, itemCount: { lt: maxItems }, delivery: { status: 'PENDING', attemptCount: 0 } },
       orderBy: { windowEnd: 'desc' },
       select: { windowEnd: true },
     });

@@ -8,6 +8,9 @@ import type { RateWindow } from '../domain/decision.js';
 import type { PendingInserts } from './pending-inserts.js';
 import { agentLockKey, type PrismaTx } from './repositories.js';
 
+/** Rows read per statement while looking for the tail `releaseAfter` gives back. */
+const RELEASE_BATCH = 200;
+
 export class RateRepository {
   /** The group's agents' last numbers, read by `prefetch` (0: none yet); null outside a group. */
   private known: Map<string, number> | null = null;
@@ -91,6 +94,38 @@ export class RateRepository {
       select: { lastSeq: true },
     });
     return row.lastSeq;
+  }
+
+  /**
+   * Gives back the slots of the agent's notifications counted after `now`
+   * (held back by DEFER or a digest, not sent yet), for a caller that has
+   * just cancelled every pending delivery of the agent under its lock, in
+   * the same transaction: those webhooks will never be sent, so they must
+   * not keep the window full. `counted_at` never decreases along the
+   * sequence, so they are its tail, and the counter moves back to the number
+   * before them: the sequence stays gap-free and `window` stays two seeks.
+   * Costs as many rows as it releases. Returns how many it released.
+   */
+  async releaseAfter(tenantId: string, agentId: string, now: Date): Promise<number> {
+    // Walked down from the newest number, so the released tail is all it reads.
+    let first: number | null = null;
+    let below: number | undefined;
+    for (;;) {
+      const rows = await this.tx.notification.findMany({
+        where: { tenantId, agentId, rateSeq: below === undefined ? { not: null } : { lt: below } },
+        orderBy: { rateSeq: 'desc' },
+        take: RELEASE_BATCH,
+        select: { rateSeq: true, countedAt: true },
+      });
+      const future = rows.filter((row) => row.countedAt !== null && row.countedAt.getTime() > now.getTime());
+      if (future.length > 0) first = future.at(-1)!.rateSeq;
+      if (future.length < RELEASE_BATCH) break;
+      below = first!;
+    }
+    if (first === null) return 0;
+    const { count } = await this.tx.notification.updateMany({ where: { tenantId, agentId, rateSeq: { gte: first } }, data: { rateSeq: null, countedAt: null } });
+    await this.tx.rateCounter.update({ where: { tenantId_agentId: { tenantId, agentId } }, data: { lastSeq: first - 1 } });
+    return count;
   }
 
   // A number whose row is gone was deleted by retention, days after it left the window: it is not in it.

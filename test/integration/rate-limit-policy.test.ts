@@ -119,6 +119,77 @@ test('a deferred notification counts when it is sent, not when it was created: a
   assert.equal(new Date(ms(full.decision?.deliver_at)).toISOString(), '2027-02-01T12:00:00.000Z');
 });
 
+test('DeletePreferences gives back the slots of the deferred webhooks it cancels: recreated two hours later, the agent sends at once', async (t) => {
+  const clock = { now: T0 };
+  const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DEFER');
+  const { client } = herald;
+  const prefs = { agent_id: agent, max_notifications_per_hour: 1 };
+  await client.preferences.UpdatePreferences({ preferences: prefs, update_mask: { paths: ['max_notifications_per_hour'] } });
+  const first = await create(client, agent, 'sent');
+  assert.equal(first.decision?.outcome, 'DECISION_OUTCOME_DELIVER', first.decision?.explanation);
+  const slots: string[] = [];
+  for (let i = 0; i < 5; i++) slots.push(new Date(ms((await create(client, agent, `held ${i}`)).decision?.deliver_at)).toISOString());
+  assert.deepEqual(slots, ['11', '12', '13', '14', '15'].map((h) => `2027-02-01T${h}:00:00.000Z`));
+  const { cancelled_deliveries } = await client.preferences.DeletePreferences({ agent_id: agent });
+  assert.ok(cancelled_deliveries >= 5, `the five held back are cancelled (${cancelled_deliveries})`);
+
+  // 12:00: only the webhook of 10:00 was ever counted, and it left the window at 11:00.
+  clock.now = T0 + 120 * MINUTE;
+  await client.preferences.UpdatePreferences({ preferences: { ...prefs, enable_webhook: true, webhook_url: receiver.url, rate_limit_policy: 'RATE_LIMIT_POLICY_DEFER' } });
+  const after = await create(client, agent, 'after');
+  assert.equal(after.decision?.outcome, 'DECISION_OUTCOME_DELIVER', after.decision?.explanation);
+  // The sequence goes on from the numbers that remain: the next one waits for exactly one hour.
+  const next = await create(client, agent, 'next');
+  assert.equal(new Date(ms(next.decision?.deliver_at)).toISOString(), '2027-02-01T13:00:00.000Z', next.decision?.explanation);
+});
+
+test('a webhook switched off by a 410 gives back the slots of the deferred webhooks it cancels', async (t) => {
+  const clock = { now: T0 };
+  const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DEFER');
+  const { client } = herald;
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, max_notifications_per_hour: 1 }, update_mask: { paths: ['max_notifications_per_hour'] } });
+  const first = await create(client, agent, 'sent');
+  await makeDueOnDatabaseClock(herald, first.decision?.delivery_id ?? '');
+  assert.equal((await waitForFinal(client, first.decision?.delivery_id ?? '')).status, 'DELIVERY_STATUS_SUCCEEDED');
+  const held = [await create(client, agent, 'held 1'), await create(client, agent, 'held 2')];
+  assert.deepEqual(held.map((r) => new Date(ms(r.decision?.deliver_at)).toISOString()), ['2027-02-01T11:00:00.000Z', '2027-02-01T12:00:00.000Z']);
+
+  // 11:00: the first held one is sent and the receiver says it is gone; the one due at 12:00 is cancelled.
+  receiver.setScript([{ status: 410 }]);
+  clock.now = T0 + 60 * MINUTE + 1_000;
+  await makeDueOnDatabaseClock(herald, held[0]!.decision?.delivery_id ?? '');
+  assert.equal((await waitForFinal(client, held[0]!.decision?.delivery_id ?? '')).status, 'DELIVERY_STATUS_FAILED');
+  assert.equal((await client.deliveries.GetDelivery({ id: held[1]!.decision?.delivery_id ?? '' })).status, 'DELIVERY_STATUS_CANCELLED');
+
+  // 12:00:30: the send of 11:00 has left the window, and the cancelled one no longer holds 12:00.
+  clock.now = T0 + 120 * MINUTE + 30_000;
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true }, update_mask: { paths: ['enable_webhook'] } });
+  const after = await create(client, agent, 'after');
+  assert.equal(after.decision?.outcome, 'DECISION_OUTCOME_DELIVER', after.decision?.explanation);
+});
+
+test('under DEFER, a notification held by quiet hours and the limit counts at its slot: an URGENT bypass later in the night takes the next free slot, not one after the window', async (t) => {
+  const clock = { now: Date.parse('2027-02-01T21:50:00Z') };
+  const { herald, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DEFER');
+  const { client } = herald;
+  await client.preferences.UpdatePreferences({
+    preferences: { agent_id: agent, max_notifications_per_hour: 1, quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DEFER', urgent_bypass: true } },
+    update_mask: { paths: ['max_notifications_per_hour', 'quiet_hours'] },
+  });
+  assert.equal((await create(client, agent, 'before the night')).decision?.outcome, 'DECISION_OUTCOME_DELIVER');
+  clock.now = Date.parse('2027-02-01T22:10:00Z');
+  const held = await create(client, agent, 'normal');
+  assert.deepEqual([held.decision?.outcome, held.decision?.reason], ['DECISION_OUTCOME_DEFER', 'DECISION_REASON_RATE_LIMITED']);
+  assert.equal(new Date(ms(held.decision?.deliver_at)).toISOString(), '2027-02-02T07:00:00.000Z');
+  assert.match(held.decision?.explanation ?? '', /deferred until the window ends at 2027-02-02T07:00:00.000Z; it counts toward the limit at 2027-02-01T22:50:00.000Z/);
+
+  clock.now = Date.parse('2027-02-01T23:30:00Z');
+  const urgent = await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.completed', title: 'urgent', priority: 'PRIORITY_URGENT' });
+  assert.equal(urgent.decision?.reason, 'DECISION_REASON_RATE_LIMITED', urgent.decision?.explanation);
+  assert.equal(new Date(ms(urgent.decision?.deliver_at)).toISOString(), '2027-02-01T23:50:00.000Z', urgent.decision?.explanation);
+  assert.match(urgent.decision?.explanation ?? '', /deferred until 23:50 UTC when the hourly window has room/);
+});
+
 test('rate_limit_policy DIGEST: what the limit holds back goes as one digest when the window has room, in order, and counts once', async (t) => {
   const clock = { now: T0 };
   const { herald, receiver, agent } = await setUp(t, clock, 'RATE_LIMIT_POLICY_DIGEST');
@@ -159,6 +230,32 @@ test('rate_limit_policy DIGEST: what the limit holds back goes as one digest whe
   assert.equal(next.decision?.reason, 'DECISION_REASON_RATE_LIMITED');
   assert.equal(new Date(ms(next.decision?.deliver_at)).toISOString(), '2027-02-01T12:00:00.000Z');
   assert.notEqual(next.decision?.delivery_id, digestId, 'a digest once sent is never joined');
+});
+
+test('rate_limit_policy DIGEST: a digest filled under a higher HERALD_DIGEST_MAX_ITEMS is not joined, and the one opened instead takes its own slot, so no two digests go out in one hour', async (t) => {
+  const clock = { now: T0 };
+  const herald = await startHerald(t, { clock: () => new Date(clock.now), env: { HERALD_DIGEST_MAX_ITEMS: '3' } });
+  const receiver = await startReceiver();
+  t.after(() => receiver.close());
+  const agent = `rate-${Math.random().toString(36).slice(2, 10)}`;
+  await herald.client.preferences.UpdatePreferences({
+    preferences: { agent_id: agent, enable_webhook: true, webhook_url: receiver.url, max_notifications_per_hour: 1, rate_limit_policy: 'RATE_LIMIT_POLICY_DIGEST' },
+  });
+  const decisions: CreateNotificationResponse__Output[] = [];
+  const next = async (h: Herald, title: string): Promise<void> => {
+    decisions.push(await create(h.client, agent, title));
+    clock.now += MINUTE;
+  };
+  for (const title of ['sent', 'held 1', 'held 2']) await next(herald, title); // the digest of 11:00 holds two
+  const restarted = await herald.restart({ HERALD_DIGEST_MAX_ITEMS: '2' });
+  for (const title of ['held 3', 'held 4']) await next(restarted, title);
+
+  const at = decisions.map((r) => new Date(ms(r.decision?.deliver_at)).toISOString().slice(11, 16));
+  assert.deepEqual(at, ['10:00', '11:00', '11:00', '12:00', '12:00'], decisions.map((r) => r.decision?.explanation).join('\n'));
+  const { deliveries } = await restarted.client.deliveries.ListDeliveries({ agent_id: agent, page_size: 10 });
+  const digests = deliveries.filter((d) => d.event_type === 'digest').map((d) => new Date(ms(d.next_attempt_at)).toISOString()).sort();
+  assert.deepEqual(digests, ['2027-02-01T11:00:00.000Z', '2027-02-01T12:00:00.000Z']);
+  assert.equal(decisions[3]!.decision?.delivery_id, decisions[4]!.decision?.delivery_id, 'the new digest is joined');
 });
 
 test('SUPPRESS stays the default; rate_limit_policy reads back; an unknown number is INVALID_ARGUMENT naming the field', async (t) => {

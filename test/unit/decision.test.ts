@@ -78,14 +78,37 @@ describe('decide', () => {
     assert.equal(d.deliverAt?.toISOString(), '2026-03-11T00:20:00.000Z');
     assert.equal(d.countsAt?.toISOString(), '2026-03-11T00:20:00.000Z');
     assert.match(d.explanation, /deferred until 00:20 UTC when the hourly window has room \(2026-03-11T00:20:00.000Z\)/);
-    // Inside quiet hours (DEFER until 06:00) as well: the later of the two.
+    // Inside quiet hours (DEFER until 06:00) as well: sent at the later of the two, counted at its slot.
     const quiet = run({ ...ON, maxPerHour: 3, rateLimitPolicy: 'DEFER', quietHours: { ...QUIET, policy: 'DEFER' } }, { rate: FULL });
     assert.equal(quiet.deliverAt?.toISOString(), '2026-03-11T06:00:00.000Z');
-    assert.equal(quiet.countsAt?.toISOString(), '2026-03-11T06:00:00.000Z');
+    assert.equal(quiet.countsAt?.toISOString(), '2026-03-11T00:20:00.000Z');
+    assert.match(quiet.explanation, /until 00:20 UTC and inside quiet hours 22:00-06:00 UTC: deferred until the window ends at 2026-03-11T06:00:00.000Z; it counts toward the limit at 2026-03-11T00:20:00.000Z/);
     // Sent or quiet-deferred now: counted now; suppressed: not counted.
     assert.equal(run(ON).countsAt?.getTime(), NOW.getTime());
     assert.equal(run({ ...ON, quietHours: { ...QUIET, policy: 'DEFER' } }).countsAt?.getTime(), NOW.getTime());
     assert.equal(run({ ...ON, maxPerHour: 3 }, { rate: FULL }).countsAt, undefined);
+  });
+
+  describe('an URGENT bypass behind a webhook held by quiet hours and the limit (limit 1, 22:00-06:00 with bypass, policies DEFER)', () => {
+    const p: EditablePreferences = { ...ON, maxPerHour: 1, rateLimitPolicy: 'DEFER', quietHours: { ...QUIET, policy: 'DEFER', urgentBypass: true } };
+    const sent = new Date('2026-03-10T21:50:00Z');
+    const held = run(p, { now: new Date('2026-03-10T22:10:00Z'), rate: { edge: sent, last: sent } });
+    const cases: Array<[string, Date, string, string]> = [
+      ['before the held one\'s slot leaves: at that instant', new Date('2026-03-10T23:30:00Z'), 'DEFER', '2026-03-10T23:50:00.000Z'],
+      ['after it: sent now', new Date('2026-03-10T23:55:00Z'), 'DELIVER', '2026-03-10T23:55:00.000Z'],
+      ['near the quiet window\'s end: sent now, since the held one counted at 22:50', new Date('2026-03-11T05:30:00Z'), 'DELIVER', '2026-03-11T05:30:00.000Z'],
+    ];
+    test('the held one is sent when quiet hours end and counted at its slot', () => {
+      assert.deepEqual([held.outcome, held.reason, held.deliverAt?.toISOString(), held.countsAt?.toISOString()], ['DEFER', 'RATE_LIMITED', '2026-03-11T06:00:00.000Z', '2026-03-10T22:50:00.000Z']);
+    });
+    for (const [name, now, outcome, at] of cases) {
+      test(`an URGENT ${name}`, () => {
+        const urgent = run(p, { priority: 'URGENT', now, rate: { edge: held.countsAt!, last: held.countsAt! } });
+        assert.deepEqual([urgent.outcome, urgent.deliverAt?.toISOString(), urgent.countsAt?.toISOString()], [outcome, at, at], urgent.explanation);
+        // counted_at never decreases along the sequence, and the limit of 1 holds between the counted instants.
+        assert.ok(urgent.countsAt!.getTime() - held.countsAt!.getTime() >= 60 * MINUTE);
+      });
+    }
   });
 
   test('rate DIGEST opens a digest at the slot, counted once there; later ones join it without counting', () => {
