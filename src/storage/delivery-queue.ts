@@ -30,7 +30,7 @@
  */
 import { Prisma, type Delivery as Row } from '../generated/prisma/sqlite/client.js';
 import type { Delivery, DeliveryStatus, EventType } from '../domain/types.js';
-import { ENQUEUED_CHANNEL, toDomain, type ClaimedDelivery } from './delivery-repository.js';
+import { ENQUEUED_CHANNEL, toDomain, type ClaimedDelivery, type RowWithoutBody } from './delivery-repository.js';
 import { agentLockKey, type Dialect, type PrismaTx } from './repositories.js';
 
 /** Where a finished attempt leaves the delivery. */
@@ -103,7 +103,7 @@ function ms(value: number): Prisma.Sql {
   return Prisma.sql`(${Math.round(value)}::float8 * interval '1 millisecond')`;
 }
 
-/** A row as `RETURNING *` gives it: column names, not Prisma's field names. */
+/** A row as `RETURNING` gives it: column names, not Prisma's field names. */
 interface RawRow {
   id: string;
   tenant_id: string;
@@ -124,14 +124,24 @@ interface RawRow {
   completed_at: Date | null;
 }
 
-function fromRaw(r: RawRow): Row {
+/** Every column but the body, for the settles' RETURNING: the worker already holds the body, and it is most of the row. */
+const COLUMNS_WITHOUT_BODY = Prisma.raw(
+  'id, tenant_id, agent_id, notification_id, event_type, status, attempt_count, attempt_base, next_attempt_at, lease_owner, lease_expires_at, last_status_code, last_error, created_at, updated_at, completed_at',
+);
+
+/** Every column, for the claims' RETURNING (the worker sends the body). */
+const ALL_COLUMNS = Prisma.raw(`body, ${COLUMNS_WITHOUT_BODY.sql}`);
+
+function fromRaw(r: RawRow): Row;
+function fromRaw(r: Omit<RawRow, 'body'>): RowWithoutBody;
+function fromRaw(r: Omit<RawRow, 'body'> & { body?: string }): RowWithoutBody & { body?: string } {
   return {
     id: r.id,
     tenantId: r.tenant_id,
     agentId: r.agent_id,
     notificationId: r.notification_id,
     eventType: r.event_type,
-    body: r.body,
+    ...(r.body === undefined ? {} : { body: r.body }),
     status: r.status,
     attemptCount: r.attempt_count,
     attemptBase: r.attempt_base,
@@ -295,7 +305,7 @@ export class DeliveryQueue {
          AND ((d.status = 'PENDING' AND d.next_attempt_at <= ${PG_NOW}) OR (d.status = 'DELIVERING' AND d.lease_expires_at < ${PG_NOW}))
       RETURNING d.*`;
     return rows
-      .map(fromRaw)
+      .map((r) => fromRaw(r))
       .sort((a, b) => a.nextAttemptAt.getTime() - b.nextAttemptAt.getTime())
       .map((row) => claimed(row, o.now, o.leaseMs));
   }
@@ -347,18 +357,19 @@ export class DeliveryQueue {
    */
   async settle(id: string, owner: string, s: Settlement, now: Date, attemptMade = true): Promise<Delivery | null> {
     if (s.status === 'PENDING' && this.dialect === 'postgresql') {
-      const [raw] = await this.tx.$queryRaw<RawRow[]>`
+      const [raw] = await this.tx.$queryRaw<Array<Omit<RawRow, 'body'>>>`
         UPDATE deliveries
            SET status = 'PENDING', last_status_code = ${s.lastStatusCode}, last_error = ${s.lastError},
                lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}::timestamp(3),
                next_attempt_at = GREATEST(${PG_NOW} + ${ms(s.retryInMs)}, ${s.notBefore}::timestamp(3)),
                attempt_count = attempt_count - ${attemptMade ? 0 : 1}
          WHERE id = ${id} AND lease_owner = ${owner} AND status = 'DELIVERING'
-        RETURNING *`;
+        RETURNING ${COLUMNS_WITHOUT_BODY}`;
       return raw === undefined ? null : toDomain(fromRaw(raw));
     }
     const rows = await this.tx.delivery.updateManyAndReturn({
       where: { id, leaseOwner: owner, status: 'DELIVERING' },
+      omit: { body: true },
       data: {
         status: s.status,
         lastStatusCode: s.lastStatusCode,
@@ -395,6 +406,7 @@ export class DeliveryQueue {
     for (const g of groups.values()) {
       const rows = await this.tx.delivery.updateManyAndReturn({
         where: { id: { in: g.ids }, leaseOwner: g.owner, status: 'DELIVERING' },
+        omit: { body: true },
         data: { status: 'SUCCEEDED', lastStatusCode: g.statusCode, lastError: null, leaseOwner: null, leaseExpiresAt: null, updatedAt: now, completedAt: now },
       });
       for (const row of rows) settled.set(row.id, toDomain(row));

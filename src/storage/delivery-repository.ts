@@ -3,7 +3,10 @@ import type { AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus, EventTy
 import { olderThan, type TimeCursor } from './page-token.js';
 import type { Dialect, PrismaTx } from './repositories.js';
 
-export function toDomain(row: Row): Delivery {
+/** A delivery row without its body: what the worker's settles return (the body is already in the worker's hands). */
+export type RowWithoutBody = Omit<Row, 'body'>;
+
+export function toDomain(row: RowWithoutBody): Delivery {
   return {
     id: row.id,
     tenantId: row.tenantId,
