@@ -128,7 +128,7 @@ HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run 
 npm run bench -- --quick --no-write             # about a minute; prints only
 npm run bench -- --only delivery --no-write     # one phase (api, delivery or latency); never writes this page
 npm run bench -- --cpu-prof /tmp/prof           # every Herald process writes a V8 CPU profile there
-npm run bench -- --dist base/dist --no-write    # another build (a copy of an earlier dist/ inside the checkout, so node_modules resolve)
+npm run bench -- --dist dist-before --no-write  # another build: a copy of an earlier dist/ beside it (proto/, package.json resolve)
 \`\`\`
 
 HERALD_BENCH_DATABASE_URL names a PostgreSQL user allowed to CREATE DATABASE;

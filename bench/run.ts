@@ -8,7 +8,7 @@
  *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
  *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR
  *   npm run bench -- --only delivery    # one phase only: api, delivery or latency (for working on one path)
- *   npm run bench -- --dist DIR         # run that build of Herald instead of dist/ (a copy inside the checkout, so node_modules resolve)
+ *   npm run bench -- --dist DIR         # run that build instead of dist/: a copy of an earlier dist/ beside it (so proto/, package.json, node_modules resolve)
  *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
  *
  * HERALD_BENCH_DATABASE_URL is a PostgreSQL URL of a user allowed to CREATE
