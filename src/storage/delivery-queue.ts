@@ -389,12 +389,14 @@ export class DeliveryQueue {
     }
     const settled = new Map<string, Delivery>();
     for (const g of groups.values()) {
-      const rows = await this.tx.delivery.updateManyAndReturn({
-        where: { id: { in: g.ids }, leaseOwner: g.owner, status: 'DELIVERING' },
-        omit: { body: true },
-        data: { status: 'SUCCEEDED', lastStatusCode: g.statusCode, lastError: null, leaseOwner: null, leaseExpiresAt: null, updatedAt: now, completedAt: now },
-      });
-      for (const row of rows) settled.set(row.id, toDomain(row));
+      // Raw SQL: Prisma's cost per returned row is several times the statement's own.
+      const rows = await this.tx.$queryRaw<Array<Omit<RawRow, 'body'>>>`
+        UPDATE deliveries
+           SET status = 'SUCCEEDED', last_status_code = ${g.statusCode}, last_error = NULL, lease_owner = NULL, lease_expires_at = NULL,
+               updated_at = ${at(this.dialect, now)}, completed_at = ${at(this.dialect, now)}
+         WHERE id IN (${Prisma.join(g.ids)}) AND lease_owner = ${g.owner} AND status = 'DELIVERING'
+        RETURNING ${COLUMNS_WITHOUT_BODY}`;
+      for (const row of rows) settled.set(row.id, toDomain(fromRaw(row)));
     }
     return settled;
   }
