@@ -1,18 +1,14 @@
 /**
- * The processes the benchmark forks, one role each, so that Herald, the
- * ceilings and the load generator never share an event loop (as with a real
- * client and server, they share only the machine):
+ * The helper processes the benchmark forks, one role each, so that the
+ * ceilings and the load generators never share an event loop with each other
+ * or with Herald (which runs as `node dist/main.js`, see herald-process.ts):
  *
- * - `herald`: Herald itself (`App.start`), configured from its environment;
  * - `echo`: the bare grpc-js echo server of ceiling A;
  * - `load`: the load generator (see bench/load-generator.ts).
  *
  * Every role answers over the IPC channel: `ready` once serving, then one
  * reply per request, and `stopped` with its peak RSS after a `stop`.
  */
-import { App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
 import { startEchoServer } from './ceilings.js';
 import { startLoadGenerator, type LoadSpec } from './load-generator.js';
 import type { ChildReply, ChildRequest } from './processes.js';
@@ -26,19 +22,11 @@ function peakRssBytes(): number {
   return process.resourceUsage().maxRSS * 1024;
 }
 
-/** CPU used until the role was serving: start-up is left out of the CPU reported at stop. */
-let readyCpu: NodeJS.CpuUsage | undefined;
-
 async function main(): Promise<void> {
   const role = process.argv[2];
   let stop: () => Promise<void>;
   let handle: (request: ChildRequest) => Promise<ChildReply> = async () => ({ type: 'error', message: `${role} takes no requests` });
-  if (role === 'herald') {
-    const app = await App.start(loadConfig(process.env), createLogger('silent'));
-    stop = () => app.stop(10_000);
-    send({ type: 'ready', port: app.port });
-    readyCpu = process.cpuUsage();
-  } else if (role === 'echo') {
+  if (role === 'echo') {
     const server = await startEchoServer();
     stop = server.close;
     send({ type: 'ready', port: server.port });
@@ -55,7 +43,7 @@ async function main(): Promise<void> {
     if (request.type === 'stop') {
       void stop().then(
         () => {
-          const cpu = process.cpuUsage(readyCpu);
+          const cpu = process.cpuUsage();
           send({ type: 'stopped', peakRssBytes: peakRssBytes(), cpuMs: (cpu.user + cpu.system) / 1000 });
           process.disconnect();
         },

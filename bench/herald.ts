@@ -1,6 +1,6 @@
 /**
- * Herald as the benchmarks run it: in a process of its own (bench/child.ts),
- * on a brand-new database per scenario.
+ * Herald as the benchmarks run it: `node dist/main.js` in a process of its
+ * own (bench/herald-process.ts), on a brand-new database per scenario.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createHeraldClient, type HeraldClient } from '../src/client.js';
 import type { CreateNotificationRequest } from '../src/generated/proto/herald/v1/CreateNotificationRequest.js';
+import { spawnHerald } from './herald-process.js';
 import { forCount } from './load.js';
-import { forkChild } from './processes.js';
 
 /** A database configuration the bench runs every scenario on. */
 export interface DatabaseTarget {
@@ -62,35 +62,44 @@ async function adminQuery(adminUrl: string, sql: string): Promise<void> {
 export interface RunningHerald {
   readonly address: string | null;
   readonly client: HeraldClient | null;
-  /** Closes the client, then stops Herald (graceful, in-flight work finishes); resolves with its peak RSS (bytes) and CPU time (ms). */
+  /** CPU the process has used so far, ms. */
+  cpuMs(): number;
+  /** Closes the client, then stops Herald (SIGTERM: graceful, in-flight work finishes); resolves with its peak RSS (bytes) and CPU time (ms). */
   stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
 
+/** How the bench runs Herald: which build, and Node flags for it (e.g. --cpu-prof). */
+export interface HeraldRun {
+  readonly dist: string;
+  readonly nodeFlags: readonly string[];
+}
+
 /**
- * Starts Herald in a process of its own on `db` (loopback port 0, http://
- * and private webhook targets allowed, logging off), plus the target's and
- * the scenario's own settings. `nodeFlags` go to its Node (e.g. --cpu-prof).
+ * Starts Herald on `db` (loopback, http:// and private webhook targets
+ * allowed, only errors logged), plus the target's and the scenario's own
+ * settings, and waits until it serves.
  */
-export async function startHerald(db: BenchDatabase, env: Readonly<Record<string, string>>, nodeFlags: readonly string[] = []): Promise<RunningHerald> {
-  const child = await forkChild('herald', {
-    env: {
+export async function startHerald(db: BenchDatabase, env: Readonly<Record<string, string>>, run: HeraldRun): Promise<RunningHerald> {
+  const herald = await spawnHerald(
+    {
       DATABASE_URL: db.url,
-      GRPC_ADDRESS: '127.0.0.1:0',
       HERALD_ALLOW_HTTP_TARGETS: 'true',
       HERALD_ALLOW_PRIVATE_TARGETS: 'true',
+      HERALD_LOG_LEVEL: 'error',
       ...db.target.env,
       ...env,
     },
-    nodeFlags,
-  });
-  const address = child.port === null ? null : `127.0.0.1:${child.port}`;
+    run,
+  );
+  const address = herald.port === null ? null : `127.0.0.1:${herald.port}`;
   const client = address === null ? null : createHeraldClient(address);
   return {
     address,
     client,
+    cpuMs: () => herald.cpuMs(),
     async stop() {
       client?.close();
-      return child.stop();
+      return herald.stop();
     },
   };
 }

@@ -27,7 +27,7 @@ export interface Child {
   readonly port: number | null;
   /** Sends `request` and resolves with the child's answer (an `error` answer rejects). */
   request(request: ChildRequest): Promise<ChildReply>;
-  /** Stops the child gracefully; resolves with its peak RSS, bytes, and the CPU time it used once serving (Herald only; start-up excluded), ms. */
+  /** Stops the child gracefully; resolves with its peak RSS, bytes, and the CPU time it used, ms. */
   stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
 
@@ -40,7 +40,7 @@ export interface ForkOptions {
 }
 
 /** Forks `role` and waits until it is serving. */
-export async function forkChild(role: 'herald' | 'echo' | 'load', options: ForkOptions = {}): Promise<Child> {
+export async function forkChild(role: 'echo' | 'load', options: ForkOptions = {}): Promise<Child> {
   const base: Record<string, string> = {};
   for (const name of ['PATH', 'HOME', 'TMPDIR']) {
     const value = process.env[name];

@@ -128,20 +128,25 @@ HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run 
 npm run bench -- --quick --no-write             # about a minute; prints only
 npm run bench -- --only delivery --no-write     # one phase (api, delivery or latency); never writes this page
 npm run bench -- --cpu-prof /tmp/prof           # every Herald process writes a V8 CPU profile there
+npm run bench -- --dist dist-before --no-write  # another build: a copy of an earlier dist/ beside it (proto/, package.json resolve)
 \`\`\`
 
 HERALD_BENCH_DATABASE_URL names a PostgreSQL user allowed to CREATE DATABASE;
 each phase gets a database of its own, dropped afterwards. Only Node and npm
 are needed: the load generator is the project's own (bench/load-generator.ts).
+The bench runs \`npm run build\` first when dist/ is missing or older than
+src/ (about 20 s here), and then Herald as \`npm start\` does.
 
 ## How to read the table
 
-**Processes.** Herald runs in a process of its own (bench/child.ts), as in
-production; the load comes from separate load-generator processes, one per
+**Processes.** Herald runs as users run it, \`node dist/main.js\`
+configured through its documented environment variables
+(bench/herald-process.ts), ready when its gRPC health service answers
+SERVING; the load comes from separate load-generator processes, one per
 row, each with 64 calls in flight; the ceilings' servers run in their own
-processes too. They share only the machine (2 cores here), as a client and a
-server on one host do. Herald runs from source under tsx, which adds its
-loader thread and transform cache to the memory row.
+processes too (bench/child.ts). They share only the machine (2 cores here),
+as a client and a server on one host do. Herald's CPU time and peak RSS are
+read from /proc, outside the process.
 
 **Ratios.** Each row is the **median of several rounds** (min–max beside
 it) and its ratio to a row measured in the same run, its rounds interleaved
@@ -168,7 +173,8 @@ of work least of all. Treat a change smaller than the min–max spread as noise.
   arrival to the last, so start-up is not counted. Every round checks that
   each webhook arrived exactly once and verifies a signature with
   \`standardwebhooks\`. The **CPU per webhook** row is the worker process's
-  CPU time once serving, divided by the webhooks, beside the got load
+  CPU time from the first arrival to the last, divided by the webhooks in
+  between (all its threads: GC and libuv included), beside the got load
   generator's CPU per POST: it is the steadiest figure on a busy machine.
 - **Latency** is create → webhook received with the worker on, at a fixed
   offered load (an **open loop**: calls start on a schedule, whatever the
@@ -176,8 +182,8 @@ of work least of all. Treat a change smaller than the min–max spread as noise.
   receiver having read the body, on the wall clock the processes share. A
   server slower than the offered load shows as a growing queue, not as a
   politely slower client.
-- **Peak RSS** is the largest \`maxRSS\` of any Herald process of that
-  database during the run.
+- **Peak RSS** is the largest \`VmHWM\` of any Herald process of that
+  database during the run, read just before the process is stopped.
 
 ## What limits each path
 

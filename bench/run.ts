@@ -8,25 +8,30 @@
  *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
  *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR
  *   npm run bench -- --only delivery    # one phase only: api, delivery or latency (for working on one path)
+ *   npm run bench -- --dist DIR         # run that build instead of dist/: a copy of an earlier dist/ beside it (so proto/, package.json, node_modules resolve)
  *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
  *
  * HERALD_BENCH_DATABASE_URL is a PostgreSQL URL of a user allowed to CREATE
  * DATABASE: each scenario gets a database of its own, dropped afterwards.
- * Progress goes to stderr, the table to stdout.
+ * Herald runs as `node dist/main.js`; dist/ is built first when missing or
+ * older than src/ (bench/herald-process.ts). Progress goes to stderr, the
+ * table to stdout.
  */
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { DatabaseTarget } from './herald.js';
+import { DEFAULT_DIST, ensureBuilt } from './herald-process.js';
 import { markdownPage, targetSummary, textTable, type RunInfo } from './report.js';
 import { apiPhase, deliveryPhase, latencyPhase, RssTracker, type BenchOptions, type Result } from './scenarios.js';
 
 const DOC_PATH = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|latency]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|latency] [--dist DIR]]';
 
 /** A bad command line: reported with the usage, without a stack. */
 class UsageError extends Error {}
@@ -39,8 +44,8 @@ function positiveInteger(name: string, raw: string): number {
 const PHASES = ['api', 'delivery', 'latency'] as const;
 type Phase = (typeof PHASES)[number];
 
-function options(argv: readonly string[], started: number): BenchOptions & { write: boolean; phases: readonly Phase[] } {
-  let values: { quick?: boolean; rounds?: string; 'no-write'?: boolean; 'cpu-prof'?: string; only?: string };
+function options(argv: readonly string[], started: number): BenchOptions & { write: boolean; phases: readonly Phase[]; build: boolean } {
+  let values: { quick?: boolean; rounds?: string; 'no-write'?: boolean; 'cpu-prof'?: string; only?: string; dist?: string };
   try {
     ({ values } = parseArgs({
       args: [...argv],
@@ -50,6 +55,7 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
         'no-write': { type: 'boolean', default: false },
         'cpu-prof': { type: 'string' },
         only: { type: 'string' },
+        dist: { type: 'string' },
       },
       strict: true,
     }));
@@ -71,9 +77,13 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
     offeredPerSecond: 500,
     latencyMs: quick ? 2_000 : 4_000,
     latencyRounds: quick ? 1 : 3,
-    heraldNodeFlags: values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']],
-    // A page of one phase would pass for a whole run.
-    write: values['no-write'] !== true && only === undefined,
+    herald: {
+      dist: values.dist === undefined ? DEFAULT_DIST : resolve(values.dist),
+      nodeFlags: values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])],
+    },
+    build: values.dist === undefined,
+    // A page of one phase, or of another build, would pass for a whole run of this one.
+    write: values['no-write'] !== true && only === undefined && values.dist === undefined,
     phases: only === undefined ? PHASES : [only as Phase],
     progress: (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`),
   };
@@ -110,6 +120,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opts = options(argv, started);
   const adminUrl = process.env.HERALD_BENCH_DATABASE_URL?.trim() || undefined;
+  if (opts.build) ensureBuilt(opts.progress);
 
   const targets: DatabaseTarget[] = [{ label: 'SQLite', provider: 'sqlite', env: {} }];
   if (adminUrl !== undefined) targets.push({ label: 'PostgreSQL', provider: 'postgresql', env: {}, adminUrl });

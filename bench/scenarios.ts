@@ -1,6 +1,7 @@
 /**
- * The three phases of the benchmark. Herald, the ceilings' servers and the
- * load generators each run in a process of their own (bench/child.ts); each
+ * The three phases of the benchmark. Herald (`node dist/main.js`,
+ * bench/herald-process.ts), the ceilings' servers and the load generators
+ * (bench/child.ts) each run in a process of their own; each
  * phase measures its ceiling and its Herald rows in rounds, interleaved (the
  * order rotates every round), so that a burst of noise on this small, shared
  * machine lands on both sides of a ratio instead of on one row.
@@ -14,7 +15,7 @@
  * 3. Latency: create → webhook received at a fixed offered load (open loop).
  */
 import { Webhook } from 'standardwebhooks';
-import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, startHerald, type BenchDatabase, type DatabaseTarget, type RunningHerald } from './herald.js';
+import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
 import type { LoadSpec } from './load-generator.js';
 import { forCount, percentile } from './load.js';
 import { forkChild, type Child, type ChildReply } from './processes.js';
@@ -41,8 +42,8 @@ export interface BenchOptions {
   readonly offeredPerSecond: number;
   readonly latencyMs: number;
   readonly latencyRounds: number;
-  /** Node flags for every Herald process (e.g. --cpu-prof). */
-  readonly heraldNodeFlags: readonly string[];
+  /** The build every Herald process runs, and its Node flags (e.g. --cpu-prof). */
+  readonly herald: HeraldRun;
   /** Progress lines go here (stderr), never into the table. */
   readonly progress: (line: string) => void;
 }
@@ -164,7 +165,7 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
       opts.progress(`api: seeding ${target.label}`);
       const db = await freshDatabase(target);
       res.add(() => db.drop());
-      const herald = await startHerald(db, { HERALD_WORKER: 'false' }, opts.heraldNodeFlags);
+      const herald = await startHerald(db, { HERALD_WORKER: 'false' }, opts.herald);
       res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
       const { client, address } = apiOf(herald);
       const spread = opts.agents;
@@ -228,14 +229,16 @@ interface DrainTarget {
 async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number, opts: BenchOptions, rss: RssTracker): Promise<{ perSecond: number; cpuUs: number }> {
   await resetBacklog(d.db);
   receiver.reset();
-  const worker = await startHerald(d.db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.heraldNodeFlags);
+  const worker = await startHerald(d.db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.herald);
   let cpuMs = 0;
   try {
+    // CPU over the same span as the rate (first webhook to last): start-up is left out.
+    await receiver.waitFor(1, 60_000);
+    const first = worker.cpuMs();
     await receiver.waitFor(count, Math.max(60_000, count * 100));
+    cpuMs = worker.cpuMs() - first;
   } finally {
-    const used = await worker.stop();
-    rss.note(d.db.target.label, used.peakRssBytes);
-    cpuMs = used.cpuMs;
+    rss.note(d.db.target.label, (await worker.stop()).peakRssBytes);
   }
   const arrivals = receiver.arrivals;
   const ids = new Set(arrivals.map((a) => a.id));
@@ -248,7 +251,7 @@ async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number,
   for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) headers[name] = String(sample.headers[name] ?? '');
   new Webhook(d.check.secret).verify(sample.body, headers);
   const spanMs = arrivals[arrivals.length - 1]!.at - arrivals[0]!.at;
-  return { perSecond: (count - 1) / (spanMs / 1000), cpuUs: (cpuMs * 1000) / count };
+  return { perSecond: (count - 1) / (spanMs / 1000), cpuUs: (cpuMs * 1000) / (count - 1) };
 }
 
 /** Phase 2: webhook delivery throughput from a backlog. */
@@ -266,7 +269,7 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
       opts.progress(`delivery: seeding ${target.label} with ${opts.backlog.toLocaleString('en-US')} deliveries`);
       const db = await freshDatabase(target);
       res.add(() => db.drop());
-      const herald = await startHerald(db, { HERALD_WORKER: 'false' });
+      const herald = await startHerald(db, { HERALD_WORKER: 'false' }, { ...opts.herald, nodeFlags: [] });
       try {
         const { client } = apiOf(herald);
         const agents = agentIds('hooked', Math.min(opts.agents, opts.backlog));
@@ -277,7 +280,7 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
           db,
           check: { agent: agents[0]!, secret: webhook_secret },
           row: result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog (concurrency ${n})`, target.label, 'deliveries/s', ceiling, { of: 'ratio', op: '>=', value: 0.5 }),
-          cpuRow: result('  CPU per webhook, Herald worker process (start-up excluded)', target.label, 'µs', cpuCeiling, null, true),
+          cpuRow: result('  CPU per webhook, Herald worker process (first to last webhook)', target.label, 'µs', cpuCeiling, null, true),
         });
         const copies = Math.ceil(opts.backlog / agents.length) - 1;
         if (copies > 0) await cloneRows(db, 'deliveries', 'hooked', copies);
@@ -331,7 +334,7 @@ export async function latencyPhase(targets: readonly DatabaseTarget[], opts: Ben
       opts.progress(`latency: ${target.label}, ${opts.offeredPerSecond}/s offered for ${opts.latencyMs} ms × ${opts.latencyRounds}`);
       const db = await freshDatabase(target);
       res.add(() => db.drop());
-      const herald = await startHerald(db, { HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.heraldNodeFlags);
+      const herald = await startHerald(db, { HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.herald);
       res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
       const { client, address } = apiOf(herald);
       await seedAgents(client, agentIds('hooked', opts.agents), receiver.url);

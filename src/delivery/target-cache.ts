@@ -23,7 +23,8 @@ export const TARGET_CACHE_TTL_MS = 5_000;
 /** Agents kept at most; the oldest entry goes first. */
 const MAX_ENTRIES = 10_000;
 
-function keyOf(tenantId: string, agentId: string): string {
+/** The cache's key of an agent, the same as PreferencesRepository.deliveryTargets' keys. */
+export function keyOf(tenantId: string, agentId: string): string {
   return `${tenantId}\u0000${agentId}`;
 }
 
@@ -46,6 +47,11 @@ export class DeliveryTargetCache {
   /** Call before reading: the token that {@link set} checks. */
   token(): number {
     return this.generation;
+  }
+
+  /** Whether the agent's target is cached and fresh at `nowMs`. */
+  has(tenantId: string, agentId: string, nowMs: number): boolean {
+    return this.get(tenantId, agentId, nowMs) !== undefined;
   }
 
   /** Stores what was read, unless an invalidation happened since `token` was taken. */

@@ -151,6 +151,10 @@ export class DeliveryWorker {
           waitMs = ERROR_PAUSE_MS;
         }
       }
+      if (claimed.length > 1) {
+        // One read for the batch's agents instead of one per attempt; on failure each attempt reads its own.
+        await this.dispatcher.prefetchTargets(claimed).catch((err: unknown) => repeatLimited(this.log).warn({ err }, 'reading the webhook targets of a claimed batch failed'));
+      }
       for (const delivery of claimed) this.launch(delivery);
       // A full batch means more may be due: go round again without waiting.
       if (claimed.length > 0 && claimed.length === free) continue;

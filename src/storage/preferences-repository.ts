@@ -2,7 +2,14 @@ import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.
 import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, RateLimitPolicy, SigningSecrets } from '../domain/types.js';
 import type { Dialect, PrismaTx } from './repositories.js';
-import type { SealedPlace, SecretBox } from './secret-box.js';
+import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
+
+/** Where an agent's webhooks go, as the dispatcher needs it: preferences with opened headers, signing secrets, failures in a row. */
+export interface DeliveryTargetRow {
+  readonly prefs: AgentPreferences;
+  readonly secrets: SigningSecrets;
+  readonly consecutiveFailures: number;
+}
 
 // Where each secret sits, for its encryption's additional data. A place names
 // one row, (tenant, agent), so a value copied to another agent or tenant does
@@ -224,9 +231,36 @@ export class PreferencesRepository {
    * The one read that opens the header values (to send them) and the secrets
    * (to sign); throws SealedValueError when one cannot be opened.
    */
-  async deliveryTarget(tenantId: string, agentId: string, now: Date): Promise<{ prefs: AgentPreferences; secrets: SigningSecrets; consecutiveFailures: number } | null> {
+  async deliveryTarget(tenantId: string, agentId: string, now: Date): Promise<DeliveryTargetRow | null> {
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
-    return row === null ? null : { prefs: { ...toDomain(row), webhookHeaders: openedHeaders(row, this.box) }, secrets: secretsOf(row, now, this.box), consecutiveFailures: row.consecutiveFailures };
+    return row === null ? null : this.targetOf(row, now);
+  }
+
+  /**
+   * {@link deliveryTarget} for many agents in one statement (the worker reads
+   * a claimed batch's agents at once). Keyed by `tenantId + "\0" + agentId`;
+   * an agent without preferences maps to null; an agent whose stored secret
+   * or headers cannot be opened is left out, so that its own read reports why.
+   */
+  async deliveryTargets(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>, now: Date): Promise<Map<string, DeliveryTargetRow | null>> {
+    const found = new Map<string, DeliveryTargetRow | null>();
+    if (agents.length === 0) return found;
+    for (const { tenantId, agentId } of agents) found.set(`${tenantId}\u0000${agentId}`, null);
+    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
+    for (const row of rows) {
+      const key = `${row.tenantId}\u0000${row.agentId}`;
+      try {
+        found.set(key, this.targetOf(row, now));
+      } catch (err) {
+        if (!(err instanceof SealedValueError)) throw err;
+        found.delete(key);
+      }
+    }
+    return found;
+  }
+
+  private targetOf(row: Row, now: Date): DeliveryTargetRow {
+    return { prefs: { ...toDomain(row), webhookHeaders: openedHeaders(row, this.box) }, secrets: secretsOf(row, now, this.box), consecutiveFailures: row.consecutiveFailures };
   }
 
   /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */

@@ -36,7 +36,7 @@ export type Dialect = 'sqlite' | 'postgresql';
  */
 export interface ReadRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'storedSecrets' | 'resealed'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'list'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'countedBetween'>;
   readonly digests: Pick<DigestRepository, 'openRateEnd'>;

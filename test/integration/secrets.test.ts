@@ -270,6 +270,26 @@ test('key rotation: the previous key still decrypts; secrets:reencrypt rewrites 
   await assertDelivers(h, receiver, plainAgent, plainSecret, plainHeaders);
 });
 
+test('a claimed batch holding an agent whose secret cannot be opened: that delivery FAILS with the reason, the other agent in the batch is delivered', async (t) => {
+  const [key1, key2] = [newKey(), newKey()];
+  const receiver = await receiverFor(t);
+  let h = await startHerald(t, { env: { HERALD_SECRET_KEY: key1 } });
+  const lost = agentId('lost-in-batch');
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: lost, enable_webhook: true, webhook_url: receiver.url } });
+  // Both deliveries wait with the worker off, so that one claim takes them together.
+  h = await h.restart({ HERALD_SECRET_KEY: key2, HERALD_WORKER: 'false' });
+  const fine = agentId('fine-in-batch');
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: fine, enable_webhook: true, webhook_url: receiver.url } });
+  const lostDelivery = await notify(h.client, lost);
+  const fineDelivery = await notify(h.client, fine);
+  h = await h.restart({ HERALD_SECRET_KEY: key2, HERALD_WORKER: 'true' });
+  const failed = await waitForFinal(h.client, lostDelivery);
+  assert.equal(failed.status, 'DELIVERY_STATUS_FAILED');
+  assert.match(failed.last_error, new RegExp(`not sent: the stored webhook_secret of agent "${lost}" was encrypted with key id ${keyId(key1)}`));
+  assert.equal((await waitForFinal(h.client, fineDelivery)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.deepEqual(receiver.requests.map((r) => r.headers['webhook-id']), [fineDelivery]);
+});
+
 test('a value encrypted with a key Herald does not have: the delivery FAILS naming the key id, GetWebhookSecret is FAILED_PRECONDITION, and neither leaks the secret', async (t) => {
   const [key1, key2] = [newKey(), newKey()];
   const receiver = await receiverFor(t);

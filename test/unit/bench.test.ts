@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, processUsage, staleBuildReason } from '../../bench/herald-process.js';
 import { median, openLoopSchedule, percentile } from '../../bench/load.js';
 import { targetCell, targetMet, textTable } from '../../bench/report.js';
 import type { Result, Target } from '../../bench/scenarios.js';
@@ -55,4 +59,38 @@ test('the text table shows every row with its ceiling, ratio and target', () => 
   assert.equal(lines.length, 4);
   assert.match(lines[0]!, /^scenario\s+database\s+Herald median.*ratio\s+target$/);
   assert.match(lines[3]!, /^Create\s+SQLite\s+800 calls\/s\s+800–800\s+2,000 calls\/s\s+0\.40\s+≥ 0\.40: met$/);
+});
+
+test('the bench builds when dist/main.js is missing or older than src/, and not when it is newer than every input', (t) => {
+  const dist = mkdtempSync(join(tmpdir(), 'herald-dist-'));
+  t.after(() => rmSync(dist, { recursive: true, force: true }));
+  assert.match(staleBuildReason(dist) ?? '', /main\.js is missing/);
+  const main = join(dist, 'main.js');
+  writeFileSync(main, '');
+  utimesSync(main, new Date(0), new Date(0));
+  assert.match(staleBuildReason(dist) ?? '', /changed since the last build/);
+  const future = new Date(Date.now() + 3_600_000);
+  utimesSync(main, future, future);
+  assert.equal(staleBuildReason(dist), null);
+});
+
+test('process usage read from /proc matches what the process reports of itself', { skip: process.platform !== 'linux' && 'needs /proc' }, () => {
+  const own = process.resourceUsage();
+  const usage = processUsage(process.pid);
+  assert.ok(usage !== null);
+  // maxRSS is in kilobytes; the peak can only have grown since.
+  assert.ok(usage.peakRssBytes >= own.maxRSS * 1024, `${usage.peakRssBytes} < ${own.maxRSS * 1024}`);
+  const ownCpuMs = (own.userCPUTime + own.systemCPUTime) / 1000;
+  // /proc counts in clock ticks (10 ms here).
+  assert.ok(usage.cpuMs >= ownCpuMs - 20, `${usage.cpuMs} ms < ${ownCpuMs} ms`);
+  assert.equal(processUsage(2 ** 22 + 1), null);
+});
+
+test('a free port is a loopback port that can be bound at once', async () => {
+  const port = await freePort();
+  assert.ok(port > 0 && port < 65_536);
+  const { createServer } = await import('node:net');
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 });
