@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { selfSignedFor } from '../helpers/certificates.js';
 import { cleanup } from '../helpers/herald.js';
-import { CONSOLE_TOKENS, ConsoleSession, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
+import { CONSOLE_TOKENS, ConsoleSession, formFields, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
 import { startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
 import { waitForFinal } from '../helpers/deliveries.js';
 
@@ -122,6 +122,51 @@ test('a POST without the session CSRF token, or from another Origin, is refused 
   assert.equal(ok.status, 303, ok.body.slice(0, 300));
   assert.equal(ok.headers.get('location'), '/agents/csrf-agent?done=saved&tenant=default');
   assert.equal((await grpc.preferences.GetPreferences({ agent_id: 'csrf-agent' })).max_notifications_per_hour, 99);
+});
+
+test('saving the agent form with only the hourly limit changed keeps a DIGEST quiet-hours policy and the rate-limit policy', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({
+    preferences: { agent_id: 'digest-agent', enable_webhook: true, webhook_url: 'https://example.com/h', quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DIGEST' }, max_notifications_per_hour: 5, rate_limit_policy: 'RATE_LIMIT_POLICY_DIGEST' },
+  });
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const page = await s.get('/agents/digest-agent');
+  assert.match(page.body, /id="rate-limit-policy">DIGEST</);
+  const fields = formFields(page.body, 'preferences-form');
+  assert.equal(fields.quiet_policy, 'DIGEST', 'the form shows the stored quiet-hours policy');
+  assert.equal(fields.rate_limit_policy, 'DIGEST', 'the form shows the stored rate-limit policy');
+  const saved = await s.post('/agents/digest-agent/preferences', { ...fields, max_per_hour: '6' });
+  assert.equal(saved.status, 303, saved.body.slice(0, 300));
+  const after = await grpc.preferences.GetPreferences({ agent_id: 'digest-agent' });
+  assert.equal(after.max_notifications_per_hour, 6);
+  assert.equal(after.quiet_hours?.policy, 'QUIET_HOURS_POLICY_DIGEST');
+  assert.equal(after.rate_limit_policy, 'RATE_LIMIT_POLICY_DIGEST');
+});
+
+test('the rate-limit policy is edited from the agent form and read back; an unknown policy is refused 400 naming the field and nothing changes', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'policy-agent', max_notifications_per_hour: 3, quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DEFER' } } });
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const fields = formFields((await s.get('/agents/policy-agent')).body, 'preferences-form');
+  assert.equal(fields.rate_limit_policy, 'SUPPRESS');
+  assert.equal((await s.post('/agents/policy-agent/preferences', { ...fields, rate_limit_policy: 'DEFER' })).status, 303);
+  assert.equal((await grpc.preferences.GetPreferences({ agent_id: 'policy-agent' })).rate_limit_policy, 'RATE_LIMIT_POLICY_DEFER');
+  const again = formFields((await s.get('/agents/policy-agent')).body, 'preferences-form');
+  assert.equal(again.rate_limit_policy, 'DEFER');
+  assert.equal(again.quiet_policy, 'DEFER');
+
+  const badQuiet = await s.post('/agents/policy-agent/preferences', { ...again, quiet_policy: 'LOUD' });
+  assert.equal(badQuiet.status, 400);
+  assert.match(badQuiet.body, /preferences\.quiet_hours\.policy: must be one of SKIP, DEFER, DIGEST, got &quot;LOUD&quot;/);
+  const badRate = await s.post('/agents/policy-agent/preferences', { ...again, rate_limit_policy: 'SKIP', max_per_hour: '9' });
+  assert.equal(badRate.status, 400);
+  assert.match(badRate.body, /preferences\.rate_limit_policy: must be one of SUPPRESS, DEFER, DIGEST, got &quot;SKIP&quot;/);
+  const kept = await grpc.preferences.GetPreferences({ agent_id: 'policy-agent' });
+  assert.equal(kept.max_notifications_per_hour, 3);
+  assert.equal(kept.rate_limit_policy, 'RATE_LIMIT_POLICY_DEFER');
+  assert.equal(kept.quiet_hours?.policy, 'QUIET_HOURS_POLICY_DEFER');
 });
 
 test('a read token sees no action buttons, and a forged POST with its own CSRF token is refused 403', async (t) => {
