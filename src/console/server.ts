@@ -68,6 +68,29 @@ const HTTP_STATUS: Readonly<Record<HeraldError['code'], number>> = {
   UNAVAILABLE: 503,
 };
 
+const OWN_ORIGIN = 'http://console.invalid';
+
+/**
+ * Where sign-in may send the browser back to: a path of this console, or
+ * null. Judged the way a browser reads a Location: resolved as a URL
+ * against a stand-in origin, kept only when it stays on that origin, and
+ * given back as its path and query alone. Control characters are refused
+ * outright, raw or percent-encoded, since URL parsers drop tabs and
+ * newlines (`/\t/evil.example` is `//evil.example` to a browser); a path that would start with `//` is
+ * refused too, since on its own it names another host.
+ */
+export function consolePath(given: string | null): string | null {
+  if (given === null || !given.startsWith('/') || /[\u0000-\u001f\u007f]|%[01][0-9a-f]|%7f/i.test(given)) return null;
+  let url: URL;
+  try {
+    url = new URL(given, OWN_ORIGIN);
+  } catch {
+    return null;
+  }
+  if (url.origin !== OWN_ORIGIN || url.pathname.startsWith('//')) return null;
+  return url.pathname + url.search;
+}
+
 function cookieOf(req: http.IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const eq = part.indexOf('=');
@@ -145,7 +168,7 @@ export class ConsoleServer {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    const url = new URL(req.url ?? '/', OWN_ORIGIN);
     const method = req.method ?? 'GET';
     const asset = this.assets.get(url.pathname);
     if (asset !== undefined && (method === 'GET' || method === 'HEAD')) {
@@ -228,9 +251,7 @@ export class ConsoleServer {
   }
 
   private async signIn(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
-    const given = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('next');
-    // Only a path of this console: never an open redirect to another host.
-    const next = given !== null && /^\/(?![/\\])/.test(given) ? given : null;
+    const next = consolePath(new URL(req.url ?? '/', OWN_ORIGIN).searchParams.get('next'));
     if (method !== 'POST') {
       this.send(res, 200, signInPage(null, next));
       return;

@@ -91,6 +91,44 @@ test('sign-in sets an HttpOnly, SameSite=Strict session cookie (not Secure over 
   assert.equal((await s.get('/')).status, 303);
 });
 
+test('sign-in follows `next` only to a path of the console: tabs, newlines, backslashes, `//`, encoded forms and absolute URLs land on the overview', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const hostile = [
+    '/\t/evil.example/x',
+    '/\n/evil.example/x',
+    '/\r\n/evil.example',
+    '/\\evil.example/x',
+    '/\\/evil.example',
+    '//evil.example/x',
+    '/\t\\evil.example',
+    '/.//evil.example/x',
+    '/agents/..//evil.example',
+    '/%09/evil.example/x',
+    '/%0a/evil.example',
+    'https://evil.example/x',
+    'http://127.0.0.1:1/x',
+    'evil.example/x',
+    '',
+  ];
+  for (const next of hostile) {
+    const res = await new ConsoleSession(c.base).post(`/sign-in?next=${encodeURIComponent(next)}`, { token: CONSOLE_TOKENS.read, tenant: '' });
+    assert.equal(res.status, 303, JSON.stringify(next));
+    assert.equal(res.headers.get('location'), '/', `next=${JSON.stringify(next)} lands on the overview`);
+    const form = await new ConsoleSession(c.base).get(`/sign-in?next=${encodeURIComponent(next)}`);
+    assert.match(form.body, /<form method="post" action="\/sign-in" class="card">/, `the sign-in form drops next=${JSON.stringify(next)}`);
+  }
+  // The raw query as an attacker would write the link, without one more level of encoding.
+  const raw = await fetch(`${c.base}/sign-in?next=/%09/evil.example/x`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: c.base },
+    body: new URLSearchParams({ token: CONSOLE_TOKENS.read }).toString(),
+  });
+  assert.equal(raw.headers.get('location'), '/');
+  const kept = await new ConsoleSession(c.base).post(`/sign-in?next=${encodeURIComponent('/agents/a%2Fb?q=x')}`, { token: CONSOLE_TOKENS.read, tenant: '' });
+  assert.equal(kept.headers.get('location'), '/agents/a%2Fb?q=x', 'a path of the console is kept');
+});
+
 test('every answer carries a Content-Security-Policy without inline scripts, nosniff, frame-ancestors none and no referrer to other sites', async (t) => {
   const c = await startConsoleHerald(t);
   const s = await signedIn(c, CONSOLE_TOKENS.read);
