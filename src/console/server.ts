@@ -20,13 +20,14 @@ import type { AddressInfo } from 'node:net';
 import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
 import type { RpcName } from '../auth/roles.js';
 import type { ConsoleConfig, TlsConfig } from '../config.js';
-import { HeraldError } from '../errors.js';
+import { HeraldError, InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DeliveryService } from '../services/delivery-service.js';
 import type { NotificationService } from '../services/notification-service.js';
 import type { OverviewService } from '../services/overview-service.js';
 import type { PreferencesService } from '../services/preferences-service.js';
 import { type Html } from './html.js';
+import { httpStatus } from './http-status.js';
 import { ROUTES, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
 import { csrfMatches, SessionStore } from './sessions.js';
@@ -56,17 +57,6 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 };
 
 const ASSETS: Readonly<Record<string, string>> = { '/assets/console.css': 'text/css; charset=utf-8', '/assets/console.js': 'text/javascript; charset=utf-8' };
-
-const HTTP_STATUS: Readonly<Record<HeraldError['code'], number>> = {
-  INVALID_ARGUMENT: 400,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  FAILED_PRECONDITION: 409,
-  UNAUTHENTICATED: 401,
-  PERMISSION_DENIED: 403,
-  RESOURCE_EXHAUSTED: 429,
-  UNAVAILABLE: 503,
-};
 
 const OWN_ORIGIN = 'http://console.invalid';
 
@@ -101,12 +91,12 @@ function cookieOf(req: http.IncomingMessage, name: string): string | undefined {
 
 async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') throw new HeraldError('INVALID_ARGUMENT', 'forms are sent as application/x-www-form-urlencoded');
+  if (type !== 'application/x-www-form-urlencoded') throw new InvalidArgumentError('form', 'must be sent as application/x-www-form-urlencoded');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) throw new HeraldError('INVALID_ARGUMENT', `the form is larger than ${MAX_FORM_BYTES} bytes`);
+    if (size > MAX_FORM_BYTES) throw new InvalidArgumentError('form', `is larger than ${MAX_FORM_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
@@ -278,7 +268,7 @@ export class ConsoleServer {
           if (this.signInLimit.retryAfterMs(client) > 0) this.log.warn({ client }, 'console sign-ins from this client are limited after repeated failures');
         }
         const message = err.code === 'UNAUTHENTICATED' ? 'That token is not valid.' : err.message;
-        this.send(res, err.code === 'UNAUTHENTICATED' ? 401 : HTTP_STATUS[err.code], signInPage(message, next));
+        this.send(res, httpStatus(err), signInPage(message, next));
         return;
       }
       throw err;
@@ -363,7 +353,8 @@ export class ConsoleServer {
       return;
     }
     if (err instanceof HeraldError) {
-      this.send(res, HTTP_STATUS[err.code], errorPage(ctx, HTTP_STATUS[err.code], err.message));
+      const status = httpStatus(err);
+      this.send(res, status, errorPage(ctx, status, err.message));
       return;
     }
     this.log.error({ err }, 'console page failed');

@@ -207,6 +207,19 @@ test('the rate-limit policy is edited from the agent form and read back; an unkn
   assert.equal(kept.quiet_hours?.policy, 'QUIET_HOURS_POLICY_DEFER');
 });
 
+test('a form sent as another content type, or larger than 16 KiB, is refused 400 with the INVALID_ARGUMENT message naming the form', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const send = (type: string, body: string): Promise<Response> =>
+    fetch(`${c.base}/agents/x/preferences`, { method: 'POST', redirect: 'manual', headers: { cookie: s.cookie, origin: c.base, 'content-type': type }, body });
+  const json = await send('application/json', '{}');
+  assert.equal(json.status, 400);
+  assert.match(await json.text(), /form: must be sent as application\/x-www-form-urlencoded/);
+  const big = await send('application/x-www-form-urlencoded', `notification_types=${'a'.repeat(17 * 1024)}`);
+  assert.equal(big.status, 400);
+  assert.match(await big.text(), /form: is larger than 16384 bytes/);
+});
+
 test('a read token sees no action buttons, and a forged POST with its own CSRF token is refused 403', async (t) => {
   const c = await startConsoleHerald(t);
   const r = await receiver(t, [{ status: 500 }]);
