@@ -188,7 +188,7 @@ export function deliveryPage(ctx: PageContext, d: DeliveryDetail, notice: string
   const write = canWrite(ctx.caller.role);
   const id = encodeURIComponent(d.id);
   const retryable = d.status === 'PENDING' || d.status === 'FAILED';
-  const replayable = d.eventType === 'notification' && (d.status === 'FAILED' || d.status === 'CANCELLED');
+  const replayable = (d.eventType === 'notification' || d.eventType === 'digest') && (d.status === 'FAILED' || d.status === 'CANCELLED');
   const body = html`${notice === null ? '' : html`<p class="notice" role="status">${notice}</p>`}
 <dl class="preferences"><dt>Status</dt><dd id="delivery-status">${statusBadge(d.status)}</dd><dt>Agent</dt><dd><a href="${link(ctx, `/agents/${encodeURIComponent(d.agentId)}`)}">${d.agentId}</a></dd>
 <dt>Notification</dt><dd>${d.notificationId === null ? `— (${d.eventType} event)` : html`<a href="${link(ctx, `/notifications/${encodeURIComponent(d.notificationId)}`)}">${d.notificationId}</a>`}</dd>

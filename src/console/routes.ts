@@ -271,12 +271,9 @@ export const ROUTES: readonly Route[] = [
     path: /^\/deliveries\/([^/]+)\/replay$/,
     rpc: 'ReplayDeliveries',
     async handle(c) {
-      const tenant = c.page.caller.tenant;
-      const d = await c.services.deliveries.get(tenant, param(c, 0));
-      // Exactly this delivery: the replay window is its creation instant.
-      const status = d.status === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
-      const count = await c.services.deliveries.replay(tenant, d.agentId, d.createdAt, new Date(d.createdAt.getTime() + 1), status);
-      return { kind: 'redirect', location: link(c.page, `/deliveries/${encodeURIComponent(d.id)}`, { done: 'replayed', count: String(count) }) };
+      const id = param(c, 0);
+      await c.services.deliveries.replayDelivery(c.page.caller.tenant, id);
+      return { kind: 'redirect', location: link(c.page, `/deliveries/${encodeURIComponent(id)}`, { done: 'replayed', count: '1' }) };
     },
   },
   {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { selfSignedFor } from '../helpers/certificates.js';
-import { cleanup } from '../helpers/herald.js';
+import { cleanup, makeDueOnDatabaseClock } from '../helpers/herald.js';
 import { CONSOLE_TOKENS, ConsoleSession, formFields, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
 import { startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
 import { waitForFinal } from '../helpers/deliveries.js';
@@ -272,6 +272,62 @@ test('Replay on a failed delivery schedules exactly that delivery again through 
   assert.match(bad.body, /since: expected an instant such as/);
   const none = await s.post('/agents/replay-agent/replay', { _csrf: csrf, since: '2020-01-01', status: 'FAILED' });
   assert.match(none.headers.get('location') ?? '', /done=replayed&count=0/, 'nothing is FAILED any more');
+});
+
+test('Replay on a delivery page never replays another delivery: two FAILED deliveries created in the same millisecond are refused with a message and stay FAILED', async (t) => {
+  let ms = Date.parse('2027-03-01T12:00:00Z');
+  const c = await startConsoleHerald(t, { clock: () => new Date(ms) });
+  const r = await receiver(t, [{ status: 500 }, { status: 500 }, { status: 500 }]);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'twin-agent', enable_webhook: true, webhook_url: r.url } });
+  const create = async (title: string): Promise<string> => {
+    const id = (await grpc.notifications.CreateNotification({ agent_id: 'twin-agent', notification_type: 'job.failed', title })).decision?.delivery_id ?? '';
+    await makeDueOnDatabaseClock(c.herald, id);
+    return id;
+  };
+  const first = await create('one');
+  const twin = await create('two');
+  ms += 5;
+  const later = await create('three');
+  for (const id of [first, twin, later]) assert.equal((await waitForFinal(grpc, id)).status, 'DELIVERY_STATUS_FAILED');
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const csrf = await s.csrf(`/deliveries/${first}`);
+  const refused = await s.post(`/deliveries/${first}/replay`, { _csrf: csrf });
+  assert.equal(refused.status, 409, refused.body.slice(0, 300));
+  assert.match(refused.body, /2 FAILED deliveries of agent &quot;twin-agent&quot; were created in the same millisecond .* nothing was scheduled/);
+  for (const id of [first, twin, later]) assert.equal((await grpc.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_FAILED', `${id} was not scheduled`);
+  const exact = await s.post(`/deliveries/${later}/replay`, { _csrf: csrf });
+  assert.equal(exact.status, 303, exact.body.slice(0, 300));
+  assert.equal((await waitForFinal(grpc, later)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  for (const id of [first, twin]) assert.equal((await grpc.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_FAILED');
+  assert.equal(r.requests.length, 4);
+});
+
+test('a FAILED digest delivery has a Replay button that sends the same digest again', async (t) => {
+  let ms = Date.parse('2027-01-27T22:00:00Z');
+  const c = await startConsoleHerald(t, { clock: () => new Date(ms) });
+  const r = await receiver(t, [{ status: 400 }]);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({
+    preferences: { agent_id: 'digest-replay', enable_webhook: true, webhook_url: r.url, time_zone: 'Europe/Paris', quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DIGEST' } },
+  });
+  const created = await grpc.notifications.CreateNotification({ agent_id: 'digest-replay', notification_type: 'job.completed', title: 'night work' });
+  assert.equal(created.decision?.outcome, 'DECISION_OUTCOME_DEFER', created.decision?.explanation);
+  const id = created.decision?.delivery_id ?? '';
+  ms = Date.parse('2027-01-28T06:00:01Z');
+  await makeDueOnDatabaseClock(c.herald, id);
+  const failed = await waitForFinal(grpc, id);
+  assert.equal(failed.status, 'DELIVERY_STATUS_FAILED');
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const page = await s.get(`/deliveries/${id}`);
+  assert.match(page.body, /\(digest event\)/);
+  assert.match(page.body, /id="replay"/);
+  const res = await s.post(`/deliveries/${id}/replay`, { _csrf: await s.csrf(`/deliveries/${id}`) });
+  assert.equal(res.status, 303, res.body.slice(0, 300));
+  assert.equal((await waitForFinal(grpc, id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal(r.requests.length, 2);
+  assert.deepEqual(r.requests[1]?.body, r.requests[0]?.body);
+  assert.equal(r.requests[1]?.headers['x-herald-event'], 'digest');
 });
 
 test('"Send test webhook" is refused 403 for a read token and sends nothing; for a write token it sends a test event through SendTestWebhook and the agent page links to the delivery', async (t) => {
