@@ -30,7 +30,7 @@ import { type Html } from './html.js';
 import { httpStatus } from './http-status.js';
 import { ROUTES, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
-import { csrfMatches, SessionStore } from './sessions.js';
+import { csrfMatches, SessionStore, type Session } from './sessions.js';
 import { clientKey, SignInLimiter } from './sign-in-limiter.js';
 
 export interface ConsoleServices {
@@ -44,6 +44,16 @@ const COOKIE = 'herald_console';
 const MAX_FORM_BYTES = 16 * 1024;
 /** Live views open at once; each holds a connection and an event listener. */
 const MAX_LIVE_STREAMS = 50;
+/** Live views one tenant may hold of {@link MAX_LIVE_STREAMS}, so one tenant's read token cannot take them all. */
+const MAX_LIVE_STREAMS_PER_TENANT = 10;
+/** Proxies and browsers drop an idle stream; a comment this often keeps it open, and rechecks its session. */
+const LIVE_HEARTBEAT_MS = 15_000;
+
+/** An open live view: whose session it belongs to, and which tenant it streams. */
+interface LiveStream {
+  readonly sessionId: string;
+  readonly tenant: string;
+}
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
@@ -105,7 +115,7 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
 export class ConsoleServer {
   private readonly sessions: SessionStore;
   private readonly signInLimit: SignInLimiter;
-  private readonly live = new Set<http.ServerResponse>();
+  private readonly live = new Map<http.ServerResponse, LiveStream>();
   private readonly assets: ReadonlyMap<string, Buffer>;
 
   private constructor(
@@ -151,7 +161,7 @@ export class ConsoleServer {
   }
 
   async close(): Promise<void> {
-    for (const res of this.live) res.end();
+    for (const res of this.live.keys()) res.end();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
@@ -203,13 +213,14 @@ export class ConsoleServer {
       }
       if (url.pathname === '/sign-out') {
         this.sessions.delete(session.id);
+        for (const [res, stream] of this.live) if (stream.sessionId === session.id) res.end();
         this.log.info({ tenant: caller.tenant, role: caller.role }, 'console sign-out');
         this.redirect(res, '/sign-in', { 'set-cookie': this.cookie('', 0) });
         return;
       }
       return this.route(req, res, 'POST', url, ctx, form);
     }
-    if (url.pathname === '/live/events') return this.liveEvents(req, res, ctx);
+    if (url.pathname === '/live/events') return this.liveEvents(req, res, ctx, session);
     return this.route(req, res, 'GET', url, ctx, null);
   }
 
@@ -281,17 +292,54 @@ export class ConsoleServer {
     this.redirect(res, next ?? '/', { 'set-cookie': this.cookie(session.id, null) });
   }
 
-  /** Server-sent events: the tenant's delivery changes, fed by DeliveryService.watch (as WatchDeliveries is). */
-  private liveEvents(req: http.IncomingMessage, res: http.ServerResponse, ctx: PageContext): void {
+  /**
+   * Server-sent events: the tenant's delivery changes, fed by
+   * DeliveryService.watch (as WatchDeliveries is). The stream lasts only as
+   * long as what let it open: before every event and on every heartbeat the
+   * session (without extending it) and its token's role are checked again,
+   * and the stream ends when either is gone; sign-out ends it at once.
+   */
+  private liveEvents(req: http.IncomingMessage, res: http.ServerResponse, ctx: PageContext, session: Session): void {
     authorize(ctx.caller, 'WatchDeliveries');
-    if (this.live.size >= MAX_LIVE_STREAMS) {
-      this.send(res, 503, errorPage(ctx, 503, `${MAX_LIVE_STREAMS} live views are open already; close one and try again.`));
+    const tenant = ctx.caller.tenant;
+    let ofTenant = 0;
+    for (const stream of this.live.values()) if (stream.tenant === tenant) ofTenant++;
+    if (ofTenant >= MAX_LIVE_STREAMS_PER_TENANT) {
+      this.send(res, 429, errorPage(ctx, 429, `Tenant ${tenant} has ${MAX_LIVE_STREAMS_PER_TENANT} live views open already, the most one tenant may; close one and try again.`), { 'retry-after': '15' });
       return;
     }
+    if (this.live.size >= MAX_LIVE_STREAMS) {
+      this.send(res, 503, errorPage(ctx, 503, `${MAX_LIVE_STREAMS} live views are open on this server already; try again shortly.`), { 'retry-after': '15' });
+      return;
+    }
+    const stillAllowed = (): boolean => {
+      if (!this.sessions.isLive(session.id)) return false;
+      try {
+        authorize(this.tokens.callerFor(`Bearer ${session.token}`, tenant), 'WatchDeliveries');
+        return true;
+      } catch {
+        return false;
+      }
+    };
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(': connected\n\n');
-    this.live.add(res);
-    const off = this.services.deliveries.watch(ctx.caller.tenant, '', (event) => {
+    this.live.set(res, { sessionId: session.id, tenant });
+    let off = (): void => {};
+    let beat: NodeJS.Timeout | undefined;
+    const end = (): void => {
+      clearInterval(beat);
+      off();
+      this.live.delete(res);
+    };
+    const writeIfAllowed = (text: string): void => {
+      if (stillAllowed()) {
+        res.write(text);
+        return;
+      }
+      end();
+      res.end();
+    };
+    off = this.services.deliveries.watch(tenant, '', (event) => {
       const data =
         event.kind === 'changed'
           ? {
@@ -305,16 +353,10 @@ export class ConsoleServer {
               errorClass: event.change.attempt?.errorClass ?? null,
             }
           : { kind: 'agentDisabled', at: event.disabled.at.toISOString(), id: event.disabled.deliveryId, agentId: event.disabled.agentId, status: 'AGENT DISABLED', attempt: null, statusCode: null, errorClass: event.disabled.reason };
-      res.write(`event: delivery\ndata: ${JSON.stringify(data)}\n\n`);
+      writeIfAllowed(`event: delivery\ndata: ${JSON.stringify(data)}\n\n`);
     });
-    // Proxies and browsers drop an idle stream; a comment every 15 s keeps it open.
-    const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    beat = setInterval(() => writeIfAllowed(': keep-alive\n\n'), LIVE_HEARTBEAT_MS);
     beat.unref();
-    const end = (): void => {
-      clearInterval(beat);
-      off();
-      this.live.delete(res);
-    };
     req.on('close', end);
     res.on('close', end);
   }

@@ -450,6 +450,107 @@ test('the live view streams the tenant’s delivery changes as server-sent event
   assert.doesNotMatch(text, /other-live/);
 });
 
+interface LiveStream {
+  readonly status: number;
+  readonly text: string;
+  /** Reads until the server ends the stream (or the test aborts it); everything it sent. */
+  untilEnd(): Promise<string>;
+}
+
+/** A stream that was to end but did not fails the test after this long instead of hanging the suite; not a measure of speed. */
+const LIVE_END_BOUND_MS = 60_000;
+
+async function openLive(t: TestContext, c: ConsoleHerald, s: ConsoleSession): Promise<LiveStream> {
+  const abort = new AbortController();
+  cleanup(t, () => abort.abort());
+  const res = await fetch(`${c.base}/live/events`, { headers: { cookie: s.cookie }, signal: abort.signal, redirect: 'manual' });
+  if (res.status !== 200) return { status: res.status, text: await res.text(), untilEnd: async () => '' };
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = decoder.decode((await reader.read()).value);
+  return {
+    status: res.status,
+    text,
+    async untilEnd() {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          // The test's own cleanup aborted a stream the server kept open.
+          if (abort.signal.aborted) return text;
+          throw err;
+        }
+        if (chunk.done) return text;
+        text += decoder.decode(chunk.value);
+      }
+    },
+  };
+}
+
+test('signing out ends the live views of that session at once, and only those', { timeout: LIVE_END_BOUND_MS }, async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  const other = await signedIn(c, CONSOLE_TOKENS.read);
+  const mine = await openLive(t, c, s);
+  const theirs = await openLive(t, c, other);
+  assert.equal(mine.status, 200);
+  assert.equal((await s.post('/sign-out', { _csrf: await s.csrf() })).status, 303);
+  assert.equal(await mine.untilEnd(), ': connected\n\n', 'the stream ended with nothing more sent');
+  let ended = false;
+  void theirs.untilEnd().then(() => (ended = true));
+  assert.equal((await other.get('/')).status, 200, 'the other session lives on');
+  assert.equal(ended, false, 'and so does its stream');
+});
+
+test('a live view ends instead of sending an event once its session has expired, or its token was removed from HERALD_API_TOKENS_FILE', { timeout: LIVE_END_BOUND_MS }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-console-live-'));
+  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'tokens');
+  const removable = 'console-file-read-token-1';
+  writeFileSync(file, `default:read:${removable}\n`);
+  let ms = Date.now() - 86_400_000;
+  const c = await startConsoleHerald(t, { clock: () => new Date(ms), env: { HERALD_API_TOKENS_FILE: file, HERALD_CONSOLE_SESSION_SECONDS: '600' } });
+  const r = await receiver(t);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'live-agent', enable_webhook: true, webhook_url: r.url } });
+  const send = async (): Promise<void> => {
+    const id = (await grpc.notifications.CreateNotification({ agent_id: 'live-agent', notification_type: 'x', title: 'x' })).decision?.delivery_id ?? '';
+    await waitForFinal(grpc, id);
+  };
+
+  const expiring = await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.read));
+  ms += 601_000;
+  await send();
+  assert.doesNotMatch(await expiring.untilEnd(), /event: delivery/, 'an expired session gets no event and its stream ends');
+
+  const fromFile = await signedIn(c, removable);
+  const revoked = await openLive(t, c, fromFile);
+  const kept = await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.read));
+  writeFileSync(file, '# emptied\n');
+  assert.equal(c.herald.app.reloadApiTokens(), true);
+  await send();
+  assert.doesNotMatch(await revoked.untilEnd(), /event: delivery/, 'a removed token gets no event and its stream ends');
+  assert.equal((await fromFile.get('/')).status, 401, 'its pages are refused too');
+  let ended = false;
+  void kept.untilEnd().then(() => (ended = true));
+  await send();
+  assert.equal((await new ConsoleSession(c.base).get('/sign-in')).status, 200);
+  assert.equal(ended, false, 'a live session with a valid token keeps its stream');
+});
+
+test('one tenant may hold 10 live views; the 11th is refused 429 with a message while another tenant still gets one', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  for (let i = 0; i < 10; i++) assert.equal((await openLive(t, c, s)).status, 200, `live view ${i + 1}`);
+  const refused = await openLive(t, c, s);
+  assert.equal(refused.status, 429);
+  assert.match(refused.text, /Tenant default has 10 live views open already, the most one tenant may; close one and try again\./);
+  const operatorOnDefault = await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.operator, 'default'));
+  assert.equal(operatorOnDefault.status, 429, 'the cap is per tenant, whichever token asks');
+  assert.equal((await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.otherWrite))).status, 200, 'another tenant is not crowded out');
+});
+
 test('with HERALD_TLS_CERT_FILE the console speaks HTTPS and its session cookie is Secure', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'herald-console-tls-'));
   cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
