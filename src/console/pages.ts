@@ -6,7 +6,7 @@ import { hasRole, type CallerRole } from '../auth/roles.js';
 import type { Caller } from '../auth/tokens.js';
 import type { HourPoint } from '../domain/attempt-series.js';
 import type { AgentPreferences, Decision, Delivery, DeliveryStatus, Notification } from '../domain/types.js';
-import { DELIVERY_STATUSES, PRIORITIES } from '../domain/types.js';
+import { DELIVERY_STATUSES, PRIORITIES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES } from '../domain/types.js';
 import type { DeliveryDetail } from '../services/delivery-service.js';
 import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
 import { barChart, hourLineChart, stackedHourChart } from './charts.js';
@@ -132,9 +132,10 @@ function preferencesForm(ctx: PageContext, p: AgentPreferences): Html {
 <label>New webhook URL <input name="webhook_url" placeholder="leave empty to keep the current one (${urlHost(p.webhookUrl)})" autocomplete="off"></label>
 <label>Time zone <input name="time_zone" value="${p.timeZone}"></label>
 <fieldset><legend>Quiet hours (both empty: none)</legend><label>Start <input name="quiet_start" value="${q?.start ?? ''}" placeholder="HH:MM" size="5"></label><label>End <input name="quiet_end" value="${q?.end ?? ''}" placeholder="HH:MM" size="5"></label>
-<label>Policy <select name="quiet_policy"><option ${q?.policy !== 'DEFER' ? 'selected' : ''}>SKIP</option><option ${q?.policy === 'DEFER' ? 'selected' : ''}>DEFER</option></select></label>
+<label>Policy <select name="quiet_policy">${QUIET_HOURS_POLICIES.map((x) => html`<option ${q?.policy === x ? 'selected' : ''}>${x}</option>`)}</select></label>
 <label><input type="checkbox" name="quiet_urgent_bypass" value="true" ${q?.urgentBypass === true ? 'checked' : ''}> Urgent bypass</label></fieldset>
 <label>Max notifications per hour (0: unlimited) <input name="max_per_hour" value="${p.maxPerHour}" inputmode="numeric" size="6"></label>
+<label>Over the hourly limit <select name="rate_limit_policy">${RATE_LIMIT_POLICIES.map((x) => html`<option ${p.rateLimitPolicy === x ? 'selected' : ''}>${x}</option>`)}</select></label>
 <label>Notification types (comma-separated; empty: all) <input name="notification_types" value="${p.notificationTypes.join(', ')}"></label>
 <label>Minimum priority <select name="min_priority"><option value="">none</option>${PRIORITIES.map((x) => html`<option ${p.minPriority === x ? 'selected' : ''}>${x}</option>`)}</select></label>
 <button>Save preferences</button></form>`;
@@ -143,7 +144,7 @@ function preferencesForm(ctx: PageContext, p: AgentPreferences): Html {
 function preferencesList(p: AgentPreferences, usedThisHour: number, now: Date): Html {
   const headers = Object.keys(p.webhookHeaders);
   return html`<dl class="preferences"><dt>Webhook</dt><dd>${webhookCell(p)}</dd><dt>URL host</dt><dd>${urlHost(p.webhookUrl)}</dd><dt>Signing secret</dt><dd>${p.webhookSecretSet ? 'set (never shown here)' : 'none'}</dd>
-<dt>Time zone</dt><dd>${p.timeZone}</dd><dt>Quiet hours</dt><dd>${quietCell(p, now)}</dd><dt>Hourly limit</dt><dd>${limitCell(p, usedThisHour)}</dd>
+<dt>Time zone</dt><dd>${p.timeZone}</dd><dt>Quiet hours</dt><dd>${quietCell(p, now)}</dd><dt>Hourly limit</dt><dd>${limitCell(p, usedThisHour)}</dd><dt>Over the limit</dt><dd id="rate-limit-policy">${p.rateLimitPolicy}</dd>
 <dt>Types</dt><dd>${p.notificationTypes.length === 0 ? 'all' : p.notificationTypes.join(', ')}</dd><dt>Minimum priority</dt><dd>${p.minPriority ?? 'none'}</dd>
 <dt>Extra headers</dt><dd>${headers.length === 0 ? 'none' : html`${headers.join(', ')} <span class="hint">(values are write-only)</span>`}</dd><dt>Timeout</dt><dd>${p.webhookTimeoutMs === null ? 'service default' : `${p.webhookTimeoutMs} ms`}</dd>
 <dt>Updated</dt><dd>${iso(p.updatedAt)}</dd></dl>`;
@@ -187,7 +188,7 @@ export function deliveryPage(ctx: PageContext, d: DeliveryDetail, notice: string
   const write = canWrite(ctx.caller.role);
   const id = encodeURIComponent(d.id);
   const retryable = d.status === 'PENDING' || d.status === 'FAILED';
-  const replayable = d.eventType === 'notification' && (d.status === 'FAILED' || d.status === 'CANCELLED');
+  const replayable = (d.eventType === 'notification' || d.eventType === 'digest') && (d.status === 'FAILED' || d.status === 'CANCELLED');
   const body = html`${notice === null ? '' : html`<p class="notice" role="status">${notice}</p>`}
 <dl class="preferences"><dt>Status</dt><dd id="delivery-status">${statusBadge(d.status)}</dd><dt>Agent</dt><dd><a href="${link(ctx, `/agents/${encodeURIComponent(d.agentId)}`)}">${d.agentId}</a></dd>
 <dt>Notification</dt><dd>${d.notificationId === null ? `— (${d.eventType} event)` : html`<a href="${link(ctx, `/notifications/${encodeURIComponent(d.notificationId)}`)}">${d.notificationId}</a>`}</dd>

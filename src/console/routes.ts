@@ -6,7 +6,7 @@
  */
 import type { RpcName } from '../auth/roles.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
-import { PRIORITIES, type AgentPreferences, type Delivery, type Priority, type QuietHours } from '../domain/types.js';
+import { PRIORITIES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES, type AgentPreferences, type Delivery, type Priority, type QuietHours } from '../domain/types.js';
 import type { PreferencesChange } from '../services/preferences-service.js';
 import type { Html } from './html.js';
 import { agentPage, agentsPage, deliveryPage, link, livePage, notificationPage, overviewPage, whyPage, type AgentRow, type PageContext } from './pages.js';
@@ -54,24 +54,34 @@ export function parseInstant(name: string, value: string): Date {
   return d;
 }
 
-function priority(name: string, value: string): Priority {
-  const found = PRIORITIES.find((p) => p === value.toUpperCase());
-  if (found === undefined) throw new InvalidArgumentError(name, `must be one of ${PRIORITIES.join(', ')}`);
+/** A value of one of the domain's lists (case-insensitive); anything else is refused, never mapped to a default. */
+function oneOf<T extends string>(name: string, value: string, list: readonly T[]): T {
+  const found = list.find((x) => x === value.toUpperCase());
+  if (found === undefined) throw new InvalidArgumentError(name, `must be one of ${list.join(', ')}, got "${value.slice(0, 20)}"`);
   return found;
 }
 
-/** The preferences form as a PreferencesChange: only what the form shows; webhook headers are left as they are. */
+function priority(name: string, value: string): Priority {
+  return oneOf(name, value, PRIORITIES);
+}
+
+/**
+ * The preferences form as a PreferencesChange: only what the form shows;
+ * webhook headers are left as they are, and so is the rate-limit policy when
+ * the form does not send one.
+ */
 export function preferencesChange(agentId: string, form: URLSearchParams): PreferencesChange {
   const start = field(form, 'quiet_start');
   const end = field(form, 'quiet_end');
   const quietHours: QuietHours | null =
     start === '' && end === ''
       ? null
-      : { start, end, policy: field(form, 'quiet_policy') === 'DEFER' ? 'DEFER' : 'SKIP', urgentBypass: field(form, 'quiet_urgent_bypass') === 'true' };
+      : { start, end, policy: oneOf('preferences.quiet_hours.policy', field(form, 'quiet_policy'), QUIET_HOURS_POLICIES), urgentBypass: field(form, 'quiet_urgent_bypass') === 'true' };
   const maxRaw = field(form, 'max_per_hour') || '0';
   if (!/^\d{1,9}$/.test(maxRaw)) throw new InvalidArgumentError('preferences.max_notifications_per_hour', `expected a whole number, got "${maxRaw.slice(0, 20)}"`);
   const url = field(form, 'webhook_url');
   const minPriority = field(form, 'min_priority');
+  const ratePolicy = field(form, 'rate_limit_policy');
   return {
     agentId,
     set: {
@@ -80,6 +90,7 @@ export function preferencesChange(agentId: string, form: URLSearchParams): Prefe
       timeZone: field(form, 'time_zone') || 'UTC',
       quietHours,
       maxPerHour: Number(maxRaw),
+      ...(ratePolicy === '' ? {} : { rateLimitPolicy: oneOf('preferences.rate_limit_policy', ratePolicy, RATE_LIMIT_POLICIES) }),
       notificationTypes: field(form, 'notification_types')
         .split(',')
         .map((t) => t.trim())
@@ -260,12 +271,9 @@ export const ROUTES: readonly Route[] = [
     path: /^\/deliveries\/([^/]+)\/replay$/,
     rpc: 'ReplayDeliveries',
     async handle(c) {
-      const tenant = c.page.caller.tenant;
-      const d = await c.services.deliveries.get(tenant, param(c, 0));
-      // Exactly this delivery: the replay window is its creation instant.
-      const status = d.status === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
-      const count = await c.services.deliveries.replay(tenant, d.agentId, d.createdAt, new Date(d.createdAt.getTime() + 1), status);
-      return { kind: 'redirect', location: link(c.page, `/deliveries/${encodeURIComponent(d.id)}`, { done: 'replayed', count: String(count) }) };
+      const id = param(c, 0);
+      await c.services.deliveries.replayDelivery(c.page.caller.tenant, id);
+      return { kind: 'redirect', location: link(c.page, `/deliveries/${encodeURIComponent(id)}`, { done: 'replayed', count: '1' }) };
     },
   },
   {

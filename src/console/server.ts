@@ -20,16 +20,17 @@ import type { AddressInfo } from 'node:net';
 import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
 import type { RpcName } from '../auth/roles.js';
 import type { ConsoleConfig, TlsConfig } from '../config.js';
-import { HeraldError } from '../errors.js';
+import { HeraldError, InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DeliveryService } from '../services/delivery-service.js';
 import type { NotificationService } from '../services/notification-service.js';
 import type { OverviewService } from '../services/overview-service.js';
 import type { PreferencesService } from '../services/preferences-service.js';
 import { type Html } from './html.js';
+import { httpStatus } from './http-status.js';
 import { ROUTES, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
-import { csrfMatches, SessionStore } from './sessions.js';
+import { csrfMatches, SessionStore, type Session } from './sessions.js';
 import { clientKey, SignInLimiter } from './sign-in-limiter.js';
 
 export interface ConsoleServices {
@@ -43,6 +44,16 @@ const COOKIE = 'herald_console';
 const MAX_FORM_BYTES = 16 * 1024;
 /** Live views open at once; each holds a connection and an event listener. */
 const MAX_LIVE_STREAMS = 50;
+/** Live views one tenant may hold of {@link MAX_LIVE_STREAMS}, so one tenant's read token cannot take them all. */
+const MAX_LIVE_STREAMS_PER_TENANT = 10;
+/** Proxies and browsers drop an idle stream; a comment this often keeps it open, and rechecks its session. */
+const LIVE_HEARTBEAT_MS = 15_000;
+
+/** An open live view: whose session it belongs to, and which tenant it streams. */
+interface LiveStream {
+  readonly sessionId: string;
+  readonly tenant: string;
+}
 
 const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'content-security-policy':
@@ -57,16 +68,28 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 const ASSETS: Readonly<Record<string, string>> = { '/assets/console.css': 'text/css; charset=utf-8', '/assets/console.js': 'text/javascript; charset=utf-8' };
 
-const HTTP_STATUS: Readonly<Record<HeraldError['code'], number>> = {
-  INVALID_ARGUMENT: 400,
-  NOT_FOUND: 404,
-  ALREADY_EXISTS: 409,
-  FAILED_PRECONDITION: 409,
-  UNAUTHENTICATED: 401,
-  PERMISSION_DENIED: 403,
-  RESOURCE_EXHAUSTED: 429,
-  UNAVAILABLE: 503,
-};
+const OWN_ORIGIN = 'http://console.invalid';
+
+/**
+ * Where sign-in may send the browser back to: a path of this console, or
+ * null. Judged the way a browser reads a Location: resolved as a URL
+ * against a stand-in origin, kept only when it stays on that origin, and
+ * given back as its path and query alone. Control characters are refused
+ * outright, raw or percent-encoded, since URL parsers drop tabs and
+ * newlines (`/\t/evil.example` is `//evil.example` to a browser); a path that would start with `//` is
+ * refused too, since on its own it names another host.
+ */
+export function consolePath(given: string | null): string | null {
+  if (given === null || !given.startsWith('/') || /[\u0000-\u001f\u007f]|%[01][0-9a-f]|%7f/i.test(given)) return null;
+  let url: URL;
+  try {
+    url = new URL(given, OWN_ORIGIN);
+  } catch {
+    return null;
+  }
+  if (url.origin !== OWN_ORIGIN || url.pathname.startsWith('//')) return null;
+  return url.pathname + url.search;
+}
 
 function cookieOf(req: http.IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
@@ -78,12 +101,12 @@ function cookieOf(req: http.IncomingMessage, name: string): string | undefined {
 
 async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') throw new HeraldError('INVALID_ARGUMENT', 'forms are sent as application/x-www-form-urlencoded');
+  if (type !== 'application/x-www-form-urlencoded') throw new InvalidArgumentError('form', 'must be sent as application/x-www-form-urlencoded');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) throw new HeraldError('INVALID_ARGUMENT', `the form is larger than ${MAX_FORM_BYTES} bytes`);
+    if (size > MAX_FORM_BYTES) throw new InvalidArgumentError('form', `is larger than ${MAX_FORM_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
@@ -92,7 +115,7 @@ async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
 export class ConsoleServer {
   private readonly sessions: SessionStore;
   private readonly signInLimit: SignInLimiter;
-  private readonly live = new Set<http.ServerResponse>();
+  private readonly live = new Map<http.ServerResponse, LiveStream>();
   private readonly assets: ReadonlyMap<string, Buffer>;
 
   private constructor(
@@ -138,14 +161,14 @@ export class ConsoleServer {
   }
 
   async close(): Promise<void> {
-    for (const res of this.live) res.end();
+    for (const res of this.live.keys()) res.end();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    const url = new URL(req.url ?? '/', OWN_ORIGIN);
     const method = req.method ?? 'GET';
     const asset = this.assets.get(url.pathname);
     if (asset !== undefined && (method === 'GET' || method === 'HEAD')) {
@@ -190,13 +213,14 @@ export class ConsoleServer {
       }
       if (url.pathname === '/sign-out') {
         this.sessions.delete(session.id);
+        for (const [res, stream] of this.live) if (stream.sessionId === session.id) res.end();
         this.log.info({ tenant: caller.tenant, role: caller.role }, 'console sign-out');
         this.redirect(res, '/sign-in', { 'set-cookie': this.cookie('', 0) });
         return;
       }
       return this.route(req, res, 'POST', url, ctx, form);
     }
-    if (url.pathname === '/live/events') return this.liveEvents(req, res, ctx);
+    if (url.pathname === '/live/events') return this.liveEvents(req, res, ctx, session);
     return this.route(req, res, 'GET', url, ctx, null);
   }
 
@@ -228,9 +252,7 @@ export class ConsoleServer {
   }
 
   private async signIn(req: http.IncomingMessage, res: http.ServerResponse, method: string): Promise<void> {
-    const given = new URL(req.url ?? '/', 'http://console.invalid').searchParams.get('next');
-    // Only a path of this console: never an open redirect to another host.
-    const next = given !== null && /^\/(?![/\\])/.test(given) ? given : null;
+    const next = consolePath(new URL(req.url ?? '/', OWN_ORIGIN).searchParams.get('next'));
     if (method !== 'POST') {
       this.send(res, 200, signInPage(null, next));
       return;
@@ -257,7 +279,7 @@ export class ConsoleServer {
           if (this.signInLimit.retryAfterMs(client) > 0) this.log.warn({ client }, 'console sign-ins from this client are limited after repeated failures');
         }
         const message = err.code === 'UNAUTHENTICATED' ? 'That token is not valid.' : err.message;
-        this.send(res, err.code === 'UNAUTHENTICATED' ? 401 : HTTP_STATUS[err.code], signInPage(message, next));
+        this.send(res, httpStatus(err), signInPage(message, next));
         return;
       }
       throw err;
@@ -270,17 +292,54 @@ export class ConsoleServer {
     this.redirect(res, next ?? '/', { 'set-cookie': this.cookie(session.id, null) });
   }
 
-  /** Server-sent events: the tenant's delivery changes, fed by DeliveryService.watch (as WatchDeliveries is). */
-  private liveEvents(req: http.IncomingMessage, res: http.ServerResponse, ctx: PageContext): void {
+  /**
+   * Server-sent events: the tenant's delivery changes, fed by
+   * DeliveryService.watch (as WatchDeliveries is). The stream lasts only as
+   * long as what let it open: before every event and on every heartbeat the
+   * session (without extending it) and its token's role are checked again,
+   * and the stream ends when either is gone; sign-out ends it at once.
+   */
+  private liveEvents(req: http.IncomingMessage, res: http.ServerResponse, ctx: PageContext, session: Session): void {
     authorize(ctx.caller, 'WatchDeliveries');
-    if (this.live.size >= MAX_LIVE_STREAMS) {
-      this.send(res, 503, errorPage(ctx, 503, `${MAX_LIVE_STREAMS} live views are open already; close one and try again.`));
+    const tenant = ctx.caller.tenant;
+    let ofTenant = 0;
+    for (const stream of this.live.values()) if (stream.tenant === tenant) ofTenant++;
+    if (ofTenant >= MAX_LIVE_STREAMS_PER_TENANT) {
+      this.send(res, 429, errorPage(ctx, 429, `Tenant ${tenant} has ${MAX_LIVE_STREAMS_PER_TENANT} live views open already, the most one tenant may; close one and try again.`), { 'retry-after': '15' });
       return;
     }
+    if (this.live.size >= MAX_LIVE_STREAMS) {
+      this.send(res, 503, errorPage(ctx, 503, `${MAX_LIVE_STREAMS} live views are open on this server already; try again shortly.`), { 'retry-after': '15' });
+      return;
+    }
+    const stillAllowed = (): boolean => {
+      if (!this.sessions.isLive(session.id)) return false;
+      try {
+        authorize(this.tokens.callerFor(`Bearer ${session.token}`, tenant), 'WatchDeliveries');
+        return true;
+      } catch {
+        return false;
+      }
+    };
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write(': connected\n\n');
-    this.live.add(res);
-    const off = this.services.deliveries.watch(ctx.caller.tenant, '', (event) => {
+    this.live.set(res, { sessionId: session.id, tenant });
+    let off = (): void => {};
+    let beat: NodeJS.Timeout | undefined;
+    const end = (): void => {
+      clearInterval(beat);
+      off();
+      this.live.delete(res);
+    };
+    const writeIfAllowed = (text: string): void => {
+      if (stillAllowed()) {
+        res.write(text);
+        return;
+      }
+      end();
+      res.end();
+    };
+    off = this.services.deliveries.watch(tenant, '', (event) => {
       const data =
         event.kind === 'changed'
           ? {
@@ -294,16 +353,10 @@ export class ConsoleServer {
               errorClass: event.change.attempt?.errorClass ?? null,
             }
           : { kind: 'agentDisabled', at: event.disabled.at.toISOString(), id: event.disabled.deliveryId, agentId: event.disabled.agentId, status: 'AGENT DISABLED', attempt: null, statusCode: null, errorClass: event.disabled.reason };
-      res.write(`event: delivery\ndata: ${JSON.stringify(data)}\n\n`);
+      writeIfAllowed(`event: delivery\ndata: ${JSON.stringify(data)}\n\n`);
     });
-    // Proxies and browsers drop an idle stream; a comment every 15 s keeps it open.
-    const beat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    beat = setInterval(() => writeIfAllowed(': keep-alive\n\n'), LIVE_HEARTBEAT_MS);
     beat.unref();
-    const end = (): void => {
-      clearInterval(beat);
-      off();
-      this.live.delete(res);
-    };
     req.on('close', end);
     res.on('close', end);
   }
@@ -342,7 +395,8 @@ export class ConsoleServer {
       return;
     }
     if (err instanceof HeraldError) {
-      this.send(res, HTTP_STATUS[err.code], errorPage(ctx, HTTP_STATUS[err.code], err.message));
+      const status = httpStatus(err);
+      this.send(res, status, errorPage(ctx, status, err.message));
       return;
     }
     this.log.error({ err }, 'console page failed');

@@ -62,6 +62,12 @@ export class SessionStore {
     return session;
   }
 
+  /** Whether `id` is a live session, without pushing its expiry back: an open live view is not a request. */
+  isLive(id: string): boolean {
+    const session = this.sessions.get(id);
+    return session !== undefined && session.expiresAt > this.now();
+  }
+
   delete(id: string): void {
     this.sessions.delete(id);
   }

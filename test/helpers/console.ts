@@ -95,3 +95,28 @@ export function quietAroundNow(now = new Date()): { start: string; end: string }
   const hhmm = (d: Date): string => `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
   return { start: hhmm(new Date(now.getTime() - 3_600_000)), end: hhmm(new Date(now.getTime() + 3_600_000)) };
 }
+
+/**
+ * The fields a browser would submit from the form `id` on `page` as it is
+ * rendered: text inputs with their values, checked checkboxes, and each
+ * select's selected option (its first when none is selected).
+ */
+export function formFields(page: string, id: string): Record<string, string> {
+  const form = new RegExp(`<form[^>]*id="${id}"[^>]*>([\\s\\S]*?)</form>`).exec(page)?.[1];
+  assert.ok(form !== undefined, `a form with id ${id}`);
+  const fields: Record<string, string> = {};
+  for (const m of form.matchAll(/<input([^>]*)>/g)) {
+    const attrs = m[1] ?? '';
+    const name = /\sname="([^"]*)"/.exec(attrs)?.[1];
+    if (name === undefined) continue;
+    const value = /\svalue="([^"]*)"/.exec(attrs)?.[1] ?? '';
+    if (/type="checkbox"/.test(attrs)) {
+      if (/\schecked/.test(attrs)) fields[name] = value;
+    } else fields[name] = value.replaceAll('&amp;', '&').replaceAll('&#39;', "'").replaceAll('&quot;', '"').replaceAll('&lt;', '<').replaceAll('&gt;', '>');
+  }
+  for (const m of form.matchAll(/<select name="([^"]+)">([\s\S]*?)<\/select>/g)) {
+    const options = [...(m[2] ?? '').matchAll(/<option([^>]*)>([^<]*)<\/option>/g)].map((o) => ({ selected: /selected/.test(o[1] ?? ''), value: /value="([^"]*)"/.exec(o[1] ?? '')?.[1] ?? o[2] ?? '' }));
+    fields[m[1] ?? ''] = (options.find((o) => o.selected) ?? options[0])?.value ?? '';
+  }
+  return fields;
+}

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { selfSignedFor } from '../helpers/certificates.js';
-import { cleanup } from '../helpers/herald.js';
-import { CONSOLE_TOKENS, ConsoleSession, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
+import { cleanup, makeDueOnDatabaseClock } from '../helpers/herald.js';
+import { CONSOLE_TOKENS, ConsoleSession, formFields, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
 import { startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
 import { waitForFinal } from '../helpers/deliveries.js';
 
@@ -91,6 +91,44 @@ test('sign-in sets an HttpOnly, SameSite=Strict session cookie (not Secure over 
   assert.equal((await s.get('/')).status, 303);
 });
 
+test('sign-in follows `next` only to a path of the console: tabs, newlines, backslashes, `//`, encoded forms and absolute URLs land on the overview', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const hostile = [
+    '/\t/evil.example/x',
+    '/\n/evil.example/x',
+    '/\r\n/evil.example',
+    '/\\evil.example/x',
+    '/\\/evil.example',
+    '//evil.example/x',
+    '/\t\\evil.example',
+    '/.//evil.example/x',
+    '/agents/..//evil.example',
+    '/%09/evil.example/x',
+    '/%0a/evil.example',
+    'https://evil.example/x',
+    'http://127.0.0.1:1/x',
+    'evil.example/x',
+    '',
+  ];
+  for (const next of hostile) {
+    const res = await new ConsoleSession(c.base).post(`/sign-in?next=${encodeURIComponent(next)}`, { token: CONSOLE_TOKENS.read, tenant: '' });
+    assert.equal(res.status, 303, JSON.stringify(next));
+    assert.equal(res.headers.get('location'), '/', `next=${JSON.stringify(next)} lands on the overview`);
+    const form = await new ConsoleSession(c.base).get(`/sign-in?next=${encodeURIComponent(next)}`);
+    assert.match(form.body, /<form method="post" action="\/sign-in" class="card">/, `the sign-in form drops next=${JSON.stringify(next)}`);
+  }
+  // The raw query as an attacker would write the link, without one more level of encoding.
+  const raw = await fetch(`${c.base}/sign-in?next=/%09/evil.example/x`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: c.base },
+    body: new URLSearchParams({ token: CONSOLE_TOKENS.read }).toString(),
+  });
+  assert.equal(raw.headers.get('location'), '/');
+  const kept = await new ConsoleSession(c.base).post(`/sign-in?next=${encodeURIComponent('/agents/a%2Fb?q=x')}`, { token: CONSOLE_TOKENS.read, tenant: '' });
+  assert.equal(kept.headers.get('location'), '/agents/a%2Fb?q=x', 'a path of the console is kept');
+});
+
 test('every answer carries a Content-Security-Policy without inline scripts, nosniff, frame-ancestors none and no referrer to other sites', async (t) => {
   const c = await startConsoleHerald(t);
   const s = await signedIn(c, CONSOLE_TOKENS.read);
@@ -122,6 +160,64 @@ test('a POST without the session CSRF token, or from another Origin, is refused 
   assert.equal(ok.status, 303, ok.body.slice(0, 300));
   assert.equal(ok.headers.get('location'), '/agents/csrf-agent?done=saved&tenant=default');
   assert.equal((await grpc.preferences.GetPreferences({ agent_id: 'csrf-agent' })).max_notifications_per_hour, 99);
+});
+
+test('saving the agent form with only the hourly limit changed keeps a DIGEST quiet-hours policy and the rate-limit policy', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({
+    preferences: { agent_id: 'digest-agent', enable_webhook: true, webhook_url: 'https://example.com/h', quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DIGEST' }, max_notifications_per_hour: 5, rate_limit_policy: 'RATE_LIMIT_POLICY_DIGEST' },
+  });
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const page = await s.get('/agents/digest-agent');
+  assert.match(page.body, /id="rate-limit-policy">DIGEST</);
+  const fields = formFields(page.body, 'preferences-form');
+  assert.equal(fields.quiet_policy, 'DIGEST', 'the form shows the stored quiet-hours policy');
+  assert.equal(fields.rate_limit_policy, 'DIGEST', 'the form shows the stored rate-limit policy');
+  const saved = await s.post('/agents/digest-agent/preferences', { ...fields, max_per_hour: '6' });
+  assert.equal(saved.status, 303, saved.body.slice(0, 300));
+  const after = await grpc.preferences.GetPreferences({ agent_id: 'digest-agent' });
+  assert.equal(after.max_notifications_per_hour, 6);
+  assert.equal(after.quiet_hours?.policy, 'QUIET_HOURS_POLICY_DIGEST');
+  assert.equal(after.rate_limit_policy, 'RATE_LIMIT_POLICY_DIGEST');
+});
+
+test('the rate-limit policy is edited from the agent form and read back; an unknown policy is refused 400 naming the field and nothing changes', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'policy-agent', max_notifications_per_hour: 3, quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DEFER' } } });
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const fields = formFields((await s.get('/agents/policy-agent')).body, 'preferences-form');
+  assert.equal(fields.rate_limit_policy, 'SUPPRESS');
+  assert.equal((await s.post('/agents/policy-agent/preferences', { ...fields, rate_limit_policy: 'DEFER' })).status, 303);
+  assert.equal((await grpc.preferences.GetPreferences({ agent_id: 'policy-agent' })).rate_limit_policy, 'RATE_LIMIT_POLICY_DEFER');
+  const again = formFields((await s.get('/agents/policy-agent')).body, 'preferences-form');
+  assert.equal(again.rate_limit_policy, 'DEFER');
+  assert.equal(again.quiet_policy, 'DEFER');
+
+  const badQuiet = await s.post('/agents/policy-agent/preferences', { ...again, quiet_policy: 'LOUD' });
+  assert.equal(badQuiet.status, 400);
+  assert.match(badQuiet.body, /preferences\.quiet_hours\.policy: must be one of SKIP, DEFER, DIGEST, got &quot;LOUD&quot;/);
+  const badRate = await s.post('/agents/policy-agent/preferences', { ...again, rate_limit_policy: 'SKIP', max_per_hour: '9' });
+  assert.equal(badRate.status, 400);
+  assert.match(badRate.body, /preferences\.rate_limit_policy: must be one of SUPPRESS, DEFER, DIGEST, got &quot;SKIP&quot;/);
+  const kept = await grpc.preferences.GetPreferences({ agent_id: 'policy-agent' });
+  assert.equal(kept.max_notifications_per_hour, 3);
+  assert.equal(kept.rate_limit_policy, 'RATE_LIMIT_POLICY_DEFER');
+  assert.equal(kept.quiet_hours?.policy, 'QUIET_HOURS_POLICY_DEFER');
+});
+
+test('a form sent as another content type, or larger than 16 KiB, is refused 400 with the INVALID_ARGUMENT message naming the form', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const send = (type: string, body: string): Promise<Response> =>
+    fetch(`${c.base}/agents/x/preferences`, { method: 'POST', redirect: 'manual', headers: { cookie: s.cookie, origin: c.base, 'content-type': type }, body });
+  const json = await send('application/json', '{}');
+  assert.equal(json.status, 400);
+  assert.match(await json.text(), /form: must be sent as application\/x-www-form-urlencoded/);
+  const big = await send('application/x-www-form-urlencoded', `notification_types=${'a'.repeat(17 * 1024)}`);
+  assert.equal(big.status, 400);
+  assert.match(await big.text(), /form: is larger than 16384 bytes/);
 });
 
 test('a read token sees no action buttons, and a forged POST with its own CSRF token is refused 403', async (t) => {
@@ -176,6 +272,62 @@ test('Replay on a failed delivery schedules exactly that delivery again through 
   assert.match(bad.body, /since: expected an instant such as/);
   const none = await s.post('/agents/replay-agent/replay', { _csrf: csrf, since: '2020-01-01', status: 'FAILED' });
   assert.match(none.headers.get('location') ?? '', /done=replayed&count=0/, 'nothing is FAILED any more');
+});
+
+test('Replay on a delivery page never replays another delivery: two FAILED deliveries created in the same millisecond are refused with a message and stay FAILED', async (t) => {
+  let ms = Date.parse('2027-03-01T12:00:00Z');
+  const c = await startConsoleHerald(t, { clock: () => new Date(ms) });
+  const r = await receiver(t, [{ status: 500 }, { status: 500 }, { status: 500 }]);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'twin-agent', enable_webhook: true, webhook_url: r.url } });
+  const create = async (title: string): Promise<string> => {
+    const id = (await grpc.notifications.CreateNotification({ agent_id: 'twin-agent', notification_type: 'job.failed', title })).decision?.delivery_id ?? '';
+    await makeDueOnDatabaseClock(c.herald, id);
+    return id;
+  };
+  const first = await create('one');
+  const twin = await create('two');
+  ms += 5;
+  const later = await create('three');
+  for (const id of [first, twin, later]) assert.equal((await waitForFinal(grpc, id)).status, 'DELIVERY_STATUS_FAILED');
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const csrf = await s.csrf(`/deliveries/${first}`);
+  const refused = await s.post(`/deliveries/${first}/replay`, { _csrf: csrf });
+  assert.equal(refused.status, 409, refused.body.slice(0, 300));
+  assert.match(refused.body, /2 FAILED deliveries of agent &quot;twin-agent&quot; were created in the same millisecond .* nothing was scheduled/);
+  for (const id of [first, twin, later]) assert.equal((await grpc.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_FAILED', `${id} was not scheduled`);
+  const exact = await s.post(`/deliveries/${later}/replay`, { _csrf: csrf });
+  assert.equal(exact.status, 303, exact.body.slice(0, 300));
+  assert.equal((await waitForFinal(grpc, later)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  for (const id of [first, twin]) assert.equal((await grpc.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_FAILED');
+  assert.equal(r.requests.length, 4);
+});
+
+test('a FAILED digest delivery has a Replay button that sends the same digest again', async (t) => {
+  let ms = Date.parse('2027-01-27T22:00:00Z');
+  const c = await startConsoleHerald(t, { clock: () => new Date(ms) });
+  const r = await receiver(t, [{ status: 400 }]);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({
+    preferences: { agent_id: 'digest-replay', enable_webhook: true, webhook_url: r.url, time_zone: 'Europe/Paris', quiet_hours: { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DIGEST' } },
+  });
+  const created = await grpc.notifications.CreateNotification({ agent_id: 'digest-replay', notification_type: 'job.completed', title: 'night work' });
+  assert.equal(created.decision?.outcome, 'DECISION_OUTCOME_DEFER', created.decision?.explanation);
+  const id = created.decision?.delivery_id ?? '';
+  ms = Date.parse('2027-01-28T06:00:01Z');
+  await makeDueOnDatabaseClock(c.herald, id);
+  const failed = await waitForFinal(grpc, id);
+  assert.equal(failed.status, 'DELIVERY_STATUS_FAILED');
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const page = await s.get(`/deliveries/${id}`);
+  assert.match(page.body, /\(digest event\)/);
+  assert.match(page.body, /id="replay"/);
+  const res = await s.post(`/deliveries/${id}/replay`, { _csrf: await s.csrf(`/deliveries/${id}`) });
+  assert.equal(res.status, 303, res.body.slice(0, 300));
+  assert.equal((await waitForFinal(grpc, id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal(r.requests.length, 2);
+  assert.deepEqual(r.requests[1]?.body, r.requests[0]?.body);
+  assert.equal(r.requests[1]?.headers['x-herald-event'], 'digest');
 });
 
 test('"Send test webhook" is refused 403 for a read token and sends nothing; for a write token it sends a test event through SendTestWebhook and the agent page links to the delivery', async (t) => {
@@ -296,6 +448,107 @@ test('the live view streams the tenant’s delivery changes as server-sent event
   }
   assert.match(text, /event: delivery\ndata: \{[^\n]*"agentId":"default-live"[^\n]*"status":"SUCCEEDED"/);
   assert.doesNotMatch(text, /other-live/);
+});
+
+interface LiveStream {
+  readonly status: number;
+  readonly text: string;
+  /** Reads until the server ends the stream (or the test aborts it); everything it sent. */
+  untilEnd(): Promise<string>;
+}
+
+/** A stream that was to end but did not fails the test after this long instead of hanging the suite; not a measure of speed. */
+const LIVE_END_BOUND_MS = 60_000;
+
+async function openLive(t: TestContext, c: ConsoleHerald, s: ConsoleSession): Promise<LiveStream> {
+  const abort = new AbortController();
+  cleanup(t, () => abort.abort());
+  const res = await fetch(`${c.base}/live/events`, { headers: { cookie: s.cookie }, signal: abort.signal, redirect: 'manual' });
+  if (res.status !== 200) return { status: res.status, text: await res.text(), untilEnd: async () => '' };
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = decoder.decode((await reader.read()).value);
+  return {
+    status: res.status,
+    text,
+    async untilEnd() {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (err) {
+          // The test's own cleanup aborted a stream the server kept open.
+          if (abort.signal.aborted) return text;
+          throw err;
+        }
+        if (chunk.done) return text;
+        text += decoder.decode(chunk.value);
+      }
+    },
+  };
+}
+
+test('signing out ends the live views of that session at once, and only those', { timeout: LIVE_END_BOUND_MS }, async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  const other = await signedIn(c, CONSOLE_TOKENS.read);
+  const mine = await openLive(t, c, s);
+  const theirs = await openLive(t, c, other);
+  assert.equal(mine.status, 200);
+  assert.equal((await s.post('/sign-out', { _csrf: await s.csrf() })).status, 303);
+  assert.equal(await mine.untilEnd(), ': connected\n\n', 'the stream ended with nothing more sent');
+  let ended = false;
+  void theirs.untilEnd().then(() => (ended = true));
+  assert.equal((await other.get('/')).status, 200, 'the other session lives on');
+  assert.equal(ended, false, 'and so does its stream');
+});
+
+test('a live view ends instead of sending an event once its session has expired, or its token was removed from HERALD_API_TOKENS_FILE', { timeout: LIVE_END_BOUND_MS }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-console-live-'));
+  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'tokens');
+  const removable = 'console-file-read-token-1';
+  writeFileSync(file, `default:read:${removable}\n`);
+  let ms = Date.now() - 86_400_000;
+  const c = await startConsoleHerald(t, { clock: () => new Date(ms), env: { HERALD_API_TOKENS_FILE: file, HERALD_CONSOLE_SESSION_SECONDS: '600' } });
+  const r = await receiver(t);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'live-agent', enable_webhook: true, webhook_url: r.url } });
+  const send = async (): Promise<void> => {
+    const id = (await grpc.notifications.CreateNotification({ agent_id: 'live-agent', notification_type: 'x', title: 'x' })).decision?.delivery_id ?? '';
+    await waitForFinal(grpc, id);
+  };
+
+  const expiring = await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.read));
+  ms += 601_000;
+  await send();
+  assert.doesNotMatch(await expiring.untilEnd(), /event: delivery/, 'an expired session gets no event and its stream ends');
+
+  const fromFile = await signedIn(c, removable);
+  const revoked = await openLive(t, c, fromFile);
+  const kept = await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.read));
+  writeFileSync(file, '# emptied\n');
+  assert.equal(c.herald.app.reloadApiTokens(), true);
+  await send();
+  assert.doesNotMatch(await revoked.untilEnd(), /event: delivery/, 'a removed token gets no event and its stream ends');
+  assert.equal((await fromFile.get('/')).status, 401, 'its pages are refused too');
+  let ended = false;
+  void kept.untilEnd().then(() => (ended = true));
+  await send();
+  assert.equal((await new ConsoleSession(c.base).get('/sign-in')).status, 200);
+  assert.equal(ended, false, 'a live session with a valid token keeps its stream');
+});
+
+test('one tenant may hold 10 live views; the 11th is refused 429 with a message while another tenant still gets one', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  for (let i = 0; i < 10; i++) assert.equal((await openLive(t, c, s)).status, 200, `live view ${i + 1}`);
+  const refused = await openLive(t, c, s);
+  assert.equal(refused.status, 429);
+  assert.match(refused.text, /Tenant default has 10 live views open already, the most one tenant may; close one and try again\./);
+  const operatorOnDefault = await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.operator, 'default'));
+  assert.equal(operatorOnDefault.status, 429, 'the cap is per tenant, whichever token asks');
+  assert.equal((await openLive(t, c, await signedIn(c, CONSOLE_TOKENS.otherWrite))).status, 200, 'another tenant is not crowded out');
 });
 
 test('with HERALD_TLS_CERT_FILE the console speaks HTTPS and its session cookie is Secure', async (t) => {

@@ -78,4 +78,17 @@ describe('console forms', () => {
     assert.throws(() => preferencesChange('a', new URLSearchParams({ max_per_hour: '-1' })), /max_notifications_per_hour: expected a whole number/);
     assert.throws(() => preferencesChange('a', new URLSearchParams({ min_priority: 'HUGE' })), /min_priority: must be one of/);
   });
+
+  test('quiet-hours and rate-limit policies come from the domain lists: each value is kept, an unknown one is refused, no rate policy sent leaves it alone', () => {
+    for (const policy of ['SKIP', 'DEFER', 'DIGEST']) {
+      const change = preferencesChange('a', new URLSearchParams({ quiet_start: '22:00', quiet_end: '07:00', quiet_policy: policy }));
+      assert.equal(change.set.quietHours?.policy, policy);
+    }
+    for (const policy of ['SUPPRESS', 'DEFER', 'DIGEST']) assert.equal(preferencesChange('a', new URLSearchParams({ rate_limit_policy: policy })).set.rateLimitPolicy, policy);
+    assert.equal('rateLimitPolicy' in preferencesChange('a', new URLSearchParams({})).set, false);
+    const refused = (e: unknown): boolean => e instanceof InvalidArgumentError && e.code === 'INVALID_ARGUMENT';
+    assert.throws(() => preferencesChange('a', new URLSearchParams({ quiet_start: '22:00', quiet_end: '07:00', quiet_policy: 'NAP' })), (e: unknown) => refused(e) && /quiet_hours\.policy: must be one of SKIP, DEFER, DIGEST/.test(String(e)));
+    assert.throws(() => preferencesChange('a', new URLSearchParams({ quiet_start: '22:00', quiet_end: '07:00' })), refused, 'quiet hours without a policy');
+    assert.throws(() => preferencesChange('a', new URLSearchParams({ rate_limit_policy: 'SKIP' })), (e: unknown) => refused(e) && /rate_limit_policy: must be one of SUPPRESS, DEFER, DIGEST/.test(String(e)));
+  });
 });
