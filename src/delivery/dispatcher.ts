@@ -56,6 +56,8 @@ interface Job {
   readonly owner: string;
   readonly trigger: AttemptTrigger;
   readonly onRetryable: OnRetryable;
+  /** When the delivery was claimed (process clock, ms): its target must have been read since. */
+  readonly claimedAtMs: number;
 }
 
 /** A delivery ready to send: the request, and the agent's failures in a row when it was read. */
@@ -137,10 +139,10 @@ export class Dispatcher {
     this.targets.clear();
   }
 
-  /** The agent's target, from the cache or read (and then cached); a SealedValueError is never cached. */
-  private async target(tenantId: string, agentId: string): Promise<DeliveryTarget> {
+  /** The agent's target as read since `notBeforeMs`, from the cache or read (and then cached); a SealedValueError is never cached. */
+  private async target(tenantId: string, agentId: string, notBeforeMs: number): Promise<DeliveryTarget> {
     const now = this.options.clock();
-    const cached = this.targets.get(tenantId, agentId, now.getTime());
+    const cached = this.targets.get(tenantId, agentId, now.getTime(), notBeforeMs);
     if (cached !== undefined) return cached;
     const token = this.targets.token();
     const target = await this.store.read((r) => r.preferences.deliveryTarget(tenantId, agentId, now));
@@ -149,23 +151,20 @@ export class Dispatcher {
   }
 
   /**
-   * Reads the targets of a claimed batch's agents that are not cached, in one
-   * statement, so that the attempts find them cached instead of reading one
+   * Reads the targets of a claimed batch's agents in one statement, after
+   * the claim, so that its attempts find them cached instead of reading one
    * row each. Best effort: an agent left out (or a failed read) is read by
    * its attempt, which reports what went wrong.
    */
   async prefetchTargets(claimed: readonly ClaimedDelivery[]): Promise<void> {
-    const nowMs = this.options.clock().getTime();
-    const missing = new Map<string, { tenantId: string; agentId: string }>();
-    for (const { tenantId, agentId } of claimed) {
-      if (!this.targets.has(tenantId, agentId, nowMs)) missing.set(keyOf(tenantId, agentId), { tenantId, agentId });
-    }
-    if (missing.size < 2) return;
+    const agents = new Map<string, { tenantId: string; agentId: string }>();
+    for (const { tenantId, agentId } of claimed) agents.set(keyOf(tenantId, agentId), { tenantId, agentId });
+    if (agents.size < 2) return;
     const token = this.targets.token();
     const now = this.options.clock();
-    const found = await this.store.read((r) => r.preferences.deliveryTargets([...missing.values()], now));
+    const found = await this.store.read((r) => r.preferences.deliveryTargets([...agents.values()], now));
     for (const [key, target] of found) {
-      const agent = missing.get(key);
+      const agent = agents.get(key);
       if (agent !== undefined) this.targets.set(agent.tenantId, agent.agentId, target, token, now.getTime());
     }
   }
@@ -176,8 +175,15 @@ export class Dispatcher {
    * (recording is retried first), and the lease then runs out so that
    * another worker retries the row.
    */
-  async attempt(claimed: ClaimedDelivery, owner: string, trigger: AttemptTrigger, onRetryable: OnRetryable, signal?: AbortSignal): Promise<AttemptOutcome> {
-    const job: Job = { claimed, owner, trigger, onRetryable };
+  async attempt(
+    claimed: ClaimedDelivery,
+    owner: string,
+    trigger: AttemptTrigger,
+    onRetryable: OnRetryable,
+    signal?: AbortSignal,
+    claimedAtMs: number = this.options.clock().getTime(),
+  ): Promise<AttemptOutcome> {
+    const job: Job = { claimed, owner, trigger, onRetryable, claimedAtMs };
     const prepared = await this.prepare(job);
     if (!('url' in prepared)) return prepared;
     const result = await this.send(job, prepared, signal);
@@ -201,7 +207,7 @@ export class Dispatcher {
         lastError: `retries exhausted: ${used - 1} attempts were started but did not all record a result (a worker stopped or the database failed mid-attempt); last error: ${claimed.lastError ?? 'none recorded'}`,
       });
     }
-    const target = await this.target(claimed.tenantId, claimed.agentId).catch((err: unknown) => {
+    const target = await this.target(claimed.tenantId, claimed.agentId, job.claimedAtMs).catch((err: unknown) => {
         if (err instanceof SealedValueError) return err;
         throw err;
       });

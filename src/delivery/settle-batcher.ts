@@ -38,16 +38,26 @@ export class SettleBatcher<I, R> {
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const taken = this.queue.splice(0, this.maxBatch);
-      try {
-        const results = await this.batch(taken.map((t) => t.item));
-        taken.forEach((t, i) => t.resolve(results[i]!));
-      } catch (err) {
-        this.onBatchFailed(err, taken.length);
-        await Promise.all(taken.map((t) => this.one(t.item).then(t.resolve, t.reject)));
+    // Nothing here may end the loop early: a result left in the queue with
+    // `draining` still set would never be recorded, and its lease would run
+    // out into a second send.
+    try {
+      while (this.queue.length > 0) {
+        const taken = this.queue.splice(0, this.maxBatch);
+        try {
+          const results = await this.batch(taken.map((t) => t.item));
+          taken.forEach((t, i) => t.resolve(results[i]!));
+        } catch (err) {
+          try {
+            this.onBatchFailed(err, taken.length);
+          } catch {
+            // Only a report of the failure; the items are recorded one by one below either way.
+          }
+          await Promise.all(taken.map((t) => this.one(t.item).then(t.resolve, t.reject)));
+        }
       }
+    } finally {
+      this.draining = false;
     }
-    this.draining = false;
   }
 }

@@ -1,23 +1,24 @@
 /**
  * The dispatcher's cache of where each agent's webhooks go (URL, opened
- * secrets and headers, on/off), per (tenant, agent): without it every send
- * reads and decrypts the agent's row again.
+ * secrets and headers, on/off), per (tenant, agent): the worker reads the
+ * targets of a claimed batch in one statement instead of one row per send.
  *
- * Kept right by invalidation, not by expiry: every preferences write drops the
- * agent, in this process through DeliveryEvents and across replicas through
- * PostgreSQL NOTIFY (Store.listenForPreferenceChanges). A read that raced with
- * a write is not stored (the generation check), so a dropped entry cannot
- * come back stale. Entries still expire after {@link TARGET_CACHE_TTL_MS},
- * and at once when the previous secret stops signing, so that a missed
- * notification (a LISTEN connection down, a write by another process on
- * SQLite) is bounded.
+ * Freshness is a rule, not a time-to-live: an attempt uses an entry only if
+ * it was read at or after the attempt's delivery was claimed (`notBeforeMs`),
+ * so a preferences write acknowledged before the claim, by this or any other
+ * replica, is always seen, exactly as when every send read its row. On top,
+ * every write drops the agent (in this process through DeliveryEvents, across
+ * replicas through PostgreSQL NOTIFY), and a read that raced a write is not
+ * stored (the generation check), which narrows the gap between the claim and
+ * the send as well. Entries are forgotten after {@link TARGET_CACHE_TTL_MS},
+ * or when the previous secret stops signing, only to bound memory and time.
  */
 import type { AgentPreferences, SigningSecrets } from '../domain/types.js';
 
 /** What the dispatcher needs about an agent to send to it (null: the agent has no preferences). */
 export type DeliveryTarget = { readonly prefs: AgentPreferences; readonly secrets: SigningSecrets; readonly consecutiveFailures: number } | null;
 
-/** Longest an entry is trusted, ms: the bound on staleness when a notification is missed. */
+/** Longest an entry is kept, ms (freshness comes from `notBeforeMs`, see above). */
 export const TARGET_CACHE_TTL_MS = 5_000;
 
 /** Agents kept at most; the oldest entry goes first. */
@@ -29,11 +30,11 @@ export function keyOf(tenantId: string, agentId: string): string {
 }
 
 export class DeliveryTargetCache {
-  private readonly entries = new Map<string, { target: DeliveryTarget; untilMs: number }>();
+  private readonly entries = new Map<string, { target: DeliveryTarget; readAtMs: number; untilMs: number }>();
   private generation = 0;
 
-  /** The cached target, or undefined when it must be read. */
-  get(tenantId: string, agentId: string, nowMs: number): DeliveryTarget | undefined {
+  /** The target read at or after `notBeforeMs` (and still kept at `nowMs`), or undefined when it must be read. */
+  get(tenantId: string, agentId: string, nowMs: number, notBeforeMs: number): DeliveryTarget | undefined {
     const key = keyOf(tenantId, agentId);
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
@@ -41,7 +42,7 @@ export class DeliveryTargetCache {
       this.entries.delete(key);
       return undefined;
     }
-    return entry.target;
+    return entry.readAtMs >= notBeforeMs ? entry.target : undefined;
   }
 
   /** Call before reading: the token that {@link set} checks. */
@@ -49,20 +50,15 @@ export class DeliveryTargetCache {
     return this.generation;
   }
 
-  /** Whether the agent's target is cached and fresh at `nowMs`. */
-  has(tenantId: string, agentId: string, nowMs: number): boolean {
-    return this.get(tenantId, agentId, nowMs) !== undefined;
-  }
-
-  /** Stores what was read, unless an invalidation happened since `token` was taken. */
-  set(tenantId: string, agentId: string, target: DeliveryTarget, token: number, nowMs: number): void {
+  /** Stores what was read from `readAtMs` on (taken before the read), unless an invalidation happened since `token` was taken. */
+  set(tenantId: string, agentId: string, target: DeliveryTarget, token: number, readAtMs: number): void {
     if (token !== this.generation) return;
     const expiry = target?.secrets.previousExpiresAt?.getTime();
-    const untilMs = Math.min(nowMs + TARGET_CACHE_TTL_MS, expiry ?? Number.POSITIVE_INFINITY);
+    const untilMs = Math.min(readAtMs + TARGET_CACHE_TTL_MS, expiry ?? Number.POSITIVE_INFINITY);
     const key = keyOf(tenantId, agentId);
     this.entries.delete(key);
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { target, untilMs });
+    this.entries.set(key, { target, readAtMs, untilMs });
   }
 
   /** The agent's target changed. */

@@ -136,11 +136,13 @@ export class DeliveryWorker {
       this.woken = false;
       const free = this.options.concurrency - this.inFlight.size;
       let claimed: ClaimedDelivery[] = [];
+      let claimedAtMs = 0;
       let waitMs = this.options.pollMs;
       if (free > 0) {
         try {
           const { leaseMs, agentMaxInFlight } = this.options;
           const now = this.options.clock();
+          claimedAtMs = now.getTime();
           claimed = await this.store.write((r) => r.queue.claimDue(this.owner, { now, leaseMs, limit: free, agentMaxInFlight }));
           if (claimed.length < free) {
             const dueInMs = await this.store.read((r) => r.queue.nextDueInMs(this.options.clock(), agentMaxInFlight));
@@ -155,7 +157,7 @@ export class DeliveryWorker {
         // One read for the batch's agents instead of one per attempt; on failure each attempt reads its own.
         await this.dispatcher.prefetchTargets(claimed).catch((err: unknown) => repeatLimited(this.log).warn({ err }, 'reading the webhook targets of a claimed batch failed'));
       }
-      for (const delivery of claimed) this.launch(delivery);
+      for (const delivery of claimed) this.launch(delivery, claimedAtMs);
       // A full batch means more may be due: go round again without waiting.
       if (claimed.length > 0 && claimed.length === free) continue;
       if (this.woken || this.state !== 'running') continue;
@@ -163,9 +165,9 @@ export class DeliveryWorker {
     }
   }
 
-  private launch(delivery: ClaimedDelivery): void {
+  private launch(delivery: ClaimedDelivery, claimedAtMs: number): void {
     const task = this.dispatcher
-      .attempt(delivery, this.owner, 'SCHEDULED', 'schedule', this.abort.signal)
+      .attempt(delivery, this.owner, 'SCHEDULED', 'schedule', this.abort.signal, claimedAtMs)
       .then(
         () => undefined,
         (err: unknown) => {

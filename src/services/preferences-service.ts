@@ -7,7 +7,7 @@ import { generateWebhookSecret } from '../delivery/signer.js';
 import type { DeliveryEvents } from '../delivery/events.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { DEFAULT_PREFERENCES, MASKED_HEADER_VALUE } from '../domain/types.js';
-import type { AgentPreferences, EditablePreferences, QuietHours, SigningSecrets } from '../domain/types.js';
+import type { AgentPreferences, Delivery, EditablePreferences, QuietHours, SigningSecrets } from '../domain/types.js';
 import {
   checkAgentId,
   checkClockTime,
@@ -182,14 +182,19 @@ export class PreferencesService {
   async delete(tenant: string, agentId: string): Promise<number> {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
-    const result = await this.store.write(async (r) => {
-      await r.lockAgent(tenant, agentId);
-      if (!(await r.preferences.delete(tenant, agentId))) return null;
-      const cancelled = await r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
-      await r.rate.releaseAfter(tenant, agentId, now);
-      return cancelled;
-    });
-    this.events.preferencesChanged(tenant, agentId);
+    let result: Delivery[] | null;
+    try {
+      result = await this.store.write(async (r) => {
+        await r.lockAgent(tenant, agentId);
+        if (!(await r.preferences.delete(tenant, agentId))) return null;
+        const cancelled = await r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
+        await r.rate.releaseAfter(tenant, agentId, now);
+        return cancelled;
+      });
+    } finally {
+      // Even a failed write may have committed before its answer was lost.
+      this.events.preferencesChanged(tenant, agentId);
+    }
     if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
     return result.length;
@@ -213,14 +218,19 @@ export class PreferencesService {
     const now = this.options.clock();
     const secret = generateWebhookSecret();
     const previousExpiresAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : null;
-    const result = await this.store.write(async (r) => {
-      // Two rotations at once must not both answer with a secret when only one is kept.
-      await r.lockAgent(tenant, agentId);
-      const had = await r.preferences.hasSecret(tenant, agentId);
-      const found = await r.preferences.rotateSecret(tenant, agentId, secret, previousExpiresAt, now);
-      return found ? had : null;
-    });
-    this.events.preferencesChanged(tenant, agentId);
+    let result: boolean | null;
+    try {
+      result = await this.store.write(async (r) => {
+        // Two rotations at once must not both answer with a secret when only one is kept.
+        await r.lockAgent(tenant, agentId);
+        const had = await r.preferences.hasSecret(tenant, agentId);
+        const found = await r.preferences.rotateSecret(tenant, agentId, secret, previousExpiresAt, now);
+        return found ? had : null;
+      });
+    } finally {
+      // Even a failed write may have committed before its answer was lost.
+      this.events.preferencesChanged(tenant, agentId);
+    }
     if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return { secret, previousExpiresAt: result ? previousExpiresAt : null };
   }

@@ -264,3 +264,27 @@ test('on PostgreSQL a replica whose clock runs 10 minutes ahead neither takes ov
   assert.equal(b.status, 'DELIVERY_STATUS_PENDING');
   assert.equal(b.attempt_count, 0);
 });
+
+test('a worker sends to the URL written by another process before the claim, even while it holds that agent\'s target in its cache', async (t) => {
+  // Two processes' worth of Herald on one database: the API process's
+  // writes reach the worker's cache by no event (no NOTIFY on SQLite), so
+  // only the rule "read since the claim" keeps the worker from the old URL.
+  const api = await startHerald(t, { env: { HERALD_ROLE: 'api' } });
+  const { client } = api;
+  await startHerald(t, { env: { DATABASE_URL: api.env.DATABASE_URL!, HERALD_ROLE: 'worker', HERALD_POLL_MS: '50' } });
+  const before = await receiverFor(t);
+  const after = await receiverFor(t);
+  const moved = agentId('moved');
+  const other = agentId('beside');
+  await enable(client, moved, before.url);
+  await enable(client, other, before.url);
+  // One claimed batch of two agents: the worker reads both targets and caches them.
+  const first = await Promise.all([notify(client, moved), notify(client, other)]);
+  for (const id of first) assert.equal((await waitForFinal(client, id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+
+  await enable(client, moved, after.url);
+  const second = await notify(client, moved);
+  assert.equal((await waitForFinal(client, second)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal(after.requests.length, 1, 'the webhook after the move went to the new URL');
+  assert.equal(before.requests.filter((r) => r.headers['x-herald-delivery'] === second).length, 0);
+});

@@ -65,3 +65,22 @@ test('a failed batch loses no result: every item is settled alone, and one item 
   assert.deepEqual(alone.sort(), [1, 2, 3]);
   assert.deepEqual(failures, [{ size: 3 }]);
 });
+
+test('a failure report that throws does not stop the batcher: later results are still recorded', async () => {
+  let batches = 0;
+  const batcher = new SettleBatcher<number, number>(
+    async (items) => {
+      batches += 1;
+      if (batches === 1) throw new Error('database is locked');
+      return items.map((i) => i * 10);
+    },
+    async (i) => i * 10,
+    100,
+    () => {
+      throw new Error('the logger failed');
+    },
+  );
+  assert.equal(await batcher.submit(1), 10);
+  // Before the fix the first drain died in the report and left `draining` set: this never settled.
+  assert.equal(await batcher.submit(2), 20);
+});
