@@ -143,16 +143,14 @@ export class DeliveryService {
     if (!replayable.includes(wanted)) {
       throw new InvalidArgumentError('status', `${wanted} deliveries cannot be replayed; use one of ${REPLAYABLE_STATUSES.join(', ')}`);
     }
-    return this.schedule(tenant, agentId, { status: wanted as ReplayableStatus, since, until: end }, now, null);
+    return this.schedule(tenant, agentId, wanted as ReplayableStatus, { since, until: end }, now);
   }
 
   /**
    * ReplayDeliveries for exactly one delivery (the console's Replay button):
    * a FAILED or CANCELLED notification or digest delivery is scheduled again
-   * as `replay` would. The queue's replay selects by creation window, so the
-   * window is the delivery's own millisecond, and the transaction is undone
-   * (FAILED_PRECONDITION) unless that window held this delivery alone: no
-   * other delivery is ever replayed in its place or beside it.
+   * as `replay` would, selected by its id, so no other delivery is ever
+   * replayed beside it (creation times are not unique).
    */
   async replayDelivery(tenant: string, id: string): Promise<void> {
     checkText('id', id, 1, LIMITS.idLength);
@@ -163,22 +161,13 @@ export class DeliveryService {
       throw new FailedPreconditionError(`delivery ${quote(id)} is ${d.status}; only ${REPLAYABLE_STATUSES.join(' or ')} deliveries can be replayed`);
     }
     if (d.eventType !== 'notification' && d.eventType !== 'digest') throw new FailedPreconditionError(`delivery ${quote(id)} is a ${d.eventType} event; only notification and digest deliveries are replayed`);
-    const until = new Date(d.createdAt.getTime() + 1);
-    await this.schedule(tenant, d.agentId, { status: d.status as ReplayableStatus, since: d.createdAt, until }, this.options.clock(), (count) =>
-      count === 0
-        ? new FailedPreconditionError(`delivery ${quote(id)} is no longer ${d.status} (it was replayed or changed meanwhile); nothing was scheduled`)
-        : new FailedPreconditionError(
-            `${count} ${d.status} deliveries of agent ${quote(d.agentId)} were created in the same millisecond as ${quote(id)}, and one cannot be replayed without the others; nothing was scheduled. Replay them together with ReplayDeliveries (since ${d.createdAt.toISOString()}, until ${until.toISOString()})`,
-          ),
-    );
+    const scheduled = await this.schedule(tenant, d.agentId, d.status as ReplayableStatus, { id }, this.options.clock());
+    // The status was read before the transaction: a retry or another replay may have changed it since.
+    if (scheduled === 0) throw new FailedPreconditionError(`delivery ${quote(id)} is no longer ${d.status} (it was replayed or changed meanwhile); nothing was scheduled`);
   }
 
-  /**
-   * The replay transaction: the agent must still have a webhook to send to;
-   * `unlessOne`, when given, is the error that undoes the replay when it
-   * did not schedule exactly one delivery.
-   */
-  private async schedule(tenant: string, agentId: string, window: Omit<ReplayFilter, 'tenantId' | 'agentId'>, now: Date, unlessOne: ((count: number) => Error) | null): Promise<number> {
+  /** The replay transaction: the agent must still have a webhook to send to. */
+  private async schedule(tenant: string, agentId: string, status: ReplayableStatus, which: ReplayFilter['which'], now: Date): Promise<number> {
     const count = await this.store.write(async (r) => {
       await r.lockAgent(tenant, agentId);
       const prefs = await r.preferences.get(tenant, agentId);
@@ -187,10 +176,7 @@ export class DeliveryService {
         const why = prefs.webhookUrl === null ? 'has no webhook_url' : `has its webhook turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`;
         throw new FailedPreconditionError(`agent ${quote(agentId)} ${why}; fix that with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
       }
-      const scheduled = await r.queue.replay({ tenantId: tenant, agentId, ...window }, now);
-      // Thrown inside the transaction, so the rows it scheduled go back to their status.
-      if (unlessOne !== null && scheduled !== 1) throw unlessOne(scheduled);
-      return scheduled;
+      return r.queue.replay({ tenantId: tenant, agentId, status, which }, now);
     });
     if (count > 0) this.events.enqueued(now);
     return count;

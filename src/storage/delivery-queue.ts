@@ -60,14 +60,22 @@ export interface ClaimOptions {
 export const REPLAYABLE_STATUSES = ['FAILED', 'CANCELLED'] as const satisfies readonly DeliveryStatus[];
 export type ReplayableStatus = (typeof REPLAYABLE_STATUSES)[number];
 
+/** Deliveries created at or after `since` and before `until` (ReplayDeliveries after an outage). */
+export interface ReplayWindow {
+  readonly since: Date;
+  readonly until: Date;
+}
+
+/** The one delivery with this id (the console's Replay button): creation times are not unique. */
+export interface ReplayOne {
+  readonly id: string;
+}
+
 export interface ReplayFilter {
   readonly tenantId: string;
   readonly agentId: string;
   readonly status: ReplayableStatus;
-  /** Deliveries created at or after this instant... */
-  readonly since: Date;
-  /** ...and before this one. */
-  readonly until: Date;
+  readonly which: ReplayWindow | ReplayOne;
 }
 
 /**
@@ -451,16 +459,19 @@ export class DeliveryQueue {
   /**
    * Schedules an agent's finished notification and digest deliveries again (see
    * ReplayDeliveries): PENDING, due now, with a fresh retry budget (the
-   * attempts so far stay recorded and numbered). Returns how many.
+   * attempts so far stay recorded and numbered). Returns how many: with
+   * `which.id`, 1 or 0 (not in `status` any more, or not this agent's).
    */
   async replay(f: ReplayFilter, now: Date): Promise<number> {
     const d = this.dialect;
+    const w = f.which;
+    const which = 'id' in w ? Prisma.sql`id = ${w.id}` : Prisma.sql`created_at >= ${at(d, w.since)} AND created_at < ${at(d, w.until)}`;
     const count = await this.tx.$executeRaw`
       UPDATE deliveries
          SET status = 'PENDING', next_attempt_at = ${d === 'postgresql' ? PG_NOW : at(d, now)}, attempt_base = attempt_count,
              lease_owner = NULL, lease_expires_at = NULL, completed_at = NULL, updated_at = ${at(d, now)}
        WHERE tenant_id = ${f.tenantId} AND agent_id = ${f.agentId} AND status = ${f.status} AND event_type IN (${'notification' satisfies EventType}, ${'digest' satisfies EventType})
-         AND created_at >= ${at(d, f.since)} AND created_at < ${at(d, f.until)}`;
+         AND ${which}`;
     if (count > 0 && this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
     return count;
   }

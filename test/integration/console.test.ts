@@ -274,7 +274,7 @@ test('Replay on a failed delivery schedules exactly that delivery again through 
   assert.match(none.headers.get('location') ?? '', /done=replayed&count=0/, 'nothing is FAILED any more');
 });
 
-test('Replay on a delivery page never replays another delivery: two FAILED deliveries created in the same millisecond are refused with a message and stay FAILED', async (t) => {
+test('Replay on a delivery page replays exactly that delivery, also beside another created in the same millisecond; a delivery that is not FAILED or CANCELLED is refused with 409 and another tenant\'s is 404', async (t) => {
   let ms = Date.parse('2027-03-01T12:00:00Z');
   const c = await startConsoleHerald(t, { clock: () => new Date(ms) });
   const r = await receiver(t, [{ status: 500 }, { status: 500 }, { status: 500 }]);
@@ -290,16 +290,28 @@ test('Replay on a delivery page never replays another delivery: two FAILED deliv
   ms += 5;
   const later = await create('three');
   for (const id of [first, twin, later]) assert.equal((await waitForFinal(grpc, id)).status, 'DELIVERY_STATUS_FAILED');
+  const createdAt = async (id: string): Promise<string> => JSON.stringify((await grpc.deliveries.GetDelivery({ id })).created_at);
+  assert.equal(await createdAt(first), await createdAt(twin), 'the two were created in the same millisecond');
   const s = await signedIn(c, CONSOLE_TOKENS.write);
   const csrf = await s.csrf(`/deliveries/${first}`);
-  const refused = await s.post(`/deliveries/${first}/replay`, { _csrf: csrf });
-  assert.equal(refused.status, 409, refused.body.slice(0, 300));
-  assert.match(refused.body, /2 FAILED deliveries of agent &quot;twin-agent&quot; were created in the same millisecond .* nothing was scheduled/);
-  for (const id of [first, twin, later]) assert.equal((await grpc.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_FAILED', `${id} was not scheduled`);
-  const exact = await s.post(`/deliveries/${later}/replay`, { _csrf: csrf });
+  const exact = await s.post(`/deliveries/${first}/replay`, { _csrf: csrf });
   assert.equal(exact.status, 303, exact.body.slice(0, 300));
-  assert.equal((await waitForFinal(grpc, later)).status, 'DELIVERY_STATUS_SUCCEEDED');
-  for (const id of [first, twin]) assert.equal((await grpc.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_FAILED');
+  assert.match(exact.headers.get('location') ?? '', /done=replayed&count=1/);
+  const replayed = await waitForFinal(grpc, first);
+  assert.equal(replayed.status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.deepEqual(replayed.attempts.map((a) => a.number), [1, 2], 'the attempts continue the same delivery');
+  for (const id of [twin, later]) assert.equal((await grpc.deliveries.GetDelivery({ id })).status, 'DELIVERY_STATUS_FAILED', `${id} was not scheduled`);
+  assert.equal(r.requests.length, 4);
+  assert.equal(r.requests[3]?.headers['x-herald-delivery'], first);
+  assert.deepEqual(r.requests[3]?.body, r.requests[0]?.body, 'the same body');
+
+  const again = await s.post(`/deliveries/${first}/replay`, { _csrf: csrf });
+  assert.equal(again.status, 409, again.body.slice(0, 300));
+  assert.match(again.body, /is SUCCEEDED; only FAILED or CANCELLED deliveries can be replayed/);
+  const stranger = await signedIn(c, CONSOLE_TOKENS.otherWrite);
+  const foreign = await stranger.post(`/deliveries/${twin}/replay`, { _csrf: await stranger.csrf('/agents') });
+  assert.equal(foreign.status, 404, foreign.body.slice(0, 300));
+  assert.equal((await grpc.deliveries.GetDelivery({ id: twin })).status, 'DELIVERY_STATUS_FAILED', "another tenant's replay scheduled nothing");
   assert.equal(r.requests.length, 4);
 });
 

@@ -12,7 +12,9 @@ import { status } from '@grpc/grpc-js';
 import type { HeraldClient } from '../../src/client.js';
 import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/DeliveryEvent.js';
 import { eventually, spawnHerald, tempDir } from '../helpers/child-herald.js';
-import { codeOf, freshDatabaseUrl, startHerald, TEST_DATABASE, withDatabase } from '../helpers/herald.js';
+import { DEFAULT_TENANT } from '../../src/auth/tenant.js';
+import type { ReplayFilter } from '../../src/storage/delivery-queue.js';
+import { codeOf, freshDatabaseUrl, makeDueOnDatabaseClock, startHerald, TEST_DATABASE, withDatabase } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type ReceiverOptions, type ReceiverStep } from '../helpers/receiver.js';
 import { waitForFinal } from '../helpers/deliveries.js';
 
@@ -227,6 +229,38 @@ test('ReplayDeliveries refuses what it cannot do, with messages naming the field
   const off = await codeOf(client.deliveries.ReplayDeliveries({ agent_id: agent, since }));
   assert.equal(off.code, status.FAILED_PRECONDITION);
   assert.match(off.details, /webhook turned off/);
+});
+
+test("the queue's replay by id schedules only that delivery, beside another FAILED one created in the same millisecond, and nothing of another tenant or status", async (t) => {
+  const frozen = new Date(Date.now() - 60_000);
+  const herald = await startHerald(t, { clock: () => frozen, env: { WEBHOOK_MAX_RETRIES: '0', HERALD_DISABLE_AFTER_FAILURES: '0' } });
+  const { client, app } = herald;
+  const receiver = await receiverFor(t, [{ status: 500 }, { status: 500 }]);
+  const agent = agentId('replay-one');
+  await enable(client, agent, receiver.url);
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const id = await notify(client, agent);
+    await makeDueOnDatabaseClock(herald, id);
+    ids.push(id);
+  }
+  const [chosen, twin] = ids as [string, string];
+  for (const id of ids) assert.equal((await waitForFinal(client, id)).status, 'DELIVERY_STATUS_FAILED');
+  const replay = (filter: Omit<ReplayFilter, 'agentId'>): Promise<number> => app.store.write((r) => r.queue.replay({ agentId: agent, ...filter }, frozen));
+
+  assert.equal(await replay({ tenantId: 'other', status: 'FAILED', which: { id: chosen } }), 0, "another tenant's id");
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'CANCELLED', which: { id: chosen } }), 0, 'not in that status');
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen } }), 1);
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen } }), 0, 'nothing is scheduled twice');
+  await makeDueOnDatabaseClock(herald, chosen);
+  const replayed = await waitForFinal(client, chosen);
+  assert.equal(replayed.status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.deepEqual(replayed.attempts.map((a) => a.number), [1, 2]);
+  assert.equal((await client.deliveries.GetDelivery({ id: twin })).status, 'DELIVERY_STATUS_FAILED');
+  // The twin is in the chosen one's millisecond: the window form, ReplayDeliveries', takes it.
+  const until = new Date(frozen.getTime() + 1);
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { since: frozen, until } }), 1);
+  assert.deepEqual(receiver.requests.slice(2, 3).map((r) => r.headers['x-herald-delivery']), [chosen]);
 });
 
 test('on PostgreSQL a replica whose clock runs 10 minutes ahead neither takes over a live lease nor sends a delivery early', { skip: needsPostgres }, async (t) => {
