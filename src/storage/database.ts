@@ -3,11 +3,8 @@
  * directory is the only place that imports Prisma.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaPg } from '@prisma/adapter-pg';
 import type { DatabaseConfig } from '../config.js';
-import { PrismaClient as PostgresPrismaClient } from '../generated/prisma/postgresql/client.js';
-import { PrismaClient } from '../generated/prisma/sqlite/client.js';
+import type { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
 import { isSqliteBusy } from './errors.js';
 import { GroupCommit, type GroupMember } from './group-commit.js';
@@ -108,9 +105,13 @@ export class Store {
     // of CPU under load); errors keep their codes, and their messages reach
     // only the log (src/grpc/status.ts answers INTERNAL with a reference).
     const errorFormat = 'minimal';
+    // Each dialect's adapter and client are imported only here, when chosen:
+    // the other dialect's code would sit in memory unused.
     if (config.provider === 'postgresql') {
       const { connectionString, schema } = postgresConnection(config.url);
+      const { PrismaPg } = await import('@prisma/adapter-pg');
       const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? 10 }, schema === undefined ? undefined : { schema });
+      const { PrismaClient: PostgresPrismaClient } = await import('../generated/prisma/postgresql/client.js');
       // The two generated clients differ only in their provider; their query
       // API is the same, so one type serves the repositories.
       const prisma = new PostgresPrismaClient({ adapter, transactionOptions, errorFormat }) as unknown as PrismaClient;
@@ -123,8 +124,10 @@ export class Store {
       return new Store(prisma, 'postgresql', connectionString, options.secrets ?? new SecretBox());
     }
     prepareSqliteFile(config.filePath);
+    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
     const adapter = new PrismaBetterSqlite3({ url: `file:${config.filePath}` }, { timestampFormat: 'iso8601' });
-    const prisma = new PrismaClient({ adapter, transactionOptions, errorFormat });
+    const { PrismaClient: SqlitePrismaClient } = await import('../generated/prisma/sqlite/client.js');
+    const prisma = new SqlitePrismaClient({ adapter, transactionOptions, errorFormat });
     // WAL lets readers in other processes (backups, the CLI) work alongside
     // the service; busy_timeout makes them wait instead of failing at once.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');

@@ -12,8 +12,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
-import pg from 'pg';
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
 import { prepareSqliteFile } from './sqlite-file.js';
 
 /** Where migrations are applied: a SQLite file or a PostgreSQL database. */
@@ -301,7 +301,9 @@ function sqliteStore(db: Database.Database): MigrationStore {
 
 async function applySqlite(filePath: string, migrationsDir: string, log?: MigrationLogger): Promise<string[]> {
   prepareSqliteFile(filePath);
-  const db = new Database(filePath, { timeout: 10_000 });
+  // Each driver is loaded only for its own dialect: the other one's code would sit in memory unused.
+  const { default: SqliteDatabase } = await import('better-sqlite3');
+  const db = new SqliteDatabase(filePath, { timeout: 10_000 });
   try {
     // WAL is a property of the file: set once here, every later connection gets it.
     db.pragma('journal_mode = WAL');
@@ -355,7 +357,8 @@ function postgresDatabaseName(url: string): string {
 }
 
 async function applyPostgres(url: string, migrationsDir: string, log?: MigrationLogger): Promise<string[]> {
-  const client = new pg.Client({ connectionString: url });
+  const { default: pgDriver } = await import('pg');
+  const client = new pgDriver.Client({ connectionString: url });
   await client.connect();
   try {
     // Prisma URLs name the schema as `?schema=`; pg ignores the parameter.

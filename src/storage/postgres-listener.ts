@@ -5,7 +5,7 @@
  * backoff; polling covers the gap, and `onReconnected` lets a listener that
  * cannot rely on polling (a cache) drop what it may have missed.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import { ENQUEUED_CHANNEL } from './delivery-repository.js';
 
@@ -29,7 +29,8 @@ export class PostgresListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString });
+    const { default: pgDriver } = await import('pg');
+    const client = new pgDriver.Client({ connectionString: this.connectionString });
     client.on('notification', (msg) => {
       if (msg.channel === this.channel) this.onNotification(msg.payload ?? '');
     });
