@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parseDatabaseUrl } from '../../src/config.js';
 import { DeliveryEvents } from '../../src/delivery/events.js';
-import type { Delivery, Notification } from '../../src/domain/types.js';
+import { DEFAULT_PREFERENCES, type Delivery, type Notification } from '../../src/domain/types.js';
 import { createLogger } from '../../src/logger.js';
 import { NotificationEvents } from '../../src/services/notification-events.js';
 import { NotificationService, type CreateRequest } from '../../src/services/notification-service.js';
@@ -194,18 +194,7 @@ test('creates in one group whose row the database refuses: only committed notifi
   decisions.onDecided((n) => decided.push(n.agentId));
   events.onChanged((change) => enqueued.push(change.delivery));
   await store.write((r) =>
-    r.preferences.save('default', 'hooked', {
-      enableWebhook: true,
-      webhookUrl: 'https://example.com/hook',
-      timeZone: 'UTC',
-      quietHours: null,
-      maxPerHour: 0,
-      rateLimitPolicy: 'SUPPRESS',
-      notificationTypes: [],
-      minPriority: null,
-      webhookHeaders: {},
-      webhookTimeoutMs: null,
-    }, { now: new Date(), exists: false, newSecret: null }),
+    r.preferences.save('default', 'hooked', { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook' }, { now: new Date(), exists: false, newSecret: null }),
   );
   const service = new NotificationService(store, events, () => new Date(), decisions);
   const outcomes = await Promise.allSettled([
@@ -251,18 +240,7 @@ test('grouped creates of many limited agents keep each agent\'s hourly limit exa
   const agents = Array.from({ length: 12 }, (_, i) => `limited-${i}`);
   for (const agent of agents) {
     await store.write((r) =>
-      r.preferences.save('default', agent, {
-        enableWebhook: true,
-        webhookUrl: 'https://example.com/hook',
-        timeZone: 'UTC',
-        quietHours: null,
-        maxPerHour: 3,
-        rateLimitPolicy: 'SUPPRESS',
-        notificationTypes: [],
-        minPriority: null,
-        webhookHeaders: {},
-        webhookTimeoutMs: null,
-      }, { now: new Date(), exists: false, newSecret: null }),
+      r.preferences.save('default', agent, { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook', maxPerHour: 3 }, { now: new Date(), exists: false, newSecret: null }),
     );
   }
   const service = new NotificationService(store, new DeliveryEvents(), () => new Date());
