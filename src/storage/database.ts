@@ -153,7 +153,7 @@ export class Store {
    * takes its agents' locks first, in one sorted pass (PostgreSQL advisory
    * locks: groups of different replicas cannot deadlock), and `fn`'s
    * `lockAgent` for its own agent then finds the lock held. Then it reads
-   * their preferences and hourly-limit counters in one statement each (fresh: any acknowledged write of
+   * their preferences and hourly-limit counters in one statement each (fresh: every acknowledged write of
    * them held the same lock), runs the members' work, and writes their
    * notifications and deliveries with one multi-row insert each (so the
    * work's reads do not see the group's inserts: only other agents' rows

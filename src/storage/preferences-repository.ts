@@ -1,7 +1,7 @@
 import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.js';
 import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, RateLimitPolicy, SigningSecrets } from '../domain/types.js';
-import type { Dialect, PrismaTx } from './repositories.js';
+import { agentLockKey, type Dialect, type PrismaTx } from './repositories.js';
 import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
 
 /** Where an agent's webhooks go, as the dispatcher needs it: preferences with opened headers, signing secrets, failures in a row. */
@@ -119,7 +119,7 @@ export interface StoredSecrets {
 export const PREFERENCES_CHANNEL = 'herald_preferences_changed';
 
 export class PreferencesRepository {
-  /** `get`'s answers read ahead by `prefetch`, by tenant:agent. */
+  /** `get`'s answers read ahead by `prefetch`, by agentLockKey. */
   private prefetched: Map<string, AgentPreferences | null> | null = null;
 
   constructor(
@@ -141,13 +141,13 @@ export class PreferencesRepository {
    */
   async prefetch(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>): Promise<void> {
     const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
-    const found = new Map<string, AgentPreferences | null>(agents.map((a) => [`${a.tenantId}:${a.agentId}`, null]));
-    for (const row of rows) found.set(`${row.tenantId}:${row.agentId}`, toDomain(row));
+    const found = new Map<string, AgentPreferences | null>(agents.map((a) => [agentLockKey(a.tenantId, a.agentId), null]));
+    for (const row of rows) found.set(agentLockKey(row.tenantId, row.agentId), toDomain(row));
     this.prefetched = found;
   }
 
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
-    const known = this.prefetched?.get(`${tenantId}:${agentId}`);
+    const known = this.prefetched?.get(agentLockKey(tenantId, agentId));
     if (known !== undefined) return known;
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
     return row === null ? null : toDomain(row);
