@@ -9,13 +9,33 @@ import { agentId, notificationRequest } from './herald.js';
 import { closedLoop, epochMs, forCount, openLoopSchedule } from './load.js';
 import type { ChildReply, ChildRequest } from './processes.js';
 
-/** What one generator calls. Agents are `${prefix}-${i}`, i < agents, taken in turn. */
+/**
+ * What one generator calls. Agents are `${prefix}-${i}`, i < agents, taken in
+ * turn. Herald calls act on `tenant` (sent as x-herald-tenant; default: the
+ * default tenant). A create load with `refused: 'wait-hint'` takes
+ * RESOURCE_EXHAUSTED from the per-tenant admission as part of the load (a
+ * flooding tenant's excess): it waits the server's grpc-retry-pushback-ms,
+ * as a grpc client with a retry policy does, and counts the refusal as a
+ * call; any other failure still fails the measurement.
+ */
 export type LoadSpec = { readonly concurrency: number } & (
   | { readonly kind: 'echo'; readonly address: string }
   | { readonly kind: 'post'; readonly url: string; readonly body: string }
-  | { readonly kind: 'get'; readonly address: string; readonly prefix: string; readonly agents: number }
-  | { readonly kind: 'create'; readonly address: string; readonly prefix: string; readonly agents: number; readonly outcome: string; readonly seqStart: number }
+  | { readonly kind: 'get'; readonly address: string; readonly prefix: string; readonly agents: number; readonly tenant?: string }
+  | {
+      readonly kind: 'create';
+      readonly address: string;
+      readonly prefix: string;
+      readonly agents: number;
+      readonly outcome: string;
+      readonly seqStart: number;
+      readonly tenant?: string;
+      readonly refused?: 'wait-hint';
+    }
 );
+
+/** gRPC RESOURCE_EXHAUSTED. */
+const RESOURCE_EXHAUSTED = 8;
 
 function heraldCaller(client: HeraldClient, spec: LoadSpec): Caller & { create?: () => Promise<string> } {
   let turn = 0;
@@ -37,7 +57,17 @@ function heraldCaller(client: HeraldClient, spec: LoadSpec): Caller & { create?:
     if (r.decision?.outcome !== spec.outcome) throw new Error(`expected decision ${spec.outcome}, got ${r.decision?.outcome ?? 'none'}`);
     return r.decision.delivery_id ?? '';
   };
-  return { call: async () => void (await create()), create, close: async () => client.close() };
+  const call = async (): Promise<void> => {
+    try {
+      await create();
+    } catch (err) {
+      const e = err as { code?: number; metadata?: { get(key: string): unknown[] } };
+      if (spec.refused !== 'wait-hint' || e.code !== RESOURCE_EXHAUSTED) throw err;
+      const hintMs = Number(e.metadata?.get('grpc-retry-pushback-ms')[0] ?? 0);
+      if (hintMs > 0) await new Promise((resolve) => setTimeout(resolve, hintMs));
+    }
+  };
+  return { call, create, close: async () => client.close() };
 }
 
 /**
@@ -66,7 +96,7 @@ export async function startLoadGenerator(spec: LoadSpec): Promise<{ handle(r: Ch
   const caller: Caller & { create?: () => Promise<string> } =
     spec.kind === 'echo' ? echoCaller(spec.address)
     : spec.kind === 'post' ? postCaller(spec.url, Buffer.from(spec.body, 'utf8'))
-    : heraldCaller(createHeraldClient(spec.address), spec);
+    : heraldCaller(createHeraldClient(spec.address, spec.tenant === undefined ? {} : { tenant: spec.tenant }), spec);
   return {
     async handle(r) {
       switch (r.type) {
@@ -80,6 +110,17 @@ export async function startLoadGenerator(spec: LoadSpec): Promise<{ handle(r: Ch
           await forCount(() => caller.call(), spec.concurrency, r.total);
           const used = process.cpuUsage(cpu);
           return { type: 'count', seconds: (performance.now() - started) / 1000, cpuMs: (used.user + used.system) / 1000 };
+        }
+        case 'latencies': {
+          // One call at a time for durationMs: each call's own latency, never queued behind this generator's others.
+          const ms: number[] = [];
+          const end = performance.now() + r.durationMs;
+          while (performance.now() < end) {
+            const started = performance.now();
+            await caller.call();
+            ms.push(performance.now() - started);
+          }
+          return { type: 'latencies', ms };
         }
         case 'open': {
           if (caller.create === undefined) throw new Error('an open loop needs a create load');

@@ -12,7 +12,8 @@ export type ChildRequest =
   | { readonly type: 'stop' }
   | { readonly type: 'closed'; readonly durationMs: number }
   | { readonly type: 'open'; readonly ratePerSecond: number; readonly durationMs: number }
-  | { readonly type: 'count'; readonly total: number };
+  | { readonly type: 'count'; readonly total: number }
+  | { readonly type: 'latencies'; readonly durationMs: number };
 
 /** What a child answers. */
 export type ChildReply =
@@ -21,6 +22,7 @@ export type ChildReply =
   | { readonly type: 'closed'; readonly calls: number; readonly seconds: number }
   | { readonly type: 'open'; readonly started: ReadonlyArray<readonly [string, number]>; readonly late: number }
   | { readonly type: 'count'; readonly seconds: number; readonly cpuMs: number }
+  | { readonly type: 'latencies'; readonly ms: readonly number[] }
   | { readonly type: 'error'; readonly message: string };
 
 export interface Child {

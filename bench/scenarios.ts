@@ -13,8 +13,10 @@
  * 2. Delivery: ceiling B (bare got POSTs) vs a worker-only Herald draining a
  *    10,000-delivery backlog.
  * 3. Latency: create → webhook received at a fixed offered load (open loop).
+ * 4. Tenants: one tenant's p99 create latency, alone and while another floods.
  */
 import { Webhook } from 'standardwebhooks';
+import { createHeraldClient } from '../src/client.js';
 import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
 import type { LoadSpec } from './load-generator.js';
 import { forCount, percentile } from './load.js';
@@ -364,6 +366,74 @@ export async function latencyPhase(targets: readonly DatabaseTarget[], opts: Ben
         p99.samples.push(percentile(latencies, 0.99));
       }
       rows.push(p50, p99);
+    }
+    return rows;
+  });
+}
+
+/** Calls in flight of the flooding tenant in the two-tenant rows (the issue's measurement). */
+const FLOOD_IN_FLIGHT = 64;
+
+/**
+ * Phase 4: one tenant's share (issue #19). Tenant `steady` makes creates one
+ * at a time, alone and then while tenant `flood` makes creates with 64 in
+ * flight; its p99 latency in both, and their ratio (target: at most 2×).
+ * The flooding tenant takes RESOURCE_EXHAUSTED for its calls beyond
+ * HERALD_TENANT_MAX_IN_FLIGHT (default) and waits the server's
+ * grpc-retry-pushback-ms before its next call, as a grpc client with a
+ * retry policy does. Worker off, as in phase 1: the rows measure the API.
+ */
+export async function tenantPhase(targets: readonly DatabaseTarget[], opts: BenchOptions, rss: RssTracker): Promise<Result[]> {
+  return withResources(async (res) => {
+    const receiver = await startReceiver();
+    res.add(() => receiver.close());
+    // Long enough for a p99 of one-at-a-time calls to rest on a few hundred of them.
+    const windowMs = 3 * opts.windowMs;
+    const rows: Result[] = [];
+    for (const target of targets) {
+      opts.progress(`tenants: ${target.label}`);
+      const db = await freshDatabase(target);
+      res.add(() => db.drop());
+      const herald = await startHerald(db, { HERALD_WORKER: 'false' }, opts.herald);
+      res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
+      const { address } = apiOf(herald);
+      for (const tenant of ['flood', 'steady']) {
+        const client = createHeraldClient(address, { tenant });
+        try {
+          await seedAgents(client, agentIds(tenant, tenant === 'flood' ? opts.agents : 100), receiver.url);
+        } finally {
+          client.close();
+        }
+      }
+      const deliver = 'DECISION_OUTCOME_DELIVER';
+      const flood = await startLoad(res, { kind: 'create', concurrency: FLOOD_IN_FLIGHT, address, prefix: 'flood', agents: opts.agents, outcome: deliver, seqStart: 1, tenant: 'flood', refused: 'wait-hint' });
+      const steady = await startLoad(res, { kind: 'create', concurrency: 1, address, prefix: 'steady', agents: 100, outcome: deliver, seqStart: 1, tenant: 'steady' });
+      const alone = result('CreateNotification p99, one tenant one call at a time, alone', target.label, 'ms', null, null, true);
+      const flooded = result(`  same, while another tenant floods creates at ${FLOOD_IN_FLIGHT} in flight (ratio to alone)`, target.label, 'ms', alone, { of: 'ratio', op: '<=', value: 2 }, true);
+      const p99 = (reply: ChildReply): number => {
+        if (reply.type !== 'latencies') throw new Error(`expected latencies, got ${reply.type}`);
+        return percentile(reply.ms, 0.99);
+      };
+      await steady.request({ type: 'closed', durationMs: opts.warmupMs });
+      await flood.request({ type: 'closed', durationMs: opts.warmupMs });
+      await interleave(
+        [
+          { name: alone.scenario, run: async () => void alone.samples.push(p99(await steady.request({ type: 'latencies', durationMs: windowMs }))) },
+          {
+            name: flooded.scenario,
+            run: async () => {
+              // The flood runs from before the measured window to after it.
+              const flooding = flood.request({ type: 'closed', durationMs: windowMs + 2 * opts.warmupMs });
+              await new Promise((resolve) => setTimeout(resolve, opts.warmupMs));
+              flooded.samples.push(p99(await steady.request({ type: 'latencies', durationMs: windowMs })));
+              await flooding;
+            },
+          },
+        ],
+        opts.rounds,
+        opts.progress,
+      );
+      rows.push(alone, flooded);
     }
     return rows;
   });

@@ -24,6 +24,7 @@ import { OverviewService } from './services/overview-service.js';
 import { PreferencesService } from './services/preferences-service.js';
 import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
+import { databaseProbe, type DatabaseProbe } from './storage/database-probe.js';
 import { applyMigrations } from './storage/migrations.js';
 import { SecretBox } from './storage/secret-box.js';
 import { BUILD, versionLabel } from './version.js';
@@ -61,7 +62,8 @@ export class App {
     /** The bound gRPC port, or null when this process serves no API. */
     readonly port: number | null,
     private readonly tokens: TokenRegistry,
-    private readonly health: HealthMonitor | null,
+    readonly health: HealthMonitor,
+    private readonly probe: DatabaseProbe,
     private readonly ops: Operations,
   ) {}
 
@@ -86,7 +88,13 @@ export class App {
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const secrets = new SecretBox(config.secretKeys?.current ?? null, config.secretKeys?.previous ?? null);
-    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous, secrets });
+    const faults = config.resilience;
+    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous, secrets, timeouts: faults, sqliteMaxBytes: faults.sqliteMaxBytes });
+    // Health (issue #19): the database's own check plus the outcome of every write; it gates the worker's claims and, while the database does not answer, the calls.
+    const probe = databaseProbe(config.database, { connectTimeoutMs: faults.connectTimeoutMs, sqliteMaxBytes: faults.sqliteMaxBytes });
+    let onHealth = (_healthy: boolean): void => undefined;
+    const health = new HealthMonitor(probe, (ok) => onHealth(ok), log, { intervalMs: config.healthCheckMs, checkTimeoutMs: faults.healthCheckTimeoutMs, failedWrites: faults.healthFailedWrites });
+    store.observeWrites((err) => health.writeOutcome(err));
     const events = new DeliveryEvents();
     const decisions = new NotificationEvents();
     const unsubscribe = [logEvents(log, events, decisions)];
@@ -113,7 +121,7 @@ export class App {
       random,
     });
     const worker = config.workerEnabled
-      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, agentMaxInFlight: config.delivery.agentMaxInFlight, leaseMs: config.leaseMs, pollMs: config.pollMs, clock })
+      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, agentMaxInFlight: config.delivery.agentMaxInFlight, leaseMs: config.leaseMs, pollMs: config.pollMs, clock, healthy: () => health.healthy })
       : null;
     const tokens = new TokenRegistry(
       [...config.apiTokens, ...(config.apiTokensFile?.tokens ?? [])],
@@ -143,6 +151,7 @@ export class App {
           tokens,
           config.delivery.watchMaxStreams,
           metrics,
+          { databaseAnswering: () => health.databaseAnswering, tenantMaxInFlight: faults.tenantMaxInFlight, watchMaxStreamsPerTenant: faults.watchMaxStreamsPerTenant },
         );
       }
       if (metrics !== null && config.metricsAddress !== null) metricsServer = await MetricsServer.listen(config.metricsAddress, metrics, log);
@@ -155,6 +164,7 @@ export class App {
       await metricsServer?.close();
       sender.close();
       await store.close();
+      await probe.close();
       throw err;
     }
     if (worker !== null) {
@@ -176,14 +186,17 @@ export class App {
       log.info({ keyId: secrets.currentKeyId, previousKey: config.secretKeys?.previous != null }, 'secrets at rest are encrypted');
     }
     log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
-    const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
-    health?.start();
+    onHealth = (ok) => {
+      server?.setServing(ok);
+      if (ok) worker?.wake();
+    };
+    health.start();
     const retention =
       worker !== null && config.retentionDays > 0
         ? new RetentionSweeper(store, log, { retentionDays: config.retentionDays, sweepMs: config.retentionSweepMs, clock })
         : null;
     retention?.start();
-    return new App(config, log, store, sender, server, worker, port, tokens, health, { metricsServer, retention, unsubscribe, consoleServer });
+    return new App(config, log, store, sender, server, worker, port, tokens, health, probe, { metricsServer, retention, unsubscribe, consoleServer });
   }
 
   /**
@@ -217,14 +230,16 @@ export class App {
   stop(graceMs: number = this.config.shutdownGraceMs): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info({ graceMs }, 'Herald stopping');
-      await this.health?.stop();
+      await this.health.stop();
       await this.ops.retention?.stop();
       await this.ops.consoleServer?.close();
       await Promise.all([this.server?.stop(graceMs), this.worker?.stop(graceMs)]);
       await this.ops.metricsServer?.close();
       for (const off of this.ops.unsubscribe) off();
       this.sender.close();
+      this.store.observeWrites(null);
       await this.store.close();
+      await this.probe.close();
       this.log.info('Herald stopped');
     })();
     return this.stopping;

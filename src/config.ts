@@ -53,7 +53,7 @@ export interface Config {
   readonly leaseMs: number;
   /** HERALD_POLL_MS (default 1,000): how often an idle worker looks for due deliveries. */
   readonly pollMs: number;
-  /** HERALD_HEALTH_CHECK_MS (default 5,000): how often the database is checked for the health service. */
+  /** HERALD_HEALTH_CHECK_MS (default 500): how often the database is checked for the health service (a check still running is not started again). */
   readonly healthCheckMs: number;
   /** HERALD_SHUTDOWN_GRACE_MS (default 10,000): how long in-flight calls and sends may finish on SIGTERM. */
   readonly shutdownGraceMs: number;
@@ -119,6 +119,66 @@ export interface Config {
    * digest is closed and the window's next notification opens another, so bodies stay bounded.
    */
   readonly digestMaxItems: number;
+  /** Faults (issue #19): see {@link Resilience}. */
+  readonly resilience: Resilience;
+}
+
+/**
+ * How long anything may wait for the database, how health reacts to it, and
+ * each tenant's share of the process. The timeouts' defaults fail a request
+ * well inside a client's usual 5 s deadline, with a status that says to
+ * retry, instead of letting it run out (README, "Faults").
+ */
+export interface Resilience {
+  /** HERALD_DB_CONNECT_TIMEOUT_MS (default 2,000): opening one PostgreSQL connection (TCP and start-up answer), at start and on every reconnect. */
+  readonly connectTimeoutMs: number;
+  /** HERALD_DB_ACQUIRE_TIMEOUT_MS (default 1,000): waiting for a pooled connection, and for a transaction to begin. */
+  readonly acquireTimeoutMs: number;
+  /**
+   * HERALD_DB_STATEMENT_TIMEOUT_MS (default 2,000): one statement; PostgreSQL's `statement_timeout`,
+   * with a client-side bound 500 ms later for a server that does not answer at all; SQLite's busy wait.
+   */
+  readonly statementTimeoutMs: number;
+  /** HERALD_DB_TRANSACTION_TIMEOUT_MS (default 2,000): one transaction, from its first statement to its commit. */
+  readonly transactionTimeoutMs: number;
+  /** HERALD_DB_STARTUP_TIMEOUT_MS (default 10,000): how long start-up waits for the database to answer before it exits with status 1. */
+  readonly startupTimeoutMs: number;
+  /** HERALD_HEALTH_CHECK_TIMEOUT_MS (default 1,000): one health check of the database; a check that takes longer has failed. */
+  readonly healthCheckTimeoutMs: number;
+  /** HERALD_HEALTH_FAILED_WRITES (default 3): writes failing in a row with a database fault that turn health NOT_SERVING (a full disk does at once). */
+  readonly healthFailedWrites: number;
+  /**
+   * HERALD_TENANT_MAX_IN_FLIGHT (default 32): unary calls of one tenant in progress at once in this process while
+   * another tenant is active (made a call within the last second); more get RESOURCE_EXHAUSTED with a retry hint.
+   */
+  readonly tenantMaxInFlight: number;
+  /** HERALD_WATCH_MAX_STREAMS_PER_TENANT (default 50, at most HERALD_WATCH_MAX_STREAMS): WatchDeliveries streams of one tenant open at once in this process. */
+  readonly watchMaxStreamsPerTenant: number;
+  /**
+   * HERALD_SQLITE_MAX_MB (default: none), as bytes: the size the SQLite file may grow to. Past it writes
+   * answer RESOURCE_EXHAUSTED as on a full disk while reads go on, so the database cannot fill a volume it shares.
+   */
+  readonly sqliteMaxBytes: number | null;
+}
+
+function resilience(env: Env, watchMaxStreams: number): Resilience {
+  const healthCheckTimeoutMs = integer(env, 'HERALD_HEALTH_CHECK_TIMEOUT_MS', 1_000, 10, 60_000);
+  const watchMaxStreamsPerTenant = integer(env, 'HERALD_WATCH_MAX_STREAMS_PER_TENANT', Math.min(50, watchMaxStreams), 1, 100_000);
+  if (watchMaxStreamsPerTenant > watchMaxStreams) {
+    throw new ConfigError('HERALD_WATCH_MAX_STREAMS_PER_TENANT', `must not exceed HERALD_WATCH_MAX_STREAMS (${watchMaxStreams}), got ${watchMaxStreamsPerTenant}`);
+  }
+  return Object.freeze({
+    connectTimeoutMs: integer(env, 'HERALD_DB_CONNECT_TIMEOUT_MS', 2_000, 100, 600_000),
+    acquireTimeoutMs: integer(env, 'HERALD_DB_ACQUIRE_TIMEOUT_MS', 1_000, 10, 600_000),
+    statementTimeoutMs: integer(env, 'HERALD_DB_STATEMENT_TIMEOUT_MS', 2_000, 10, 600_000),
+    transactionTimeoutMs: integer(env, 'HERALD_DB_TRANSACTION_TIMEOUT_MS', 2_000, 10, 600_000),
+    startupTimeoutMs: integer(env, 'HERALD_DB_STARTUP_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    healthCheckTimeoutMs,
+    healthFailedWrites: integer(env, 'HERALD_HEALTH_FAILED_WRITES', 3, 1, 1_000),
+    tenantMaxInFlight: integer(env, 'HERALD_TENANT_MAX_IN_FLIGHT', 32, 1, 100_000),
+    watchMaxStreamsPerTenant,
+    sqliteMaxBytes: read(env, 'HERALD_SQLITE_MAX_MB') === undefined ? null : integer(env, 'HERALD_SQLITE_MAX_MB', 0, 1, 16_000_000) * 1024 * 1024,
+  });
 }
 
 /** The browser console beside the gRPC API (src/console/). */
@@ -426,6 +486,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const role = oneOf<Role>(env, 'HERALD_ROLE', ['all', 'api', 'worker'], 'all');
   const retryMaxDelayMs = integer(env, 'HERALD_RETRY_MAX_DELAY_MS', 3_600_000, 0, 7 * 86_400_000);
   const envTokens = apiTokens(env);
+  const delivery = deliveryLimits(env, retryMaxDelayMs);
+  const healthCheckMs = integer(env, 'HERALD_HEALTH_CHECK_MS', 500, 50, 600_000);
   const config: Config = {
     database: parseDatabaseUrl(env.DATABASE_URL, cwd),
     grpcAddress: grpcAddress(env),
@@ -440,7 +502,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     leaseMs,
     pollMs: integer(env, 'HERALD_POLL_MS', 1_000, 10, 600_000),
     shutdownGraceMs: integer(env, 'HERALD_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    healthCheckMs: integer(env, 'HERALD_HEALTH_CHECK_MS', 5_000, 50, 600_000),
+    healthCheckMs,
     secretGraceSeconds: integer(env, 'HERALD_SECRET_GRACE_SECONDS', 86_400, 0, 7 * 86_400),
     allowHttpTargets: boolean(env, 'HERALD_ALLOW_HTTP_TARGETS', false),
     allowPrivateTargets: boolean(env, 'HERALD_ALLOW_PRIVATE_TARGETS', false),
@@ -455,10 +517,11 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     metricsAddress: optionalAddress(env, 'HERALD_METRICS_ADDRESS', '127.0.0.1:9464'),
     retentionDays: integer(env, 'HERALD_RETENTION_DAYS', 30, 0, 36_500),
     retentionSweepMs: integer(env, 'HERALD_RETENTION_SWEEP_MS', 600_000, 1_000, 86_400_000),
-    delivery: deliveryLimits(env, retryMaxDelayMs),
+    delivery,
     secretKeys: secretKeys(env),
     console: consoleConfig(env, envTokens.length > 0 || read(env, 'HERALD_API_TOKENS_FILE') !== undefined),
     digestMaxItems: integer(env, 'HERALD_DIGEST_MAX_ITEMS', DEFAULT_DIGEST_MAX_ITEMS, 1, 1_000),
+    resilience: resilience(env, delivery.watchMaxStreams),
   };
   return Object.freeze(config);
 }

@@ -25,6 +25,12 @@ export interface WorkerOptions {
   /** Longest idle wait between looks at the queue, ms. */
   readonly pollMs: number;
   readonly clock: () => Date;
+  /**
+   * False while the database is unhealthy (src/health-monitor.ts): the
+   * worker then claims nothing, leaving the database to the calls, and
+   * looks again every UNHEALTHY_WAIT_MS. Default: always healthy.
+   */
+  readonly healthy?: () => boolean;
 }
 
 type State = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -45,6 +51,9 @@ const NUDGE_DELAY_MS = 5;
  * look-ahead): going round at once would spin.
  */
 const BUSY_WAIT_MS = 20;
+
+/** How often a worker that stopped claiming for an unhealthy database looks at its health again. */
+const UNHEALTHY_WAIT_MS = 250;
 
 export class DeliveryWorker {
   /** This worker's lease owner id: host, pid and a random part, so a restarted process never matches its old leases. */
@@ -138,7 +147,9 @@ export class DeliveryWorker {
       let claimed: ClaimedDelivery[] = [];
       let claimedAtMs = 0;
       let waitMs = this.options.pollMs;
-      if (free > 0) {
+      if (this.options.healthy?.() === false) {
+        waitMs = Math.min(waitMs, UNHEALTHY_WAIT_MS);
+      } else if (free > 0) {
         try {
           const { leaseMs, agentMaxInFlight } = this.options;
           const now = this.options.clock();

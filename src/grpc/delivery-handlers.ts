@@ -5,7 +5,7 @@
  */
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
-import { HeraldError, InvalidArgumentError, UnavailableError } from '../errors.js';
+import { HeraldError, InvalidArgumentError } from '../errors.js';
 import type { Delivery as DeliveryProto } from '../generated/proto/herald/v1/Delivery.js';
 import type { DeliveryAttempt as AttemptProto } from '../generated/proto/herald/v1/DeliveryAttempt.js';
 import type { DeliveryEvent } from '../generated/proto/herald/v1/DeliveryEvent.js';
@@ -16,7 +16,7 @@ import type { DeliveryService, WatchEvent } from '../services/delivery-service.j
 import { fromTimestamp, toTimestamp, toTimestampOrNull } from './convert.js';
 import { throwIfRefused } from './request-guard.js';
 import { toStatus } from './status.js';
-import { authenticate, unary, type CallContext } from './unary.js';
+import { authenticate, throwIfNotStartable, unary, type CallContext } from './unary.js';
 
 function statusFrom(s: DeliveryStatus__Output): DeliveryStatus | null {
   switch (s) {
@@ -77,17 +77,40 @@ export function deliveryToProto(d: Delivery, attempts: readonly DeliveryAttempt[
 const MAX_BUFFERED_EVENTS = 1_000;
 const MAX_BUFFERED_BYTES = 512 * 1024;
 
-/** Open WatchDeliveries streams, at most `max` at once, ended together when the server shuts down. */
+/**
+ * Open WatchDeliveries streams, at most `max` at once and `maxPerTenant` of
+ * one tenant (so that one tenant's token cannot take every stream), ended
+ * together when the server shuts down.
+ */
 export class WatchStreams {
   private readonly open = new Set<() => void>();
+  private readonly perTenant = new Map<string, number>();
 
-  constructor(readonly max: number) {}
+  constructor(
+    readonly max: number,
+    readonly maxPerTenant: number = max,
+  ) {}
 
-  /** Registers a stream; null when `max` are open already. */
-  add(end: () => void): (() => void) | null {
-    if (this.open.size >= this.max) return null;
+  /** Registers a stream of `tenant`, or throws RESOURCE_EXHAUSTED naming the limit it would break. */
+  add(tenant: string, end: () => void): () => void {
+    const ofTenant = this.perTenant.get(tenant) ?? 0;
+    if (this.open.size >= this.max) {
+      throw new HeraldError('RESOURCE_EXHAUSTED', `this server already has ${this.max} WatchDeliveries streams open (HERALD_WATCH_MAX_STREAMS); close one or connect to another replica`);
+    }
+    if (ofTenant >= this.maxPerTenant) {
+      throw new HeraldError('RESOURCE_EXHAUSTED', `tenant "${tenant}" already has ${this.maxPerTenant} WatchDeliveries streams open on this server (HERALD_WATCH_MAX_STREAMS_PER_TENANT); close one or connect to another replica`);
+    }
     this.open.add(end);
-    return () => this.open.delete(end);
+    this.perTenant.set(tenant, ofTenant + 1);
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      this.open.delete(end);
+      const left = (this.perTenant.get(tenant) ?? 1) - 1;
+      if (left === 0) this.perTenant.delete(tenant);
+      else this.perTenant.set(tenant, left);
+    };
   }
 
   endAll(): void {
@@ -188,16 +211,13 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
         unsubscribe = forget = null;
       };
       try {
-        if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
+        throwIfNotStartable(ctx, 'WatchDeliveries', call.getDeadline());
         const caller = authenticate(ctx, call.metadata, 'WatchDeliveries');
         throwIfRefused(call.request);
-        forget = streams.add(() => {
+        forget = streams.add(caller.tenant, () => {
           finish();
           call.end();
         });
-        if (forget === null) {
-          throw new HeraldError('RESOURCE_EXHAUSTED', `this server already has ${streams.max} WatchDeliveries streams open (HERALD_WATCH_MAX_STREAMS); close one or connect to another replica`);
-        }
         unsubscribe = service.watch(caller.tenant, call.request.agent_id, (event) => {
           const bytes = encoder.encode(event);
           bufferedBytes += bytes.length;

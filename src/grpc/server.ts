@@ -16,6 +16,7 @@ import { preferencesHandlers } from './preferences-handlers.js';
 import { loadHeraldGrpcObject, loadHeraldPackageDefinition, withGuardedRequests } from './proto.js';
 import { createReflectionService } from './reflection-descriptors.js';
 import { RequestGuard } from './request-guard.js';
+import { TenantAdmission } from './tenant-admission.js';
 import type { CallContext } from './unary.js';
 import type { TokenRegistry } from '../auth/tokens.js';
 
@@ -23,6 +24,16 @@ export interface GrpcServices {
   readonly preferences: PreferencesService;
   readonly notifications: NotificationService;
   readonly deliveries: DeliveryService;
+}
+
+/** What the server needs from health and configuration to share it fairly and fail fast (issue #19). */
+export interface ServerGuards {
+  /** False while the database is not answering: calls get UNAVAILABLE at once (src/health-monitor.ts). */
+  databaseAnswering(): boolean;
+  /** HERALD_TENANT_MAX_IN_FLIGHT. */
+  readonly tenantMaxInFlight: number;
+  /** HERALD_WATCH_MAX_STREAMS_PER_TENANT. */
+  readonly watchMaxStreamsPerTenant: number;
 }
 
 export const SERVICE_NAMES = ['herald.v1.PreferencesService', 'herald.v1.NotificationService', 'herald.v1.DeliveryService'] as const;
@@ -80,12 +91,19 @@ export class GrpcServer {
     /** WatchDeliveries streams open at once (HERALD_WATCH_MAX_STREAMS). */
     maxWatchStreams: number,
     observer: RpcObserver | null = null,
+    guards: ServerGuards = { databaseAnswering: () => true, tenantMaxInFlight: Number.MAX_SAFE_INTEGER, watchMaxStreamsPerTenant: maxWatchStreams },
   ) {
     this.server = new Server({ 'grpc.max_receive_message_length': MAX_RECEIVE_BYTES, interceptors: observer === null ? [] : [observingInterceptor(observer)] });
-    this.streams = new WatchStreams(maxWatchStreams);
+    this.streams = new WatchStreams(maxWatchStreams, guards.watchMaxStreamsPerTenant);
     const definition = loadHeraldPackageDefinition();
     const api = loadHeraldGrpcObject(definition).herald.v1;
-    const ctx: CallContext = { log, tokens, accepting: () => this.accepting };
+    const ctx: CallContext = {
+      log,
+      tokens,
+      accepting: () => this.accepting,
+      databaseAnswering: () => guards.databaseAnswering(),
+      admission: new TenantAdmission(guards.tenantMaxInFlight),
+    };
     const guard = new RequestGuard(definition);
     this.server.addService(withGuardedRequests(api.PreferencesService.service, guard), preferencesHandlers(ctx, services.preferences));
     this.server.addService(withGuardedRequests(api.NotificationService.service, guard), notificationHandlers(ctx, services.notifications));

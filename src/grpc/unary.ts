@@ -3,14 +3,15 @@
  * rejected promise (the call would hang), so every handler goes through
  * `unary`, which answers exactly once: the result, or the mapped error.
  */
-import type { handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Deadline, handleUnaryCall, Metadata, sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { RpcName } from '../auth/roles.js';
 import { TENANT_HEADER } from '../auth/tenant.js';
 import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
 import { UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { throwIfRefused } from './request-guard.js';
-import { toStatus } from './status.js';
+import { DeadlinePassedError, toStatus } from './status.js';
+import type { TenantAdmission } from './tenant-admission.js';
 
 export interface CallContext {
   readonly log: Logger;
@@ -18,6 +19,25 @@ export interface CallContext {
   readonly tokens: TokenRegistry;
   /** False once shutdown has begun: new calls are refused with UNAVAILABLE. */
   accepting(): boolean;
+  /**
+   * False while health found the database not answering at all
+   * (src/health-monitor.ts): calls are refused with UNAVAILABLE at once
+   * instead of each waiting out its own database timeout.
+   */
+  databaseAnswering(): boolean;
+  /** Each tenant's bound on unary calls in progress. */
+  readonly admission: TenantAdmission;
+}
+
+/**
+ * Throws when a call must not start: the server is stopping, the call's
+ * deadline has passed (its client gave up: the work would only take a turn
+ * from live calls), or the database is not answering.
+ */
+export function throwIfNotStartable(ctx: CallContext, method: RpcName, deadline: Deadline): void {
+  if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
+  if ((deadline instanceof Date ? deadline.getTime() : deadline) <= Date.now()) throw new DeadlinePassedError(method);
+  if (!ctx.databaseAnswering()) throw new UnavailableError('the database is not answering (health is NOT_SERVING); retry shortly or on another replica');
 }
 
 function firstString(metadata: Metadata, key: string): string | undefined {
@@ -39,10 +59,15 @@ export function unary<Req, Res>(ctx: CallContext, method: RpcName, fn: (req: Req
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const run = async (): Promise<Res> => {
-      if (!ctx.accepting()) throw new UnavailableError('Herald is shutting down; retry on another instance');
+      throwIfNotStartable(ctx, method, call.getDeadline());
       const caller = authenticate(ctx, call.metadata, method);
       throwIfRefused(call.request);
-      return fn(call.request, caller, call);
+      const leave = ctx.admission.enter(caller.tenant);
+      try {
+        return await fn(call.request, caller, call);
+      } finally {
+        leave();
+      }
     };
     run().then(
       (response) => {

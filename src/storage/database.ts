@@ -6,10 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DatabaseConfig } from '../config.js';
 import type { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
-import { isSqliteBusy } from './errors.js';
+import { isSqliteBusy, storageFault } from './errors.js';
 import { GroupCommit, type GroupMember } from './group-commit.js';
 import { PostgresListener } from './postgres-listener.js';
 import { PendingInserts } from './pending-inserts.js';
+import { boundedPool, DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from './postgres-pool.js';
 import { PREFERENCES_CHANNEL } from './preferences-repository.js';
 import { Repositories, type Dialect, type GroupRepositories, type PrismaTx, type ReadRepositories } from './repositories.js';
 import { SecretBox } from './secret-box.js';
@@ -22,7 +23,18 @@ export interface StoreOptions {
   readonly poolSize?: number;
   /** Encrypts secrets at rest (default: none, they are stored in plain text). */
   readonly secrets?: SecretBox;
+  /** Bounds on every wait for the database (default DEFAULT_DATABASE_TIMEOUTS). */
+  readonly timeouts?: DatabaseTimeouts;
+  /** SQLite: the most bytes the file may grow to (`PRAGMA max_page_count`); past it writes fail with SQLITE_FULL. Default: no cap. */
+  readonly sqliteMaxBytes?: number | null;
 }
+
+/**
+ * Told the outcome of every write transaction (`write`, and each group of
+ * `writeGrouped`): null when it committed, else its error. Health counts
+ * storage faults in a row from it (src/health-monitor.ts).
+ */
+export type WriteObserver = (error: unknown) => void;
 
 /** Splits Prisma's `?schema=` parameter off a PostgreSQL URL: the pg driver does not know it. */
 export function postgresConnection(url: string): { connectionString: string; schema: string | undefined } {
@@ -52,18 +64,18 @@ class Mutex {
  * attempt was rolled back whole, so running it again is what the caller's
  * own retry would do.
  */
-async function retryWhileBusy<T>(transaction: () => Promise<T>): Promise<T> {
-  for (let waitedMs = 0, pauseMs = 5; ; pauseMs = Math.min(pauseMs * 2, 200)) {
+async function retryWhileBusy<T>(transaction: () => Promise<T>, boundMs: number): Promise<T> {
+  // Wall time, not the pauses: each try may itself have waited busy_timeout.
+  const startedAt = performance.now();
+  for (let pauseMs = 5; ; pauseMs = Math.min(pauseMs * 2, 200)) {
     try {
       return await transaction();
     } catch (err) {
-      if (!isSqliteBusy(err) || waitedMs >= BUSY_RETRY_MS) throw err;
+      if (!isSqliteBusy(err) || performance.now() - startedAt + pauseMs >= boundMs) throw err;
       await sleep(pauseMs);
-      waitedMs += pauseMs;
     }
   }
 }
-const BUSY_RETRY_MS = 2_000;
 
 /** Creates per group-commit transaction at most (see Store.writeGrouped). */
 const GROUP_MAX_MEMBERS = 64;
@@ -86,12 +98,15 @@ export class Store {
   private preferencesListener: PostgresListener | null = null;
   private readonly sqliteLock = new Mutex();
   private readonly groups: GroupCommit<GroupRepositories>;
+  private writeObserver: WriteObserver | null = null;
 
   private constructor(
     private readonly prisma: PrismaClient,
     readonly dialect: Dialect,
     private readonly connectionString: string | null,
     private readonly secrets: SecretBox,
+    /** How long SQLite transactions are run again while SQLITE_BUSY, ms. */
+    private readonly busyBoundMs: number,
   ) {
     // SQLite has one writer: a second group would only wait for the mutex.
     this.groups = new GroupCommit((members) => this.runGroup(members), { maxMembers: GROUP_MAX_MEMBERS, maxGroups: dialect === 'sqlite' ? 1 : GROUP_MAX_CONCURRENT_POSTGRES });
@@ -99,8 +114,9 @@ export class Store {
 
   static async open(config: DatabaseConfig, options: StoreOptions = {}): Promise<Store> {
     // Waiting for a connection (PostgreSQL) or the adapter's transaction
-    // mutex (SQLite) counts toward maxWait: allow for bursts.
-    const transactionOptions = { maxWait: 30_000, timeout: 30_000 };
+    // mutex (SQLite) counts toward maxWait.
+    const timeouts = options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
+    const transactionOptions = { maxWait: timeouts.acquireTimeoutMs, timeout: timeouts.transactionTimeoutMs };
     // 'minimal' stops Prisma from capturing a stack for every query (about 7 %
     // of CPU under load); errors keep their codes, and their messages reach
     // only the log (src/grpc/status.ts answers INTERNAL with a reference).
@@ -110,7 +126,7 @@ export class Store {
     if (config.provider === 'postgresql') {
       const { connectionString, schema } = postgresConnection(config.url);
       const { PrismaPg } = await import('@prisma/adapter-pg');
-      const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? 10 }, schema === undefined ? undefined : { schema });
+      const adapter = new PrismaPg(boundedPool(connectionString, options.poolSize ?? 10, timeouts), { disposeExternalPool: true, ...(schema === undefined ? {} : { schema }) });
       const { PrismaClient: PostgresPrismaClient } = await import('../generated/prisma/postgresql/client.js');
       // The two generated clients differ only in their provider; their query
       // API is the same, so one type serves the repositories.
@@ -121,7 +137,7 @@ export class Store {
         await prisma.$disconnect();
         throw err;
       }
-      return new Store(prisma, 'postgresql', connectionString, options.secrets ?? new SecretBox());
+      return new Store(prisma, 'postgresql', connectionString, options.secrets ?? new SecretBox(), timeouts.statementTimeoutMs);
     }
     prepareSqliteFile(config.filePath);
     const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
@@ -132,15 +148,26 @@ export class Store {
     // the service; busy_timeout makes them wait instead of failing at once.
     await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
     await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.sqliteSynchronous ?? 'FULL'}`);
-    await prisma.$queryRawUnsafe('PRAGMA busy_timeout = 5000');
+    await prisma.$queryRawUnsafe(`PRAGMA busy_timeout = ${Math.round(timeouts.statementTimeoutMs)}`);
     await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
-    return new Store(prisma, 'sqlite', null, options.secrets ?? new SecretBox());
+    if (options.sqliteMaxBytes != null) {
+      const [{ page_size: pageSize }] = await prisma.$queryRawUnsafe<[{ page_size: bigint }]>('PRAGMA page_size');
+      await prisma.$queryRawUnsafe(`PRAGMA max_page_count = ${Math.floor(options.sqliteMaxBytes / Number(pageSize))}`);
+    }
+    return new Store(prisma, 'sqlite', null, options.secrets ?? new SecretBox(), timeouts.statementTimeoutMs);
   }
 
   /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
   write<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
     const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect, this.secrets)));
-    return this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction)) : transaction();
+    const written = this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction, this.busyBoundMs)) : transaction();
+    written.then(() => this.writeObserver?.(null), (err: unknown) => this.writeObserver?.(err));
+    return written;
+  }
+
+  /** Sets the one {@link WriteObserver} (health); null removes it. */
+  observeWrites(observer: WriteObserver | null): void {
+    this.writeObserver = observer;
   }
 
   /**
@@ -185,13 +212,15 @@ export class Store {
       });
     let results: unknown[];
     try {
-      results = await (this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction)) : transaction());
+      results = await (this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction, this.busyBoundMs)) : transaction());
     } catch (err) {
       // A failed COMMIT may have committed on PostgreSQL (the answer was
-      // lost), and a database still busy after the retries would be busy for
-      // each member too: those answer every member as `write` would answer
-      // one. Otherwise a member's work failed and nothing was committed.
-      if (members.length === 1 || committing || isSqliteBusy(err)) {
+      // lost), and a storage fault (a database busy after the retries, not
+      // answering, full) would fail each member too, one transaction
+      // timeout after another: those answer every member as `write` would
+      // answer one. Otherwise a member's work failed and nothing was committed.
+      if (members.length === 1 || committing || storageFault(err) !== null) {
+        this.writeObserver?.(err);
         for (const m of members) m.reject(err);
         return;
       }
@@ -200,6 +229,7 @@ export class Store {
       }
       return;
     }
+    this.writeObserver?.(null);
     members.forEach((m, i) => m.resolve(results[i]));
   }
 

@@ -356,9 +356,13 @@ function postgresDatabaseName(url: string): string {
   return `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ''}${parsed.pathname}`;
 }
 
+/** How long opening the migrations' connection may take, ms. */
+const MIGRATION_CONNECT_TIMEOUT_MS = 10_000;
+
 async function applyPostgres(url: string, migrationsDir: string, log?: MigrationLogger): Promise<string[]> {
   const { default: pgDriver } = await import('pg');
-  const client = new pgDriver.Client({ connectionString: url });
+  // A server that accepts TCP and never answers must not hold start-up forever (main.ts has checked it answers, moments ago).
+  const client = new pgDriver.Client({ connectionString: url, connectionTimeoutMillis: MIGRATION_CONNECT_TIMEOUT_MS });
   await client.connect();
   try {
     // Prisma URLs name the schema as `?schema=`; pg ignores the parameter.

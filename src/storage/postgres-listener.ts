@@ -9,6 +9,9 @@ import type pg from 'pg';
 import type { Logger } from '../logger.js';
 import { ENQUEUED_CHANNEL } from './delivery-repository.js';
 
+/** How long opening the LISTEN connection may take, ms (the listener is in the background: polling covers it). */
+const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
+
 export class PostgresListener {
   private client: pg.Client | null = null;
   private stopped = false;
@@ -30,7 +33,8 @@ export class PostgresListener {
 
   private async connect(): Promise<void> {
     const { default: pgDriver } = await import('pg');
-    const client = new pgDriver.Client({ connectionString: this.connectionString });
+    // Bounded, so that a reconnect to a server that accepts TCP and never answers is tried again rather than waited on forever.
+    const client = new pgDriver.Client({ connectionString: this.connectionString, connectionTimeoutMillis: LISTEN_CONNECT_TIMEOUT_MS, keepAlive: true });
     client.on('notification', (msg) => {
       if (msg.channel === this.channel) this.onNotification(msg.payload ?? '');
     });

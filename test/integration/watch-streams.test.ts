@@ -42,7 +42,8 @@ function healthCheck(address: string, deadlineMs: number): Promise<string> {
 
 test(`${ATTEMPTED} WatchDeliveries streams: ${CAP} are served, the rest get RESOURCE_EXHAUSTED, and the server stays healthy and small`, async (t) => {
   const dir = tempDir(t);
-  const herald = await spawnHerald(t, { dir });
+  // One tenant opens them all: its own cap (HERALD_WATCH_MAX_STREAMS_PER_TENANT, test/faults/tenants.test.ts) is raised to the process's.
+  const herald = await spawnHerald(t, { dir, env: { HERALD_WATCH_MAX_STREAMS_PER_TENANT: String(CAP) } });
   const pid = herald.proc.pid!;
   const receiver = await startReceiver();
   t.after(() => receiver.close());
