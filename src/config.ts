@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { combineTokenSources, parseTokenEntries, TokenEntryError, type ApiToken } from './auth/tokens.js';
-import { parseCidr } from './delivery/target-guard.js';
+import { parseCidr } from './domain/cidr.js';
 import { DEFAULT_DIGEST_MAX_ITEMS } from './domain/payload.js';
 import { clashesWithHeraldHeaders } from './domain/validation.js';
 
