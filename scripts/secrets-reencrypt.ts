@@ -14,7 +14,7 @@ try {
   const config = loadConfig();
   if (config.secretKeys === null) throw new ConfigError('HERALD_SECRET_KEY', 'is not set: there is no key to encrypt with');
   const box = new SecretBox(config.secretKeys.current, config.secretKeys.previous);
-  const store = await Store.open(config.database, { poolSize: 2, sqliteSynchronous: config.sqliteSynchronous, secrets: box });
+  const store = await Store.open(config.database, { ...config.store, poolSize: 2, secrets: box });
   try {
     const result = await reencryptSecrets(store);
     console.log(`re-encrypted the secrets of ${result.rewritten} agent(s) under key id ${box.currentKeyId}; ${result.scanned} agent(s) in the database`);

@@ -5,7 +5,7 @@
  */
 import { combineTokenSources, TokenRegistry } from './auth/tokens.js';
 import { readApiTokensFile, type Config } from './config.js';
-import { ConsoleServer } from './console/server.js';
+import { ConsoleServer, type ConsoleServices } from './console/server.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
@@ -40,12 +40,19 @@ export interface AppOptions {
   readonly lookup?: LookupFunction;
 }
 
-/** What App.start adds for operators: the metrics endpoint, the retention sweeper, the event subscribers. */
-interface Operations {
+/** The listeners App.start opens: each null when this process has none. */
+interface Listeners {
+  readonly server: GrpcServer | null;
+  /** The bound gRPC port. */
+  readonly port: number | null;
   readonly metricsServer: MetricsServer | null;
+  readonly consoleServer: ConsoleServer | null;
+}
+
+/** What App.start adds for operators: the metrics endpoint, the console, the retention sweeper, the event subscribers. */
+interface Operations extends Pick<Listeners, 'metricsServer' | 'consoleServer'> {
   readonly retention: RetentionSweeper | null;
   readonly unsubscribe: ReadonlyArray<() => void>;
-  readonly consoleServer: ConsoleServer | null;
 }
 
 export class App {
@@ -70,12 +77,12 @@ export class App {
     return this.ops.metricsServer?.port ?? null;
   }
 
-  /** The retention sweeper, in processes with a worker and HERALD_RETENTION_DAYS > 0. */
   /** The bound port of the operator console, or null when HERALD_CONSOLE_ADDRESS is not set. */
   get consolePort(): number | null {
     return this.ops.consoleServer?.port ?? null;
   }
 
+  /** The retention sweeper, in processes with a worker and HERALD_RETENTION_DAYS > 0. */
   get retention(): RetentionSweeper | null {
     return this.ops.retention;
   }
@@ -86,73 +93,31 @@ export class App {
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const secrets = new SecretBox(config.secretKeys?.current ?? null, config.secretKeys?.previous ?? null);
-    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous, secrets });
+    const store = await Store.open(config.database, { ...config.store, secrets });
     const events = new DeliveryEvents();
     const decisions = new NotificationEvents();
     const unsubscribe = [logEvents(log, events, decisions)];
-    const metrics = config.metricsAddress === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
+    const metrics = config.metrics === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
     if (metrics !== null) unsubscribe.push(metrics.observe(events, decisions));
     const userAgent = `Herald-Webhook/${VERSION}`;
     // Built from this start's configuration: turning an allowance off and restarting
     // applies to URLs stored while it was on.
-    const guard = new TargetGuard({
-      allowHttp: config.allowHttpTargets,
-      allowPrivate: config.allowPrivateTargets,
-      allowedCidrs: config.allowedTargetCidrs,
-      ...(options.lookup ? { lookup: options.lookup } : {}),
-    });
+    const guard = new TargetGuard({ ...config.targetGuard, ...(options.lookup ? { lookup: options.lookup } : {}) });
     const sender = new WebhookSender({ userAgent, guard, log });
-    const dispatcher = new Dispatcher(store, sender, events, log, {
-      retryPolicy: { baseDelayMs: config.webhookRetryDelayMs, maxDelayMs: config.retryMaxDelayMs, minDelayMs: config.delivery.retryMinDelayMs, maxRetries: config.webhookMaxRetries, jitter: 0.2 },
-      disableAfterFailures: config.delivery.disableAfterFailures,
-      defaultTimeoutMs: config.webhookTimeoutMs,
-      signatureHeader: config.signatureHeader,
-      userAgent,
-      leaseMs: config.leaseMs,
-      clock,
-      random,
-    });
-    const worker = config.workerEnabled
-      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, agentMaxInFlight: config.delivery.agentMaxInFlight, leaseMs: config.leaseMs, pollMs: config.pollMs, clock })
-      : null;
-    const tokens = new TokenRegistry(
-      [...config.apiTokens, ...(config.apiTokensFile?.tokens ?? [])],
-      config.apiTokens.length > 0 || config.apiTokensFile !== null,
-    );
-    let server: GrpcServer | null = null;
-    let port: number | null = null;
-    let metricsServer: MetricsServer | null = null;
-    let consoleServer: ConsoleServer | null = null;
+    const dispatcher = new Dispatcher(store, sender, events, log, { ...config.dispatcher, userAgent, clock, random });
+    const worker = config.worker === null ? null : new DeliveryWorker(store, dispatcher, events, log, { ...config.worker, clock });
+    const tokens = new TokenRegistry(config.auth.tokens, config.auth.required);
     // One set of services for the gRPC API and the console: one code path for every decision and delivery.
     const services = {
-      preferences: new PreferencesService(store, events, {
-        targets: guard,
-        signatureHeader: config.signatureHeader,
-        defaultWebhookSecret: config.defaultWebhookSecret,
-        secretGraceSeconds: config.secretGraceSeconds,
-        clock,
-      }),
-      notifications: new NotificationService(store, events, clock, decisions, { digestMaxItems: config.digestMaxItems }),
-      deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
+      preferences: new PreferencesService(store, events, { ...config.preferences, targets: guard, clock }),
+      notifications: new NotificationService(store, events, clock, decisions, config.notifications),
+      deliveries: new DeliveryService(store, dispatcher, events, { ...config.deliveries, clock }),
+      overview: new OverviewService(store, clock),
     };
+    let listeners: Listeners;
     try {
-      if (config.role !== 'worker') {
-        server = new GrpcServer(
-          services,
-          log,
-          tokens,
-          config.delivery.watchMaxStreams,
-          metrics,
-        );
-      }
-      if (metrics !== null && config.metricsAddress !== null) metricsServer = await MetricsServer.listen(config.metricsAddress, metrics, log);
-      if (server !== null) port = await server.listen(config.grpcAddress, config.tls);
-      if (config.console !== null) {
-        consoleServer = await ConsoleServer.listen(config.console, config.tls, { ...services, overview: new OverviewService(store, clock) }, tokens, log, clock);
-      }
+      listeners = await App.listen(config, log, clock, services, tokens, metrics);
     } catch (err) {
-      await server?.stop(0);
-      await metricsServer?.close();
       sender.close();
       await store.close();
       throw err;
@@ -164,26 +129,47 @@ export class App {
       await store.listenForPreferenceChanges(log, (tenantId, agentId) => dispatcher.targetChanged(tenantId, agentId), () => dispatcher.targetsMissed());
       worker.start();
     }
-    if (worker === null && config.database.provider === 'sqlite') {
+    App.logStart(config, log, secrets.currentKeyId);
+    const { server } = listeners;
+    const health = server === null || config.health === null ? null : new HealthMonitor(() => store.ping(), (ok) => server.setServing(ok), log, config.health.intervalMs);
+    health?.start();
+    const retention = config.retention === null ? null : new RetentionSweeper(store, log, { ...config.retention, clock });
+    retention?.start();
+    return new App(config, log, store, sender, server, worker, listeners.port, tokens, health, { ...listeners, retention, unsubscribe });
+  }
+
+  /** Opens the listeners this process has (gRPC, metrics, console); on a failure closes those already open and throws. */
+  private static async listen(config: Config, log: Logger, clock: () => Date, services: ConsoleServices, tokens: TokenRegistry, metrics: Metrics | null): Promise<Listeners> {
+    let server: GrpcServer | null = null;
+    let metricsServer: MetricsServer | null = null;
+    try {
+      server = config.grpc === null ? null : new GrpcServer(services, log, tokens, config.grpc.maxWatchStreams, metrics);
+      if (metrics !== null && config.metrics !== null) metricsServer = await MetricsServer.listen(config.metrics.address, metrics, log);
+      const port = server === null || config.grpc === null ? null : await server.listen(config.grpc.address, config.grpc.tls);
+      const consoleServer = config.console === null ? null : await ConsoleServer.listen(config.console, config.console.tls, services, tokens, log, clock);
+      return { server, port, metricsServer, consoleServer };
+    } catch (err) {
+      await server?.stop(0);
+      await metricsServer?.close();
+      throw err;
+    }
+  }
+
+  /** The start-up lines operators need: what runs, and the settings that leave data or the API exposed. */
+  private static logStart(config: Config, log: Logger, secretKeyId: string | null): void {
+    if (config.worker === null && config.database.provider === 'sqlite') {
       log.warn('no delivery worker runs in this process and SQLite serves one process: accepted webhooks will wait until a process with a worker starts on this file');
     }
-    if (server !== null && config.apiTokens.length === 0 && config.apiTokensFile === null && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
-      log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and neither HERALD_API_TOKENS nor HERALD_API_TOKENS_FILE is set: anyone who can connect can read secrets and change preferences');
+    const grpc = config.grpc;
+    if (grpc !== null && !config.auth.required && grpc.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(grpc.address)) {
+      log.warn({ address: grpc.address }, 'the API is reachable beyond this host and neither HERALD_API_TOKENS nor HERALD_API_TOKENS_FILE is set: anyone who can connect can read secrets and change preferences');
     }
-    if (secrets.currentKeyId === null) {
+    if (secretKeyId === null) {
       log.warn('HERALD_SECRET_KEY is not set: webhook secrets and webhook_headers values are stored in the database in plain text');
     } else {
-      log.info({ keyId: secrets.currentKeyId, previousKey: config.secretKeys?.previous != null }, 'secrets at rest are encrypted');
+      log.info({ keyId: secretKeyId, previousKey: config.secretKeys?.previous != null }, 'secrets at rest are encrypted');
     }
-    log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
-    const health = server === null ? null : new HealthMonitor(() => store.ping(), (ok) => server?.setServing(ok), log, config.healthCheckMs);
-    health?.start();
-    const retention =
-      worker !== null && config.retentionDays > 0
-        ? new RetentionSweeper(store, log, { retentionDays: config.retentionDays, sweepMs: config.retentionSweepMs, clock })
-        : null;
-    retention?.start();
-    return new App(config, log, store, sender, server, worker, port, tokens, health, { metricsServer, retention, unsubscribe, consoleServer });
+    log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: config.worker !== null, database: config.database.provider }, 'Herald started');
   }
 
   /**
@@ -193,14 +179,14 @@ export class App {
    * Returns whether the tokens were replaced.
    */
   reloadApiTokens(): boolean {
-    const file = this.config.apiTokensFile;
+    const file = this.config.auth.file;
     if (file === null) {
       this.log.info('SIGHUP: HERALD_API_TOKENS_FILE is not set; nothing to reload');
       return false;
     }
     try {
       const fromFile = readApiTokensFile(file.path);
-      this.tokens.replace(combineTokenSources(this.config.apiTokens, fromFile));
+      this.tokens.replace(combineTokenSources(this.config.auth.fromEnv, fromFile));
       this.log.info({ file: file.path, tokens: this.tokens.size }, 'API tokens reloaded');
       return true;
     } catch (err) {

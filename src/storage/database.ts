@@ -110,7 +110,7 @@ export class Store {
     if (config.provider === 'postgresql') {
       const { connectionString, schema } = postgresConnection(config.url);
       const { PrismaPg } = await import('@prisma/adapter-pg');
-      const adapter = new PrismaPg({ connectionString, max: options.poolSize ?? 10 }, schema === undefined ? undefined : { schema });
+      const adapter = new PrismaPg({ connectionString, max: options.poolSize }, schema === undefined ? undefined : { schema });
       const { PrismaClient: PostgresPrismaClient } = await import('../generated/prisma/postgresql/client.js');
       // The two generated clients differ only in their provider; their query
       // API is the same, so one type serves the repositories.
