@@ -14,9 +14,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 
 import { checkLength, quote, REQUEST_STRING_LIMITS } from '../../src/domain/validation.js';
-import { loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
+import { heraldServiceNames, loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
 import { mapEntry, reflectDefinition, RequestGuard } from '../../src/grpc/request-guard.js';
-import { SERVICE_NAMES } from '../../src/grpc/server.js';
 
 /** The limits README's "Limits" table states, keyed as REQUEST_STRING_LIMITS is. */
 function readmeLimits(): Record<string, number> {
@@ -60,7 +59,7 @@ test('every string field of every request has a limit, and every limit a field',
       else if (field.type === 'string') used.add(field.name);
     }
   };
-  for (const name of SERVICE_NAMES) {
+  for (const name of heraldServiceNames(definition)) {
     for (const method of root.lookupService(name).methodsArray) {
       assert.doesNotThrow(() => guard.forMethod(`/${name}/${method.name}`));
       method.resolve();
