@@ -56,15 +56,3 @@ test('every default in VARIABLES passes its own parser', () => {
   const explicit = Object.fromEntries(Object.entries(VARIABLES).flatMap(([name, v]) => (v.default === null ? [] : [[name, v.default]])));
   assert.deepEqual(loadConfig(explicit, '/srv'), loadConfig({}, '/srv'), 'setting every variable to its default changes nothing');
 });
-
-test('src/config.ts names no variable outside VARIABLES', () => {
-  const source = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
-  // Names in code (string literals and env.NAME), not in comments.
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-  const named = new Set<string>();
-  for (const m of code.matchAll(/'([A-Z][A-Z0-9_]+)'|env\.([A-Z][A-Z0-9_]+)/g)) {
-    const name = m[1] ?? m[2] ?? '';
-    if (name.match(VARIABLE)?.[0] === name) named.add(name);
-  }
-  assert.deepEqual([...named].filter((n) => !(n in VARIABLES)).sort(), []);
-});
