@@ -5,12 +5,13 @@
  */
 import { combineTokenSources, TokenRegistry } from './auth/tokens.js';
 import { readApiTokensFile, type Config } from './config.js';
-import { ConsoleServer, type ConsoleServices } from './console/server.js';
+import type { ConsoleServices } from './console/routes.js';
+import { ConsoleServer } from './console/server.js';
 import { Dispatcher } from './delivery/dispatcher.js';
-import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
 import { TargetGuard, type LookupFunction } from './delivery/target-guard.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { ChangeFeed } from './events/change-feed.js';
 import { logEvents } from './event-log.js';
 import { GrpcServer } from './grpc/server.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -18,7 +19,6 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { MetricsServer } from './metrics/server.js';
 import { DeliveryService } from './services/delivery-service.js';
-import { NotificationEvents } from './services/notification-events.js';
 import { NotificationService } from './services/notification-service.js';
 import { OverviewService } from './services/overview-service.js';
 import { PreferencesService } from './services/preferences-service.js';
@@ -93,25 +93,24 @@ export class App {
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const secrets = new SecretBox(config.secretKeys?.current ?? null, config.secretKeys?.previous ?? null);
-    const store = await Store.open(config.database, { ...config.store, secrets });
-    const events = new DeliveryEvents();
-    const decisions = new NotificationEvents();
-    const unsubscribe = [logEvents(log, events, decisions)];
+    const feed = new ChangeFeed((err, kind) => log.error({ err, kind }, 'a change-feed listener failed'));
+    const store = await Store.open(config.database, { ...config.store, secrets, feed });
+    const unsubscribe = [logEvents(log, feed)];
     const metrics = config.metrics === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
-    if (metrics !== null) unsubscribe.push(metrics.observe(events, decisions));
+    if (metrics !== null) unsubscribe.push(metrics.observe(feed));
     const userAgent = `Herald-Webhook/${VERSION}`;
     // Built from this start's configuration: turning an allowance off and restarting
     // applies to URLs stored while it was on.
     const guard = new TargetGuard({ ...config.targetGuard, ...(options.lookup ? { lookup: options.lookup } : {}) });
     const sender = new WebhookSender({ userAgent, guard, log });
-    const dispatcher = new Dispatcher(store, sender, events, log, { ...config.dispatcher, userAgent, clock, random });
-    const worker = config.worker === null ? null : new DeliveryWorker(store, dispatcher, events, log, { ...config.worker, clock });
+    const dispatcher = new Dispatcher(store, sender, feed, log, { ...config.dispatcher, userAgent, clock, random });
+    const worker = config.worker === null ? null : new DeliveryWorker(store, dispatcher, feed, log, { ...config.worker, clock });
     const tokens = new TokenRegistry(config.auth.tokens, config.auth.required);
     // One set of services for the gRPC API and the console: one code path for every decision and delivery.
     const services = {
-      preferences: new PreferencesService(store, events, { ...config.preferences, targets: guard, clock }),
-      notifications: new NotificationService(store, events, clock, decisions, config.notifications),
-      deliveries: new DeliveryService(store, dispatcher, events, { ...config.deliveries, clock }),
+      preferences: new PreferencesService(store, { ...config.preferences, targets: guard, clock }),
+      notifications: new NotificationService(store, clock, config.notifications),
+      deliveries: new DeliveryService(store, dispatcher, feed, { ...config.deliveries, clock }),
       overview: new OverviewService(store, clock),
     };
     let listeners: Listeners;
@@ -123,10 +122,8 @@ export class App {
       throw err;
     }
     if (worker !== null) {
-      // Deliveries enqueued by other replicas wake this worker at once.
-      await store.listenForEnqueued(log, () => worker.nudge());
-      // Webhook targets changed by other replicas leave this dispatcher's cache.
-      await store.listenForPreferenceChanges(log, (tenantId, agentId) => dispatcher.targetChanged(tenantId, agentId), () => dispatcher.targetsMissed());
+      // Deliveries enqueued and targets changed by other replicas reach the worker and the dispatcher's cache.
+      await store.listen(log);
       worker.start();
     }
     App.logStart(config, log, secrets.currentKeyId);
