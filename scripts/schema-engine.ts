@@ -11,6 +11,12 @@
  *
  * Other flags: --schema <file>, --migrations <dir>. PostgreSQL needs a live
  * server (flag or SHADOW_DATABASE_URL); see {@link DiffOptions.shadowDatabaseUrl}.
+ *
+ * REMOVE WHEN: Prisma diffs without its native schema engine (Prisma 7.10's
+ * `prisma migrate diff` and `migrate dev` run that binary): they then replace
+ * this script, with the adapter patches below (multi-statement scripts on
+ * better-sqlite3, PostgreSQL's `"char"` columns). test/unit/prisma-engine-canary.test.ts
+ * has a canary that fails once `migrate diff` no longer runs the native engine.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -65,6 +71,11 @@ let engineReady: Promise<typeof glue> | undefined;
  * `import * as wasm from './schema_engine_bg.wasm'`, which Node 20 refuses, so
  * this does by hand what that entry does: compile the .wasm with the bindgen
  * glue module as its import object, hand the instance to the glue, start it.
+ *
+ * REMOVE WHEN: the oldest Node that package.json's `engines` admits imports the
+ * package's entry (Node 20 fails with ERR_UNKNOWN_FILE_EXTENSION), or the
+ * package ships an entry Node loads; then `import('@prisma/schema-engine-wasm')`.
+ * test/unit/prisma-engine-canary.test.ts has a canary, run on that Node.
  */
 export function loadSchemaEngine(): Promise<typeof glue> {
   engineReady ??= (async () => {

@@ -6,6 +6,7 @@
  * was restarted with the new key, then drop HERALD_SECRET_KEY_PREVIOUS.
  */
 import { ConfigError, loadConfig } from '../src/config.js';
+import { ChangeFeed } from '../src/events/change-feed.js';
 import { Store } from '../src/storage/database.js';
 import { SecretBox } from '../src/storage/secret-box.js';
 import { reencryptSecrets } from '../src/storage/secret-reencrypt.js';
@@ -14,7 +15,8 @@ try {
   const config = loadConfig();
   if (config.secretKeys === null) throw new ConfigError('HERALD_SECRET_KEY', 'is not set: there is no key to encrypt with');
   const box = new SecretBox(config.secretKeys.current, config.secretKeys.previous);
-  const store = await Store.open(config.database, { poolSize: 2, sqliteSynchronous: config.sqliteSynchronous, secrets: box });
+  // A feed nobody listens to: the service's own processes hear of rewritten secrets through their targets' read-since-claim rule.
+  const store = await Store.open(config.database, { ...config.store, poolSize: 2, secrets: box, feed: new ChangeFeed() });
   try {
     const result = await reencryptSecrets(store);
     console.log(`re-encrypted the secrets of ${result.rewritten} agent(s) under key id ${box.currentKeyId}; ${result.scanned} agent(s) in the database`);

@@ -5,12 +5,13 @@
  */
 import { combineTokenSources, TokenRegistry } from './auth/tokens.js';
 import { readApiTokensFile, type Config } from './config.js';
+import type { ConsoleServices } from './console/routes.js';
 import { ConsoleServer } from './console/server.js';
 import { Dispatcher } from './delivery/dispatcher.js';
-import { DeliveryEvents } from './delivery/events.js';
 import { WebhookSender } from './delivery/sender.js';
 import { TargetGuard, type LookupFunction } from './delivery/target-guard.js';
 import { DeliveryWorker } from './delivery/worker.js';
+import { ChangeFeed } from './events/change-feed.js';
 import { logEvents } from './event-log.js';
 import { GrpcServer } from './grpc/server.js';
 import { HealthMonitor } from './health-monitor.js';
@@ -18,7 +19,6 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { MetricsServer } from './metrics/server.js';
 import { DeliveryService } from './services/delivery-service.js';
-import { NotificationEvents } from './services/notification-events.js';
 import { NotificationService } from './services/notification-service.js';
 import { OverviewService } from './services/overview-service.js';
 import { PreferencesService } from './services/preferences-service.js';
@@ -41,12 +41,19 @@ export interface AppOptions {
   readonly lookup?: LookupFunction;
 }
 
-/** What App.start adds for operators: the metrics endpoint, the retention sweeper, the event subscribers. */
-interface Operations {
+/** The listeners App.start opens: each null when this process has none. */
+interface Listeners {
+  readonly server: GrpcServer | null;
+  /** The bound gRPC port. */
+  readonly port: number | null;
   readonly metricsServer: MetricsServer | null;
+  readonly consoleServer: ConsoleServer | null;
+}
+
+/** What App.start adds for operators: the metrics endpoint, the console, the retention sweeper, the event subscribers. */
+interface Operations extends Pick<Listeners, 'metricsServer' | 'consoleServer'> {
   readonly retention: RetentionSweeper | null;
   readonly unsubscribe: ReadonlyArray<() => void>;
-  readonly consoleServer: ConsoleServer | null;
 }
 
 export class App {
@@ -72,12 +79,12 @@ export class App {
     return this.ops.metricsServer?.port ?? null;
   }
 
-  /** The retention sweeper, in processes with a worker and HERALD_RETENTION_DAYS > 0. */
   /** The bound port of the operator console, or null when HERALD_CONSOLE_ADDRESS is not set. */
   get consolePort(): number | null {
     return this.ops.consoleServer?.port ?? null;
   }
 
+  /** The retention sweeper, in processes with a worker and HERALD_RETENTION_DAYS > 0. */
   get retention(): RetentionSweeper | null {
     return this.ops.retention;
   }
@@ -88,115 +95,107 @@ export class App {
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const secrets = new SecretBox(config.secretKeys?.current ?? null, config.secretKeys?.previous ?? null);
-    const faults = config.resilience;
-    const store = await Store.open(config.database, { poolSize: config.dbPoolSize, sqliteSynchronous: config.sqliteSynchronous, secrets, timeouts: faults, sqliteMaxBytes: faults.sqliteMaxBytes });
-    // Health (issue #19): the database's own check plus the outcome of every write; it gates the worker's claims and, while the database does not answer, the calls.
-    const probe = databaseProbe(config.database, { connectTimeoutMs: faults.connectTimeoutMs, sqliteMaxBytes: faults.sqliteMaxBytes });
+    const feed = new ChangeFeed((err, kind) => log.error({ err, kind }, 'a change-feed listener failed'));
+    const store = await Store.open(config.database, { ...config.store, secrets, feed });
+    // Health (issue #19): the database's own check plus the outcome of every
+    // write; it gates the worker's claims and, while the database does not
+    // answer, the calls. Its listener is set once the server exists.
+    const probe = databaseProbe(config.database, config.health);
     let onHealth = (_healthy: boolean): void => undefined;
-    const health = new HealthMonitor(probe, (ok) => onHealth(ok), log, { intervalMs: config.healthCheckMs, checkTimeoutMs: faults.healthCheckTimeoutMs, failedWrites: faults.healthFailedWrites });
+    const health = new HealthMonitor(probe, (ok) => onHealth(ok), log, config.health);
     store.observeWrites((err) => health.writeOutcome(err));
-    const events = new DeliveryEvents();
-    const decisions = new NotificationEvents();
-    const unsubscribe = [logEvents(log, events, decisions)];
-    const metrics = config.metricsAddress === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
-    if (metrics !== null) unsubscribe.push(metrics.observe(events, decisions));
+    const unsubscribe = [logEvents(log, feed)];
+    const metrics = config.metrics === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
+    if (metrics !== null) unsubscribe.push(metrics.observe(feed));
     const userAgent = `Herald-Webhook/${VERSION}`;
     // Built from this start's configuration: turning an allowance off and restarting
     // applies to URLs stored while it was on.
-    const guard = new TargetGuard({
-      allowHttp: config.allowHttpTargets,
-      allowPrivate: config.allowPrivateTargets,
-      allowedCidrs: config.allowedTargetCidrs,
-      ...(options.lookup ? { lookup: options.lookup } : {}),
-    });
+    const guard = new TargetGuard({ ...config.targetGuard, ...(options.lookup ? { lookup: options.lookup } : {}) });
     const sender = new WebhookSender({ userAgent, guard, log });
-    const dispatcher = new Dispatcher(store, sender, events, log, {
-      retryPolicy: { baseDelayMs: config.webhookRetryDelayMs, maxDelayMs: config.retryMaxDelayMs, minDelayMs: config.delivery.retryMinDelayMs, maxRetries: config.webhookMaxRetries, jitter: 0.2 },
-      disableAfterFailures: config.delivery.disableAfterFailures,
-      defaultTimeoutMs: config.webhookTimeoutMs,
-      signatureHeader: config.signatureHeader,
-      userAgent,
-      leaseMs: config.leaseMs,
-      clock,
-      random,
-    });
-    const worker = config.workerEnabled
-      ? new DeliveryWorker(store, dispatcher, events, log, { concurrency: config.workerConcurrency, agentMaxInFlight: config.delivery.agentMaxInFlight, leaseMs: config.leaseMs, pollMs: config.pollMs, clock, healthy: () => health.healthy })
-      : null;
-    const tokens = new TokenRegistry(
-      [...config.apiTokens, ...(config.apiTokensFile?.tokens ?? [])],
-      config.apiTokens.length > 0 || config.apiTokensFile !== null,
-    );
-    let server: GrpcServer | null = null;
-    let port: number | null = null;
-    let metricsServer: MetricsServer | null = null;
-    let consoleServer: ConsoleServer | null = null;
+    const dispatcher = new Dispatcher(store, sender, feed, log, { ...config.dispatcher, userAgent, clock, random });
+    const worker = config.worker === null ? null : new DeliveryWorker(store, dispatcher, feed, log, { ...config.worker, clock, healthy: () => health.healthy });
+    const tokens = new TokenRegistry(config.auth.tokens, config.auth.required);
     // One set of services for the gRPC API and the console: one code path for every decision and delivery.
     const services = {
-      preferences: new PreferencesService(store, events, {
-        targets: guard,
-        signatureHeader: config.signatureHeader,
-        defaultWebhookSecret: config.defaultWebhookSecret,
-        secretGraceSeconds: config.secretGraceSeconds,
-        clock,
-      }),
-      notifications: new NotificationService(store, events, clock, decisions, { digestMaxItems: config.digestMaxItems }),
-      deliveries: new DeliveryService(store, dispatcher, events, { leaseMs: config.leaseMs, clock }),
+      preferences: new PreferencesService(store, { ...config.preferences, targets: guard, clock }),
+      notifications: new NotificationService(store, clock, config.notifications),
+      deliveries: new DeliveryService(store, dispatcher, feed, { ...config.deliveries, clock }),
+      overview: new OverviewService(store, clock),
     };
+    let listeners: Listeners;
     try {
-      if (config.role !== 'worker') {
-        server = new GrpcServer(
-          services,
-          log,
-          tokens,
-          config.delivery.watchMaxStreams,
-          metrics,
-          { databaseAnswering: () => health.databaseAnswering, tenantMaxInFlight: faults.tenantMaxInFlight, watchMaxStreamsPerTenant: faults.watchMaxStreamsPerTenant },
-        );
-      }
-      if (metrics !== null && config.metricsAddress !== null) metricsServer = await MetricsServer.listen(config.metricsAddress, metrics, log);
-      if (server !== null) port = await server.listen(config.grpcAddress, config.tls);
-      if (config.console !== null) {
-        consoleServer = await ConsoleServer.listen(config.console, config.tls, { ...services, overview: new OverviewService(store, clock) }, tokens, log, clock);
-      }
+      listeners = await App.listen(config, log, clock, services, tokens, metrics, health);
     } catch (err) {
-      await server?.stop(0);
-      await metricsServer?.close();
       sender.close();
       await store.close();
       await probe.close();
       throw err;
     }
     if (worker !== null) {
-      // Deliveries enqueued by other replicas wake this worker at once.
-      await store.listenForEnqueued(log, () => worker.nudge());
-      // Webhook targets changed by other replicas leave this dispatcher's cache.
-      await store.listenForPreferenceChanges(log, (tenantId, agentId) => dispatcher.targetChanged(tenantId, agentId), () => dispatcher.targetsMissed());
+      // Deliveries enqueued and targets changed by other replicas reach the worker and the dispatcher's cache.
+      await store.listen(log);
       worker.start();
     }
-    if (worker === null && config.database.provider === 'sqlite') {
-      log.warn('no delivery worker runs in this process and SQLite serves one process: accepted webhooks will wait until a process with a worker starts on this file');
-    }
-    if (server !== null && config.apiTokens.length === 0 && config.apiTokensFile === null && config.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(config.grpcAddress)) {
-      log.warn({ address: config.grpcAddress }, 'the API is reachable beyond this host and neither HERALD_API_TOKENS nor HERALD_API_TOKENS_FILE is set: anyone who can connect can read secrets and change preferences');
-    }
-    if (secrets.currentKeyId === null) {
-      log.warn('HERALD_SECRET_KEY is not set: webhook secrets and webhook_headers values are stored in the database in plain text');
-    } else {
-      log.info({ keyId: secrets.currentKeyId, previousKey: config.secretKeys?.previous != null }, 'secrets at rest are encrypted');
-    }
-    log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: worker !== null, database: config.database.provider }, 'Herald started');
+    App.logStart(config, log, secrets.currentKeyId);
+    const { server } = listeners;
     onHealth = (ok) => {
       server?.setServing(ok);
       if (ok) worker?.wake();
     };
     health.start();
-    const retention =
-      worker !== null && config.retentionDays > 0
-        ? new RetentionSweeper(store, log, { retentionDays: config.retentionDays, sweepMs: config.retentionSweepMs, clock })
-        : null;
+    const retention = config.retention === null ? null : new RetentionSweeper(store, log, { ...config.retention, clock });
     retention?.start();
-    return new App(config, log, store, sender, server, worker, port, tokens, health, probe, { metricsServer, retention, unsubscribe, consoleServer });
+    return new App(config, log, store, sender, server, worker, listeners.port, tokens, health, probe, { ...listeners, retention, unsubscribe });
+  }
+
+  /** Opens the listeners this process has (gRPC, metrics, console); on a failure closes those already open and throws. */
+  private static async listen(
+    config: Config,
+    log: Logger,
+    clock: () => Date,
+    services: ConsoleServices,
+    tokens: TokenRegistry,
+    metrics: Metrics | null,
+    health: HealthMonitor,
+  ): Promise<Listeners> {
+    let server: GrpcServer | null = null;
+    let metricsServer: MetricsServer | null = null;
+    try {
+      const grpc = config.grpc;
+      server =
+        grpc === null
+          ? null
+          : new GrpcServer(services, log, tokens, grpc.maxWatchStreams, metrics, {
+              databaseAnswering: () => health.databaseAnswering,
+              tenantMaxInFlight: grpc.tenantMaxInFlight,
+              watchMaxStreamsPerTenant: grpc.maxWatchStreamsPerTenant,
+            });
+      if (metrics !== null && config.metrics !== null) metricsServer = await MetricsServer.listen(config.metrics.address, metrics, log);
+      const port = server === null || config.grpc === null ? null : await server.listen(config.grpc.address, config.grpc.tls);
+      const consoleServer = config.console === null ? null : await ConsoleServer.listen(config.console, config.console.tls, services, tokens, log, clock);
+      return { server, port, metricsServer, consoleServer };
+    } catch (err) {
+      await server?.stop(0);
+      await metricsServer?.close();
+      throw err;
+    }
+  }
+
+  /** The start-up lines operators need: what runs, and the settings that leave data or the API exposed. */
+  private static logStart(config: Config, log: Logger, secretKeyId: string | null): void {
+    if (config.worker === null && config.database.provider === 'sqlite') {
+      log.warn('no delivery worker runs in this process and SQLite serves one process: accepted webhooks will wait until a process with a worker starts on this file');
+    }
+    const grpc = config.grpc;
+    if (grpc !== null && !config.auth.required && grpc.tls?.clientCa == null && !/^(127\.|localhost:|\[::1\]:)/.test(grpc.address)) {
+      log.warn({ address: grpc.address }, 'the API is reachable beyond this host and neither HERALD_API_TOKENS nor HERALD_API_TOKENS_FILE is set: anyone who can connect can read secrets and change preferences');
+    }
+    if (secretKeyId === null) {
+      log.warn('HERALD_SECRET_KEY is not set: webhook secrets and webhook_headers values are stored in the database in plain text');
+    } else {
+      log.info({ keyId: secretKeyId, previousKey: config.secretKeys?.previous != null }, 'secrets at rest are encrypted');
+    }
+    log.info({ version: BUILD.version, revision: BUILD.revision, role: config.role, worker: config.worker !== null, database: config.database.provider }, 'Herald started');
   }
 
   /**
@@ -206,14 +205,14 @@ export class App {
    * Returns whether the tokens were replaced.
    */
   reloadApiTokens(): boolean {
-    const file = this.config.apiTokensFile;
+    const file = this.config.auth.file;
     if (file === null) {
       this.log.info('SIGHUP: HERALD_API_TOKENS_FILE is not set; nothing to reload');
       return false;
     }
     try {
       const fromFile = readApiTokensFile(file.path);
-      this.tokens.replace(combineTokenSources(this.config.apiTokens, fromFile));
+      this.tokens.replace(combineTokenSources(this.config.auth.fromEnv, fromFile));
       this.log.info({ file: file.path, tokens: this.tokens.size }, 'API tokens reloaded');
       return true;
     } catch (err) {

@@ -1,16 +1,15 @@
 /**
- * Log lines an operator acts on, written from the in-process events rather
- * than from inside the code that makes the changes: a delivery that ends
+ * Log lines an operator acts on, written from the change feed rather than
+ * from inside the code that makes the changes: a delivery that ends
  * FAILED and an agent's webhook that Herald turned off (warn), and at debug
  * one line per notification decision.
  */
-import type { DeliveryEvents } from './delivery/events.js';
+import type { ChangeFeed } from './events/change-feed.js';
 import type { Logger } from './logger.js';
-import type { NotificationEvents } from './services/notification-events.js';
 
-/** Subscribes the log to both buses; returns the unsubscribe. */
-export function logEvents(log: Logger, deliveries: DeliveryEvents, notifications: NotificationEvents): () => void {
-  const offChanged = deliveries.onChanged((change) => {
+/** Subscribes the log to the change feed; returns the unsubscribe. */
+export function logEvents(log: Logger, feed: ChangeFeed): () => void {
+  const offChanged = feed.on('deliveryChanged', ({ change }) => {
     const d = change.delivery;
     if (d.status !== 'FAILED') return;
     const fields = { deliveryId: d.id, tenantId: d.tenantId, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, attempts: d.attemptCount, lastStatusCode: d.lastStatusCode, lastError: d.lastError };
@@ -18,10 +17,10 @@ export function logEvents(log: Logger, deliveries: DeliveryEvents, notifications
     if (d.eventType !== 'test') log.warn(fields, 'delivery FAILED: the webhook will not be sent again unless retried with RetryDelivery');
     else log.info(fields, 'test webhook failed');
   });
-  const offDisabled = deliveries.onAgentDisabled((e) => {
+  const offDisabled = feed.on('agentDisabled', ({ disabled: e }) => {
     log.warn({ tenantId: e.tenantId, agentId: e.agentId, deliveryId: e.deliveryId, reason: e.reason, consecutiveFailures: e.consecutiveFailures }, "agent's webhook disabled; set enable_webhook again once the receiver is fixed");
   });
-  const offDecided = notifications.onDecided((n) => {
+  const offDecided = feed.on('decided', ({ notification: n }) => {
     log.debug(
       { notificationId: n.id, tenantId: n.tenantId, agentId: n.agentId, notificationType: n.notificationType, outcome: n.decision.outcome, reason: n.decision.reason, deliveryId: n.deliveryId },
       'notification decided',

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, type Config, type TlsConfig } from './config.js';
 import { BUILD, versionLabel } from './version.js';
 
 /** How long the probe waits for an answer: well under the image's HEALTHCHECK --timeout (5 s). */
@@ -41,7 +41,7 @@ export function probeTarget(address: string): string {
  * server's own certificate, which works when the client CA also signed it;
  * otherwise override the image's HEALTHCHECK.
  */
-function probeCredentials(tls: Config['tls']): grpc.ChannelCredentials {
+function probeCredentials(tls: TlsConfig | null): grpc.ChannelCredentials {
   if (tls === null) return grpc.credentials.createInsecure();
   const unchecked = { rejectUnauthorized: false, checkServerIdentity: () => undefined };
   if (tls.clientCa === null) return grpc.credentials.createSsl(null, null, null, unchecked);
@@ -81,14 +81,14 @@ async function main(): Promise<number> {
     process.stdout.write(`UNHEALTHY ${build}: configuration error: ${err.message}\n`);
     return 1;
   }
-  if (config.role === 'worker') {
+  if (config.grpc === null) {
     // A worker opens no port; the container running is all there is to check.
     process.stdout.write(`NO PORT ${build}: HERALD_ROLE=worker serves no gRPC, so there is no health service to ask\n`);
     return 0;
   }
-  const target = probeTarget(config.grpcAddress);
+  const target = probeTarget(config.grpc.address);
   try {
-    const status = await checkHealth(target, probeCredentials(config.tls));
+    const status = await checkHealth(target, probeCredentials(config.grpc.tls));
     process.stdout.write(`${status} ${build} at ${target}\n`);
     return status === 'SERVING' ? 0 : 1;
   } catch (err) {

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   try {
     // Held until the process stops or exits, however it exits: the operating system releases it.
     if (config.database.provider === 'sqlite') lock = await lockSqliteFile(config.database.filePath);
-    await waitForDatabase(config.database, config.resilience);
+    await waitForDatabase(config.database, config.startup);
     app = await App.start(config, log);
   } catch (err) {
     // The reason on stderr too, where an operator starting Herald by hand looks first.

@@ -7,10 +7,20 @@
 import type { RpcName } from '../auth/roles.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { PRIORITIES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES, type AgentPreferences, type Delivery, type Priority, type QuietHours } from '../domain/types.js';
-import type { PreferencesChange } from '../services/preferences-service.js';
+import type { DeliveryService } from '../services/delivery-service.js';
+import type { NotificationService } from '../services/notification-service.js';
+import type { OverviewService } from '../services/overview-service.js';
+import type { PreferencesChange, PreferencesService } from '../services/preferences-service.js';
 import type { Html } from './html.js';
 import { agentPage, agentsPage, deliveryPage, link, livePage, notificationPage, overviewPage, whyPage, type AgentRow, type PageContext } from './pages.js';
-import type { ConsoleServices } from './server.js';
+
+/** The services the console's routes call: the same as the gRPC API's, with the console's extra reads. */
+export interface ConsoleServices {
+  readonly preferences: PreferencesService;
+  readonly notifications: NotificationService;
+  readonly deliveries: DeliveryService;
+  readonly overview: OverviewService;
+}
 
 export type Reply = { readonly kind: 'page'; readonly html: Html; readonly status?: number } | { readonly kind: 'redirect'; readonly location: string };
 

@@ -22,23 +22,12 @@ import type { RpcName } from '../auth/roles.js';
 import type { ConsoleConfig, TlsConfig } from '../config.js';
 import { HeraldError, InvalidArgumentError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { DeliveryService } from '../services/delivery-service.js';
-import type { NotificationService } from '../services/notification-service.js';
-import type { OverviewService } from '../services/overview-service.js';
-import type { PreferencesService } from '../services/preferences-service.js';
 import { type Html } from './html.js';
 import { httpStatus } from './http-status.js';
-import { ROUTES, type Reply, type RouteContext } from './routes.js';
+import { ROUTES, type ConsoleServices, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
 import { csrfMatches, SessionStore, type Session } from './sessions.js';
 import { clientKey, SignInLimiter } from './sign-in-limiter.js';
-
-export interface ConsoleServices {
-  readonly preferences: PreferencesService;
-  readonly notifications: NotificationService;
-  readonly deliveries: DeliveryService;
-  readonly overview: OverviewService;
-}
 
 const COOKIE = 'herald_console';
 const MAX_FORM_BYTES = 16 * 1024;

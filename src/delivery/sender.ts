@@ -21,10 +21,10 @@ export interface WebhookSenderOptions {
    */
   log?: Logger;
   /**
-   * `User-Agent` sent when a request's own headers carry none (they normally do: the
-   * signer sets one). Default `"Herald-Webhook"`; without it got would announce itself.
+   * `User-Agent` sent when a request's own headers carry none (the signer's headers do),
+   * so that got never announces itself, e.g. `Herald-Webhook/0.2.0+abc1234`.
    */
-  userAgent?: string;
+  userAgent: string;
   /**
    * Bytes of the response body kept for the attempt record (default 4096). Reading stops
    * there and the connection is dropped, so a huge or endless body costs at most this much.
@@ -46,7 +46,6 @@ export interface SendRequest {
   signal?: AbortSignal;
 }
 
-const DEFAULT_USER_AGENT = 'Herald-Webhook';
 const DEFAULT_MAX_RESPONSE_BYTES = 4096;
 
 const TLS_CODES: ReadonlySet<string> = new Set([
@@ -89,7 +88,7 @@ export class WebhookSender {
     this.#maxResponseBytes = maxResponseBytes;
     this.#guard = options.guard;
     this.#log = options.log;
-    this.#userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.#userAgent = options.userAgent;
     this.#httpAgent = new http.Agent({ keepAlive: true });
     this.#httpsAgent = new https.Agent({ keepAlive: true });
     this.#got = got.extend({

@@ -7,12 +7,13 @@
  * it was read at or after the attempt's delivery was claimed (`notBeforeMs`),
  * so a preferences write acknowledged before the claim, by this or any other
  * replica, is always seen, exactly as when every send read its row. On top,
- * every write drops the agent (in this process through DeliveryEvents, across
- * replicas through PostgreSQL NOTIFY), and a read that raced a write is not
- * stored (the generation check), which narrows the gap between the claim and
- * the send as well. Entries are forgotten after {@link TARGET_CACHE_TTL_MS},
+ * every write drops the agent (the change feed's `targetChanged`, published
+ * after the writing transaction commits, here and, through NOTIFY, in other
+ * replicas), and a read that raced a write is not stored (the generation
+ * check), which narrows the gap between the claim and the send as well. Entries are forgotten after {@link TARGET_CACHE_TTL_MS},
  * or when the previous secret stops signing, only to bound memory and time.
  */
+import { agentKey } from '../domain/agent-key.js';
 import type { AgentPreferences, SigningSecrets } from '../domain/types.js';
 
 /** What the dispatcher needs about an agent to send to it (null: the agent has no preferences). */
@@ -24,18 +25,13 @@ export const TARGET_CACHE_TTL_MS = 5_000;
 /** Agents kept at most; the oldest entry goes first. */
 const MAX_ENTRIES = 10_000;
 
-/** The cache's key of an agent, the same as PreferencesRepository.deliveryTargets' keys. */
-export function keyOf(tenantId: string, agentId: string): string {
-  return `${tenantId}\u0000${agentId}`;
-}
-
 export class DeliveryTargetCache {
   private readonly entries = new Map<string, { target: DeliveryTarget; readAtMs: number; untilMs: number }>();
   private generation = 0;
 
   /** The target read at or after `notBeforeMs` (and still kept at `nowMs`), or undefined when it must be read. */
   get(tenantId: string, agentId: string, nowMs: number, notBeforeMs: number): DeliveryTarget | undefined {
-    const key = keyOf(tenantId, agentId);
+    const key = agentKey(tenantId, agentId);
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.untilMs <= nowMs) {
@@ -55,7 +51,7 @@ export class DeliveryTargetCache {
     if (token !== this.generation) return;
     const expiry = target?.secrets.previousExpiresAt?.getTime();
     const untilMs = Math.min(readAtMs + TARGET_CACHE_TTL_MS, expiry ?? Number.POSITIVE_INFINITY);
-    const key = keyOf(tenantId, agentId);
+    const key = agentKey(tenantId, agentId);
     this.entries.delete(key);
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { target, readAtMs, untilMs });
@@ -64,7 +60,7 @@ export class DeliveryTargetCache {
   /** The agent's target changed. */
   invalidate(tenantId: string, agentId: string): void {
     this.generation += 1;
-    this.entries.delete(keyOf(tenantId, agentId));
+    this.entries.delete(agentKey(tenantId, agentId));
   }
 
   /** Changes may have been missed: forget everything. */

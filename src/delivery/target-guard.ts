@@ -4,14 +4,15 @@
  * allow-list, and the resolving and pinning of webhook hosts; write-time
  * validation and the sender both ask it, and nothing else parses addresses.
  *
- * The table and the address arithmetic ({@link refusedRange}, {@link parseCidr})
+ * The table ({@link refusedRange}) and the address arithmetic (domain/cidr.ts)
  * are pure, so they are tested on their own; {@link TargetGuard} adds the
  * operator's settings and the resolver.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import type { LookupAddress, LookupOptions } from 'node:dns';
-import { isIP, type LookupFunction as NetLookupFunction } from 'node:net';
+import type { LookupFunction as NetLookupFunction } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
+import { cidrContains, parseAddress, parseCidr, type Cidr } from '../domain/cidr.js';
 import { checkWebhookUrlSyntax, quote } from '../domain/validation.js';
 
 /** A refused range an address falls in. */
@@ -28,13 +29,6 @@ export interface RefusedRange {
   readonly embeddedIPv4?: bigint;
 }
 
-/** A parsed CIDR range. */
-export interface Cidr {
-  readonly family: 4 | 6;
-  readonly base: bigint;
-  readonly bits: number;
-}
-
 interface RangeEntry extends Cidr {
   readonly name: string;
   readonly privateUse: boolean;
@@ -44,79 +38,6 @@ interface RangeEntry extends Cidr {
 interface EmbeddingEntry extends Cidr {
   readonly name: string;
   readonly shift: bigint;
-}
-
-const WIDTH = { 4: 32, 6: 128 } as const;
-
-function ipv4Value(text: string): bigint {
-  return text.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
-}
-
-function ipv6Value(text: string): bigint {
-  const groups = (s: string): number[] =>
-    s === ''
-      ? []
-      : s.split(':').flatMap((g) => {
-          if (!g.includes('.')) return [Number.parseInt(g, 16)];
-          const v = Number(ipv4Value(g));
-          return [v >>> 16, v & 0xffff];
-        });
-  const gap = text.indexOf('::');
-  const left = groups(gap < 0 ? text : text.slice(0, gap));
-  const right = gap < 0 ? [] : groups(text.slice(gap + 2));
-  const all = [...left, ...Array<number>(8 - left.length - right.length).fill(0), ...right];
-  return all.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
-}
-
-/**
- * An IP address in canonical numeric form, or null when `text` is not one. Brackets
- * (`[::1]`, as URLs write IPv6 hosts) and an IPv6 zone id (`fe80::1%eth0`) are dropped.
- * Only the forms node:net's `isIP` accepts count: dotted-decimal IPv4 and RFC 4291 IPv6.
- * Shorthands such as `127.1` or `0x7f.0.0.1` are not addresses here; WHATWG URL parsing
- * has already turned them into `127.0.0.1` in a URL's hostname, and a resolver answers
- * canonical addresses.
- */
-export function parseAddress(text: string): { family: 4 | 6; value: bigint } | null {
-  let host = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
-  const zone = host.indexOf('%');
-  if (zone >= 0 && isIP(host) === 6) host = host.slice(0, zone);
-  const family = isIP(host);
-  if (family === 4) return { family: 4, value: ipv4Value(host) };
-  if (family === 6) return { family: 6, value: ipv6Value(host.toLowerCase()) };
-  return null;
-}
-
-/**
- * Parses `a.b.c.d/n` or `x:y::/n` (a bare address means one host). The bits after the
- * prefix must be zero, so a typo such as `10.20.1.0/16` is caught instead of silently
- * meaning `10.20.0.0/16`.
- *
- * @throws RangeError with a message naming the problem.
- */
-export function parseCidr(text: string): Cidr {
-  const slash = text.indexOf('/');
-  const addressText = slash < 0 ? text : text.slice(0, slash);
-  const address = parseAddress(addressText);
-  if (address === null || addressText.startsWith('[') || addressText.includes('%')) {
-    throw new RangeError(`"${text.slice(0, 60)}" is not an IPv4 or IPv6 range such as 10.20.0.0/16 or fd00:1234::/32`);
-  }
-  const width = WIDTH[address.family];
-  const bitsText = slash < 0 ? String(width) : text.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > width) {
-    throw new RangeError(`"${text.slice(0, 60)}" needs a prefix length between 0 and ${width} after the /`);
-  }
-  const bits = Number(bitsText);
-  const hostBits = BigInt(width - bits);
-  if ((address.value & ((1n << hostBits) - 1n)) !== 0n) {
-    throw new RangeError(`"${text.slice(0, 60)}" has bits set after its /${bits} prefix; write the range's first address`);
-  }
-  return { family: address.family, base: address.value, bits };
-}
-
-function contains(range: Cidr, family: 4 | 6, value: bigint): boolean {
-  if (range.family !== family) return false;
-  const shift = BigInt(WIDTH[family] - range.bits);
-  return value >> shift === range.base >> shift;
 }
 
 function entry(cidr: string, name: string, privateUse: boolean): RangeEntry {
@@ -192,16 +113,16 @@ export function refusedRange(address: string): RefusedRange | null {
   const parsed = parseAddress(address);
   if (parsed === null) return { name: 'not an IP address', privateUse: false };
   const { family, value } = parsed;
-  if (family === 4) return IPV4_REFUSED.find((r) => contains(r, 4, value)) ?? null;
-  const direct = IPV6_REFUSED.find((r) => contains(r, 6, value));
+  if (family === 4) return IPV4_REFUSED.find((r) => cidrContains(r, 4, value)) ?? null;
+  const direct = IPV6_REFUSED.find((r) => cidrContains(r, 6, value));
   if (direct !== undefined) return direct;
-  const embedding = IPV6_EMBEDDING.find((r) => contains(r, 6, value));
+  const embedding = IPV6_EMBEDDING.find((r) => cidrContains(r, 6, value));
   if (embedding !== undefined) {
     const ipv4 = (value >> embedding.shift) & 0xffff_ffffn;
-    const inner = IPV4_REFUSED.find((r) => contains(r, 4, ipv4));
+    const inner = IPV4_REFUSED.find((r) => cidrContains(r, 4, ipv4));
     return inner === undefined ? null : { name: `${embedding.name} ${inner.name}`, privateUse: inner.privateUse, embeddedIPv4: ipv4 };
   }
-  if (!contains(GLOBAL_UNICAST, 6, value)) return { name: 'reserved (outside global unicast 2000::/3)', privateUse: false };
+  if (!cidrContains(GLOBAL_UNICAST, 6, value)) return { name: 'reserved (outside global unicast 2000::/3)', privateUse: false };
   return null;
 }
 
@@ -277,7 +198,7 @@ export class TargetGuard {
     const parsed = parseAddress(address);
     if (parsed === null) return range;
     const allowed = this.#allowed.some(
-      (cidr) => contains(cidr, parsed.family, parsed.value) || (range.embeddedIPv4 !== undefined && contains(cidr, 4, range.embeddedIPv4)),
+      (cidr) => cidrContains(cidr, parsed.family, parsed.value) || (range.embeddedIPv4 !== undefined && cidrContains(cidr, 4, range.embeddedIPv4)),
     );
     return allowed ? null : range;
   }

@@ -10,10 +10,10 @@ import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { repeatLimited, type Logger } from '../logger.js';
+import type { ChangeFeed } from '../events/change-feed.js';
 import type { Store } from '../storage/database.js';
-import type { ClaimedDelivery } from '../storage/delivery-repository.js';
+import type { ClaimedDelivery } from '../storage/delivery-queue.js';
 import type { Dispatcher } from './dispatcher.js';
-import type { DeliveryEvents } from './events.js';
 
 export interface WorkerOptions {
   /** Sends in flight at once. */
@@ -70,7 +70,7 @@ export class DeliveryWorker {
   constructor(
     private readonly store: Store,
     private readonly dispatcher: Dispatcher,
-    private readonly events: DeliveryEvents,
+    private readonly feed: ChangeFeed,
     private readonly log: Logger,
     private readonly options: WorkerOptions,
   ) {
@@ -82,9 +82,9 @@ export class DeliveryWorker {
   start(): void {
     if (this.state !== 'idle') throw new Error(`worker cannot start from state ${this.state}`);
     this.state = 'running';
-    // A create wakes the worker at once when its delivery is due now.
-    this.unsubscribe = this.events.onEnqueued((dueAt) => {
-      if (dueAt.getTime() <= this.options.clock().getTime() + this.options.pollMs) this.nudge();
+    // A create wakes the worker at once when its delivery is due now (another replica's: its due time is not known here).
+    this.unsubscribe = this.feed.on('enqueued', ({ dueAt }) => {
+      if (dueAt === null || dueAt.getTime() <= this.options.clock().getTime() + this.options.pollMs) this.nudge();
     });
     this.loop = this.run();
     this.log.info({ owner: this.owner, concurrency: this.options.concurrency }, 'delivery worker started');
@@ -154,9 +154,9 @@ export class DeliveryWorker {
           const { leaseMs, agentMaxInFlight } = this.options;
           const now = this.options.clock();
           claimedAtMs = now.getTime();
-          claimed = await this.store.write((r) => r.queue.claimDue(this.owner, { now, leaseMs, limit: free, agentMaxInFlight }));
+          claimed = await this.store.queue.claim(this.owner, { now, leaseMs, limit: free, agentMaxInFlight });
           if (claimed.length < free) {
-            const dueInMs = await this.store.read((r) => r.queue.nextDueInMs(this.options.clock(), agentMaxInFlight));
+            const dueInMs = await this.store.queue.nextDueInMs(this.options.clock(), agentMaxInFlight);
             if (dueInMs !== null) waitMs = Math.max(claimed.length > 0 ? 0 : BUSY_WAIT_MS, Math.min(waitMs, dueInMs));
           }
         } catch (err) {

@@ -10,6 +10,8 @@ import { DateTime } from 'luxon';
 export interface RetryPolicy {
   /** Delay after the first failed attempt, before jitter (ms). The seed's default is 1000. */
   baseDelayMs: number;
+  /** Growth of the delay from one failed attempt to the next; unset means 2 (doubling), the service's schedule. */
+  multiplier?: number;
   /** Upper bound on any delay, including one asked for by `Retry-After` (ms). */
   maxDelayMs: number;
   /**
@@ -26,8 +28,12 @@ export interface RetryPolicy {
   jitter: number;
 }
 
+/** The growth of the delay when a policy sets none: each delay doubles. */
+export const DEFAULT_RETRY_MULTIPLIER = 2;
+
 /**
- * Exponential backoff with jitter: `baseDelayMs × 2^(attempt-1)`, scaled by a factor in
+ * Exponential backoff with jitter: `baseDelayMs × multiplier^(attempt-1)` (multiplier 2
+ * unless the policy says otherwise), scaled by a factor in
  * `[1 - jitter, 1 + jitter)`, then capped at `maxDelayMs`.
  *
  * The cap is applied after the jitter, so once the schedule reaches the cap every delay is
@@ -44,9 +50,13 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy, random: () =>
     throw new RangeError(`attempt must be a positive integer, got ${attempt}`);
   }
   const cap = Math.max(0, policy.maxDelayMs);
-  const exponential = policy.baseDelayMs * 2 ** (attempt - 1);
-  // 2^n overflows to Infinity for large attempt numbers; Infinity × a zero jitter factor
-  // would be NaN, so an overflowed schedule is simply at the cap.
+  // A zero base stays zero however far the growth goes (0 × Infinity would be NaN).
+  if (policy.baseDelayMs === 0) {
+    return 0;
+  }
+  const exponential = policy.baseDelayMs * (policy.multiplier ?? DEFAULT_RETRY_MULTIPLIER) ** (attempt - 1);
+  // The growth overflows to Infinity for large attempt numbers; Infinity × a zero jitter
+  // factor would be NaN, so an overflowed schedule is simply at the cap.
   if (!Number.isFinite(exponential)) {
     return cap;
   }
@@ -56,6 +66,42 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy, random: () =>
     return cap;
   }
   return Math.round(Math.min(cap, Math.max(0, jittered)));
+}
+
+/**
+ * An endpoint's retry settings, each null when the endpoint keeps the service default
+ * (WEBHOOK_MAX_RETRIES, WEBHOOK_RETRY_DELAY, a multiplier of 2, HERALD_RETRY_MAX_DELAY_MS).
+ * Ranges are checked on write (src/domain/endpoint-validation.ts).
+ */
+export interface EndpointRetryPolicy {
+  /** Attempts in all, the first included: 1 (never retry) to 100. */
+  readonly maxAttempts: number | null;
+  /** Delay after the first failed attempt, ms, 0 to 86,400,000. */
+  readonly initialDelayMs: number | null;
+  /** Growth of the delay per failed attempt, 1 (constant) to 10. */
+  readonly multiplier: number | null;
+  /** Cap of any delay, `Retry-After` included, ms, up to 7 days. */
+  readonly maxDelayMs: number | null;
+}
+
+/** An endpoint that keeps every service default. */
+export const DEFAULT_ENDPOINT_RETRY_POLICY: EndpointRetryPolicy = Object.freeze({ maxAttempts: null, initialDelayMs: null, multiplier: null, maxDelayMs: null });
+
+/**
+ * The retry policy the dispatcher applies to an endpoint's deliveries: the endpoint's
+ * settings over the service's. The floor (`minDelayMs`) and the jitter stay the
+ * service's: they protect receivers, whatever an endpoint asks for. An endpoint cap
+ * below the service floor lowers the floor with it, as {@link nextRetryDelayMs} does.
+ */
+export function endpointRetryPolicy(service: RetryPolicy, endpoint: EndpointRetryPolicy): RetryPolicy {
+  return {
+    baseDelayMs: endpoint.initialDelayMs ?? service.baseDelayMs,
+    multiplier: endpoint.multiplier ?? service.multiplier ?? DEFAULT_RETRY_MULTIPLIER,
+    maxDelayMs: endpoint.maxDelayMs ?? service.maxDelayMs,
+    minDelayMs: service.minDelayMs,
+    maxRetries: endpoint.maxAttempts === null ? service.maxRetries : endpoint.maxAttempts - 1,
+    jitter: service.jitter,
+  };
 }
 
 const DELTA_SECONDS = /^\d+$/;

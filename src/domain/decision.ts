@@ -23,11 +23,17 @@
  *                                               DEFER / RATE_LIMITED until the window has room (policy DEFER;
  *                                               DIGEST: into one digest sent then, which counts once)
  *   7. otherwise                             → DELIVER (ACCEPTED, or URGENT_BYPASS inside quiet hours)
+ *
+ * An agent with endpoints is decided per endpoint by the same checks
+ * (src/domain/fan-out.ts): the endpoint's switch runs after 1, its event
+ * types and filter between 3 and 4, and its overrides replace the agent's
+ * settings in 4 to 6. The checks are exported one by one for it, so both
+ * say the same thing in the same words.
  */
 import { DateTime } from 'luxon';
 import { isQuietAt, nextAllowedAt, quietSince } from './quiet-hours.js';
 import { PRIORITY_RANK } from './types.js';
-import type { Decision, EditablePreferences, Priority } from './types.js';
+import type { Decision, DecisionReason, EditablePreferences, Priority, QuietHours, RateLimitPolicy } from './types.js';
 
 /** The rolling window of the hourly limit: the 60 minutes before the decision instant. */
 export const RATE_WINDOW_MS = 60 * 60 * 1000;
@@ -90,25 +96,87 @@ export function needsHourlyCount(preferences: EditablePreferences | null): prefe
   return preferences !== null && preferences.maxPerHour > 0;
 }
 
+/** Whose setting a check applied; explanations name it ("the agent's limit", "the endpoint's min_priority"). */
+export type SettingOwner = 'agent' | 'endpoint';
+
+function possessive(owner: SettingOwner): string {
+  return owner === 'agent' ? "the agent's" : "the endpoint's";
+}
+
+/** A check that refuses the webhook: the decision is SUPPRESS with this reason and explanation. */
+export interface Refusal {
+  readonly reason: DecisionReason;
+  readonly explanation: string;
+}
+
+/** Check 1: the agent has no preferences, or its master switch (`enable_webhook`) is off. */
+export function webhooksOff(p: EditablePreferences | null): Refusal {
+  return {
+    reason: 'WEBHOOK_DISABLED',
+    explanation: p === null ? 'the agent has no preferences, so webhooks are off' : 'the agent has webhooks turned off (enable_webhook is false)',
+  };
+}
+
+/** Check 3: the type is not in the agent's non-empty `notification_types`; null when it is allowed. */
+export function notInTypes(allowList: readonly string[], type: string): Refusal | null {
+  if (typeAllowed(allowList, type)) return null;
+  return { reason: 'TYPE_FILTERED', explanation: `type "${type}" is not in the agent's notification_types [${allowList.join(', ')}]` };
+}
+
+/** Check 4: the priority is below `min` (the agent's, or an endpoint's override); null when it is not. */
+export function belowMinimum(min: Priority | null, priority: Priority, owner: SettingOwner): Refusal | null {
+  if (min === null || PRIORITY_RANK[priority] >= PRIORITY_RANK[min]) return null;
+  return { reason: 'PRIORITY_FILTERED', explanation: `priority ${priority} is below ${possessive(owner)} min_priority ${min}` };
+}
+
+/** The SUPPRESS decision for `refusal`, made at `now`. */
+export function refused<R extends string>(refusal: { readonly reason: R; readonly explanation: string }, now: Date): Omit<Decision, 'reason'> & { readonly reason: R } {
+  return { outcome: 'SUPPRESS', reason: refusal.reason, deliverAt: null, explanation: refusal.explanation, decidedAt: now };
+}
+
+/**
+ * The settings that decide when a webhook that passed every filter may go
+ * (checks 5 to 7): the agent's, or an endpoint's with its overrides applied.
+ */
+export interface TimingRules {
+  /** Quiet hours are read in it; always the agent's. */
+  readonly timeZone: string;
+  readonly quietHours: QuietHours | null;
+  /** 0 means unlimited. */
+  readonly maxPerHour: number;
+  readonly rateLimitPolicy: RateLimitPolicy;
+  /** Whose limit `maxPerHour` is, for the explanation. */
+  readonly limitOwner: SettingOwner;
+  /** Whose `rateLimitPolicy` it is, for the explanation. */
+  readonly policyOwner: SettingOwner;
+}
+
+/** The agent's own timing rules: what {@link decide} applies. */
+export function agentTiming(p: EditablePreferences): TimingRules {
+  return { timeZone: p.timeZone, quietHours: p.quietHours, maxPerHour: p.maxPerHour, rateLimitPolicy: p.rateLimitPolicy, limitOwner: 'agent', policyOwner: 'agent' };
+}
+
+/** What checks 5 to 7 read besides the rules: the fields of {@link DecisionInput} they use. */
+export type TimingInput = Pick<DecisionInput, 'priority' | 'now' | 'rate' | 'openRateDigestEnd'>;
+
 export function decide(input: DecisionInput): Decision {
   const { preferences: p, now } = input;
-  const suppress = (reason: Decision['reason'], explanation: string): Decision => ({
-    outcome: 'SUPPRESS',
-    reason,
-    deliverAt: null,
-    explanation,
-    decidedAt: now,
-  });
+  if (p === null || !p.enableWebhook) return refused(webhooksOff(p), now);
+  if (p.webhookUrl === null) return refused({ reason: 'NO_WEBHOOK_URL', explanation: 'the agent has webhooks on but no webhook_url' }, now);
+  const refusal = notInTypes(p.notificationTypes, input.notificationType) ?? belowMinimum(p.minPriority, input.priority, 'agent');
+  if (refusal !== null) return refused(refusal, now);
+  return decideTiming(agentTiming(p), input);
+}
 
-  if (p === null) return suppress('WEBHOOK_DISABLED', 'the agent has no preferences, so webhooks are off');
-  if (!p.enableWebhook) return suppress('WEBHOOK_DISABLED', 'the agent has webhooks turned off (enable_webhook is false)');
-  if (p.webhookUrl === null) return suppress('NO_WEBHOOK_URL', 'the agent has webhooks on but no webhook_url');
-  if (!typeAllowed(p.notificationTypes, input.notificationType)) {
-    return suppress('TYPE_FILTERED', `type "${input.notificationType}" is not in the agent's notification_types [${p.notificationTypes.join(', ')}]`);
-  }
-  if (p.minPriority !== null && PRIORITY_RANK[input.priority] < PRIORITY_RANK[p.minPriority]) {
-    return suppress('PRIORITY_FILTERED', `priority ${input.priority} is below the agent's min_priority ${p.minPriority}`);
-  }
+/**
+ * Checks 5 to 7 (quiet hours, the hourly limit, otherwise DELIVER) for a
+ * webhook that passed every filter. `input.rate` is read only when
+ * `p.maxPerHour` is above 0, `input.openRateDigestEnd` only when the
+ * policy is DIGEST as well.
+ */
+export function decideTiming(p: TimingRules, input: TimingInput): Decision {
+  const { now } = input;
+  const suppress = (reason: Decision['reason'], explanation: string): Decision => refused({ reason, explanation }, now);
 
   let bypassed = false;
   let deferred: { to: Date; window: string; digestFrom: Date | null } | null = null;
@@ -128,9 +196,9 @@ export function decide(input: DecisionInput): Decision {
   if (p.maxPerHour > 0) {
     const slot = nextRateSlot(input.rate, now);
     if (slot.getTime() > now.getTime()) {
-      const limit = `the agent's limit of ${p.maxPerHour} webhooks per rolling 60 minutes is used up`;
+      const limit = `${possessive(p.limitOwner)} limit of ${p.maxPerHour} webhooks per rolling 60 minutes is used up`;
       if (p.rateLimitPolicy === 'SUPPRESS') {
-        return suppress('RATE_LIMITED', `${limit} until ${slot.toISOString()} (rate_limit_policy SUPPRESS)`);
+        return suppress('RATE_LIMITED', `${limit} until ${slot.toISOString()} (${p.policyOwner === 'agent' ? '' : "the endpoint's "}rate_limit_policy SUPPRESS)`);
       }
       // Held for quiet hours as well: sent at whichever comes later. A digest
       // counts when it is sent (others join it until then); see below for DEFER.

@@ -98,6 +98,15 @@ export type DecisionReason =
   | 'ACCEPTED'
   | 'URGENT_BYPASS';
 
+/**
+ * The reasons of an endpoint's decision and of the summary over an agent's
+ * endpoints: today's, and FILTERED (the endpoint's `filter` did not hold).
+ * REMOVE WHEN proto/herald/v1/common.proto has DECISION_REASON_FILTERED:
+ * then add 'FILTERED' to DecisionReason and replace this alias by it (kept
+ * apart until then because gRPC's DecisionReason cannot carry the value).
+ */
+export type EndpointDecisionReason = DecisionReason | 'FILTERED';
+
 export interface Decision {
   readonly outcome: DecisionOutcome;
   readonly reason: DecisionReason;

@@ -34,6 +34,24 @@ export const LIMITS = Object.freeze({
   disabledReasonLength: 1024,
   metadataDepth: 32,
   quoteLength: 100,
+  /** An endpoint's description, characters. */
+  endpointDescriptionLength: 200,
+  /** Conditions of an endpoint's filter. */
+  filterConditions: 10,
+  /** Values of one filter condition (IN, PREFIX). */
+  filterValues: 50,
+  /** One value of a filter condition, characters. */
+  filterValueLength: 256,
+  /** Segments of a `metadata.<path>` filter field after "metadata.". */
+  filterPathDepth: 8,
+  /** An endpoint retry policy's `max_attempts` (the first attempt included). */
+  retryMaxAttempts: 100,
+  /** An endpoint retry policy's `initial_delay_ms` (1 day). */
+  retryInitialDelayMsMax: 86_400_000,
+  /** An endpoint retry policy's `multiplier`. */
+  retryMultiplierMax: 10,
+  /** An endpoint retry policy's `max_delay_ms` (7 days, as HERALD_RETRY_MAX_DELAY_MS). */
+  retryMaxDelayMsMax: 7 * 86_400_000,
 });
 
 /**

@@ -6,10 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Options, PackageDefinition } from '@grpc/proto-loader';
 
-import type { ProtoGrpcType as CommonProtoGrpcType } from '../generated/proto/common.js';
-import type { ProtoGrpcType as DeliveryProtoGrpcType } from '../generated/proto/delivery.js';
-import type { ProtoGrpcType as NotificationProtoGrpcType } from '../generated/proto/notification.js';
-import type { ProtoGrpcType as PreferencesProtoGrpcType } from '../generated/proto/preferences.js';
+import type { HeraldProtoGrpcType } from '../generated/proto-api.js';
 import { repairFileDescriptors } from './reflection-descriptors.js';
 import { RefusedRequest, undecodable, type RequestGuard } from './request-guard.js';
 
@@ -105,16 +102,29 @@ export const PROTO_FILES: readonly string[] = MANIFEST.files;
 
 /**
  * The typed object `grpc.loadPackageDefinition` returns for {@link PROTO_FILES}:
- * the union of what proto-loader-gen-types generated per file (each file's
- * `ProtoGrpcType` covers only the types that file reaches, so they are intersected).
+ * the intersection of what proto-loader-gen-types generated per file (each
+ * file's `ProtoGrpcType` covers only the types that file reaches), written by
+ * scripts/generate.mjs from the manifest itself.
  */
-export type HeraldGrpcObject = CommonProtoGrpcType &
-  PreferencesProtoGrpcType &
-  NotificationProtoGrpcType &
-  DeliveryProtoGrpcType;
+export type HeraldGrpcObject = HeraldProtoGrpcType;
 
 /** The `herald.v1` namespace: service client constructors (with `.service` definitions), messages and enums. */
 export type HeraldV1 = HeraldGrpcObject['herald']['v1'];
+
+/** The package of every Herald service. */
+const HERALD_PACKAGE = 'herald.v1';
+
+/**
+ * The full names of the Herald services in `definition`
+ * (`herald.v1.PreferencesService`, …): every entry of the `herald.v1` package
+ * that is a service, not a message or an enum. The one list of services:
+ * whatever the manifest's files define.
+ */
+export function heraldServiceNames(definition: PackageDefinition): string[] {
+  return Object.entries(definition)
+    .filter(([name, entry]) => name.startsWith(`${HERALD_PACKAGE}.`) && typeof (entry as { format?: unknown }).format !== 'string')
+    .map(([name]) => name);
+}
 
 /**
  * Loads the Herald API synchronously with {@link PROTO_LOADER_OPTIONS}.

@@ -42,8 +42,15 @@ function fieldPath(prefix: string, name: string): string {
 /**
  * The key and value fields when `field` is a map (a repeated field of a type nested beside
  * it holding exactly key = 1 and value = 2, as protoc generates map entries). Recognised by
- * shape, because protobufjs' fromDescriptor (7.6.6) sets `map_entry` on the options of the
- * message containing the map as well as on the entry.
+ * shape, because protobufjs' fromDescriptor (7.6.6) rebuilds a map as that repeated field
+ * instead of a `MapField`, and sets `map_entry` on the options of the message containing
+ * the map as well as on the entry.
+ *
+ * REMOVE WHEN: the protobufjs in use rebuilds descriptor maps as `MapField`s (done in
+ * protobufjs 8 by protobufjs/protobuf.js#2232; 7.6.6, which proto-loader 0.8.1 needs, does
+ * not): the guard must then check `field.map` fields (key type and values) instead, or map
+ * values would pass unchecked. test/unit/request-limits.test.ts has a canary that fails on
+ * that upgrade.
  */
 export function mapEntry(field: protobuf.Field, type: protobuf.Type): { key: protobuf.Field; value: protobuf.Field } | null {
   const key = type.fields['key'];

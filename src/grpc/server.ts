@@ -1,8 +1,8 @@
 /**
- * The gRPC server: Herald's three services, the standard health service and
+ * The gRPC server: Herald's services (those of proto/manifest.json), the standard health service and
  * server reflection, with a shutdown that drains in-flight calls.
  */
-import { Server, ServerCredentials, ServerInterceptingCall, status, type ServerInterceptor } from '@grpc/grpc-js';
+import { Server, ServerCredentials, ServerInterceptingCall, status, type ServerInterceptor, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { TlsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -13,7 +13,7 @@ import type { PreferencesService } from '../services/preferences-service.js';
 import { deliveryHandlers, WatchStreams, withPreEncodedWatch } from './delivery-handlers.js';
 import { notificationHandlers } from './notification-handlers.js';
 import { preferencesHandlers } from './preferences-handlers.js';
-import { loadHeraldGrpcObject, loadHeraldPackageDefinition, withGuardedRequests } from './proto.js';
+import { heraldServiceNames, loadHeraldGrpcObject, loadHeraldPackageDefinition, withGuardedRequests } from './proto.js';
 import { createReflectionService } from './reflection-descriptors.js';
 import { RequestGuard } from './request-guard.js';
 import { TenantAdmission } from './tenant-admission.js';
@@ -35,8 +35,6 @@ export interface ServerGuards {
   /** HERALD_WATCH_MAX_STREAMS_PER_TENANT. */
   readonly watchMaxStreamsPerTenant: number;
 }
-
-export const SERVICE_NAMES = ['herald.v1.PreferencesService', 'herald.v1.NotificationService', 'herald.v1.DeliveryService'] as const;
 
 /** Largest request accepted: the biggest valid notification is far below this. */
 const MAX_RECEIVE_BYTES = 1024 * 1024;
@@ -80,7 +78,9 @@ function observingInterceptor(observer: RpcObserver): ServerInterceptor {
 
 export class GrpcServer {
   private readonly server: Server;
-  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])) });
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  /** Herald's services, from the loaded definitions: each has a health status of its own. */
+  private readonly serviceNames: readonly string[];
   private readonly streams: WatchStreams;
   private accepting = false;
 
@@ -105,10 +105,20 @@ export class GrpcServer {
       admission: new TenantAdmission(guards.tenantMaxInFlight),
     };
     const guard = new RequestGuard(definition);
-    this.server.addService(withGuardedRequests(api.PreferencesService.service, guard), preferencesHandlers(ctx, services.preferences));
-    this.server.addService(withGuardedRequests(api.NotificationService.service, guard), notificationHandlers(ctx, services.notifications));
+    const served = new Set<string>();
+    const add = (service: ServiceDefinition, handlers: UntypedServiceImplementation): void => {
+      this.server.addService(service, handlers);
+      for (const method of Object.values(service)) served.add(method.path.slice(1, method.path.lastIndexOf('/')));
+    };
+    add(withGuardedRequests(api.PreferencesService.service, guard), preferencesHandlers(ctx, services.preferences));
+    add(withGuardedRequests(api.NotificationService.service, guard), notificationHandlers(ctx, services.notifications));
     const delivery = withPreEncodedWatch(withGuardedRequests(api.DeliveryService.service, guard));
-    this.server.addService(delivery.definition, deliveryHandlers(ctx, services.deliveries, this.streams, delivery.serialize));
+    add(delivery.definition, deliveryHandlers(ctx, services.deliveries, this.streams, delivery.serialize));
+    this.serviceNames = heraldServiceNames(definition);
+    // A service in proto/manifest.json without handlers would be listed by reflection and reported SERVING.
+    const unserved = this.serviceNames.filter((name) => !served.has(name));
+    if (unserved.length > 0) throw new Error(`the loaded definitions have ${unserved.join(', ')}, which src/grpc/server.ts serves no handlers for`);
+    for (const name of this.serviceNames) this.health.setStatus(name, 'NOT_SERVING');
     this.health.addToServer(this.server);
     createReflectionService(definition).addToServer(this.server);
   }
@@ -131,7 +141,7 @@ export class GrpcServer {
   /** What the health service answers; once stopping, it stays NOT_SERVING. */
   setServing(serving: boolean): void {
     const status = serving && this.accepting ? 'SERVING' : 'NOT_SERVING';
-    for (const name of ['', ...SERVICE_NAMES]) this.health.setStatus(name, status);
+    for (const name of ['', ...this.serviceNames]) this.health.setStatus(name, status);
   }
 
   /**

@@ -7,10 +7,9 @@
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { DeliveryEvents } from '../delivery/events.js';
 import { DELIVERY_STATUSES } from '../domain/types.js';
 import { repeatLimited, type Logger } from '../logger.js';
-import type { NotificationEvents } from '../services/notification-events.js';
+import type { ChangeFeed } from '../events/change-feed.js';
 import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
 
 /** What identifies an RPC in the grpc_server_* series (go-grpc-prometheus's labels). */
@@ -129,14 +128,14 @@ export class Metrics implements RpcObserver {
     });
   }
 
-  /** Counts decisions and attempts from the two buses; returns the unsubscribe. */
-  observe(deliveries: DeliveryEvents, notifications: NotificationEvents): () => void {
-    const offChanged = deliveries.onChanged(({ attempt }) => {
+  /** Counts decisions and attempts from the change feed; returns the unsubscribe. */
+  observe(feed: ChangeFeed): () => void {
+    const offChanged = feed.on('deliveryChanged', ({ change: { attempt } }) => {
       if (attempt === null) return;
       this.attempts.inc({ result: attempt.errorClass ?? 'succeeded' });
       this.attemptSeconds.observe(attempt.durationMs / 1000);
     });
-    const offDecided = notifications.onDecided((n) => this.notifications.inc({ outcome: n.decision.outcome, reason: n.decision.reason }));
+    const offDecided = feed.on('decided', ({ notification: n }) => this.notifications.inc({ outcome: n.decision.outcome, reason: n.decision.reason }));
     return () => {
       offChanged();
       offDecided();

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from '../delivery/dispatcher.js';
-import type { AgentDisabled, DeliveryChange, DeliveryEvents } from '../delivery/events.js';
+import type { AgentDisabled, ChangeFeed, DeliveryChange } from '../events/change-feed.js';
 import { testPayload } from '../domain/payload.js';
 import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
 import { checkAgentId, checkText, LIMITS, pageSize, quote } from '../domain/validation.js';
@@ -41,7 +41,7 @@ export class DeliveryService {
   constructor(
     private readonly store: Store,
     private readonly dispatcher: Dispatcher,
-    private readonly events: DeliveryEvents,
+    private readonly feed: ChangeFeed,
     private readonly options: DeliveryServiceOptions,
   ) {}
 
@@ -168,8 +168,7 @@ export class DeliveryService {
 
   /** The replay transaction: the agent must still have a webhook to send to. */
   private async schedule(tenant: string, agentId: string, status: ReplayableStatus, which: ReplayFilter['which'], now: Date): Promise<number> {
-    const count = await this.store.write(async (r) => {
-      await r.lockAgent(tenant, agentId);
+    return this.store.writeForAgent({ tenantId: tenant, agentId }, async (r) => {
       const prefs = await r.preferences.get(tenant, agentId);
       if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
       if (!prefs.enableWebhook || prefs.webhookUrl === null) {
@@ -178,8 +177,6 @@ export class DeliveryService {
       }
       return r.queue.replay({ tenantId: tenant, agentId, status, which }, now);
     });
-    if (count > 0) this.events.enqueued(now);
-    return count;
   }
 
   /**
@@ -189,11 +186,11 @@ export class DeliveryService {
    */
   watch(tenant: string, agentId: string, listener: (event: WatchEvent) => void): () => void {
     if (agentId !== '') checkAgentId('agent_id', agentId);
-    const offChanged = this.events.onChanged((change) => {
+    const offChanged = this.feed.on('deliveryChanged', ({ change }) => {
       const d = change.delivery;
       if (d.tenantId === tenant && (agentId === '' || d.agentId === agentId)) listener({ kind: 'changed', change });
     });
-    const offDisabled = this.events.onAgentDisabled((disabled) => {
+    const offDisabled = this.feed.on('agentDisabled', ({ disabled }) => {
       if (disabled.tenantId === tenant && (agentId === '' || disabled.agentId === agentId)) listener({ kind: 'agentDisabled', disabled });
     });
     return () => {

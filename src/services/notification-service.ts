@@ -3,8 +3,7 @@
  * and enqueue the delivery in the same transaction (the outbox), so an
  * acknowledged DELIVER or DEFER can never lose its webhook.
  */
-import type { DeliveryEvents } from '../delivery/events.js';
-import { decide, EMPTY_RATE_WINDOW, needsHourlyCount } from '../domain/decision.js';
+import { decide, EMPTY_RATE_WINDOW, needsHourlyCount, type DecisionInput } from '../domain/decision.js';
 import { appendToDigest, DEFAULT_DIGEST_MAX_ITEMS, digestPayload, notificationPayload, type DigestHead } from '../domain/payload.js';
 import type { Decision, Delivery, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
 import {
@@ -20,12 +19,10 @@ import { NotFoundError } from '../errors.js';
 import { newDeliveryId, newNotificationId } from '../ids.js';
 import type { Store } from '../storage/database.js';
 import type { DigestKind } from '../storage/digest-repository.js';
-import type { GroupRepositories } from '../storage/repositories.js';
+import type { AgentRepositories, ReadRepositories } from '../storage/repositories.js';
 import { isUniqueViolation } from '../storage/errors.js';
-import { agentLockKey } from '../storage/repositories.js';
 import type { NotificationFilters } from '../storage/notification-repository.js';
 import { pageNewestFirst } from '../storage/page-token.js';
-import { NotificationEvents } from './notification-events.js';
 
 /** A create request as the API layer hands it over: optional strings are "" when absent. */
 export interface CreateRequest {
@@ -80,25 +77,23 @@ export function validateCreate(req: CreateRequest, prefix = ''): NotificationInp
   };
 }
 
-/**
- * Runs functions one at a time per key. Creates for one agent queue here
- * instead of inside the database, where each waiter would hold a pooled
- * connection while blocked on the agent's lock and could starve every other
- * agent of connections.
- */
-class KeyedQueue {
-  private readonly tails = new Map<string, Promise<unknown>>();
+/** The reads a decision needs, which a create (under the agent's lock) and an evaluation (a plain read) both have. */
+type DecisionReads = Pick<ReadRepositories | AgentRepositories, 'preferences' | 'rate' | 'digests'>;
 
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const result = previous.then(fn, fn);
-    const tail = result.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return result;
-  }
+/**
+ * Everything `decide` needs besides the notification and the instant, read
+ * the same way for a create and for EvaluateNotification. `pastAt`: judge
+ * the hourly limit by the webhooks counted by then (an evaluation of a past
+ * instant); otherwise by the window a create would see now. A create MUST
+ * read these under the agent's lock, in the transaction that stores its
+ * result, or concurrent creates could both take the last slot.
+ */
+async function readDecisionInputs(r: DecisionReads, tenant: string, agentId: string, digestMaxItems: number, pastAt: Date | null): Promise<Pick<DecisionInput, 'preferences' | 'rate' | 'openRateDigestEnd'>> {
+  const preferences = await r.preferences.get(tenant, agentId);
+  if (!needsHourlyCount(preferences)) return { preferences, rate: EMPTY_RATE_WINDOW, openRateDigestEnd: null };
+  const rate = pastAt !== null ? await r.rate.windowAt(tenant, agentId, preferences.maxPerHour, pastAt) : await r.rate.window(tenant, agentId, preferences.maxPerHour);
+  const openRateDigestEnd = preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, agentId, digestMaxItems) : null;
+  return { preferences, rate, openRateDigestEnd };
 }
 
 export interface NotificationServiceOptions {
@@ -107,20 +102,16 @@ export interface NotificationServiceOptions {
 }
 
 export class NotificationService {
-  private readonly perAgent = new KeyedQueue();
-
   constructor(
     private readonly store: Store,
-    private readonly events: DeliveryEvents,
     private readonly clock: () => Date,
-    private readonly decisions: NotificationEvents = new NotificationEvents(),
     private readonly options: NotificationServiceOptions = { digestMaxItems: DEFAULT_DIGEST_MAX_ITEMS },
   ) {}
 
   async create(tenant: string, req: CreateRequest): Promise<CreateResult> {
     const input = validateCreate(req);
     try {
-      return await this.perAgent.run(agentLockKey(tenant, input.agentId), () => this.createOnce(tenant, input));
+      return await this.createOnce(tenant, input);
     } catch (err) {
       // The idempotency key's unique index is the last line of defence: if a
       // concurrent create with the same key won, answer with its result.
@@ -132,25 +123,21 @@ export class NotificationService {
     }
   }
 
-  private async createOnce(tenant: string, input: NotificationInput): Promise<CreateResult> {
-    // Grouped with concurrent creates of other agents into one transaction;
-    // it resolves only once committed, so the events below are for committed rows.
-    const { result, enqueued } = await this.store.writeGrouped(tenant, input.agentId, async (r): Promise<{ result: CreateResult; enqueued: Delivery | null }> => {
+  private createOnce(tenant: string, input: NotificationInput): Promise<CreateResult> {
+    // Under the agent's lock, grouped with concurrent creates of other agents
+    // into one transaction; it resolves only once committed.
+    return this.store.writeForAgent({ tenantId: tenant, agentId: input.agentId }, async (r): Promise<CreateResult> => {
       // Everything below (idempotency look-up, hourly count, insert) happens
       // under the agent's lock, so concurrent creates are decided one by one.
-      await r.lockAgent(tenant, input.agentId);
       if (input.idempotencyKey !== null) {
         const first = await r.notifications.findByIdempotencyKey(tenant, input.agentId, input.idempotencyKey);
-        if (first !== null) return { result: { notification: first, replayed: true }, enqueued: null };
+        if (first !== null) return { notification: first, replayed: true };
       }
       // The clock is read under the lock so that decisions are in time order.
       const now = this.clock();
-      const preferences = await r.preferences.get(tenant, input.agentId);
-      const rate = needsHourlyCount(preferences) ? await r.rate.window(tenant, input.agentId, preferences.maxPerHour) : EMPTY_RATE_WINDOW;
-      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId, this.options.digestMaxItems) : null;
-      const decideAt = (open: Date | null): Decision =>
-        decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd: open });
-      let decision = decideAt(openRateDigestEnd);
+      const inputs = await readDecisionInputs(r, tenant, input.agentId, this.options.digestMaxItems, null);
+      const decideAt = (open: Date | null): Decision => decide({ ...inputs, notificationType: input.notificationType, priority: input.priority, now, openRateDigestEnd: open });
+      let decision = decideAt(inputs.openRateDigestEnd);
       const id = newNotificationId(now.getTime());
       // Every webhook that counts takes a number, limit or not, so a limit set later is exact at once.
       const take = async (d: Decision) => (d.countsAt === undefined ? null : { seq: await r.rate.next(tenant, input.agentId), at: d.countsAt });
@@ -167,16 +154,16 @@ export class NotificationService {
           attached = (await this.attachToDigest(r, draft(decision), kind, decision.digest!, now, true))!;
         }
         const counted = await take(decision);
-        await r.notifications.insert({ ...draft(decision), deliveryId: attached.deliveryId }, counted);
-        return { result: { notification: { ...draft(decision), deliveryId: attached.deliveryId }, replayed: false }, enqueued: attached.opened };
+        const notification = { ...draft(decision), deliveryId: attached };
+        await r.notifications.insert(notification, counted);
+        return { notification, replayed: false };
       }
       const counted = await take(decision);
       const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
       const notification: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId };
       await r.notifications.insert(notification, counted);
-      let enqueued: Delivery | null = null;
       if (deliveryId !== null) {
-        enqueued = await r.deliveries.enqueue({
+        await r.deliveries.enqueue({
           id: deliveryId,
           tenantId: tenant,
           agentId: input.agentId,
@@ -188,36 +175,30 @@ export class NotificationService {
           now,
         });
       }
-      return { result: { notification, replayed: false }, enqueued };
+      return { notification, replayed: false };
     });
-    if (!result.replayed) this.decisions.decided(result.notification);
-    if (enqueued !== null) {
-      this.events.enqueued(enqueued.nextAttemptAt);
-      this.events.changed({ delivery: enqueued, attempt: null, at: enqueued.createdAt });
-    }
-    return result;
   }
 
   /**
    * Appends `n` to the agent's open digest for `window`, or opens one (a
    * delivery due at the window's end and its digest row) when there is none,
-   * it is full, or its delivery was claimed meanwhile. Returns the delivery
-   * the notification points at, and the delivery when it is new. With
+   * it is full, or its delivery was claimed meanwhile. Returns the id of the
+   * delivery the notification points at. With
    * `mayOpen` false (a rate-limit decision that joins without counting)
    * it opens nothing and returns null instead: an opened digest is a webhook
    * of its own, which must count.
    */
-  private async attachToDigest(r: GroupRepositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date, mayOpen: boolean): Promise<{ deliveryId: string; opened: Delivery | null } | null> {
+  private async attachToDigest(r: AgentRepositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date, mayOpen: boolean): Promise<string | null> {
     const max = this.options.digestMaxItems;
     const open = await r.digests.findOpen(n.tenantId, n.agentId, kind, window.end);
     if (open !== null) {
       const head: DigestHead = { id: open.id, agentId: n.agentId, window: open.window };
       if (open.itemCount >= max) await r.digests.close(open.id);
-      else if (await r.digests.join(open.id, appendToDigest(open.body, head, n, now), open.itemCount + 1, max, now)) return { deliveryId: open.id, opened: null };
+      else if (await r.digests.join(open.id, appendToDigest(open.body, head, n, now), open.itemCount + 1, max, now)) return open.id;
     }
     if (!mayOpen) return null;
     const deliveryId = newDeliveryId(now.getTime());
-    const opened = await r.deliveries.enqueue({
+    await r.deliveries.enqueue({
       id: deliveryId,
       tenantId: n.tenantId,
       agentId: n.agentId,
@@ -228,7 +209,7 @@ export class NotificationService {
       now,
     });
     await r.digests.create({ id: deliveryId, tenantId: n.tenantId, agentId: n.agentId, window, kind, open: max > 1, now });
-    return { deliveryId, opened };
+    return deliveryId;
   }
 
   /** The decision a create would get at `at`; stores nothing and counts toward nothing. */
@@ -237,16 +218,8 @@ export class NotificationService {
     const now = at ?? this.clock();
     // A past `at` is judged by the webhooks counted by then; otherwise by the window a create would see now.
     const past = at !== null && at.getTime() < this.clock().getTime();
-    return this.store.read(async (r) => {
-      const preferences = await r.preferences.get(tenant, input.agentId);
-      const rate = !needsHourlyCount(preferences)
-        ? EMPTY_RATE_WINDOW
-        : past
-          ? await r.rate.windowAt(tenant, input.agentId, preferences.maxPerHour, now)
-          : await r.rate.window(tenant, input.agentId, preferences.maxPerHour);
-      const openRateDigestEnd = needsHourlyCount(preferences) && preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, input.agentId, this.options.digestMaxItems) : null;
-      return decide({ preferences, notificationType: input.notificationType, priority: input.priority, now, rate, openRateDigestEnd });
-    });
+    const inputs = await this.store.read((r) => readDecisionInputs(r, tenant, input.agentId, this.options.digestMaxItems, past ? now : null));
+    return decide({ ...inputs, notificationType: input.notificationType, priority: input.priority, now });
   }
 
   async get(tenant: string, id: string): Promise<Notification> {

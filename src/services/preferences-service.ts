@@ -4,10 +4,9 @@
  */
 import { DEFAULT_TENANT } from '../auth/tenant.js';
 import { generateWebhookSecret } from '../delivery/signer.js';
-import type { DeliveryEvents } from '../delivery/events.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
 import { DEFAULT_PREFERENCES, MASKED_HEADER_VALUE } from '../domain/types.js';
-import type { AgentPreferences, Delivery, EditablePreferences, QuietHours, SigningSecrets } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, QuietHours, SigningSecrets } from '../domain/types.js';
 import {
   checkAgentId,
   checkClockTime,
@@ -96,7 +95,6 @@ function checkCredentialsStay(existing: AgentPreferences | null, merged: Editabl
 export class PreferencesService {
   constructor(
     private readonly store: Store,
-    private readonly events: DeliveryEvents,
     private readonly options: PreferencesServiceOptions,
   ) {}
 
@@ -117,22 +115,19 @@ export class PreferencesService {
     try {
       return await this.write(tenant, change);
     } catch (err) {
-      // Two first writes for the same agent raced to create its row; the
-      // loser retries once as an update of the winner's row.
+      // Two first writes for the same agent raced to create its row (a
+      // process that is not Herald, sharing the database); the loser retries
+      // once as an update of the winner's row.
       if (isUniqueViolation(err)) return this.write(tenant, change);
       throw err;
-    } finally {
-      // Even a failed write may have committed before its answer was lost.
-      this.events.preferencesChanged(tenant, change.agentId);
     }
   }
 
   private write(tenant: string, change: PreferencesChange): Promise<AgentPreferences> {
     const now = this.options.clock();
-    return this.store.write(async (r) => {
-      // Read-merge-write: without the agent's lock, two concurrent partial
-      // updates (or an update racing a 410) would each overwrite the other.
-      await r.lockAgent(tenant, change.agentId);
+    // Read-merge-write under the agent's lock: otherwise two concurrent partial
+    // updates (or an update racing a 410) would each overwrite the other.
+    return this.store.writeForAgent({ tenantId: tenant, agentId: change.agentId }, async (r) => {
       const existing = await r.preferences.get(tenant, change.agentId);
       checkKeptHeaders(change, existing);
       const base: EditablePreferences = existing ?? DEFAULT_PREFERENCES;
@@ -182,22 +177,14 @@ export class PreferencesService {
   async delete(tenant: string, agentId: string): Promise<number> {
     checkAgentId('agent_id', agentId);
     const now = this.options.clock();
-    let result: Delivery[] | null;
-    try {
-      result = await this.store.write(async (r) => {
-        await r.lockAgent(tenant, agentId);
-        if (!(await r.preferences.delete(tenant, agentId))) return null;
-        const cancelled = await r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
-        await r.rate.releaseAfter(tenant, agentId, now);
-        return cancelled;
-      });
-    } finally {
-      // Even a failed write may have committed before its answer was lost.
-      this.events.preferencesChanged(tenant, agentId);
-    }
-    if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
-    for (const delivery of result) this.events.changed({ delivery, attempt: null, at: now });
-    return result.length;
+    const cancelled = await this.store.writeForAgent({ tenantId: tenant, agentId }, async (r) => {
+      if (!(await r.preferences.delete(tenant, agentId))) return null;
+      const cancelled = await r.deliveries.cancelPending(tenant, agentId, "cancelled: the agent's preferences were deleted", now);
+      await r.rate.releaseAfter(tenant, agentId, now);
+      return cancelled.length;
+    });
+    if (cancelled === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
+    return cancelled;
   }
 
   async list(tenant: string, requestedPageSize: number, pageToken: string): Promise<{ items: AgentPreferences[]; nextPageToken: string }> {
@@ -218,19 +205,12 @@ export class PreferencesService {
     const now = this.options.clock();
     const secret = generateWebhookSecret();
     const previousExpiresAt = grace > 0 ? new Date(now.getTime() + grace * 1000) : null;
-    let result: boolean | null;
-    try {
-      result = await this.store.write(async (r) => {
-        // Two rotations at once must not both answer with a secret when only one is kept.
-        await r.lockAgent(tenant, agentId);
-        const had = await r.preferences.hasSecret(tenant, agentId);
-        const found = await r.preferences.rotateSecret(tenant, agentId, secret, previousExpiresAt, now);
-        return found ? had : null;
-      });
-    } finally {
-      // Even a failed write may have committed before its answer was lost.
-      this.events.preferencesChanged(tenant, agentId);
-    }
+    // Under the agent's lock: two rotations at once must not both answer with a secret when only one is kept.
+    const result = await this.store.writeForAgent({ tenantId: tenant, agentId }, async (r) => {
+      const had = await r.preferences.hasSecret(tenant, agentId);
+      const found = await r.preferences.rotateSecret(tenant, agentId, secret, previousExpiresAt, now);
+      return found ? had : null;
+    });
     if (result === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
     return { secret, previousExpiresAt: result ? previousExpiresAt : null };
   }

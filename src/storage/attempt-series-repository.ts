@@ -14,7 +14,7 @@
  */
 import { Prisma } from '../generated/prisma/sqlite/client.js';
 import type { HourFigures } from '../domain/attempt-series.js';
-import type { Dialect, PrismaTx } from './repositories.js';
+import type { Dialect, PrismaTx } from './sql.js';
 
 /** An aggregate as a driver returns it: a number, a BigInt (COUNT, SUM) or null. */
 type Figure = number | bigint | string | null;

@@ -1,26 +1,42 @@
 /**
- * Opens the database and hands out transaction-scoped repositories. This
- * directory is the only place that imports Prisma.
+ * Opens the database and runs every operation on it: reads, transactions,
+ * the per-agent group commit and the queue's operations. This directory is
+ * the only place that imports Prisma.
+ *
+ * Every write goes through one path ({@link Store.transact}): the work runs
+ * on a transaction's repositories, which record facts of what they changed;
+ * the NOTIFY of those facts is the transaction's last statement (PostgreSQL
+ * delivers it at COMMIT); after COMMIT the facts are published to the
+ * change feed; a failure is retried by the one write policy
+ * (write-policy.ts). So no write path can forget a signal or a retry.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DatabaseConfig } from '../config.js';
+import type { DatabaseConfig, DatabaseTimeouts } from '../config.js';
+import { agentKey, distinctAgents, type AgentRef } from '../domain/agent-key.js';
+import type { ChangeFeed } from '../events/change-feed.js';
 import type { PrismaClient } from '../generated/prisma/sqlite/client.js';
 import type { Logger } from '../logger.js';
-import { isSqliteBusy, storageFault } from './errors.js';
-import { GroupCommit, type GroupMember } from './group-commit.js';
-import { PostgresListener } from './postgres-listener.js';
+import { Batcher, type BatchEntry, type BatchOutcome } from './batcher.js';
+import type { ClaimedDelivery, ClaimOptions } from './delivery-queue.js';
+import { storageFault } from './errors.js';
 import { PendingInserts } from './pending-inserts.js';
-import { boundedPool, DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from './postgres-pool.js';
-import { PREFERENCES_CHANNEL } from './preferences-repository.js';
-import { Repositories, type Dialect, type GroupRepositories, type PrismaTx, type ReadRepositories } from './repositories.js';
+import { PostgresListener } from './postgres-listener.js';
+import { boundedPool, DEFAULT_DATABASE_TIMEOUTS } from './postgres-pool.js';
+import { recordAll, type Recorded, type Recording } from './recorder.js';
+import { Repositories, type AgentRepositories, type ReadRepositories, type WriteRepositories } from './repositories.js';
 import { SecretBox } from './secret-box.js';
+import type { Dialect, PrismaTx } from './sql.js';
 import { prepareSqliteFile } from './sqlite-file.js';
+import { ENQUEUED_CHANNEL, TARGET_CHANNEL, TxFacts } from './tx-facts.js';
+import { retryPauseMs } from './write-policy.js';
 
 export interface StoreOptions {
+  /** Where committed changes are published (src/events/change-feed.ts). */
+  readonly feed: ChangeFeed;
   /** SQLite `synchronous`: FULL (default) survives power loss; NORMAL is faster and survives process crashes. */
   readonly sqliteSynchronous?: 'FULL' | 'NORMAL';
-  /** PostgreSQL connections in this process's pool (default 10). */
-  readonly poolSize?: number;
+  /** PostgreSQL connections in this process's pool. */
+  readonly poolSize: number;
   /** Encrypts secrets at rest (default: none, they are stored in plain text). */
   readonly secrets?: SecretBox;
   /** Bounds on every wait for the database (default DEFAULT_DATABASE_TIMEOUTS). */
@@ -30,8 +46,8 @@ export interface StoreOptions {
 }
 
 /**
- * Told the outcome of every write transaction (`write`, and each group of
- * `writeGrouped`): null when it committed, else its error. Health counts
+ * Told the final outcome of every write transaction (after the write
+ * policy's retries): null when it committed, else its error. Health counts
  * storage faults in a row from it (src/health-monitor.ts).
  */
 export type WriteObserver = (error: unknown) => void;
@@ -55,32 +71,39 @@ class Mutex {
   }
 }
 
-/**
- * Runs a SQLite transaction again while it fails with SQLITE_BUSY, up to
- * about two seconds. The adapter begins transactions DEFERRED: one that has
- * read and then writes fails at once, without waiting for busy_timeout,
- * while another process (npm run secrets:reencrypt, a second Herald by
- * mistake) holds the write lock or has committed since the read. The failed
- * attempt was rolled back whole, so running it again is what the caller's
- * own retry would do.
- */
-async function retryWhileBusy<T>(transaction: () => Promise<T>, boundMs: number): Promise<T> {
-  // Wall time, not the pauses: each try may itself have waited busy_timeout.
-  const startedAt = performance.now();
-  for (let pauseMs = 5; ; pauseMs = Math.min(pauseMs * 2, 200)) {
-    try {
-      return await transaction();
-    } catch (err) {
-      if (!isSqliteBusy(err) || performance.now() - startedAt + pauseMs >= boundMs) throw err;
-      await sleep(pauseMs);
-    }
-  }
-}
-
-/** Creates per group-commit transaction at most (see Store.writeGrouped). */
+/** Writes per group-commit transaction at most (see Store.writeForAgent). */
 const GROUP_MAX_MEMBERS = 64;
 /** Group-commit transactions at once on PostgreSQL, each on its own pooled connection. */
 const GROUP_MAX_CONCURRENT_POSTGRES = 2;
+/**
+ * Recordings per transaction at most. Large enough for a worker's whole
+ * pipeline (HERALD_WORKER_CONCURRENCY is 16 by default), small enough that
+ * one statement's IN list stays short.
+ */
+const RECORD_BATCH_MAX = 128;
+
+/** A transaction's outcome: its value, or its error and whether its COMMIT may have happened. */
+type Transacted<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown; readonly committing: boolean };
+
+/** Work that holds an agent's lock (Store.writeForAgent). */
+interface AgentWork {
+  readonly agent: AgentRef;
+  readonly fn: (repos: AgentRepositories) => Promise<unknown>;
+}
+
+/** The queue's operations, each its own transaction: what the worker and the dispatcher do to the deliveries they hold. */
+export interface QueueOperations {
+  /** Claims due deliveries (see DeliveryQueue.claimDue). */
+  claim(owner: string, o: ClaimOptions): Promise<ClaimedDelivery[]>;
+  /** How long until the next delivery an idle worker could claim is due, ms; null when none is. */
+  nextDueInMs(now: Date, agentMaxInFlight: number): Promise<number | null>;
+  /** Makes the lease last at least `minMs` more; false when it was lost. */
+  extendLease(id: string, owner: string, minMs: number, now: Date): Promise<boolean>;
+  /** Gives a claim back unsent (shutdown aborted its send); false when it was lost. */
+  release(id: string, owner: string, now: Date): Promise<boolean>;
+  /** Records a settlement, batched with the others finishing now (see recorder.ts). */
+  record(recording: Recording): Promise<Recorded>;
+}
 
 /**
  * The service's handle on the database.
@@ -94,39 +117,65 @@ const GROUP_MAX_CONCURRENT_POSTGRES = 2;
  * On PostgreSQL the pool gives each transaction its own connection.
  */
 export class Store {
-  private listener: PostgresListener | null = null;
-  private preferencesListener: PostgresListener | null = null;
+  private readonly listeners: PostgresListener[] = [];
   private readonly sqliteLock = new Mutex();
-  private readonly groups: GroupCommit<GroupRepositories>;
+  private readonly groups: Batcher<AgentWork, unknown>;
+  private readonly recordings: Batcher<Recording, Recorded>;
   private writeObserver: WriteObserver | null = null;
+  readonly queue: QueueOperations;
 
   private constructor(
     private readonly prisma: PrismaClient,
     readonly dialect: Dialect,
     private readonly connectionString: string | null,
     private readonly secrets: SecretBox,
-    /** How long SQLite transactions are run again while SQLITE_BUSY, ms. */
+    private readonly feed: ChangeFeed,
+    /** How long a transaction is run again while SQLite is busy, ms (HERALD_DB_STATEMENT_TIMEOUT_MS). */
     private readonly busyBoundMs: number,
   ) {
-    // SQLite has one writer: a second group would only wait for the mutex.
-    this.groups = new GroupCommit((members) => this.runGroup(members), { maxMembers: GROUP_MAX_MEMBERS, maxGroups: dialect === 'sqlite' ? 1 : GROUP_MAX_CONCURRENT_POSTGRES });
+    this.groups = new Batcher((entries) => this.runGroup(entries), (entry) => this.runAlone(entry.work), {
+      maxItems: GROUP_MAX_MEMBERS,
+      // SQLite has one writer: a second group would only wait for the mutex.
+      maxConcurrent: dialect === 'sqlite' ? 1 : GROUP_MAX_CONCURRENT_POSTGRES,
+    });
+    this.recordings = new Batcher(
+      async (entries) => {
+        const t = await this.transact((r) => recordAll(r, entries.map((e) => e.work)), { idempotent: true });
+        return t.ok ? { ok: true, results: t.value } : { ok: false, error: t.error, split: true };
+      },
+      async (entry) => (await this.writeAll((r) => recordAll(r, [entry.work]), true))[0]!,
+      { maxItems: RECORD_BATCH_MAX, maxConcurrent: 1 },
+    );
+    this.queue = {
+      claim: (owner, o) => this.writeAll((r) => r.queue.claimDue(owner, o)),
+      nextDueInMs: (now, cap) => {
+        const r = new Repositories(this.prisma, this.dialect, this.secrets);
+        return this.dialect === 'sqlite' ? this.sqliteLock.run(() => r.queue.nextDueInMs(now, cap)) : r.queue.nextDueInMs(now, cap);
+      },
+      extendLease: (id, owner, minMs, now) => this.writeAll((r) => r.queue.extendLease(id, owner, minMs, now)),
+      release: (id, owner, now) => this.writeAll((r) => r.queue.release(id, owner, now)),
+      record: (recording) => this.recordings.submit({ key: null, tenant: recording.delivery.tenantId, work: recording }),
+    };
   }
 
-  static async open(config: DatabaseConfig, options: StoreOptions = {}): Promise<Store> {
+  static async open(config: DatabaseConfig, options: StoreOptions): Promise<Store> {
     // Waiting for a connection (PostgreSQL) or the adapter's transaction
-    // mutex (SQLite) counts toward maxWait.
+    // mutex (SQLite) counts toward maxWait; both are bounded well inside a
+    // client's usual 5 s deadline, so a stalled database answers UNAVAILABLE
+    // rather than letting the client's deadline run out (issue #19).
     const timeouts = options.timeouts ?? DEFAULT_DATABASE_TIMEOUTS;
     const transactionOptions = { maxWait: timeouts.acquireTimeoutMs, timeout: timeouts.transactionTimeoutMs };
     // 'minimal' stops Prisma from capturing a stack for every query (about 7 %
     // of CPU under load); errors keep their codes, and their messages reach
     // only the log (src/grpc/status.ts answers INTERNAL with a reference).
     const errorFormat = 'minimal';
+    const secrets = options.secrets ?? new SecretBox();
     // Each dialect's adapter and client are imported only here, when chosen:
     // the other dialect's code would sit in memory unused.
     if (config.provider === 'postgresql') {
       const { connectionString, schema } = postgresConnection(config.url);
       const { PrismaPg } = await import('@prisma/adapter-pg');
-      const adapter = new PrismaPg(boundedPool(connectionString, options.poolSize ?? 10, timeouts), { disposeExternalPool: true, ...(schema === undefined ? {} : { schema }) });
+      const adapter = new PrismaPg(boundedPool(connectionString, options.poolSize, timeouts), { disposeExternalPool: true, ...(schema === undefined ? {} : { schema }) });
       const { PrismaClient: PostgresPrismaClient } = await import('../generated/prisma/postgresql/client.js');
       // The two generated clients differ only in their provider; their query
       // API is the same, so one type serves the repositories.
@@ -137,7 +186,7 @@ export class Store {
         await prisma.$disconnect();
         throw err;
       }
-      return new Store(prisma, 'postgresql', connectionString, options.secrets ?? new SecretBox(), timeouts.statementTimeoutMs);
+      return new Store(prisma, 'postgresql', connectionString, secrets, options.feed, timeouts.statementTimeoutMs);
     }
     prepareSqliteFile(config.filePath);
     const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
@@ -154,93 +203,130 @@ export class Store {
       const [{ page_size: pageSize }] = await prisma.$queryRawUnsafe<[{ page_size: bigint }]>('PRAGMA page_size');
       await prisma.$queryRawUnsafe(`PRAGMA max_page_count = ${Math.floor(options.sqliteMaxBytes / Number(pageSize))}`);
     }
-    return new Store(prisma, 'sqlite', null, options.secrets ?? new SecretBox(), timeouts.statementTimeoutMs);
-  }
-
-  /** Runs `fn` in one transaction: it commits when `fn` resolves and rolls back when it throws. */
-  write<T>(fn: (repos: Repositories) => Promise<T>): Promise<T> {
-    const transaction = (): Promise<T> => this.prisma.$transaction((tx: PrismaTx) => fn(new Repositories(tx, this.dialect, this.secrets)));
-    const written = this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction, this.busyBoundMs)) : transaction();
-    written.then(() => this.writeObserver?.(null), (err: unknown) => this.writeObserver?.(err));
-    return written;
-  }
-
-  /** Sets the one {@link WriteObserver} (health); null removes it. */
-  observeWrites(observer: WriteObserver | null): void {
-    this.writeObserver = observer;
-  }
-
-  /**
-   * Like `write`, for work that locks one agent (`tenantId`, `agentId`) and
-   * nothing else: concurrent calls are committed together (group commit).
-   * The answer is the one `write` would give: `fn`'s result once its
-   * transaction has committed, or its own error. A group holds one member
-   * per agent (a second call for an agent waits for the next group), and its
-   * members run one after another in call order; the group
-   * takes its agents' locks first, in one sorted pass (PostgreSQL advisory
-   * locks: groups of different replicas cannot deadlock), and `fn`'s
-   * `lockAgent` for its own agent then finds the lock held. Then it reads
-   * their preferences and hourly-limit counters in one statement each (fresh: every acknowledged write of
-   * them held the same lock), runs the members' work, and writes their
-   * notifications and deliveries with one multi-row insert each (so the
-   * work's reads do not see the group's inserts: only other agents' rows
-   * are held back). When a member
-   * fails, the group is rolled back and every member runs again alone in
-   * its own transaction, so one failing call never fails the others. Like
-   * `write`'s, `fn` may run more than once and must do nothing but the
-   * transaction's work.
-   */
-  writeGrouped<T>(tenantId: string, agentId: string, fn: (repos: GroupRepositories) => Promise<T>): Promise<T> {
-    return this.groups.submit({ tenantId, agentId }, fn);
-  }
-
-  private async runGroup(members: ReadonlyArray<GroupMember<GroupRepositories>>): Promise<void> {
-    const keys = [...new Set(members.map((m) => m.lockKey))];
-    let committing = false;
-    const transaction = (): Promise<unknown[]> =>
-      this.prisma.$transaction(async (tx: PrismaTx) => {
-        committing = false;
-        const repos = new Repositories(tx, this.dialect, this.secrets, { heldAgentLocks: new Set(keys), pending: new PendingInserts() });
-        await repos.lockAgentsInOrder(keys);
-        await repos.preferences.prefetch(members.map((m) => m.agent));
-        await repos.rate.prefetch(members.map((m) => m.agent));
-        const results: unknown[] = [];
-        for (const m of members) results.push(await m.work(repos));
-        await repos.flushPending();
-        committing = true;
-        return results;
-      });
-    let results: unknown[];
-    try {
-      results = await (this.dialect === 'sqlite' ? this.sqliteLock.run(() => retryWhileBusy(transaction, this.busyBoundMs)) : transaction());
-    } catch (err) {
-      // A failed COMMIT may have committed on PostgreSQL (the answer was
-      // lost), and a storage fault (a database busy after the retries, not
-      // answering, full) would fail each member too, one transaction
-      // timeout after another: those answer every member as `write` would
-      // answer one. Otherwise a member's work failed and nothing was committed.
-      if (members.length === 1 || committing || storageFault(err) !== null) {
-        this.writeObserver?.(err);
-        for (const m of members) m.reject(err);
-        return;
-      }
-      for (const m of members) {
-        await this.write(m.work).then(m.resolve, m.reject);
-      }
-      return;
-    }
-    this.writeObserver?.(null);
-    members.forEach((m, i) => m.resolve(results[i]));
+    return new Store(prisma, 'sqlite', null, secrets, options.feed, timeouts.statementTimeoutMs);
   }
 
   /**
    * Runs read-only work: consistent on SQLite (see the class comment), on the
    * pool on PostgreSQL. Outside a transaction: the repositories it hands out
-   * cannot lock an agent or write (use `write` for that).
+   * cannot lock an agent or write.
    */
   read<T>(fn: (repos: ReadRepositories) => Promise<T>): Promise<T> {
-    const repos: ReadRepositories = new Repositories(this.prisma, this.dialect, this.secrets);
+    const repos = new Repositories(this.prisma, this.dialect, this.secrets);
     return this.dialect === 'sqlite' ? this.sqliteLock.run(() => fn(repos)) : fn(repos);
+  }
+
+  /**
+   * Runs `fn` in one transaction that holds no agent's lock: it commits when
+   * `fn` resolves and rolls back when it throws; what it changed is
+   * published after the COMMIT. `fn` may run more than once (write-policy.ts)
+   * and must do nothing but the transaction's work.
+   */
+  write<T>(fn: (repos: WriteRepositories) => Promise<T>): Promise<T> {
+    return this.writeAll(fn, false);
+  }
+
+  /** {@link write} for storage's own operations: the whole repositories. */
+  private async writeAll<T>(fn: (repos: Repositories) => Promise<T>, idempotent = false): Promise<T> {
+    const t = await this.transact(fn, { idempotent });
+    if (!t.ok) throw t.error;
+    return t.value;
+  }
+
+  /**
+   * Runs `fn` in a transaction that holds the lock of one agent (`agent`),
+   * which every write that changes what is decided for the agent needs: its
+   * creates, preferences, digests, hourly-limit sequence and replays. The
+   * one serialiser per agent: calls for one agent run one after another in
+   * call order, in this process (batcher.ts) and across replicas (the
+   * PostgreSQL advisory lock, taken before any read). Calls for different
+   * agents are committed together (group commit): one transaction takes the
+   * group's locks in one sorted statement (groups of different replicas
+   * cannot deadlock), reads their preferences and hourly-limit counters in
+   * one statement each, runs each call's work in call order, and writes
+   * their notifications and deliveries with one multi-row insert each.
+   *
+   * The answer is the one a transaction of its own would give: `fn`'s result
+   * once committed, or its own error (a failed group runs every member again
+   * alone, so one failing call never fails the others). Like `write`'s, `fn`
+   * may run more than once.
+   */
+  writeForAgent<T>(agent: AgentRef, fn: (repos: AgentRepositories) => Promise<T>): Promise<T> {
+    return this.groups.submit({ key: agentKey(agent.tenantId, agent.agentId), tenant: agent.tenantId, work: { agent, fn } }) as Promise<T>;
+  }
+
+  private async runGroup(entries: ReadonlyArray<BatchEntry<AgentWork>>): Promise<BatchOutcome<unknown>> {
+    const agents = distinctAgents(entries.map((e) => e.work.agent));
+    const t = await this.transact(
+      async (r) => {
+        await r.lockAgents(agents.map((a) => agentKey(a.tenantId, a.agentId)));
+        await r.preferences.prefetch(agents);
+        await r.rate.prefetch(agents);
+        const results: unknown[] = [];
+        for (const e of entries) results.push(await e.work.fn(r));
+        await r.pending!.flush(r.tx);
+        return results;
+      },
+      { idempotent: false, grouped: true },
+    );
+    if (t.ok) return { ok: true, results: t.value };
+    // A COMMIT that failed may have committed on PostgreSQL (its answer was
+    // lost), and a storage fault (a database busy after the retries, not
+    // answering, full) would fail each member too, one transaction timeout
+    // after another: every member gets the error, as its own write would.
+    return { ok: false, error: t.error, split: !t.committing && storageFault(t.error) === null };
+  }
+
+  private async runAlone(work: AgentWork): Promise<unknown> {
+    const t = await this.transact(async (r) => {
+      await r.lockAgents([agentKey(work.agent.tenantId, work.agent.agentId)]);
+      return work.fn(r);
+    }, { idempotent: false });
+    if (!t.ok) throw t.error;
+    return t.value;
+  }
+
+  /**
+   * The one way a transaction runs: its work, then its NOTIFYs; after the
+   * COMMIT, its facts are published. Retried as write-policy.ts says. Never
+   * throws: the outcome says whether the COMMIT may have happened.
+   */
+  private async transact<T>(work: (r: Repositories) => Promise<T>, options: { readonly idempotent: boolean; readonly grouped?: boolean }): Promise<Transacted<T>> {
+    let pausedMs = 0;
+    for (let tries = 1; ; tries++) {
+      const facts = new TxFacts();
+      let committing = false;
+      const run = (): Promise<T> =>
+        this.prisma.$transaction(async (tx: PrismaTx) => {
+          committing = false;
+          const r = new Repositories(tx, this.dialect, this.secrets, facts, options.grouped === true ? new PendingInserts() : null);
+          const value = await work(r);
+          await TxFacts.notify(tx, this.dialect, [facts]);
+          committing = true;
+          return value;
+        });
+      try {
+        const value = await (this.dialect === 'sqlite' ? this.sqliteLock.run(run) : run());
+        this.feed.publish(facts.all);
+        this.writeObserver?.(null);
+        return { ok: true, value };
+      } catch (error) {
+        const pause = retryPauseMs(error, { tries, pausedMs }, { idempotent: options.idempotent, busyBoundMs: this.busyBoundMs });
+        if (pause === null) {
+          // Even a failed write may have committed before its answer was lost: drop what caches hold.
+          if (committing) this.feed.publish(facts.unsure);
+          this.writeObserver?.(error);
+          return { ok: false, error, committing };
+        }
+        await sleep(pause);
+        pausedMs += pause;
+      }
+    }
+  }
+
+  /** Sets the one {@link WriteObserver} (health); null removes it. */
+  observeWrites(observer: WriteObserver | null): void {
+    this.writeObserver = observer;
   }
 
   /** A cheap round trip, for health checks. */
@@ -249,41 +335,37 @@ export class Store {
   }
 
   /**
-   * Calls `listener` when any process enqueues a delivery (PostgreSQL
-   * LISTEN/NOTIFY). On SQLite there is only this process, whose creates
-   * announce themselves in-process, so nothing is done.
+   * Publishes to the change feed what other replicas commit (PostgreSQL
+   * LISTEN/NOTIFY): deliveries they enqueue and webhook targets they change,
+   * and, after a lost LISTEN connection came back, that changes may have
+   * been missed. Nothing on SQLite: this process is the only writer.
    */
-  async listenForEnqueued(log: Logger, listener: () => void): Promise<void> {
-    if (this.connectionString === null || this.listener !== null) return;
-    this.listener = new PostgresListener(this.connectionString, log, listener);
-    await this.listener.start();
-  }
-
-  /**
-   * Calls `listener` with the (tenant, agent) of every webhook target any
-   * process changes (PostgreSQL LISTEN/NOTIFY on PREFERENCES_CHANNEL), and
-   * `missed` after a lost connection came back. Nothing on SQLite, where this
-   * process is the only writer and announces its changes in-process.
-   */
-  async listenForPreferenceChanges(log: Logger, listener: (tenantId: string, agentId: string) => void, missed: () => void): Promise<void> {
-    if (this.connectionString === null || this.preferencesListener !== null) return;
-    const parse = (payload: string): void => {
-      let key: unknown = null;
-      try {
-        key = JSON.parse(payload);
-      } catch {
-        // Not ours to read: drop everything rather than guess.
-      }
-      if (Array.isArray(key) && typeof key[0] === 'string' && typeof key[1] === 'string') listener(key[0], key[1]);
-      else missed();
-    };
-    this.preferencesListener = new PostgresListener(this.connectionString, log, parse, PREFERENCES_CHANNEL, missed);
-    await this.preferencesListener.start();
+  async listen(log: Logger): Promise<void> {
+    if (this.connectionString === null || this.listeners.length > 0) return;
+    const feed = this.feed;
+    const enqueued = new PostgresListener(this.connectionString, log, ENQUEUED_CHANNEL, () => feed.publish([{ kind: 'enqueued', dueAt: null }]));
+    const targets = new PostgresListener(
+      this.connectionString,
+      log,
+      TARGET_CHANNEL,
+      (payload) => {
+        let key: unknown = null;
+        try {
+          key = JSON.parse(payload);
+        } catch {
+          // Not ours to read: drop everything rather than guess.
+        }
+        if (Array.isArray(key) && typeof key[0] === 'string' && typeof key[1] === 'string') feed.publish([{ kind: 'targetChanged', tenantId: key[0], agentId: key[1] }]);
+        else feed.publish([{ kind: 'targetsMissed' }]);
+      },
+      () => feed.publish([{ kind: 'targetsMissed' }]),
+    );
+    this.listeners.push(enqueued, targets);
+    await Promise.all(this.listeners.map((l) => l.start()));
   }
 
   async close(): Promise<void> {
-    await this.preferencesListener?.stop();
-    await this.listener?.stop();
+    await Promise.all(this.listeners.map((l) => l.stop()));
     await this.prisma.$disconnect();
   }
 }

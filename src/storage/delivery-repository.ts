@@ -1,76 +1,19 @@
-import { Prisma, type Delivery as Row, type DeliveryAttempt as AttemptRow } from '../generated/prisma/sqlite/client.js';
-import type { AttemptTrigger, Delivery, DeliveryAttempt, DeliveryStatus, EventType } from '../domain/types.js';
+/** The deliveries table apart from the queue's statements: inserts, reads, cancellations, stats. */
+import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
+import type { ClaimedDelivery } from './delivery-queue.js';
 import { olderThan, type TimeCursor } from './page-token.js';
-import type { DeliveryColumns, PendingInserts } from './pending-inserts.js';
-import type { Dialect, PrismaTx } from './repositories.js';
+import type { PendingInserts } from './pending-inserts.js';
+import { toAttempt } from './rows/delivery-attempts.js';
+import { DELIVERIES, newDeliveryRow, toDelivery, type NewDelivery } from './rows/deliveries.js';
+import type { Prisma, PrismaTx } from './sql.js';
+import type { TxFacts } from './tx-facts.js';
 
-/** A delivery row without its body: what the worker's settles return (the body is already in the worker's hands). */
-export type RowWithoutBody = Omit<Row, 'body'>;
-
-export function toDomain(row: RowWithoutBody): Delivery {
-  return {
-    id: row.id,
-    tenantId: row.tenantId,
-    agentId: row.agentId,
-    notificationId: row.notificationId,
-    eventType: row.eventType as EventType,
-    status: row.status as DeliveryStatus,
-    attemptCount: row.attemptCount,
-    nextAttemptAt: row.nextAttemptAt,
-    lastStatusCode: row.lastStatusCode,
-    lastError: row.lastError,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-    completedAt: row.completedAt,
-  };
-}
-
-function attemptToDomain(row: AttemptRow): DeliveryAttempt {
-  return {
-    number: row.number,
-    startedAt: row.startedAt,
-    durationMs: row.durationMs,
-    statusCode: row.statusCode,
-    errorClass: row.errorClass,
-    errorMessage: row.errorMessage,
-    responseExcerpt: row.responseExcerpt,
-    trigger: row.trigger as AttemptTrigger,
-    url: row.url,
-  };
-}
-
-/** The PostgreSQL LISTEN/NOTIFY channel announcing new deliveries. */
-export const ENQUEUED_CHANNEL = 'herald_delivery_enqueued';
-
-/** A delivery taken by a worker: the body to send and the attempt number this claim counted. */
-export interface ClaimedDelivery extends Delivery {
-  readonly body: string;
-  /** Attempts made before the current schedule began (a replay starts a new one): the retry budget counts from here. */
-  readonly attemptBase: number;
-  /** Until when this claim holds the delivery, on the claiming process's clock (see delivery-queue.ts). */
-  readonly leaseExpiresAt: Date;
-}
-
-export interface NewDelivery {
-  readonly id: string;
-  readonly tenantId: string;
-  readonly agentId: string;
-  readonly notificationId: string | null;
-  readonly eventType: EventType;
-  readonly body: string;
-  readonly nextAttemptAt: Date;
-  readonly now: Date;
-}
+export type { NewDelivery } from './rows/deliveries.js';
 
 export interface DeliveryFilters {
   readonly tenantId: string;
   readonly agentId: string | null;
   readonly status: DeliveryStatus | null;
-}
-
-export interface AttemptRecord extends DeliveryAttempt {
-  readonly id: string;
-  readonly deliveryId: string;
 }
 
 export interface DeliveryStats {
@@ -84,58 +27,37 @@ export class DeliveryRepository {
   /** `pending`: in a group commit, where `enqueue` holds its row for the group's multi-row insert. */
   constructor(
     private readonly tx: PrismaTx,
-    private readonly dialect: Dialect,
+    private readonly facts: TxFacts,
     private readonly pending: PendingInserts | null = null,
   ) {}
 
-  private insert(d: NewDelivery, claim: { owner: string; leaseUntil: Date } | null) {
-    return this.tx.delivery.create({
-      data: {
-        id: d.id,
-        tenantId: d.tenantId,
-        agentId: d.agentId,
-        notificationId: d.notificationId,
-        eventType: d.eventType,
-        body: d.body,
-        nextAttemptAt: d.nextAttemptAt,
-        createdAt: d.now,
-        updatedAt: d.now,
-        ...(claim === null
-          ? { status: 'PENDING' }
-          : { status: 'DELIVERING', attemptCount: 1, leaseOwner: claim.owner, leaseExpiresAt: claim.leaseUntil }),
-      },
-    });
-  }
-
+  /** Adds a PENDING delivery; workers here and in other replicas hear of it at commit. */
   async enqueue(d: NewDelivery): Promise<Delivery> {
-    if (this.pending !== null) {
-      const row: DeliveryColumns = { id: d.id, tenantId: d.tenantId, agentId: d.agentId, notificationId: d.notificationId, eventType: d.eventType, body: d.body, status: 'PENDING', nextAttemptAt: d.nextAttemptAt, createdAt: d.now, updatedAt: d.now };
-      this.pending.deliveries.push(row);
-      return { ...row, eventType: d.eventType, status: 'PENDING', attemptCount: 0, lastStatusCode: null, lastError: null, completedAt: null };
-    }
-    const row = await this.insert(d, null);
-    // Other replicas' workers wake on this at commit (never before: NOTIFY
-    // is transactional), so their latency does not depend on the poll.
-    if (this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${ENQUEUED_CHANNEL}, '')`;
-    return toDomain(row);
+    const row = newDeliveryRow(d);
+    if (this.pending !== null) this.pending.addDelivery(row);
+    else await this.tx.$executeRaw(DELIVERIES.insert([row]));
+    const delivery = toDelivery(row);
+    this.facts.enqueued(delivery);
+    return delivery;
   }
 
   /** Inserts a delivery already claimed by `owner` (a test webhook sent at once), its first attempt counted. */
   async enqueueClaimed(d: NewDelivery, owner: string, leaseMs: number): Promise<ClaimedDelivery> {
     const leaseExpiresAt = new Date(d.now.getTime() + leaseMs);
-    const row = await this.insert(d, { owner, leaseUntil: leaseExpiresAt });
-    return { ...toDomain(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt };
+    const row = newDeliveryRow(d, { owner, leaseUntil: leaseExpiresAt });
+    await this.tx.$executeRaw(DELIVERIES.insert([row]));
+    return { ...toDelivery(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt };
   }
 
   /** The delivery, if it belongs to `tenantId`. */
   async get(tenantId: string, id: string): Promise<Delivery | null> {
-    const row = await this.tx.delivery.findUnique({ where: { id, tenantId } });
-    return row === null ? null : toDomain(row);
+    const row = await this.tx.delivery.findUnique({ where: { id, tenantId }, omit: { body: true } });
+    return row === null ? null : toDelivery(row);
   }
 
   async attempts(deliveryId: string): Promise<DeliveryAttempt[]> {
     const rows = await this.tx.deliveryAttempt.findMany({ where: { deliveryId }, orderBy: { number: 'asc' } });
-    return rows.map(attemptToDomain);
+    return rows.map(toAttempt);
   }
 
   /** Newest first; `after` is the (created_at, id) of the last row of the previous page. */
@@ -146,45 +68,10 @@ export class DeliveryRepository {
     const rows = await this.tx.delivery.findMany({
       where: after === null ? where : { AND: [where, olderThan(after)] },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      omit: { body: true },
       take: limit,
     });
-    return rows.map(toDomain);
-  }
-
-  async recordAttempt(a: AttemptRecord): Promise<void> {
-    await this.tx.deliveryAttempt.create({
-      data: {
-        id: a.id,
-        deliveryId: a.deliveryId,
-        number: a.number,
-        startedAt: a.startedAt,
-        durationMs: a.durationMs,
-        statusCode: a.statusCode,
-        errorClass: a.errorClass,
-        errorMessage: a.errorMessage,
-        responseExcerpt: a.responseExcerpt,
-        trigger: a.trigger,
-        url: a.url,
-      },
-    });
-  }
-
-  /**
-   * {@link recordAttempt} for many attempts, in one multi-row insert. Raw SQL:
-   * Prisma's `createMany` costs several times the statement's own work per
-   * row (every value crosses its query compiler), and the worker's batched
-   * settle writes dozens of rows at a time.
-   */
-  async recordAttempts(attempts: readonly AttemptRecord[]): Promise<void> {
-    if (attempts.length === 0) return;
-    const at = (d: Date) => (this.dialect === 'postgresql' ? Prisma.sql`${d}::timestamp(3)` : Prisma.sql`${d}`);
-    const rows = attempts.map(
-      (a) =>
-        Prisma.sql`(${a.id}, ${a.deliveryId}, ${a.number}, ${at(a.startedAt)}, ${a.durationMs}, ${a.statusCode}, ${a.errorClass}, ${a.errorMessage}, ${a.responseExcerpt}, ${a.trigger}, ${a.url})`,
-    );
-    await this.tx.$executeRaw`
-      INSERT INTO delivery_attempts (id, delivery_id, number, started_at, duration_ms, status_code, error_class, error_message, response_excerpt, "trigger", url)
-      VALUES ${Prisma.join(rows)}`;
+    return rows.map(toDelivery);
   }
 
   /** Cancels an agent's deliveries that are waiting (not the ones in flight) and returns them. */
@@ -192,8 +79,11 @@ export class DeliveryRepository {
     const rows = await this.tx.delivery.updateManyAndReturn({
       where: { tenantId, agentId, status: 'PENDING' },
       data: { status: 'CANCELLED', lastError: reason, completedAt: now, updatedAt: now },
+      omit: { body: true },
     });
-    return rows.map(toDomain);
+    const cancelled = rows.map(toDelivery);
+    for (const delivery of cancelled) this.facts.deliveryChanged(delivery, null, now);
+    return cancelled;
   }
 
   async stats(tenantId: string, agentId: string | null, since: Date): Promise<DeliveryStats> {

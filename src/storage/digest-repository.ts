@@ -7,7 +7,7 @@
  */
 import type { DigestWindow } from '../domain/types.js';
 import type { PendingInserts } from './pending-inserts.js';
-import type { Dialect, PrismaTx } from './repositories.js';
+import type { PrismaTx } from './sql.js';
 
 /** What a digest collects: a quiet window, or what the hourly limit held back (rate_limit_policy DIGEST). */
 export type DigestKind = 'QUIET_HOURS' | 'RATE_LIMITED';
@@ -36,7 +36,6 @@ export class DigestRepository {
   /** `pending` is a group commit's held inserts (see pending-inserts.ts), null outside a group. */
   constructor(
     private readonly tx: PrismaTx,
-    private readonly dialect: Dialect = 'sqlite',
     private readonly pending: PendingInserts | null = null,
   ) {}
 
@@ -72,7 +71,7 @@ export class DigestRepository {
   async create(d: NewDigest): Promise<void> {
     // In a group commit the digest's delivery may still be held back: write
     // it first, or the foreign key would refuse the digest row.
-    await this.pending?.flush(this.tx, this.dialect);
+    await this.pending?.flush(this.tx);
     await this.tx.digest.create({
       data: {
         id: d.id,

@@ -29,9 +29,24 @@ function prismaCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** A unique constraint was violated (Prisma P2002): a concurrent writer got there first. */
+/**
+ * The driver adapter's normalised kind of a raw statement's failure (Prisma
+ * P2010 "raw query failed" carries it in `meta.driverAdapterError.cause.kind`).
+ */
+function adapterErrorKind(err: unknown): string | undefined {
+  if (prismaCode(err) !== 'P2010') return undefined;
+  const meta = (err as { meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } }).meta;
+  const kind = meta?.driverAdapterError?.cause?.kind;
+  return typeof kind === 'string' ? kind : undefined;
+}
+
+/**
+ * A unique constraint was violated: a concurrent writer got there first.
+ * Prisma's typed calls report P2002; raw statements (the row maps' INSERTs)
+ * report P2010 with the adapter's kind `UniqueConstraintViolation`.
+ */
 export function isUniqueViolation(err: unknown): boolean {
-  return prismaCode(err) === 'P2002';
+  return prismaCode(err) === 'P2002' || adapterErrorKind(err) === 'UniqueConstraintViolation';
 }
 
 /** The row an update or delete needed does not exist (Prisma P2025). */

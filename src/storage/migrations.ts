@@ -6,6 +6,13 @@
  * columns and checksums Prisma Migrate writes, so `prisma migrate status` and
  * `prisma migrate deploy` stay truthful wherever the native engine exists.
  * New migration SQL is produced by `npm run db:diff` (scripts/schema-engine.ts).
+ *
+ * REMOVE WHEN: Prisma applies migrations without its native schema engine
+ * (Prisma 7.10's `prisma migrate deploy` runs that binary, which no npm package
+ * ships and which its installer downloads from a host our machines cannot
+ * reach): `prisma migrate deploy` before start then replaces this runner, and
+ * reads the `_prisma_migrations` rows it wrote. test/unit/prisma-engine-canary.test.ts
+ * has a canary that fails once `migrate deploy` no longer runs the native engine.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';

@@ -1,13 +1,12 @@
 /**
- * LISTENs on one PostgreSQL channel and calls back with each payload: by
- * default deliveries enqueued by any replica, so that every worker wakes at
- * once instead of at its next poll. A lost connection is re-opened with
+ * LISTENs on one PostgreSQL channel and calls back with each payload
+ * (deliveries enqueued by any replica, so that every worker wakes at once
+ * instead of at its next poll; webhook targets changed). A lost connection is re-opened with
  * backoff; polling covers the gap, and `onReconnected` lets a listener that
  * cannot rely on polling (a cache) drop what it may have missed.
  */
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
-import { ENQUEUED_CHANNEL } from './delivery-repository.js';
 
 /** How long opening the LISTEN connection may take, ms (the listener is in the background: polling covers it). */
 const LISTEN_CONNECT_TIMEOUT_MS = 5_000;
@@ -18,14 +17,15 @@ export class PostgresListener {
   private retryTimer: NodeJS.Timeout | null = null;
   private failures = 0;
 
+  private connectedBefore = false;
+
   constructor(
     private readonly connectionString: string,
     private readonly log: Logger,
+    private readonly channel: string,
     private readonly onNotification: (payload: string) => void,
-    private readonly channel: string = ENQUEUED_CHANNEL,
     private readonly onReconnected: () => void = () => undefined,
   ) {}
-  private connectedBefore = false;
 
   async start(): Promise<void> {
     await this.connect();

@@ -6,21 +6,18 @@
  * and each ends in an error src/storage/errors.ts classifies.
  */
 import pg from 'pg';
+import { VARIABLES, type DatabaseTimeouts } from '../config.js';
 
-/** How long anything may wait for the database, ms (src/config.ts, `Resilience`). */
-export interface DatabaseTimeouts {
-  /** Opening one connection: TCP, then the server's answer to the start-up message. */
-  readonly connectTimeoutMs: number;
-  /** Waiting for a pooled connection, and for a transaction to begin. */
-  readonly acquireTimeoutMs: number;
-  /** One statement: PostgreSQL's `statement_timeout`; SQLite's busy wait. */
-  readonly statementTimeoutMs: number;
-  /** One transaction, first statement to commit. */
-  readonly transactionTimeoutMs: number;
-}
-
-/** The defaults of src/config.ts, for callers without a configuration (tools, tests). */
-export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = Object.freeze({ connectTimeoutMs: 2_000, acquireTimeoutMs: 1_000, statementTimeoutMs: 2_000, transactionTimeoutMs: 2_000 });
+/**
+ * The defaults of src/config.ts's table, for callers without a
+ * configuration (tests): read from the table, the one place they are named.
+ */
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = Object.freeze({
+  connectTimeoutMs: VARIABLES.HERALD_DB_CONNECT_TIMEOUT_MS.read(undefined, 'HERALD_DB_CONNECT_TIMEOUT_MS', ''),
+  acquireTimeoutMs: VARIABLES.HERALD_DB_ACQUIRE_TIMEOUT_MS.read(undefined, 'HERALD_DB_ACQUIRE_TIMEOUT_MS', ''),
+  statementTimeoutMs: VARIABLES.HERALD_DB_STATEMENT_TIMEOUT_MS.read(undefined, 'HERALD_DB_STATEMENT_TIMEOUT_MS', ''),
+  transactionTimeoutMs: VARIABLES.HERALD_DB_TRANSACTION_TIMEOUT_MS.read(undefined, 'HERALD_DB_TRANSACTION_TIMEOUT_MS', ''),
+});
 
 /**
  * How much later than `statement_timeout` the client gives up on an answer:

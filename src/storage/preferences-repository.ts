@@ -1,8 +1,10 @@
-import type { AgentPreferences as Row } from '../generated/prisma/sqlite/client.js';
-import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../domain/types.js';
-import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, RateLimitPolicy, SigningSecrets } from '../domain/types.js';
-import { agentLockKey, type Dialect, type PrismaTx } from './repositories.js';
+import { agentKey, type AgentRef } from '../domain/agent-key.js';
+import { MASKED_HEADER_VALUE } from '../domain/types.js';
+import type { AgentPreferences, EditablePreferences, SigningSecrets } from '../domain/types.js';
+import { editableColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
 import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
+import type { PrismaTx } from './sql.js';
+import type { TxFacts } from './tx-facts.js';
 
 /** Where an agent's webhooks go, as the dispatcher needs it: preferences with opened headers, signing secrets, failures in a row. */
 export interface DeliveryTargetRow {
@@ -22,39 +24,9 @@ function headerPlace(tenantId: string, agentId: string, name: string): SealedPla
   return { tenantId, agentId, field: `webhook_headers.${name.toLowerCase()}` };
 }
 
-type StoredHeaders = Record<string, string>;
-
-/** Receiver credentials are write-only: reads show the names, never the values. */
-function maskedHeaders(column: string): Record<string, string> {
-  return Object.fromEntries(Object.keys(JSON.parse(column) as StoredHeaders).map((name) => [name, MASKED_HEADER_VALUE]));
-}
-
 function openedHeaders(row: Pick<Row, 'tenantId' | 'agentId' | 'webhookHeaders'>, box: SecretBox): Record<string, string> {
   const stored = JSON.parse(row.webhookHeaders) as StoredHeaders;
   return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name, box.open(value, headerPlace(row.tenantId, row.agentId, name))]));
-}
-
-function toDomain(row: Row): AgentPreferences {
-  return {
-    agentId: row.agentId,
-    enableWebhook: row.enableWebhook,
-    webhookUrl: row.webhookUrl,
-    timeZone: row.timeZone,
-    quietHours:
-      row.quietStart !== null && row.quietEnd !== null
-        ? { start: row.quietStart, end: row.quietEnd, policy: row.quietPolicy as QuietHoursPolicy, urgentBypass: row.urgentBypass }
-        : null,
-    maxPerHour: row.maxPerHour,
-    rateLimitPolicy: row.rateLimitPolicy as RateLimitPolicy,
-    notificationTypes: JSON.parse(row.notificationTypes) as string[],
-    minPriority: priorityFromRank(row.minPriority) ?? null,
-    webhookHeaders: maskedHeaders(row.webhookHeaders),
-    webhookTimeoutMs: row.webhookTimeoutMs,
-    webhookSecretSet: row.webhookSecret !== null,
-    webhookDisabledReason: row.webhookDisabledReason,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
 }
 
 function secretsOf(row: Pick<Row, 'tenantId' | 'agentId' | 'webhookSecret' | 'previousWebhookSecret' | 'previousSecretExpiresAt'>, now: Date, box: SecretBox): SigningSecrets {
@@ -83,24 +55,6 @@ function sealedHeaders(tenantId: string, agentId: string, headers: Readonly<Reco
   );
 }
 
-function toColumns(tenantId: string, agentId: string, p: EditablePreferences, storedHeaders: StoredHeaders, box: SecretBox) {
-  return {
-    enableWebhook: p.enableWebhook,
-    webhookUrl: p.webhookUrl,
-    timeZone: p.timeZone,
-    quietStart: p.quietHours?.start ?? null,
-    quietEnd: p.quietHours?.end ?? null,
-    quietPolicy: p.quietHours?.policy ?? 'SKIP',
-    urgentBypass: p.quietHours?.urgentBypass ?? false,
-    maxPerHour: p.maxPerHour,
-    rateLimitPolicy: p.rateLimitPolicy,
-    notificationTypes: JSON.stringify(p.notificationTypes),
-    minPriority: p.minPriority === null ? 0 : PRIORITY_RANK[p.minPriority],
-    webhookHeaders: JSON.stringify(sealedHeaders(tenantId, agentId, p.webhookHeaders, storedHeaders, box)),
-    webhookTimeoutMs: p.webhookTimeoutMs,
-  };
-}
-
 /** An agent's secret columns as stored, for re-encryption. */
 export interface StoredSecrets {
   readonly tenantId: string;
@@ -110,47 +64,40 @@ export interface StoredSecrets {
   readonly webhookHeaders: string;
 }
 
-/**
- * The PostgreSQL LISTEN/NOTIFY channel announcing a change to an agent's
- * webhook target (preferences saved or deleted, secret rotated, webhook
- * switched off); the payload is `JSON.stringify([tenantId, agentId])`.
- * Replicas drop what they cached about the agent (src/delivery/target-cache.ts).
- */
-export const PREFERENCES_CHANNEL = 'herald_preferences_changed';
-
 export class PreferencesRepository {
-  /** `get`'s answers read ahead by `prefetch`, by agentLockKey. */
+  /** `get`'s answers read ahead by `prefetch`, by agent key. */
   private prefetched: Map<string, AgentPreferences | null> | null = null;
 
   constructor(
     private readonly tx: PrismaTx,
     private readonly box: SecretBox,
-    private readonly dialect: Dialect = 'sqlite',
+    private readonly facts: TxFacts,
   ) {}
 
-  /** Tells other replicas, at commit (NOTIFY is transactional), that the agent's target changed. */
-  private async announce(tenantId: string, agentId: string): Promise<void> {
-    if (this.dialect === 'postgresql') await this.tx.$executeRaw`SELECT pg_notify(${PREFERENCES_CHANNEL}, ${JSON.stringify([tenantId, agentId])})`;
+  /** Records that the agent's webhook target changed: this process's cache and, at commit, other replicas' drop it. */
+  private announce(tenantId: string, agentId: string): void {
+    this.facts.targetChanged(tenantId, agentId);
   }
 
   /**
    * Reads several agents' preferences in one statement; `get` answers them
-   * from memory from then on. Only for a group commit, whose work cannot
-   * write preferences (GroupRepositories) and which has taken the agents'
-   * locks before this read, so every acknowledged write is visible to it.
+   * from memory from then on. Only for a group commit, which has taken the
+   * agents' locks before this read, so every acknowledged write is visible
+   * to it; a member that writes its agent's preferences drops that agent's
+   * entry (no other member of the group reads that agent).
    */
-  async prefetch(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>): Promise<void> {
+  async prefetch(agents: readonly AgentRef[]): Promise<void> {
     const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
-    const found = new Map<string, AgentPreferences | null>(agents.map((a) => [agentLockKey(a.tenantId, a.agentId), null]));
-    for (const row of rows) found.set(agentLockKey(row.tenantId, row.agentId), toDomain(row));
+    const found = new Map<string, AgentPreferences | null>(agents.map((a) => [agentKey(a.tenantId, a.agentId), null]));
+    for (const row of rows) found.set(agentKey(row.tenantId, row.agentId), toPreferences(row));
     this.prefetched = found;
   }
 
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
-    const known = this.prefetched?.get(agentLockKey(tenantId, agentId));
+    const known = this.prefetched?.get(agentKey(tenantId, agentId));
     if (known !== undefined) return known;
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
-    return row === null ? null : toDomain(row);
+    return row === null ? null : toPreferences(row);
   }
 
   /**
@@ -164,23 +111,24 @@ export class PreferencesRepository {
     prefs: EditablePreferences,
     opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
   ): Promise<AgentPreferences> {
-    await this.announce(tenantId, agentId);
+    this.announce(tenantId, agentId);
+    this.prefetched?.delete(agentKey(tenantId, agentId));
     const keeps = opts.exists && Object.values(prefs.webhookHeaders).includes(MASKED_HEADER_VALUE);
-    const columns = toColumns(tenantId, agentId, prefs, keeps ? await this.storedHeaders(tenantId, agentId) : {}, this.box);
+    const columns = editableColumns(prefs, sealedHeaders(tenantId, agentId, prefs.webhookHeaders, keeps ? await this.storedHeaders(tenantId, agentId) : {}, this.box));
     // Turning the webhook back on (reason null) also starts the failure count afresh.
     const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason, ...(opts.disabledReason === null ? { consecutiveFailures: 0 } : {}) };
     if (!opts.exists) {
       const row = await this.tx.agentPreferences.create({
         data: { tenantId, agentId, ...columns, ...reason, webhookSecret: this.sealSecret(tenantId, agentId, opts.newSecret), createdAt: opts.now, updatedAt: opts.now },
       });
-      return toDomain(row);
+      return toPreferences(row);
     }
     const secret = opts.newSecret !== null ? { webhookSecret: this.sealSecret(tenantId, agentId, opts.newSecret) } : {};
     const row = await this.tx.agentPreferences.update({
       where: { tenantId_agentId: { tenantId, agentId } },
       data: { ...columns, ...reason, ...secret, updatedAt: opts.now },
     });
-    return toDomain(row);
+    return toPreferences(row);
   }
 
   private sealSecret(tenantId: string, agentId: string, secret: string | null): string | null {
@@ -202,7 +150,10 @@ export class PreferencesRepository {
   /** Deletes the row; false when there was none. */
   async delete(tenantId: string, agentId: string): Promise<boolean> {
     const { count } = await this.tx.agentPreferences.deleteMany({ where: { tenantId, agentId } });
-    if (count > 0) await this.announce(tenantId, agentId);
+    if (count > 0) {
+      this.announce(tenantId, agentId);
+      this.prefetched?.delete(agentKey(tenantId, agentId));
+    }
     return count > 0;
   }
 
@@ -213,7 +164,7 @@ export class PreferencesRepository {
       orderBy: { agentId: 'asc' },
       take: limit,
     });
-    return rows.map(toDomain);
+    return rows.map(toPreferences);
   }
 
   /** The secrets that sign right now; an expired previous secret is reported as none. */
@@ -238,17 +189,17 @@ export class PreferencesRepository {
 
   /**
    * {@link deliveryTarget} for many agents in one statement (the worker reads
-   * a claimed batch's agents at once). Keyed by `tenantId + "\0" + agentId`;
+   * a claimed batch's agents at once). Keyed by `agentKey`;
    * an agent without preferences maps to null; an agent whose stored secret
    * or headers cannot be opened is left out, so that its own read reports why.
    */
-  async deliveryTargets(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>, now: Date): Promise<Map<string, DeliveryTargetRow | null>> {
+  async deliveryTargets(agents: readonly AgentRef[], now: Date): Promise<Map<string, DeliveryTargetRow | null>> {
     const found = new Map<string, DeliveryTargetRow | null>();
     if (agents.length === 0) return found;
-    for (const { tenantId, agentId } of agents) found.set(`${tenantId}\u0000${agentId}`, null);
+    for (const { tenantId, agentId } of agents) found.set(agentKey(tenantId, agentId), null);
     const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
     for (const row of rows) {
-      const key = `${row.tenantId}\u0000${row.agentId}`;
+      const key = agentKey(row.tenantId, row.agentId);
       try {
         found.set(key, this.targetOf(row, now));
       } catch (err) {
@@ -260,7 +211,7 @@ export class PreferencesRepository {
   }
 
   private targetOf(row: Row, now: Date): DeliveryTargetRow {
-    return { prefs: { ...toDomain(row), webhookHeaders: openedHeaders(row, this.box) }, secrets: secretsOf(row, now, this.box), consecutiveFailures: row.consecutiveFailures };
+    return { prefs: { ...toPreferences(row), webhookHeaders: openedHeaders(row, this.box) }, secrets: secretsOf(row, now, this.box), consecutiveFailures: row.consecutiveFailures };
   }
 
   /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */
@@ -273,13 +224,19 @@ export class PreferencesRepository {
     return row?.consecutiveFailures ?? null;
   }
 
+  /** How many of the agent's deliveries have ended FAILED in a row; null without a row. */
+  async failuresInARow(tenantId: string, agentId: string): Promise<number | null> {
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { consecutiveFailures: true } });
+    return row?.consecutiveFailures ?? null;
+  }
+
   /** A delivery of the agent succeeded: the failures in a row start again from 0. */
   async resetFailures(tenantId: string, agentId: string): Promise<void> {
     await this.tx.agentPreferences.updateMany({ where: { tenantId, agentId, consecutiveFailures: { gt: 0 } }, data: { consecutiveFailures: 0 } });
   }
 
   /** {@link resetFailures} for many agents of one tenant or several, in one statement (a no-op for agents at 0). */
-  async resetFailuresOf(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>): Promise<void> {
+  async resetFailuresOf(agents: readonly AgentRef[]): Promise<void> {
     if (agents.length === 0) return;
     await this.tx.agentPreferences.updateMany({
       where: { consecutiveFailures: { gt: 0 }, OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) },
@@ -292,7 +249,7 @@ export class PreferencesRepository {
     const key = { tenantId_agentId: { tenantId, agentId } };
     const row = await this.tx.agentPreferences.findUnique({ where: key, select: { webhookSecret: true } });
     if (row === null) return false;
-    await this.announce(tenantId, agentId);
+    this.announce(tenantId, agentId);
     const keepPrevious = previousExpiresAt !== null && row.webhookSecret !== null;
     await this.tx.agentPreferences.update({
       where: key,
@@ -318,7 +275,7 @@ export class PreferencesRepository {
       where: { tenantId, agentId, webhookUrl: url, ...(onlyIfOn ? { enableWebhook: true } : {}) },
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
-    if (count > 0) await this.announce(tenantId, agentId);
+    if (count > 0) this.announce(tenantId, agentId);
     return count > 0;
   }
 

@@ -3,7 +3,7 @@
  * apart from DeliveryRepository: it reads only, and only counts.
  */
 import type { DeliveryStatus } from '../domain/types.js';
-import type { PrismaTx } from './repositories.js';
+import type { PrismaTx } from './sql.js';
 
 export interface QueueSnapshot {
   /** Deliveries in each status, over the whole database. */

@@ -4,9 +4,10 @@
  * its number. Each call is one primary-key or unique-index seek, whatever the
  * agent's volume; callers that decide MUST hold the agent's lock.
  */
+import { agentKey, type AgentRef } from '../domain/agent-key.js';
 import type { RateWindow } from '../domain/decision.js';
 import type { PendingInserts } from './pending-inserts.js';
-import { agentLockKey, type PrismaTx } from './repositories.js';
+import type { PrismaTx } from './sql.js';
 
 /** Rows read per statement while looking for the tail `releaseAfter` gives back. */
 const RELEASE_BATCH = 200;
@@ -27,16 +28,16 @@ export class RateRepository {
    * new values are written with the group's inserts. A group holds one
    * member per agent, so no write of the group moves a value it read.
    */
-  async prefetch(agents: ReadonlyArray<{ readonly tenantId: string; readonly agentId: string }>): Promise<void> {
+  async prefetch(agents: readonly AgentRef[]): Promise<void> {
     if (this.pending === null) return;
     const rows = await this.tx.rateCounter.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
-    const known = new Map<string, number>(agents.map((a) => [agentLockKey(a.tenantId, a.agentId), 0]));
-    for (const row of rows) known.set(agentLockKey(row.tenantId, row.agentId), row.lastSeq);
+    const known = new Map<string, number>(agents.map((a) => [agentKey(a.tenantId, a.agentId), 0]));
+    for (const row of rows) known.set(agentKey(row.tenantId, row.agentId), row.lastSeq);
     this.known = known;
   }
 
   private async lastSeq(tenantId: string, agentId: string): Promise<number> {
-    const known = this.known?.get(agentLockKey(tenantId, agentId));
+    const known = this.known?.get(agentKey(tenantId, agentId));
     if (known !== undefined) return known;
     const counter = await this.tx.rateCounter.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { lastSeq: true } });
     return counter?.lastSeq ?? 0;
@@ -80,11 +81,11 @@ export class RateRepository {
 
   /** Takes the agent's next sequence number (1 for its first counted notification). */
   async next(tenantId: string, agentId: string): Promise<number> {
-    const key = agentLockKey(tenantId, agentId);
+    const key = agentKey(tenantId, agentId);
     const known = this.known?.get(key);
     if (known !== undefined && this.pending !== null) {
       this.known!.set(key, known + 1);
-      this.pending.rateCounters.set(key, { tenantId, agentId, lastSeq: known + 1 });
+      this.pending.setRateCounter({ tenantId, agentId, lastSeq: known + 1 });
       return known + 1;
     }
     const row = await this.tx.rateCounter.upsert({
@@ -125,6 +126,8 @@ export class RateRepository {
     if (first === null) return 0;
     const { count } = await this.tx.notification.updateMany({ where: { tenantId, agentId, rateSeq: { gte: first } }, data: { rateSeq: null, countedAt: null } });
     await this.tx.rateCounter.update({ where: { tenantId_agentId: { tenantId, agentId } }, data: { lastSeq: first - 1 } });
+    // A group's read-ahead of this agent's counter is stale now (a member that cancels does not also create).
+    this.known?.delete(agentKey(tenantId, agentId));
     return count;
   }
 

@@ -1,39 +1,34 @@
 /**
- * Queries over one transaction. Each repository maps rows to domain types:
- * nothing above storage/ sees a Prisma row.
+ * The repositories of one transaction, and the three views the store hands
+ * out of them. Each repository maps rows to domain types (through its
+ * table's row map in rows/): nothing above storage/ sees a Prisma row.
+ *
+ * - {@link ReadRepositories} (`Store.read`): look-ups only, outside a transaction.
+ * - {@link AgentRepositories} (`Store.writeForAgent`): everything that
+ *   changes what is decided for an agent (its preferences, notifications,
+ *   deliveries enqueued, hourly-limit sequence, digests, replays), with the
+ *   agent's lock already held.
+ * - {@link WriteRepositories} (`Store.write`): the writes that need no
+ *   agent lock (claiming for a manual retry, a test webhook, marking read,
+ *   retention, re-encryption).
+ *
+ * So a write that needs an agent's lock cannot be made without it: the
+ * types leave no other way (test/unit/store-read.test.ts).
  */
-import type { Prisma } from '../generated/prisma/sqlite/client.js';
 import { AttemptSeriesRepository } from './attempt-series-repository.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { DigestRepository } from './digest-repository.js';
 import { NotificationRepository } from './notification-repository.js';
-import { PendingInserts } from './pending-inserts.js';
+import type { PendingInserts } from './pending-inserts.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
 import { RateRepository } from './rate-repository.js';
 import { RetentionRepository } from './retention-repository.js';
 import { SecretBox } from './secret-box.js';
+import type { Dialect, PrismaTx } from './sql.js';
+import { TxFacts } from './tx-facts.js';
 
-export type PrismaTx = Prisma.TransactionClient;
-
-/**
- * The text an agent's advisory locks hash: tenant ids never contain ':'
- * (see src/auth/tenant.ts), so the first ':' ends the tenant and two
- * tenants' agents of the same id get different locks.
- */
-export function agentLockKey(tenantId: string, agentId: string): string {
-  return `${tenantId}:${agentId}`;
-}
-export type Dialect = 'sqlite' | 'postgresql';
-
-/**
- * What a read may use: the repositories' look-ups, without the agent lock or
- * any statement that writes. `Store.read` runs outside a transaction (on
- * PostgreSQL on any pooled connection, on SQLite under the store's mutex),
- * where an advisory lock would be released at once and a write would not be
- * atomic with anything; the type makes asking for either a compile error.
- */
 export interface ReadRepositories {
   readonly dialect: Dialect;
   readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed'>;
@@ -43,33 +38,29 @@ export interface ReadRepositories {
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
-  readonly queue: Pick<DeliveryQueue, 'nextDueInMs'>;
   ping(): Promise<void>;
 }
 
-/**
- * What work in a group commit may use (`Store.writeGrouped`): its agent's
- * lock, a create's reads, and the two inserts the group holds for its
- * multi-row statements. No preferences write: the group reads its agents'
- * preferences once, under their locks, and `preferences.get` answers from that.
- */
-export interface GroupRepositories {
+export interface AgentRepositories {
   readonly dialect: Dialect;
-  lockAgent(tenantId: string, agentId: string): Promise<void>;
-  readonly preferences: Pick<PreferencesRepository, 'get'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'save' | 'delete' | 'hasSecret' | 'rotateSecret'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'insert'>;
-  readonly deliveries: Pick<DeliveryRepository, 'enqueue'>;
-  readonly rate: Pick<RateRepository, 'window' | 'next'>;
+  readonly deliveries: Pick<DeliveryRepository, 'get' | 'enqueue' | 'cancelPending'>;
+  readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'next' | 'releaseAfter'>;
   readonly digests: Pick<DigestRepository, 'findOpen' | 'openRateEnd' | 'create' | 'join' | 'close'>;
+  readonly queue: Pick<DeliveryQueue, 'replay'>;
 }
 
-/** A group commit's state: the agent locks it holds and the inserts it holds back. */
-export interface GroupContext {
-  readonly heldAgentLocks: ReadonlySet<string>;
-  readonly pending: PendingInserts;
+export interface WriteRepositories {
+  readonly dialect: Dialect;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'replaceSecrets'>;
+  readonly notifications: Pick<NotificationRepository, 'get' | 'markRead'>;
+  readonly deliveries: Pick<DeliveryRepository, 'get' | 'enqueueClaimed'>;
+  readonly queue: Pick<DeliveryQueue, 'claimForRetry'>;
+  readonly retention: RetentionRepository;
 }
 
-export class Repositories implements ReadRepositories, GroupRepositories {
+export class Repositories implements ReadRepositories, AgentRepositories, WriteRepositories {
   readonly preferences: PreferencesRepository;
   readonly notifications: NotificationRepository;
   readonly deliveries: DeliveryRepository;
@@ -78,64 +69,45 @@ export class Repositories implements ReadRepositories, GroupRepositories {
   readonly queueStats: QueueStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
-  /** The queue's claim/extend/settle/release statements. */
+  /** The queue's claim/extend/settle/release/replay statements. */
   readonly queue: DeliveryQueue;
 
   /**
    * `secrets` encrypts and decrypts secrets at rest (default: none, plain
-   * text). `group` is given in a group commit, which has taken its agents'
-   * locks already (`lockAgent` then refuses any other agent, whose lock
-   * taken out of order could deadlock) and holds inserts back.
+   * text); `facts` collects what the transaction changed, for the change
+   * feed; `pending` holds a group commit's inserts for its multi-row statements.
    */
   constructor(
-    private readonly tx: PrismaTx,
+    readonly tx: PrismaTx,
     readonly dialect: Dialect,
     secrets: SecretBox = new SecretBox(),
-    private readonly group: GroupContext | null = null,
+    readonly facts: TxFacts = new TxFacts(),
+    readonly pending: PendingInserts | null = null,
   ) {
-    this.preferences = new PreferencesRepository(tx, secrets, dialect);
-    this.notifications = new NotificationRepository(tx, group?.pending ?? null);
-    this.deliveries = new DeliveryRepository(tx, dialect, group?.pending ?? null);
-    this.digests = new DigestRepository(tx, dialect, group?.pending ?? null);
-    this.rate = new RateRepository(tx, group?.pending ?? null);
+    this.preferences = new PreferencesRepository(tx, secrets, facts);
+    this.notifications = new NotificationRepository(tx, facts, pending);
+    this.deliveries = new DeliveryRepository(tx, facts, pending);
+    this.digests = new DigestRepository(tx, pending);
+    this.rate = new RateRepository(tx, pending);
     this.queueStats = new QueueStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);
-    this.queue = new DeliveryQueue(tx, dialect);
+    this.queue = new DeliveryQueue(tx, dialect, facts);
   }
 
   /**
-   * Serialises transactions that decide for the same agent (hourly limit,
-   * idempotency) until this transaction ends. SQLite needs nothing: its
+   * Takes the locks of several agents (agent keys) for the rest of the
+   * transaction, in one statement and in the order of the locks' own ids:
+   * two transactions that both take their agents this way (groups of this
+   * or another replica, a batch of recordings) cannot each hold a lock the
+   * other waits for. Before any work of the transaction, and never inside a
+   * savepoint, whose rollback would release them. SQLite needs nothing: its
    * transactions already run one at a time.
    */
-  async lockAgent(tenantId: string, agentId: string): Promise<void> {
-    const key = agentLockKey(tenantId, agentId);
-    if (this.group !== null) {
-      if (!this.group.heldAgentLocks.has(key)) throw new Error('lockAgent: this group commit did not declare the agent, whose lock it cannot take in order');
-      return;
-    }
-    if (this.dialect === 'postgresql') {
-      await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
-    }
-  }
-
-  /**
-   * Takes the locks of several agents (`agentLockKey`s) in one statement,
-   * in the order of the locks' own ids: two transactions that both take
-   * their agents this way (groups of this or another replica) cannot each
-   * hold a lock the other waits for. Before any work of the transaction,
-   * and never inside a savepoint, whose rollback would release them.
-   */
-  async lockAgentsInOrder(keys: readonly string[]): Promise<void> {
+  async lockAgents(keys: readonly string[]): Promise<void> {
     if (this.dialect !== 'postgresql' || keys.length === 0) return;
     // The subquery sorts before the outer SELECT evaluates the lock calls row by row.
     await this.tx.$executeRaw`SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(${[...keys]}::text[]) AS k ORDER BY h) AS ordered`;
-  }
-
-  /** A group commit's rows held back by `notifications.insert` and `deliveries.enqueue`, written now. */
-  async flushPending(): Promise<void> {
-    await this.group?.pending.flush(this.tx, this.dialect);
   }
 
   async ping(): Promise<void> {

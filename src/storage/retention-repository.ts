@@ -3,7 +3,7 @@
  * transaction is short and creates and claims never wait long behind it.
  */
 import { FINISHED_DELIVERY_STATUSES } from '../domain/types.js';
-import type { PrismaTx } from './repositories.js';
+import type { PrismaTx } from './sql.js';
 
 /** Where a notification scan stopped: the last row looked at, in (created_at, id) order. */
 export interface NotificationCursor {

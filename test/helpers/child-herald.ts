@@ -246,7 +246,9 @@ export function startHeraldProcess(t: TestContext, options: SpawnOptions): Heral
  */
 export async function spawnHerald(t: TestContext, options: SpawnOptions): Promise<ChildHerald> {
   const child = startHeraldProcess(t, { ...options, env: { DATABASE_URL: await databaseFor(t, options.dir), ...options.env } });
-  const timeoutMs = options.readyTimeoutMs ?? 20_000;
+  // Generous: three children compiling and starting on a loaded 2-core machine
+  // have taken over 20 s; this is a wait for readiness, not a measure of speed.
+  const timeoutMs = options.readyTimeoutMs ?? 60_000;
   try {
     const listening = await child.waitForLog('gRPC server listening', timeoutMs);
     await child.waitForLog('Herald started', timeoutMs);

@@ -25,9 +25,8 @@ import protobuf from 'protobufjs';
 
 import { REQUEST_STRING_LIMITS } from '../../src/domain/validation.js';
 import { TIMESTAMP_RANGE } from '../../src/grpc/convert.js';
-import { loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
+import { heraldServiceNames, loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
 import { mapEntry, reflectDefinition } from '../../src/grpc/request-guard.js';
-import { SERVICE_NAMES } from '../../src/grpc/server.js';
 import { startHerald, type Herald } from '../helpers/herald.js';
 import { openRaw, type RawDatabase } from '../helpers/raw-sql.js';
 import { startReceiver } from '../helpers/receiver.js';
@@ -322,7 +321,7 @@ interface Method {
 function heraldMethods(): Method[] {
   const definition = loadHeraldPackageDefinition();
   const root = reflectDefinition(definition);
-  return SERVICE_NAMES.flatMap((name) => {
+  return heraldServiceNames(definition).flatMap((name) => {
     const service = definition[name] as grpc.ServiceDefinition;
     const reflected = root.lookupService(name);
     return Object.entries(service).map(([methodName, m]) => {
@@ -440,7 +439,7 @@ test(`fuzz: ${COUNT} generated requests across every RPC of every Herald service
   assert.deepEqual(failures, [], `unexpected answers (replay with HERALD_FUZZ_SEED=${SEED} HERALD_FUZZ_COUNT=${COUNT}):\n${failures.slice(0, 30).join('\n')}`);
 
   // Still healthy.
-  for (const service of ['', ...SERVICE_NAMES]) assert.equal(await healthStatus(h.address, service), 'SERVING', `health of "${service}"`);
+  for (const service of ['', ...heraldServiceNames(loadHeraldPackageDefinition())]) assert.equal(await healthStatus(h.address, service), 'SERVING', `health of "${service}"`);
 
   // Nothing half-written, checked beside the running server in read-only mode.
   // Closed here rather than in t.after: the PostgreSQL database is dropped by an earlier-registered cleanup.

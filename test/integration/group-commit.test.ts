@@ -1,6 +1,7 @@
 /**
- * Group commit (Store.writeGrouped) on a real database: concurrent creates
- * share one transaction, and one member the database refuses fails alone.
+ * Group commit (Store.writeForAgent) on a real database: concurrent writes
+ * of different agents share one transaction, one member the database
+ * refuses fails alone, and writes of one agent run one after another.
  * Calls made in the same turn of the event loop land in one group.
  */
 import assert from 'node:assert/strict';
@@ -9,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { parseDatabaseUrl } from '../../src/config.js';
-import { DeliveryEvents } from '../../src/delivery/events.js';
 import { DEFAULT_PREFERENCES, type Delivery, type Notification } from '../../src/domain/types.js';
+import { ChangeFeed } from '../../src/events/change-feed.js';
 import { createLogger } from '../../src/logger.js';
-import { NotificationEvents } from '../../src/services/notification-events.js';
 import { NotificationService, type CreateRequest } from '../../src/services/notification-service.js';
 import { Store } from '../../src/storage/database.js';
 import { isUniqueViolation } from '../../src/storage/errors.js';
@@ -20,14 +20,14 @@ import { applyMigrations } from '../../src/storage/migrations.js';
 import { cleanup, freshDatabaseUrl, TEST_DATABASE } from '../helpers/herald.js';
 import { openRaw } from '../helpers/raw-sql.js';
 
-async function freshStore(t: TestContext): Promise<{ url: string; open: () => Promise<Store> }> {
+async function freshStore(t: TestContext): Promise<{ url: string; open: (feed?: ChangeFeed) => Promise<Store> }> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-group-'));
   cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
   const url = await freshDatabaseUrl(t, dir);
   const config = parseDatabaseUrl(url, dir);
   await applyMigrations(config, createLogger('silent'));
-  const open = async (): Promise<Store> => {
-    const store = await Store.open(config);
+  const open = async (feed = new ChangeFeed()): Promise<Store> => {
+    const store = await Store.open(config, { poolSize: 10, feed });
     cleanup(t, () => store.close());
     return store;
   };
@@ -55,6 +55,8 @@ function notification(id: string, agentId: string, now: Date): Notification {
   };
 }
 
+const agent = (agentId: string) => ({ tenantId: 'default', agentId });
+
 function request(agentId: string, title: string): CreateRequest {
   return { agentId, notificationType: 'job.completed', title, content: '', priority: null, relatedEntityType: '', relatedEntityId: '', metadata: {}, idempotencyKey: '' };
 }
@@ -65,22 +67,21 @@ test('concurrent grouped writes each get their own result, and every row is comm
   const now = new Date();
   const agents = Array.from({ length: 20 }, (_, i) => `agent-${i}`);
   const results = await Promise.all(
-    agents.map((agent) =>
-      store.writeGrouped('default', agent, async (r) => {
-        await r.lockAgent('default', agent);
-        await r.notifications.insert(notification(`n-${agent}`, agent, now));
-        return agent;
+    agents.map((id) =>
+      store.writeForAgent(agent(id), async (r) => {
+        await r.notifications.insert(notification(`n-${id}`, id, now));
+        return id;
       }),
     ),
   );
   assert.deepEqual(results, agents);
-  for (const agent of agents) {
-    const stored = await store.read((r) => r.notifications.get('default', `n-${agent}`));
-    assert.equal(stored?.agentId, agent);
+  for (const id of agents) {
+    const stored = await store.read((r) => r.notifications.get('default', `n-${id}`));
+    assert.equal(stored?.agentId, id);
   }
 });
 
-test('rows of a group (one multi-row INSERT) are stored exactly as a single write stores them', async (t) => {
+test('rows of a group (one multi-row INSERT) are stored exactly as a write run alone stores them, in the form of Prisma\'s own writes', async (t) => {
   const { url, open } = await freshStore(t);
   const store = await open();
   const raw = await openRaw(url);
@@ -96,19 +97,17 @@ test('rows of a group (one multi-row INSERT) are stored exactly as a single writ
     decision: { outcome: 'DEFER', reason: 'QUIET_HOURS', deliverAt, explanation: 'quiet until 09:00', decidedAt: now },
   });
   const delivery = (id: string, agentId: string) => ({ id: `d-${id}`, tenantId: 'default', agentId, notificationId: id, eventType: 'notification' as const, body: '{"a":1}', nextAttemptAt: deliverAt, now });
-  await store.write(async (r) => {
-    await r.notifications.insert(accepted('single', 'x'));
-    await r.deliveries.enqueue(delivery('single', 'x'));
-  });
-  await Promise.all(
-    ['g1', 'g2'].map((id) =>
-      store.writeGrouped('default', id, async (r) => {
-        await r.notifications.insert(accepted(id, id));
-        await r.deliveries.enqueue(delivery(id, id));
-      }),
-    ),
-  );
-  const rows = await raw.all(`SELECT * FROM notifications ORDER BY id`);
+  const write = (id: string) =>
+    store.writeForAgent(agent(id), async (r) => {
+      await r.notifications.insert(accepted(id, id));
+      await r.deliveries.enqueue(delivery(id, id));
+    });
+  // A group that fails (its third member reuses an id) runs its members alone: 'single' is written by a transaction of its own.
+  await store.writeForAgent(agent('taken'), (r) => r.notifications.insert(notification('taken-id', 'taken', now)));
+  const alone = await Promise.allSettled([write('single'), store.writeForAgent(agent('dup'), (r) => r.notifications.insert(notification('taken-id', 'dup', now)))]);
+  assert.equal(alone[0].status, 'fulfilled');
+  await Promise.all(['g1', 'g2'].map(write));
+  const rows = await raw.all(`SELECT * FROM notifications WHERE id <> 'taken-id' ORDER BY id`);
   const deliveries = await raw.all(`SELECT * FROM deliveries ORDER BY id`);
   const comparable = (row: Record<string, unknown>): Record<string, unknown> => ({ ...row, id: null, agent_id: null, idempotency_key: null, delivery_id: null, notification_id: null });
   const [g1, g2, single] = rows.map(comparable);
@@ -119,22 +118,26 @@ test('rows of a group (one multi-row INSERT) are stored exactly as a single writ
   assert.deepEqual(dg2, dsingle);
   const read = await store.read((r) => r.notifications.findByIdempotencyKey('default', 'g1', 'key-g1'));
   assert.deepEqual(read, accepted('g1', 'g1'));
+  // An instant Prisma writes itself (read_at, by markRead) has the form of those the raw INSERT wrote.
+  await store.write((r) => r.notifications.markRead('default', 'g1', now));
+  const [marked] = await raw.all(`SELECT created_at, read_at FROM notifications WHERE id = 'g1'`);
+  assert.equal(String(marked?.read_at), String(marked?.created_at));
 });
 
 test('one member the database refuses fails alone: the others of its group are committed and answered', async (t) => {
   const { open } = await freshStore(t);
   const store = await open();
   const now = new Date();
-  await store.write((r) => r.notifications.insert(notification('taken', 'first', now)));
+  await store.writeForAgent(agent('first'), (r) => r.notifications.insert(notification('taken', 'first', now)));
   const runs = new Map<string, number>();
   const agents = ['a', 'b', 'c', 'd', 'e'];
   const outcomes = await Promise.allSettled(
-    agents.map((agent) =>
-      store.writeGrouped('default', agent, async (r) => {
-        runs.set(agent, (runs.get(agent) ?? 0) + 1);
+    agents.map((id) =>
+      store.writeForAgent(agent(id), async (r) => {
+        runs.set(id, (runs.get(id) ?? 0) + 1);
         // c reuses an id that exists: its row fails the group's multi-row insert.
-        await r.notifications.insert(notification(agent === 'c' ? 'taken' : `n-${agent}`, agent, now));
-        return agent;
+        await r.notifications.insert(notification(id === 'c' ? 'taken' : `n-${id}`, id, now));
+        return id;
       }),
     ),
   );
@@ -158,21 +161,47 @@ test('a group holds one member per agent: a second write of the same agent runs 
   const now = new Date();
   const seen: Array<Notification | null> = [];
   await Promise.all([
-    store.writeGrouped('default', 'same', (r) => r.notifications.insert(notification('one', 'same', now))),
-    store.writeGrouped('default', 'same', async (r) => {
+    store.writeForAgent(agent('same'), (r) => r.notifications.insert(notification('one', 'same', now))),
+    store.writeForAgent(agent('same'), async (r) => {
       seen.push(await r.notifications.get('default', 'one'));
     }),
   ]);
   assert.equal(seen[0]?.id, 'one');
 });
 
-test('a grouped write may lock only its own agent', async (t) => {
+test('a write of an agent waits for the agent\'s earlier write to commit, however long that takes, while other agents\' writes go on', async (t) => {
   const { open } = await freshStore(t);
   const store = await open();
-  await assert.rejects(
-    store.writeGrouped('default', 'mine', (r) => r.lockAgent('default', 'someone-else')),
-    /did not declare the agent/,
-  );
+  const now = new Date();
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const order: string[] = [];
+  const first = store.writeForAgent(agent('slow'), async (r) => {
+    order.push('slow-1 started');
+    await r.notifications.insert(notification('slow-1', 'slow', now));
+    await held;
+    order.push('slow-1 done');
+  });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = store.writeForAgent(agent('slow'), async (r) => {
+    order.push(`slow-2 sees slow-1: ${(await r.notifications.get('default', 'slow-1')) !== null}`);
+  });
+  // On SQLite one group runs at a time, so another agent's write also waits; on PostgreSQL it runs beside.
+  const other = store.writeForAgent(agent('other'), async () => {
+    order.push('other');
+  });
+  if (TEST_DATABASE === 'postgresql') {
+    // Waits for the other agent's write while slow-1 is still held: were it held up behind slow-1, this would time out.
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error(`another agent's write was held up: ${order.join(', ')}`)), 10_000).unref());
+    await Promise.race([other, timeout]);
+    assert.ok(!order.includes('slow-1 done'));
+  } else {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  release();
+  await Promise.all([first, second, other]);
+  assert.ok(order.indexOf('slow-1 done') < order.indexOf('slow-2 sees slow-1: true'), order.join(', '));
+  assert.ok(order.includes('slow-2 sees slow-1: true'), 'the second write saw the first one committed');
 });
 
 test('creates in one group whose row the database refuses: only committed notifications are answered and announced', async (t) => {
@@ -186,17 +215,16 @@ test('creates in one group whose row the database refuses: only committed notifi
     await raw.run(`CREATE FUNCTION refuse_title() RETURNS trigger AS $$ BEGIN IF NEW.title = 'refused' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql`);
     await raw.run(`CREATE TRIGGER refuse_title BEFORE INSERT ON notifications FOR EACH ROW EXECUTE FUNCTION refuse_title()`);
   }
-  const store = await open();
-  const events = new DeliveryEvents();
-  const decisions = new NotificationEvents();
+  const feed = new ChangeFeed();
+  const store = await open(feed);
   const decided: string[] = [];
   const enqueued: Delivery[] = [];
-  decisions.onDecided((n) => decided.push(n.agentId));
-  events.onChanged((change) => enqueued.push(change.delivery));
-  await store.write((r) =>
+  feed.on('decided', ({ notification: n }) => decided.push(n.agentId));
+  feed.on('deliveryChanged', ({ change }) => enqueued.push(change.delivery));
+  await store.writeForAgent(agent('hooked'), (r) =>
     r.preferences.save('default', 'hooked', { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook' }, { now: new Date(), exists: false, newSecret: null }),
   );
-  const service = new NotificationService(store, events, () => new Date(), decisions);
+  const service = new NotificationService(store, () => new Date());
   const outcomes = await Promise.allSettled([
     service.create('default', request('quiet', 'fine')),
     service.create('default', request('refused-agent', 'refused')),
@@ -219,12 +247,11 @@ test('groups of two replicas locking the same agents in opposite orders never de
   const [one, two] = [await open(), await open()];
   const agents = Array.from({ length: 12 }, (_, i) => `agent-${i}`);
   const runs = new Map<string, number>();
-  const work = (store: Store, agent: string, round: number): Promise<void> =>
-    store.writeGrouped('default', agent, async (r) => {
-      const key = `${store === one ? 1 : 2}-${agent}-${round}`;
+  const work = (store: Store, id: string, round: number): Promise<void> =>
+    store.writeForAgent(agent(id), async (r) => {
+      const key = `${store === one ? 1 : 2}-${id}-${round}`;
       runs.set(key, (runs.get(key) ?? 0) + 1);
-      await r.lockAgent('default', agent);
-      await r.notifications.insert(notification(`n-${key}`, agent, new Date()));
+      await r.notifications.insert(notification(`n-${key}`, id, new Date()));
     });
   for (let round = 0; round < 5; round++) {
     await Promise.all([...agents.map((a) => work(one, a, round)), ...[...agents].reverse().map((a) => work(two, a, round))]);
@@ -238,22 +265,22 @@ test('grouped creates of many limited agents keep each agent\'s hourly limit exa
   const { url, open } = await freshStore(t);
   const store = await open();
   const agents = Array.from({ length: 12 }, (_, i) => `limited-${i}`);
-  for (const agent of agents) {
-    await store.write((r) =>
-      r.preferences.save('default', agent, { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook', maxPerHour: 3 }, { now: new Date(), exists: false, newSecret: null }),
+  for (const id of agents) {
+    await store.writeForAgent(agent(id), (r) =>
+      r.preferences.save('default', id, { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook', maxPerHour: 3 }, { now: new Date(), exists: false, newSecret: null }),
     );
   }
-  const service = new NotificationService(store, new DeliveryEvents(), () => new Date());
+  const service = new NotificationService(store, () => new Date());
   // Five rounds of one create per agent, all in flight together: each round's creates share groups.
-  const created = await Promise.all(agents.flatMap((agent) => Array.from({ length: 5 }, (_, i) => service.create('default', request(agent, `n${i}`)))));
+  const created = await Promise.all(agents.flatMap((id) => Array.from({ length: 5 }, (_, i) => service.create('default', request(id, `n${i}`)))));
   const raw = await openRaw(url);
   cleanup(t, () => raw.close());
-  for (const agent of agents) {
-    const outcomes = created.filter((c) => c.notification.agentId === agent).map((c) => c.notification.decision.outcome);
-    assert.deepEqual(outcomes, ['DELIVER', 'DELIVER', 'DELIVER', 'SUPPRESS', 'SUPPRESS'], agent);
-    const seqs = await raw.all(`SELECT rate_seq FROM notifications WHERE agent_id = $1 AND rate_seq IS NOT NULL ORDER BY rate_seq`.replace('$1', raw.dialect === 'sqlite' ? '?' : '$1'), agent);
-    assert.deepEqual(seqs.map((row) => Number(row.rate_seq)), [1, 2, 3], agent);
-    const counter = await raw.all(`SELECT last_seq FROM rate_counters WHERE agent_id = ${raw.dialect === 'sqlite' ? '?' : '$1'}`, agent);
-    assert.deepEqual(counter.map((row) => Number(row.last_seq)), [3], agent);
+  for (const id of agents) {
+    const outcomes = created.filter((c) => c.notification.agentId === id).map((c) => c.notification.decision.outcome);
+    assert.deepEqual(outcomes, ['DELIVER', 'DELIVER', 'DELIVER', 'SUPPRESS', 'SUPPRESS'], id);
+    const seqs = await raw.all(`SELECT rate_seq FROM notifications WHERE agent_id = $1 AND rate_seq IS NOT NULL ORDER BY rate_seq`.replace('$1', raw.dialect === 'sqlite' ? '?' : '$1'), id);
+    assert.deepEqual(seqs.map((row) => Number(row.rate_seq)), [1, 2, 3], id);
+    const counter = await raw.all(`SELECT last_seq FROM rate_counters WHERE agent_id = ${raw.dialect === 'sqlite' ? '?' : '$1'}`, id);
+    assert.deepEqual(counter.map((row) => Number(row.last_seq)), [3], id);
   }
 });

@@ -246,7 +246,7 @@ test("the queue's replay by id schedules only that delivery, beside another FAIL
   }
   const [chosen, twin] = ids as [string, string];
   for (const id of ids) assert.equal((await waitForFinal(client, id)).status, 'DELIVERY_STATUS_FAILED');
-  const replay = (filter: Omit<ReplayFilter, 'agentId'>): Promise<number> => app.store.write((r) => r.queue.replay({ agentId: agent, ...filter }, frozen));
+  const replay = (filter: Omit<ReplayFilter, 'agentId'>): Promise<number> => app.store.writeForAgent({ tenantId: filter.tenantId, agentId: agent }, (r) => r.queue.replay({ agentId: agent, ...filter }, frozen));
 
   assert.equal(await replay({ tenantId: 'other', status: 'FAILED', which: { id: chosen } }), 0, "another tenant's id");
   assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'CANCELLED', which: { id: chosen } }), 0, 'not in that status');

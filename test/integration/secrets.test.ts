@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 
 import { App } from '../../src/app.js';
+import { DEFAULT_TENANT } from '../../src/auth/tenant.js';
 import type { HeraldClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
 import { backupSqlite } from '../../src/storage/backup.js';
@@ -405,6 +406,28 @@ test('on SQLite a write waits while another process holds the write lock (as sec
   assert.equal(settled, false, 'the update waits for the lock');
   other.prepare('COMMIT').run();
   assert.equal((await update).max_notifications_per_hour, 3);
+});
+
+test('canary: the SQLite adapter still begins transactions DEFERRED (a transaction reads while another process holds the write lock), so the busy retry of src/storage/write-policy.ts is still needed', async (t) => {
+  if (TEST_DATABASE !== 'sqlite') {
+    t.skip('SQLite only');
+    return;
+  }
+  const h = await startHerald(t);
+  const { default: Database } = await import('better-sqlite3');
+  const other = new Database(join(h.dir, 'herald.db'), { timeout: 10_000 });
+  cleanup(t, () => other.close());
+  other.prepare('BEGIN IMMEDIATE').run();
+  let readInside = false;
+  const work = h.app.store.writeForAgent({ tenantId: DEFAULT_TENANT, agentId: 'canary' }, async (r) => {
+    await r.preferences.get(DEFAULT_TENANT, 'canary');
+    readInside = true;
+  });
+  await sleep(300);
+  // IMMEDIATE would block at BEGIN until the lock is free; then write-policy.ts's SQLITE_BUSY retry can go (REMOVE WHEN).
+  assert.equal(readInside, true, 'the adapter now begins transactions IMMEDIATE: remove the SQLITE_BUSY retry in src/storage/write-policy.ts');
+  other.prepare('COMMIT').run();
+  await work;
 });
 
 test('stored header values never follow the webhook to another origin: moving the URL needs them sent again, a new path on the same origin keeps them', async (t) => {

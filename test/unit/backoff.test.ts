@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nextRetryDelayMs, parseRetryAfter, retryDelayMs, type RetryPolicy } from '../../src/domain/backoff.js';
+import { DEFAULT_ENDPOINT_RETRY_POLICY, endpointRetryPolicy, nextRetryDelayMs, parseRetryAfter, retryDelayMs, type RetryPolicy } from '../../src/domain/backoff.js';
 
 const policy: RetryPolicy = { baseDelayMs: 1000, maxDelayMs: 60_000, minDelayMs: 0, maxRetries: 3, jitter: 0.2 };
 const fixed = (value: number) => (): number => value;
@@ -96,4 +96,51 @@ describe('nextRetryDelayMs', () => {
       assert.equal(nextRetryDelayMs(c.attempt, { ...policy, ...c.policy }, { retryAfter: c.retryAfter, throttled: c.throttled ?? false }, NOW, fixed(0.5)), c.expected);
     });
   }
+});
+
+describe('retryDelayMs with a multiplier', () => {
+  const cases: { name: string; attempt: number; multiplier: number | undefined; base?: number; expected: number }[] = [
+    { name: 'unset doubles, as before', attempt: 4, multiplier: undefined, expected: 8000 },
+    { name: 'multiplier 1 keeps the delay constant', attempt: 5, multiplier: 1, expected: 1000 },
+    { name: 'multiplier 1.5', attempt: 3, multiplier: 1.5, expected: 2250 },
+    { name: 'multiplier 3', attempt: 3, multiplier: 3, expected: 9000 },
+    { name: 'multiplier 10 reaches the cap', attempt: 3, multiplier: 10, expected: 60_000 },
+    { name: 'the largest schedule (10^99) stays at the cap', attempt: 100, multiplier: 10, expected: 60_000 },
+    { name: 'a zero base stays zero past any overflow', attempt: 5000, multiplier: undefined, base: 0, expected: 0 },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p: RetryPolicy = { ...policy, baseDelayMs: c.base ?? policy.baseDelayMs, ...(c.multiplier === undefined ? {} : { multiplier: c.multiplier }) };
+      assert.equal(retryDelayMs(c.attempt, p, fixed(0.5)), c.expected);
+    });
+  }
+});
+
+describe('endpointRetryPolicy', () => {
+  const service: RetryPolicy = { baseDelayMs: 1000, maxDelayMs: 3_600_000, minDelayMs: 1000, maxRetries: 3, jitter: 0.2 };
+
+  it('keeps every service default when the endpoint sets nothing (multiplier 2)', () => {
+    assert.deepEqual(endpointRetryPolicy(service, DEFAULT_ENDPOINT_RETRY_POLICY), { ...service, multiplier: 2 });
+  });
+
+  it('takes each setting the endpoint gives; max_attempts counts the first attempt', () => {
+    assert.deepEqual(endpointRetryPolicy(service, { maxAttempts: 5, initialDelayMs: 200, multiplier: 1.5, maxDelayMs: 30_000 }), {
+      baseDelayMs: 200,
+      multiplier: 1.5,
+      maxDelayMs: 30_000,
+      minDelayMs: 1000,
+      maxRetries: 4,
+      jitter: 0.2,
+    });
+  });
+
+  it('one attempt means no retry; the service keeps its floor and jitter', () => {
+    const merged = endpointRetryPolicy({ ...service, multiplier: 3 }, { ...DEFAULT_ENDPOINT_RETRY_POLICY, maxAttempts: 1 });
+    assert.deepEqual([merged.maxRetries, merged.multiplier, merged.minDelayMs, merged.jitter], [0, 3, 1000, 0.2]);
+  });
+
+  it('its schedule is what the dispatcher computes from it', () => {
+    const merged = endpointRetryPolicy(service, { maxAttempts: 4, initialDelayMs: 100, multiplier: 3, maxDelayMs: 500 });
+    assert.deepEqual([1, 2, 3].map((n) => nextRetryDelayMs(n, merged, { throttled: false }, NOW, fixed(0.5))), [100, 300, 500]);
+  });
 });

@@ -1,40 +1,58 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { loadConfig, VARIABLES } from '../../src/config.js';
 
-// src/config.ts is the one list of settings; README's configuration table is
-// derived from it by hand. This test keeps the two from drifting apart.
+// VARIABLES in src/config.ts is the one list of settings and their defaults;
+// README's configuration table is written from it by hand. These tests keep
+// the two from drifting apart.
 
 const VARIABLE = /\b(?:HERALD_[A-Z0-9_]+|WEBHOOK_[A-Z_]+|DATABASE_URL|GRPC_ADDRESS)\b/g;
 
-function readByConfig(): Set<string> {
-  const source = readFileSync(new URL('../../src/config.ts', import.meta.url), 'utf8');
-  // Only names the code reads (string literals and env.NAME), not names in comments.
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-  const names = new Set<string>();
-  for (const m of code.matchAll(/'([A-Z][A-Z0-9_]+)'|env\.([A-Z][A-Z0-9_]+)/g)) {
-    const name = m[1] ?? m[2] ?? '';
-    if (name.match(VARIABLE)?.[0] === name) names.add(name);
-  }
-  return names;
-}
-
-function documentedInReadme(): Set<string> {
+/** README's configuration table: each variable named in a row's first cell, with the row's default cell. */
+function readmeTable(): Map<string, string> {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const section = /^## Configuration\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? '';
-  const names = new Set<string>();
+  const rows = new Map<string, string>();
   for (const line of section.split('\n')) {
     if (!line.startsWith('| `')) continue;
-    const firstCell = line.split('|')[1] ?? '';
-    for (const m of firstCell.matchAll(VARIABLE)) names.add(m[0]);
+    const [, names = '', fallback = ''] = line.split('|');
+    for (const m of names.matchAll(VARIABLE)) rows.set(m[0], fallback.trim());
   }
-  return names;
+  return rows;
 }
 
-test('every variable src/config.ts reads is in README\'s configuration table, and the table names no other', () => {
-  const read = readByConfig();
-  const documented = documentedInReadme();
-  assert.ok(read.size > 20, `expected to find the variables config.ts reads, found ${read.size}`);
-  assert.deepEqual([...read].filter((v) => !documented.has(v)).sort(), [], 'read by src/config.ts but missing from README');
-  assert.deepEqual([...documented].filter((v) => !read.has(v)).sort(), [], 'in README but not read by src/config.ts');
+/**
+ * A default cell as the table's value: `` `x` `` is the value x, an italic
+ * note such as *(none)* or *(off)* means no default (null).
+ */
+function defaultOf(cell: string): string | null {
+  const code = /^`([^`]*)`$/.exec(cell);
+  if (code !== null) return code[1]!;
+  if (/^\*\(.*\)\*$/.test(cell)) return null;
+  throw new Error(`README's default "${cell}" is neither \`value\` nor *(note)*`);
+}
+
+test('README\'s configuration table names exactly the variables of VARIABLES', () => {
+  const documented = [...readmeTable().keys()].sort();
+  const table = Object.keys(VARIABLES).sort();
+  assert.ok(table.length > 30, `expected the table of src/config.ts, found ${table.length} variables`);
+  assert.deepEqual(table.filter((v) => !documented.includes(v)), [], 'in VARIABLES but missing from README');
+  assert.deepEqual(documented.filter((v) => !table.includes(v)), [], 'in README but not in VARIABLES');
+});
+
+test('README\'s configuration table shows each variable\'s default as VARIABLES has it', () => {
+  const documented = readmeTable();
+  const wrong = Object.entries(VARIABLES).flatMap(([name, variable]) => {
+    const cell = documented.get(name);
+    if (cell === undefined) return [];
+    const shown = defaultOf(cell);
+    return shown === variable.default ? [] : [`${name}: README shows ${JSON.stringify(shown)}, VARIABLES has ${JSON.stringify(variable.default)}`];
+  });
+  assert.deepEqual(wrong, []);
+});
+
+test('every default in VARIABLES passes its own parser', () => {
+  const explicit = Object.fromEntries(Object.entries(VARIABLES).flatMap(([name, v]) => (v.default === null ? [] : [[name, v.default]])));
+  assert.deepEqual(loadConfig(explicit, '/srv'), loadConfig({}, '/srv'), 'setting every variable to its default changes nothing');
 });

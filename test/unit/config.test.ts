@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig, parseDatabaseUrl } from '../../src/config.js';
+import { ConfigError, loadConfig, parseDatabaseUrl, type Config } from '../../src/config.js';
 
 describe('parseDatabaseUrl', () => {
   const cwd = '/srv/herald';
@@ -42,23 +42,33 @@ describe('parseDatabaseUrl', () => {
   });
 });
 
+/** The per-agent and per-client limits of issue #8, wherever each consumer holds them. */
+function deliveryLimits(c: Config): Record<string, number | undefined> {
+  return {
+    agentMaxInFlight: c.worker?.agentMaxInFlight,
+    disableAfterFailures: c.dispatcher.disableAfterFailures,
+    retryMinDelayMs: c.dispatcher.retryPolicy.minDelayMs,
+    watchMaxStreams: c.grpc?.maxWatchStreams,
+  };
+}
+
 describe('loadConfig', () => {
   test('defaults follow the seed: 3 retries, 1 s base delay, 10 s timeout, port 50051', () => {
     const c = loadConfig({}, '/srv');
-    assert.equal(c.webhookMaxRetries, 3);
-    assert.equal(c.webhookRetryDelayMs, 1000);
-    assert.equal(c.webhookTimeoutMs, 10_000);
-    assert.equal(c.grpcAddress, '0.0.0.0:50051');
+    assert.equal(c.dispatcher.retryPolicy.maxRetries, 3);
+    assert.equal(c.dispatcher.retryPolicy.baseDelayMs, 1000);
+    assert.equal(c.dispatcher.defaultTimeoutMs, 10_000);
+    assert.equal(c.grpc?.address, '0.0.0.0:50051');
     assert.equal(c.role, 'all');
-    assert.equal(c.workerEnabled, true);
-    assert.equal(c.allowHttpTargets, false);
-    assert.equal(c.signatureHeader, 'X-Herald-Signature');
+    assert.notEqual(c.worker, null);
+    assert.equal(c.targetGuard.allowHttp, false);
+    assert.equal(c.dispatcher.signatureHeader, 'X-Herald-Signature');
   });
 
   test('seconds in the seed variables become milliseconds', () => {
     const c = loadConfig({ WEBHOOK_RETRY_DELAY: '1.5', WEBHOOK_TIMEOUT: '2.25' });
-    assert.equal(c.webhookRetryDelayMs, 1500);
-    assert.equal(c.webhookTimeoutMs, 2250);
+    assert.equal(c.dispatcher.retryPolicy.baseDelayMs, 1500);
+    assert.equal(c.dispatcher.defaultTimeoutMs, 2250);
   });
 
   const bad: Array<[string, string]> = [
@@ -107,28 +117,28 @@ describe('loadConfig', () => {
       (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_TLS_CERT_FILE' && /no PEM certificate/.test(e.message),
     );
     assert.throws(() => loadConfig({ HERALD_TLS_CLIENT_CA_FILE: 'ca.pem' }), (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_TLS_CLIENT_CA_FILE');
-    assert.equal(loadConfig({}).tls, null);
+    assert.equal(loadConfig({}).grpc?.tls, null);
   });
 
   test('delivery limits default to 4 in flight per agent, off after 50 failures, a 1 s retry floor and 100 watch streams', () => {
-    assert.deepEqual(loadConfig({}).delivery, { agentMaxInFlight: 4, disableAfterFailures: 50, retryMinDelayMs: 1000, watchMaxStreams: 100 });
+    assert.deepEqual(deliveryLimits(loadConfig({})), { agentMaxInFlight: 4, disableAfterFailures: 50, retryMinDelayMs: 1000, watchMaxStreams: 100 });
     assert.deepEqual(
-      loadConfig({ HERALD_AGENT_MAX_IN_FLIGHT: '2', HERALD_DISABLE_AFTER_FAILURES: '0', HERALD_RETRY_MIN_DELAY_MS: '250', HERALD_WATCH_MAX_STREAMS: '7' }).delivery,
+      deliveryLimits(loadConfig({ HERALD_AGENT_MAX_IN_FLIGHT: '2', HERALD_DISABLE_AFTER_FAILURES: '0', HERALD_RETRY_MIN_DELAY_MS: '250', HERALD_WATCH_MAX_STREAMS: '7' })),
       { agentMaxInFlight: 2, disableAfterFailures: 0, retryMinDelayMs: 250, watchMaxStreams: 7 },
     );
   });
 
   test('HERALD_DIGEST_MAX_ITEMS defaults to 100 notifications per digest and takes 1 to 1000', () => {
-    assert.equal(loadConfig({}).digestMaxItems, 100);
-    assert.equal(loadConfig({ HERALD_DIGEST_MAX_ITEMS: '1' }).digestMaxItems, 1);
-    assert.equal(loadConfig({ HERALD_DIGEST_MAX_ITEMS: '1000' }).digestMaxItems, 1000);
+    assert.equal(loadConfig({}).notifications.digestMaxItems, 100);
+    assert.equal(loadConfig({ HERALD_DIGEST_MAX_ITEMS: '1' }).notifications.digestMaxItems, 1);
+    assert.equal(loadConfig({ HERALD_DIGEST_MAX_ITEMS: '1000' }).notifications.digestMaxItems, 1000);
     for (const bad of ['0', '1001', 'ten', '2.5']) {
       assert.throws(() => loadConfig({ HERALD_DIGEST_MAX_ITEMS: bad }), (e: unknown) => e instanceof ConfigError && e.variable === 'HERALD_DIGEST_MAX_ITEMS');
     }
   });
 
   test('the default retry floor yields to a lower HERALD_RETRY_MAX_DELAY_MS', () => {
-    assert.equal(loadConfig({ HERALD_RETRY_MAX_DELAY_MS: '300' }).delivery.retryMinDelayMs, 300);
+    assert.equal(loadConfig({ HERALD_RETRY_MAX_DELAY_MS: '300' }).dispatcher.retryPolicy.minDelayMs, 300);
   });
 
   const badLimits: Array<[string, Record<string, string>, RegExp]> = [
@@ -146,11 +156,11 @@ describe('loadConfig', () => {
   }
 
   test('HERALD_ROLE=api turns the worker off', () => {
-    assert.equal(loadConfig({ HERALD_ROLE: 'api' }).workerEnabled, false);
+    assert.equal(loadConfig({ HERALD_ROLE: 'api' }).worker, null);
   });
 
   test('HERALD_API_TOKENS is split on commas: bare entries are operator tokens, TENANT:ROLE:TOKEN ones scoped; only digests are kept', () => {
-    const tokens = loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa, acme:write:bbbbbbbbbbbbbbbb:with:colons' }).apiTokens;
+    const tokens = loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa, acme:write:bbbbbbbbbbbbbbbb:with:colons' }).auth.fromEnv;
     const sha = (t: string): Buffer => createHash('sha256').update(t).digest();
     assert.deepEqual(tokens, [
       { tenant: null, role: 'operator', digest: sha('aaaaaaaaaaaaaaaa') },
@@ -169,10 +179,10 @@ describe('loadConfig', () => {
     const dir = mkdtempSync(join(tmpdir(), 'herald-tokens-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     writeFileSync(join(dir, 'tokens'), '# the operator\ncccccccccccccccc\n\n  beta:read:dddddddddddddddd  \n');
-    const file = loadConfig({ HERALD_API_TOKENS_FILE: 'tokens' }, dir).apiTokensFile;
+    const file = loadConfig({ HERALD_API_TOKENS_FILE: 'tokens' }, dir).auth.file;
     assert.equal(file?.path, join(dir, 'tokens'));
     assert.deepEqual(file?.tokens.map((k) => [k.tenant, k.role]), [[null, 'operator'], ['beta', 'read']]);
-    assert.equal(loadConfig({}).apiTokensFile, null);
+    assert.equal(loadConfig({}).auth.file, null);
     writeFileSync(join(dir, 'bad'), '# fine\nbeta:reader:dddddddddddddddd\n');
     assert.throws(() => loadConfig({ HERALD_API_TOKENS_FILE: 'bad' }, dir), /^ConfigError: HERALD_API_TOKENS_FILE: ".*bad" line 2: an entry with ':'/);
   });
@@ -185,14 +195,14 @@ describe('loadConfig', () => {
       () => loadConfig({ HERALD_API_TOKENS: 'eeeeeeeeeeeeeeee', HERALD_API_TOKENS_FILE: 'tokens' }, dir),
       (err: unknown) => err instanceof ConfigError && err.variable === 'HERALD_API_TOKENS_FILE' && /in both/.test(err.message) && !err.message.includes('eeee'),
     );
-    assert.equal(loadConfig({ HERALD_API_TOKENS: 'ffffffffffffffff', HERALD_API_TOKENS_FILE: 'tokens' }, dir).apiTokensFile?.tokens.length, 1);
+    assert.equal(loadConfig({ HERALD_API_TOKENS: 'ffffffffffffffff', HERALD_API_TOKENS_FILE: 'tokens' }, dir).auth.file?.tokens.length, 1);
   });
 });
 
 describe('HERALD_ALLOWED_TARGET_CIDRS', () => {
   test('defaults to none and reads comma-separated IPv4 and IPv6 ranges', () => {
-    assert.deepEqual(loadConfig({}).allowedTargetCidrs, []);
-    assert.deepEqual(loadConfig({ HERALD_ALLOWED_TARGET_CIDRS: '10.20.0.0/16, 127.0.0.0/8,fd00:1::/48,' }).allowedTargetCidrs, ['10.20.0.0/16', '127.0.0.0/8', 'fd00:1::/48']);
+    assert.deepEqual(loadConfig({}).targetGuard.allowedCidrs, []);
+    assert.deepEqual(loadConfig({ HERALD_ALLOWED_TARGET_CIDRS: '10.20.0.0/16, 127.0.0.0/8,fd00:1::/48,' }).targetGuard.allowedCidrs, ['10.20.0.0/16', '127.0.0.0/8', 'fd00:1::/48']);
   });
 
   for (const [value, message] of [
@@ -213,16 +223,22 @@ describe('HERALD_ALLOWED_TARGET_CIDRS', () => {
 describe('loadConfig: metrics and retention', () => {
   test('metrics are off and retention keeps 30 days by default, swept every 10 minutes', () => {
     const c = loadConfig({});
-    assert.equal(c.metricsAddress, null);
-    assert.equal(c.retentionDays, 30);
-    assert.equal(c.retentionSweepMs, 600_000);
+    assert.equal(c.metrics, null);
+    assert.equal(c.retention?.retentionDays, 30);
+    assert.equal(c.retention?.sweepMs, 600_000);
   });
 
   test('HERALD_METRICS_ADDRESS turns the metrics endpoint on; HERALD_RETENTION_DAYS=0 keeps everything', () => {
     const c = loadConfig({ HERALD_METRICS_ADDRESS: '127.0.0.1:9464', HERALD_RETENTION_DAYS: '0', HERALD_RETENTION_SWEEP_MS: '60000' });
-    assert.equal(c.metricsAddress, '127.0.0.1:9464');
-    assert.equal(c.retentionDays, 0);
-    assert.equal(c.retentionSweepMs, 60_000);
+    assert.deepEqual(c.metrics, { address: '127.0.0.1:9464' });
+    // No sweeper at all: nothing is ever deleted.
+    assert.equal(c.retention, null);
+    assert.deepEqual(loadConfig({ HERALD_RETENTION_DAYS: '7', HERALD_RETENTION_SWEEP_MS: '60000' }).retention, { retentionDays: 7, sweepMs: 60_000 });
+  });
+
+  test('retention runs only where a worker runs', () => {
+    assert.equal(loadConfig({ HERALD_ROLE: 'api' }).retention, null);
+    assert.equal(loadConfig({ HERALD_WORKER: 'false' }).retention, null);
   });
 
   const bad: Array<[string, string]> = [
@@ -278,7 +294,7 @@ describe('loadConfig: operator console', () => {
   test('the console is off by default; HERALD_CONSOLE_ADDRESS turns it on with sessions ending after an idle hour', () => {
     assert.equal(loadConfig({}).console, null);
     const c = loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080' });
-    assert.deepEqual(c.console, { address: '127.0.0.1:8080', sessionSeconds: 3_600 });
+    assert.deepEqual(c.console, { address: '127.0.0.1:8080', sessionSeconds: 3_600, tls: null });
     assert.equal(loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080', HERALD_CONSOLE_SESSION_SECONDS: '600' }).console?.sessionSeconds, 600);
   });
 
@@ -299,4 +315,63 @@ describe('loadConfig: operator console', () => {
       assert.throws(() => loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080', [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name);
     });
   }
+});
+
+describe('loadConfig: compiled per consumer', () => {
+  test('HERALD_ROLE=worker compiles no gRPC server; health still checks the database (the worker claims only while it is healthy); the worker keeps its options', () => {
+    const c = loadConfig({ HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: '3' });
+    assert.equal(c.grpc, null);
+    assert.equal(c.health.intervalMs, 500);
+    assert.deepEqual(c.worker, { concurrency: 3, agentMaxInFlight: 4, leaseMs: 90_000, pollMs: 1_000 });
+  });
+
+  test('the database timeouts reach the store, the connect timeout start-up and health, the SQLite cap the store and health', () => {
+    const c = loadConfig({
+      HERALD_DB_CONNECT_TIMEOUT_MS: '700',
+      HERALD_DB_ACQUIRE_TIMEOUT_MS: '300',
+      HERALD_DB_STATEMENT_TIMEOUT_MS: '1500',
+      HERALD_DB_TRANSACTION_TIMEOUT_MS: '2500',
+      HERALD_DB_STARTUP_TIMEOUT_MS: '4000',
+      HERALD_SQLITE_MAX_MB: '3',
+    });
+    assert.deepEqual(c.store.timeouts, { connectTimeoutMs: 700, acquireTimeoutMs: 300, statementTimeoutMs: 1500, transactionTimeoutMs: 2500 });
+    assert.deepEqual(c.startup, { connectTimeoutMs: 700, startupTimeoutMs: 4000 });
+    assert.equal(c.health.connectTimeoutMs, 700);
+    assert.deepEqual([c.store.sqliteMaxBytes, c.health.sqliteMaxBytes], [3 * 1024 * 1024, 3 * 1024 * 1024]);
+    assert.equal(loadConfig({}).store.sqliteMaxBytes, null);
+  });
+
+  test('the per-tenant stream cap defaults to 50, lowered to a smaller process cap; set above the process cap it stops start-up', () => {
+    assert.equal(loadConfig({}).grpc?.maxWatchStreamsPerTenant, 50);
+    assert.equal(loadConfig({ HERALD_WATCH_MAX_STREAMS: '20' }).grpc?.maxWatchStreamsPerTenant, 20);
+    assert.equal(loadConfig({ HERALD_WATCH_MAX_STREAMS_PER_TENANT: '5' }).grpc?.maxWatchStreamsPerTenant, 5);
+    assert.throws(
+      () => loadConfig({ HERALD_WATCH_MAX_STREAMS: '20', HERALD_WATCH_MAX_STREAMS_PER_TENANT: '30' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'HERALD_WATCH_MAX_STREAMS_PER_TENANT' && /must not exceed HERALD_WATCH_MAX_STREAMS \(20\)/.test(err.message),
+    );
+    assert.equal(loadConfig({ HERALD_TENANT_MAX_IN_FLIGHT: '8' }).grpc?.tenantMaxInFlight, 8);
+  });
+
+  test('the lease reaches the worker, the dispatcher and the delivery service alike', () => {
+    const c = loadConfig({ HERALD_LEASE_MS: '30000' });
+    assert.deepEqual([c.worker?.leaseMs, c.dispatcher.leaseMs, c.deliveries.leaseMs], [30_000, 30_000, 30_000]);
+  });
+
+  test('tokens are required when either token variable is set, and the registry gets both sources', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-tokens-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'empty'), '# nobody yet\n');
+    assert.equal(loadConfig({}).auth.required, false);
+    assert.equal(loadConfig({ HERALD_API_TOKENS_FILE: 'empty' }, dir).auth.required, true);
+    writeFileSync(join(dir, 'one'), 'beta:read:dddddddddddddddd\n');
+    const c = loadConfig({ HERALD_API_TOKENS: 'aaaaaaaaaaaaaaaa', HERALD_API_TOKENS_FILE: 'one' }, dir);
+    assert.deepEqual(c.auth.tokens.map((k) => k.tenant), [null, 'beta']);
+  });
+
+  test('the result is frozen all the way down', () => {
+    const c = loadConfig({ HERALD_ALLOWED_TARGET_CIDRS: '10.0.0.0/8' });
+    for (const part of [c, c.dispatcher, c.dispatcher.retryPolicy, c.targetGuard, c.targetGuard.allowedCidrs, c.auth, c.database]) {
+      assert.ok(Object.isFrozen(part));
+    }
+  });
 });

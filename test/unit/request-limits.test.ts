@@ -14,9 +14,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 
 import { checkLength, quote, REQUEST_STRING_LIMITS } from '../../src/domain/validation.js';
-import { loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
+import { heraldServiceNames, loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
 import { mapEntry, reflectDefinition, RequestGuard } from '../../src/grpc/request-guard.js';
-import { SERVICE_NAMES } from '../../src/grpc/server.js';
 
 /** The limits README's "Limits" table states, keyed as REQUEST_STRING_LIMITS is. */
 function readmeLimits(): Record<string, number> {
@@ -60,7 +59,7 @@ test('every string field of every request has a limit, and every limit a field',
       else if (field.type === 'string') used.add(field.name);
     }
   };
-  for (const name of SERVICE_NAMES) {
+  for (const name of heraldServiceNames(definition)) {
     for (const method of root.lookupService(name).methodsArray) {
       assert.doesNotThrow(() => guard.forMethod(`/${name}/${method.name}`));
       method.resolve();
@@ -94,4 +93,28 @@ test('quote() keeps short values whole and cuts long ones after 100 characters, 
 test('checkLength counts code points and names the field', () => {
   assert.doesNotThrow(() => checkLength('title', '🚀'.repeat(500), 500));
   assert.throws(() => checkLength('title', '🚀'.repeat(501), 500), { message: 'title: must be at most 500 characters, got 501' });
+});
+
+/*
+ * Canary for mapEntry's REMOVE WHEN line (src/grpc/request-guard.ts): it
+ * asserts that the installed protobufjs still rebuilds a map from descriptors
+ * the way mapEntry expects. When it fails after an upgrade, protobufjs fixed
+ * it: make the guard check `MapField`s, then drop mapEntry and this canary.
+ */
+test('canary: protobufjs still rebuilds a descriptor map as a repeated entry field and marks its parent map_entry', async (t) => {
+  const root = reflectDefinition(loadHeraldPackageDefinition());
+  const preferences = root.lookupType('herald.v1.Preferences');
+  const field = preferences.fields['webhook_headers'];
+  assert.ok(field, 'Preferences no longer has webhook_headers: point the canary at another map field');
+  field.resolve();
+
+  await t.test('no MapField (fixed in protobufjs 8 by protobufjs/protobuf.js#2232)', () => {
+    assert.equal(field instanceof protobuf.MapField || field.map, false, 'protobufjs now rebuilds maps as MapField: the guard must check field.map fields');
+    assert.ok(field.repeated && field.resolvedType instanceof protobuf.Type, 'the map is no longer a repeated field of its entry type');
+    assert.notEqual(mapEntry(field, field.resolvedType), null, 'mapEntry no longer recognises the entry');
+  });
+
+  await t.test('the message holding the map is marked map_entry too', () => {
+    assert.equal(preferences.getOption('map_entry'), true, 'protobufjs no longer marks the parent: mapEntry could read the option instead of the shape');
+  });
 });

@@ -12,6 +12,7 @@ import { selfSignedFor } from '../helpers/certificates.js';
 import { refusedUrl, startReceiver, type Receiver, type ReceiverStep } from '../helpers/receiver.js';
 
 /** The receivers listen on 127.0.0.1: a guard that allows loopback, as a development setup would. */
+const USER_AGENT = 'Herald-Webhook/test';
 const LOOPBACK_ALLOWED = new TargetGuard({ allowHttp: true, allowPrivate: true });
 
 function guard(options: Partial<TargetGuardOptions> = {}): TargetGuard {
@@ -23,7 +24,7 @@ const HEADERS = { 'Content-Type': 'application/json', 'X-Herald-Delivery': 'dlv_
 
 async function setUp(t: TestContext, script: ReceiverStep[] = []): Promise<{ receiver: Receiver; sender: WebhookSender }> {
   const receiver = await startReceiver(script);
-  const sender = new WebhookSender({ userAgent: 'Herald-Webhook/test', guard: LOOPBACK_ALLOWED });
+  const sender = new WebhookSender({ userAgent: USER_AGENT, guard: LOOPBACK_ALLOWED });
   t.after(async () => {
     sender.close();
     await receiver.close();
@@ -129,7 +130,7 @@ describe('WebhookSender', () => {
   });
 
   it('reports a refused connection to an allowed loopback address as unreachable, without address or port', async (t) => {
-    const sender = new WebhookSender({ guard: LOOPBACK_ALLOWED });
+    const sender = new WebhookSender({ userAgent: USER_AGENT, guard: LOOPBACK_ALLOWED });
     t.after(() => sender.close());
     const url = await refusedUrl();
     const result = asError(await sender.send({ url, body: BODY, headers: HEADERS, timeoutMs: 2000 }));
@@ -158,7 +159,7 @@ describe('WebhookSender', () => {
 
   it('never splits a multi-byte character at the limit', async (t) => {
     const receiver = await startReceiver([{ status: 200, body: 'ab☃☃☃' }]);
-    const sender = new WebhookSender({ maxResponseBytes: 4, guard: LOOPBACK_ALLOWED });
+    const sender = new WebhookSender({ userAgent: USER_AGENT, maxResponseBytes: 4, guard: LOOPBACK_ALLOWED });
     t.after(async () => {
       sender.close();
       await receiver.close();
@@ -206,7 +207,7 @@ describe('WebhookSender', () => {
   });
 
   it('reports an unparsable URL as an invalid request (not retried) instead of throwing', async (t) => {
-    const sender = new WebhookSender({ guard: LOOPBACK_ALLOWED });
+    const sender = new WebhookSender({ userAgent: USER_AGENT, guard: LOOPBACK_ALLOWED });
     t.after(() => sender.close());
     const result = asError(await sender.send({ url: 'not a url', body: BODY, headers: HEADERS, timeoutMs: 1000 }));
     assert.equal(result.errorClass, 'invalid_request');
@@ -215,7 +216,7 @@ describe('WebhookSender', () => {
   it('reports a header value Node refuses to send (beyond Latin-1) as an invalid request', async (t) => {
     const receiver = await startReceiver();
     t.after(() => receiver.close());
-    const sender = new WebhookSender({ guard: LOOPBACK_ALLOWED });
+    const sender = new WebhookSender({ userAgent: USER_AGENT, guard: LOOPBACK_ALLOWED });
     t.after(() => sender.close());
     const result = asError(await sender.send({ url: receiver.url, body: BODY, headers: { ...HEADERS, 'x-team': 'Zürich €' }, timeoutMs: 1000 }));
     assert.equal(result.errorClass, 'invalid_request');
@@ -234,7 +235,7 @@ function names(table: Record<string, string[] | (() => string[])>): (hostname: s
 }
 
 function senderWith(t: TestContext, options: Partial<TargetGuardOptions>, log?: pino.Logger): WebhookSender {
-  const sender = new WebhookSender({ guard: guard(options), ...(log ? { log } : {}) });
+  const sender = new WebhookSender({ userAgent: USER_AGENT, guard: guard(options), ...(log ? { log } : {}) });
   t.after(() => sender.close());
   return sender;
 }

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import { describe, it } from 'node:test';
+import { parseAddress, parseCidr } from '../../src/domain/cidr.js';
 import {
   isLocalhostName,
-  parseAddress,
-  parseCidr,
   pinnedLookup,
   refusedRange,
   TargetGuard,
