@@ -17,6 +17,7 @@
  */
 import { Webhook } from 'standardwebhooks';
 import { createHeraldClient } from '../src/client.js';
+import { SHARED_WINDOW_MS } from '../src/grpc/tenant-admission.js';
 import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
 import type { LoadSpec } from './load-generator.js';
 import { forCount, percentile } from './load.js';
@@ -404,6 +405,8 @@ export async function tenantPhase(targets: readonly DatabaseTarget[], opts: Benc
         } finally {
           client.close();
         }
+        // Seeding is 64 in flight: the next tenant's would count as sharing the process with this one's.
+        await new Promise((resolve) => setTimeout(resolve, SHARED_WINDOW_MS + 100));
       }
       const deliver = 'DECISION_OUTCOME_DELIVER';
       const flood = await startLoad(res, { kind: 'create', concurrency: FLOOD_IN_FLIGHT, address, prefix: 'flood', agents: opts.agents, outcome: deliver, seqStart: 1, tenant: 'flood', refused: 'wait-hint' });
