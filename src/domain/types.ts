@@ -74,6 +74,8 @@ export const DEFAULT_PREFERENCES: EditablePreferences = Object.freeze({
 export interface AgentPreferences extends EditablePreferences {
   readonly agentId: string;
   readonly webhookSecretSet: boolean;
+  /** The agent's first endpoint, which carries the fields above that 0.2 called its webhook; null before it has one. */
+  readonly webhookEndpointId: string | null;
   /** Why Herald turned the webhook off itself (410 Gone), or null. */
   readonly webhookDisabledReason: string | null;
   readonly createdAt: Date;

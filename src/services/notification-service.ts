@@ -5,7 +5,7 @@
  */
 import { decide, EMPTY_RATE_WINDOW, needsHourlyCount, type DecisionInput } from '../domain/decision.js';
 import { appendToDigest, DEFAULT_DIGEST_MAX_ITEMS, digestPayload, notificationPayload, type DigestHead } from '../domain/payload.js';
-import type { Decision, Delivery, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
+import type { AgentPreferences, Decision, Delivery, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
 import {
   checkAgentId,
   checkMetadata,
@@ -88,7 +88,7 @@ type DecisionReads = Pick<ReadRepositories | AgentRepositories, 'preferences' | 
  * read these under the agent's lock, in the transaction that stores its
  * result, or concurrent creates could both take the last slot.
  */
-async function readDecisionInputs(r: DecisionReads, tenant: string, agentId: string, digestMaxItems: number, pastAt: Date | null): Promise<Pick<DecisionInput, 'preferences' | 'rate' | 'openRateDigestEnd'>> {
+async function readDecisionInputs(r: DecisionReads, tenant: string, agentId: string, digestMaxItems: number, pastAt: Date | null): Promise<Pick<DecisionInput, 'rate' | 'openRateDigestEnd'> & { readonly preferences: AgentPreferences | null }> {
   const preferences = await r.preferences.get(tenant, agentId);
   if (!needsHourlyCount(preferences)) return { preferences, rate: EMPTY_RATE_WINDOW, openRateDigestEnd: null };
   const rate = pastAt !== null ? await r.rate.windowAt(tenant, agentId, preferences.maxPerHour, pastAt) : await r.rate.window(tenant, agentId, preferences.maxPerHour);
@@ -145,13 +145,14 @@ export class NotificationService {
         // The digest is written before the notification because the notification names it.
         const kind = decision.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS';
         const draft = (d: Decision): Notification => ({ ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: d, deliveryId: null });
-        let attached = await this.attachToDigest(r, draft(decision), kind, decision.digest, now, decision.countsAt !== undefined);
+        const endpointId = inputs.preferences?.webhookEndpointId ?? null;
+        let attached = await this.attachToDigest(r, draft(decision), endpointId, kind, decision.digest, now, decision.countsAt !== undefined);
         if (attached === null) {
           // It was to join an open digest without counting, but that digest
           // is full or a worker claimed it first: it opens one of its own,
           // which must take a number and its own slot, decided again under the same lock.
           decision = decideAt(null);
-          attached = (await this.attachToDigest(r, draft(decision), kind, decision.digest!, now, true))!;
+          attached = (await this.attachToDigest(r, draft(decision), endpointId, kind, decision.digest!, now, true))!;
         }
         const counted = await take(decision);
         const notification = { ...draft(decision), deliveryId: attached };
@@ -168,6 +169,7 @@ export class NotificationService {
           tenantId: tenant,
           agentId: input.agentId,
           notificationId: id,
+          endpointId: inputs.preferences?.webhookEndpointId ?? null,
           eventType: 'notification',
           body: notificationPayload(notification, now),
           // DELIVER and DEFER always carry deliverAt; SUPPRESS has no delivery.
@@ -183,12 +185,12 @@ export class NotificationService {
    * Appends `n` to the agent's open digest for `window`, or opens one (a
    * delivery due at the window's end and its digest row) when there is none,
    * it is full, or its delivery was claimed meanwhile. Returns the id of the
-   * delivery the notification points at. With
+   * delivery the notification points at; an opened digest goes to `endpointId`. With
    * `mayOpen` false (a rate-limit decision that joins without counting)
    * it opens nothing and returns null instead: an opened digest is a webhook
    * of its own, which must count.
    */
-  private async attachToDigest(r: AgentRepositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date, mayOpen: boolean): Promise<string | null> {
+  private async attachToDigest(r: AgentRepositories, n: Notification, endpointId: string | null, kind: DigestKind, window: DigestWindow, now: Date, mayOpen: boolean): Promise<string | null> {
     const max = this.options.digestMaxItems;
     const open = await r.digests.findOpen(n.tenantId, n.agentId, kind, window.end);
     if (open !== null) {
@@ -203,6 +205,7 @@ export class NotificationService {
       tenantId: n.tenantId,
       agentId: n.agentId,
       notificationId: null,
+      endpointId,
       eventType: 'digest',
       body: digestPayload({ id: deliveryId, agentId: n.agentId, window }, n, now),
       nextAttemptAt: window.end,

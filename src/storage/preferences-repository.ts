@@ -1,7 +1,8 @@
 import { agentKey, type AgentRef } from '../domain/agent-key.js';
 import { MASKED_HEADER_VALUE } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, SigningSecrets } from '../domain/types.js';
-import { editableColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
+import { editableColumns, firstEndpointColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
+import { newFirstEndpointRow, type EndpointRow } from './rows/endpoints.js';
 import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
 import type { PrismaTx } from './sql.js';
 import type { TxFacts } from './tx-facts.js';
@@ -14,9 +15,12 @@ export interface DeliveryTargetRow {
 }
 
 // Where each secret sits, for its encryption's additional data. A place names
-// one row, (tenant, agent), so a value copied to another agent or tenant does
+// one agent of one tenant, so a value copied to another agent or tenant does
 // not open. Both secret columns share one field name so that a rotation can
-// move the current secret to the previous column without opening it.
+// move the current secret to the previous column without opening it. The
+// names are those of the 0.2 columns: the migration to endpoints copied the
+// sealed values into the agent's first endpoint as they were, and they open
+// there under the same names.
 function secretPlace(tenantId: string, agentId: string): SealedPlace {
   return { tenantId, agentId, field: 'webhook_secret' };
 }
@@ -24,18 +28,30 @@ function headerPlace(tenantId: string, agentId: string, name: string): SealedPla
   return { tenantId, agentId, field: `webhook_headers.${name.toLowerCase()}` };
 }
 
-function openedHeaders(row: Pick<Row, 'tenantId' | 'agentId' | 'webhookHeaders'>, box: SecretBox): Record<string, string> {
-  const stored = JSON.parse(row.webhookHeaders) as StoredHeaders;
-  return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name, box.open(value, headerPlace(row.tenantId, row.agentId, name))]));
+/** The include that brings an agent's first endpoint (the lowest position) with its row. */
+const FIRST_ENDPOINT = { endpoints: { orderBy: { position: 'asc' as const }, take: 1 } };
+type RowWithFirst = Row & { readonly endpoints: readonly EndpointRow[] };
+
+function preferencesOf(row: RowWithFirst): AgentPreferences {
+  return toPreferences(row, row.endpoints[0] ?? null);
 }
 
-function secretsOf(row: Pick<Row, 'tenantId' | 'agentId' | 'webhookSecret' | 'previousWebhookSecret' | 'previousSecretExpiresAt'>, now: Date, box: SecretBox): SigningSecrets {
-  const previousValid = row.previousWebhookSecret !== null && row.previousSecretExpiresAt !== null && row.previousSecretExpiresAt > now;
-  const open = (stored: string | null): string | null => (stored === null ? null : box.open(stored, secretPlace(row.tenantId, row.agentId)));
+type SealedEndpointColumns = Pick<EndpointRow, 'tenantId' | 'agentId' | 'headers' | 'secret' | 'previousSecret' | 'previousSecretExpiresAt'>;
+
+function openedHeaders(e: Pick<EndpointRow, 'tenantId' | 'agentId' | 'headers'> | null, box: SecretBox): Record<string, string> {
+  if (e === null) return {};
+  const stored = JSON.parse(e.headers) as StoredHeaders;
+  return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name, box.open(value, headerPlace(e.tenantId, e.agentId, name))]));
+}
+
+function secretsOf(e: Pick<EndpointRow, 'tenantId' | 'agentId' | 'secret' | 'previousSecret' | 'previousSecretExpiresAt'> | null, now: Date, box: SecretBox): SigningSecrets {
+  if (e === null) return { current: null, previous: null, previousExpiresAt: null };
+  const previousValid = e.previousSecret !== null && e.previousSecretExpiresAt !== null && e.previousSecretExpiresAt > now;
+  const open = (stored: string | null): string | null => (stored === null ? null : box.open(stored, secretPlace(e.tenantId, e.agentId)));
   return {
-    current: open(row.webhookSecret),
-    previous: previousValid ? open(row.previousWebhookSecret) : null,
-    previousExpiresAt: previousValid ? row.previousSecretExpiresAt : null,
+    current: open(e.secret),
+    previous: previousValid ? open(e.previousSecret) : null,
+    previousExpiresAt: previousValid ? e.previousSecretExpiresAt : null,
   };
 }
 
@@ -55,13 +71,14 @@ function sealedHeaders(tenantId: string, agentId: string, headers: Readonly<Reco
   );
 }
 
-/** An agent's secret columns as stored, for re-encryption. */
+/** An endpoint's sealed columns as stored, for re-encryption. */
 export interface StoredSecrets {
   readonly tenantId: string;
   readonly agentId: string;
-  readonly webhookSecret: string | null;
-  readonly previousWebhookSecret: string | null;
-  readonly webhookHeaders: string;
+  readonly endpointId: string;
+  readonly secret: string | null;
+  readonly previousSecret: string | null;
+  readonly headers: string;
 }
 
 export class PreferencesRepository {
@@ -87,68 +104,68 @@ export class PreferencesRepository {
    * entry (no other member of the group reads that agent).
    */
   async prefetch(agents: readonly AgentRef[]): Promise<void> {
-    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
+    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: FIRST_ENDPOINT });
     const found = new Map<string, AgentPreferences | null>(agents.map((a) => [agentKey(a.tenantId, a.agentId), null]));
-    for (const row of rows) found.set(agentKey(row.tenantId, row.agentId), toPreferences(row));
+    for (const row of rows) found.set(agentKey(row.tenantId, row.agentId), preferencesOf(row));
     this.prefetched = found;
   }
 
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
     const known = this.prefetched?.get(agentKey(tenantId, agentId));
     if (known !== undefined) return known;
-    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
-    return row === null ? null : toPreferences(row);
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, include: FIRST_ENDPOINT });
+    return row === null ? null : preferencesOf(row);
+  }
+
+  /** The agent's first endpoint as stored (the one that carries its 0.2 webhook fields), or null. */
+  private async first(tenantId: string, agentId: string): Promise<EndpointRow | null> {
+    return this.tx.endpoint.findFirst({ where: { tenantId, agentId }, orderBy: { position: 'asc' } });
   }
 
   /**
    * Writes an agent's preferences: creates the row unless `exists`.
    * `newSecret` is given only when the row has no secret yet.
    * `disabledReason` undefined leaves the recorded reason as it is.
+   * `firstEndpointId`: the id of the first endpoint made for an agent that has none.
    */
   async save(
     tenantId: string,
     agentId: string,
     prefs: EditablePreferences,
-    opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null },
+    opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null; firstEndpointId: string },
   ): Promise<AgentPreferences> {
     this.announce(tenantId, agentId);
     this.prefetched?.delete(agentKey(tenantId, agentId));
-    const keeps = opts.exists && Object.values(prefs.webhookHeaders).includes(MASKED_HEADER_VALUE);
-    const columns = editableColumns(prefs, sealedHeaders(tenantId, agentId, prefs.webhookHeaders, keeps ? await this.storedHeaders(tenantId, agentId) : {}, this.box));
+    const first = opts.exists ? await this.first(tenantId, agentId) : null;
+    const keeps = first !== null && Object.values(prefs.webhookHeaders).includes(MASKED_HEADER_VALUE);
+    const endpointColumns = firstEndpointColumns(prefs, sealedHeaders(tenantId, agentId, prefs.webhookHeaders, keeps ? storedByLowerName(first.headers) : {}, this.box));
+    const secret = opts.newSecret !== null ? { secret: this.sealSecret(tenantId, agentId, opts.newSecret) } : {};
     // Turning the webhook back on (reason null) also starts the failure count afresh.
     const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason, ...(opts.disabledReason === null ? { consecutiveFailures: 0 } : {}) };
-    if (!opts.exists) {
-      const row = await this.tx.agentPreferences.create({
-        data: { tenantId, agentId, ...columns, ...reason, webhookSecret: this.sealSecret(tenantId, agentId, opts.newSecret), createdAt: opts.now, updatedAt: opts.now },
-      });
-      return toPreferences(row);
-    }
-    const secret = opts.newSecret !== null ? { webhookSecret: this.sealSecret(tenantId, agentId, opts.newSecret) } : {};
-    const row = await this.tx.agentPreferences.update({
-      where: { tenantId_agentId: { tenantId, agentId } },
-      data: { ...columns, ...reason, ...secret, updatedAt: opts.now },
-    });
-    return toPreferences(row);
+    const row = opts.exists
+      ? await this.tx.agentPreferences.update({ where: { tenantId_agentId: { tenantId, agentId } }, data: { ...editableColumns(prefs), ...reason, updatedAt: opts.now } })
+      : await this.tx.agentPreferences.create({ data: { tenantId, agentId, ...editableColumns(prefs), ...reason, createdAt: opts.now, updatedAt: opts.now } });
+    const endpoint =
+      first !== null
+        ? await this.tx.endpoint.update({ where: { tenantId_id: { tenantId, id: first.id } }, data: { ...endpointColumns, ...secret, updatedAt: opts.now } })
+        : await this.tx.endpoint.create({
+            data: { ...newFirstEndpointRow({ tenantId, agentId, id: opts.firstEndpointId, now: opts.now }), ...endpointColumns, ...secret },
+          });
+    return toPreferences(row, endpoint);
   }
 
   private sealSecret(tenantId: string, agentId: string, secret: string | null): string | null {
     return secret === null ? null : this.box.seal(secret, secretPlace(tenantId, agentId));
   }
 
-  /** The stored (sealed) header values by lower-case name, for an update that keeps some. */
-  private async storedHeaders(tenantId: string, agentId: string): Promise<StoredHeaders> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { webhookHeaders: true } });
-    const stored = JSON.parse(row?.webhookHeaders ?? '{}') as StoredHeaders;
-    return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name.toLowerCase(), value]));
-  }
-
   async hasSecret(tenantId: string, agentId: string): Promise<boolean> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { webhookSecret: true } });
-    return row?.webhookSecret != null;
+    return ((await this.first(tenantId, agentId))?.secret ?? null) !== null;
   }
 
   /** Deletes the row; false when there was none. */
   async delete(tenantId: string, agentId: string): Promise<boolean> {
+    // The foreign key would delete them too; said here so that it does not depend on the connection's PRAGMA.
+    await this.tx.endpoint.deleteMany({ where: { tenantId, agentId } });
     const { count } = await this.tx.agentPreferences.deleteMany({ where: { tenantId, agentId } });
     if (count > 0) {
       this.announce(tenantId, agentId);
@@ -163,17 +180,15 @@ export class PreferencesRepository {
       where: afterAgentId === null ? { tenantId } : { tenantId, agentId: { gt: afterAgentId } },
       orderBy: { agentId: 'asc' },
       take: limit,
+      include: FIRST_ENDPOINT,
     });
-    return rows.map(toPreferences);
+    return rows.map(preferencesOf);
   }
 
   /** The secrets that sign right now; an expired previous secret is reported as none. */
   async signingSecrets(tenantId: string, agentId: string, now: Date): Promise<SigningSecrets | null> {
-    const row = await this.tx.agentPreferences.findUnique({
-      where: { tenantId_agentId: { tenantId, agentId } },
-      select: { tenantId: true, agentId: true, webhookSecret: true, previousWebhookSecret: true, previousSecretExpiresAt: true },
-    });
-    return row === null ? null : secretsOf(row, now, this.box);
+    const agent = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, select: { agentId: true } });
+    return agent === null ? null : secretsOf(await this.first(tenantId, agentId), now, this.box);
   }
 
   /**
@@ -183,7 +198,7 @@ export class PreferencesRepository {
    * (to sign); throws SealedValueError when one cannot be opened.
    */
   async deliveryTarget(tenantId: string, agentId: string, now: Date): Promise<DeliveryTargetRow | null> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } } });
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, include: FIRST_ENDPOINT });
     return row === null ? null : this.targetOf(row, now);
   }
 
@@ -197,7 +212,7 @@ export class PreferencesRepository {
     const found = new Map<string, DeliveryTargetRow | null>();
     if (agents.length === 0) return found;
     for (const { tenantId, agentId } of agents) found.set(agentKey(tenantId, agentId), null);
-    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) } });
+    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: FIRST_ENDPOINT });
     for (const row of rows) {
       const key = agentKey(row.tenantId, row.agentId);
       try {
@@ -210,8 +225,9 @@ export class PreferencesRepository {
     return found;
   }
 
-  private targetOf(row: Row, now: Date): DeliveryTargetRow {
-    return { prefs: { ...toPreferences(row), webhookHeaders: openedHeaders(row, this.box) }, secrets: secretsOf(row, now, this.box), consecutiveFailures: row.consecutiveFailures };
+  private targetOf(row: RowWithFirst, now: Date): DeliveryTargetRow {
+    const first = row.endpoints[0] ?? null;
+    return { prefs: { ...preferencesOf(row), webhookHeaders: openedHeaders(first, this.box) }, secrets: secretsOf(first, now, this.box), consecutiveFailures: row.consecutiveFailures };
   }
 
   /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */
@@ -244,23 +260,23 @@ export class PreferencesRepository {
     });
   }
 
-  /** Replaces the secret; the old one signs until `previousExpiresAt` (null: revoked now). */
+  /** Replaces the secret of the agent's first endpoint; the old one signs until `previousExpiresAt` (null: revoked now). */
   async rotateSecret(tenantId: string, agentId: string, secret: string, previousExpiresAt: Date | null, now: Date): Promise<boolean> {
-    const key = { tenantId_agentId: { tenantId, agentId } };
-    const row = await this.tx.agentPreferences.findUnique({ where: key, select: { webhookSecret: true } });
-    if (row === null) return false;
+    const first = await this.first(tenantId, agentId);
+    if (first === null) return false;
     this.announce(tenantId, agentId);
-    const keepPrevious = previousExpiresAt !== null && row.webhookSecret !== null;
-    await this.tx.agentPreferences.update({
-      where: key,
+    const keepPrevious = previousExpiresAt !== null && first.secret !== null;
+    await this.tx.endpoint.update({
+      where: { tenantId_id: { tenantId, id: first.id } },
       data: {
-        webhookSecret: this.box.seal(secret, secretPlace(tenantId, agentId)),
+        secret: this.box.seal(secret, secretPlace(tenantId, agentId)),
         // Moved as stored: both columns share one place (see secretPlace).
-        previousWebhookSecret: keepPrevious ? row.webhookSecret : null,
+        previousSecret: keepPrevious ? first.secret : null,
         previousSecretExpiresAt: keepPrevious ? previousExpiresAt : null,
         updatedAt: now,
       },
     });
+    await this.tx.agentPreferences.update({ where: { tenantId_agentId: { tenantId, agentId } }, data: { updatedAt: now } });
     return true;
   }
 
@@ -271,22 +287,24 @@ export class PreferencesRepository {
    * (and its recorded reason) alone. Returns whether it did.
    */
   async disableWebhook(tenantId: string, agentId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<boolean> {
+    if ((await this.first(tenantId, agentId))?.url !== url) return false;
     const { count } = await this.tx.agentPreferences.updateMany({
-      where: { tenantId, agentId, webhookUrl: url, ...(onlyIfOn ? { enableWebhook: true } : {}) },
+      where: { tenantId, agentId, ...(onlyIfOn ? { enableWebhook: true } : {}) },
       data: { enableWebhook: false, webhookDisabledReason: reason, updatedAt: now },
     });
     if (count > 0) this.announce(tenantId, agentId);
     return count > 0;
   }
 
-  /** Up to `limit` agents of every tenant after `after` (ordered by tenant, then agent id) with their secret columns as stored. */
-  async storedSecrets(after: { readonly tenantId: string; readonly agentId: string } | null, limit: number): Promise<StoredSecrets[]> {
-    return this.tx.agentPreferences.findMany({
-      where: after === null ? {} : { OR: [{ tenantId: { gt: after.tenantId } }, { tenantId: after.tenantId, agentId: { gt: after.agentId } }] },
-      orderBy: [{ tenantId: 'asc' }, { agentId: 'asc' }],
+  /** Up to `limit` endpoints of every tenant after `after` (ordered by tenant, then endpoint id) with their sealed columns as stored. */
+  async storedSecrets(after: { readonly tenantId: string; readonly endpointId: string } | null, limit: number): Promise<StoredSecrets[]> {
+    const rows = await this.tx.endpoint.findMany({
+      where: after === null ? {} : { OR: [{ tenantId: { gt: after.tenantId } }, { tenantId: after.tenantId, id: { gt: after.endpointId } }] },
+      orderBy: [{ tenantId: 'asc' }, { id: 'asc' }],
       take: limit,
-      select: { tenantId: true, agentId: true, webhookSecret: true, previousWebhookSecret: true, webhookHeaders: true },
+      select: { tenantId: true, agentId: true, id: true, secret: true, previousSecret: true, headers: true },
     });
+    return rows.map(({ id, ...rest }) => ({ ...rest, endpointId: id }));
   }
 
   /**
@@ -297,27 +315,32 @@ export class PreferencesRepository {
   resealed(row: StoredSecrets): StoredSecrets | null {
     const place = secretPlace(row.tenantId, row.agentId);
     const reseal = (stored: string | null): string | null => (stored === null || this.box.isCurrent(stored) ? stored : this.box.seal(this.box.open(stored, place), place));
-    const staleHeaders = Object.values(JSON.parse(row.webhookHeaders) as StoredHeaders).some((v) => !this.box.isCurrent(v));
+    const staleHeaders = Object.values(JSON.parse(row.headers) as StoredHeaders).some((v) => !this.box.isCurrent(v));
     const next = {
-      tenantId: row.tenantId,
-      agentId: row.agentId,
-      webhookSecret: reseal(row.webhookSecret),
-      previousWebhookSecret: reseal(row.previousWebhookSecret),
-      webhookHeaders: staleHeaders ? JSON.stringify(sealedHeaders(row.tenantId, row.agentId, openedHeaders(row, this.box), {}, this.box)) : row.webhookHeaders,
+      ...row,
+      secret: reseal(row.secret),
+      previousSecret: reseal(row.previousSecret),
+      headers: staleHeaders ? JSON.stringify(sealedHeaders(row.tenantId, row.agentId, openedHeaders(row, this.box), {}, this.box)) : row.headers,
     };
-    const same = next.webhookSecret === row.webhookSecret && next.previousWebhookSecret === row.previousWebhookSecret && !staleHeaders;
+    const same = next.secret === row.secret && next.previousSecret === row.previousSecret && !staleHeaders;
     return same ? null : next;
   }
 
   /**
-   * Writes `next` over the agent's secret columns if they still hold `row`
+   * Writes `next` over the endpoint's sealed columns if they still hold `row`
    * (compare-and-swap: a concurrent update wins). Whether it did.
    */
   async replaceSecrets(row: StoredSecrets, next: StoredSecrets): Promise<boolean> {
-    const { count } = await this.tx.agentPreferences.updateMany({
-      where: { ...row },
-      data: { webhookSecret: next.webhookSecret, previousWebhookSecret: next.previousWebhookSecret, webhookHeaders: next.webhookHeaders },
+    const { count } = await this.tx.endpoint.updateMany({
+      where: { tenantId: row.tenantId, agentId: row.agentId, id: row.endpointId, secret: row.secret, previousSecret: row.previousSecret, headers: row.headers },
+      data: { secret: next.secret, previousSecret: next.previousSecret, headers: next.headers },
     });
     return count === 1;
   }
+}
+
+/** Stored (sealed) header values by lower-case name, for an update that keeps some. */
+function storedByLowerName(headers: string): StoredHeaders {
+  const stored = JSON.parse(headers) as StoredHeaders;
+  return Object.fromEntries(Object.entries(stored).map(([name, value]) => [name.toLowerCase(), value]));
 }

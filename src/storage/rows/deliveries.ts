@@ -29,6 +29,7 @@ export const DELIVERIES = new Table<Row>('deliveries', {
   updatedAt: timestamp('updated_at'),
   completedAt: timestampOrNull('completed_at'),
   attemptBase: int('attempt_base'),
+  endpointId: textOrNull('endpoint_id'),
 });
 
 /** Every column but the body, for RETURNING clauses of the settles. */
@@ -58,6 +59,8 @@ export interface NewDelivery {
   readonly tenantId: string;
   readonly agentId: string;
   readonly notificationId: string | null;
+  /** The endpoint it goes to, whose secret signs it; null only for an agent without one. */
+  readonly endpointId: string | null;
   readonly eventType: EventType;
   readonly body: string;
   readonly nextAttemptAt: Date;
@@ -84,5 +87,6 @@ export function newDeliveryRow(d: NewDelivery, claim: { readonly owner: string; 
     updatedAt: d.now,
     completedAt: null,
     attemptBase: 0,
+    endpointId: d.endpointId,
   };
 }
