@@ -190,6 +190,8 @@ export interface Delivery {
   readonly tenantId: string;
   readonly agentId: string;
   readonly notificationId: string | null;
+  /** The endpoint it goes to, whose secret signs it; null only for a delivery of an agent that had none. */
+  readonly endpointId: string | null;
   readonly eventType: EventType;
   readonly status: DeliveryStatus;
   readonly attemptCount: number;

@@ -1,17 +1,30 @@
 import { agentKey, type AgentRef } from '../domain/agent-key.js';
 import { MASKED_HEADER_VALUE } from '../domain/types.js';
+import type { Endpoint } from '../domain/endpoint.js';
 import type { AgentPreferences, EditablePreferences, SigningSecrets } from '../domain/types.js';
 import { editableColumns, firstEndpointColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
-import { newFirstEndpointRow, type EndpointRow } from './rows/endpoints.js';
+import { newFirstEndpointRow, toEndpoint, type EndpointRow } from './rows/endpoints.js';
 import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
 import type { PrismaTx } from './sql.js';
 import type { TxFacts } from './tx-facts.js';
 
-/** Where an agent's webhooks go, as the dispatcher needs it: preferences with opened headers, signing secrets, failures in a row. */
+/** One endpoint as the dispatcher needs it: its settings with opened headers, the secrets that sign now, failures in a row. */
+export interface EndpointTargetRow {
+  readonly endpoint: Endpoint;
+  readonly secrets: SigningSecrets;
+  readonly consecutiveFailures: number;
+}
+
+/**
+ * Where an agent's webhooks go, as the dispatcher needs it: preferences with
+ * the first endpoint's opened headers and secrets (the 0.2 view), failures
+ * in a row, and every endpoint that has a URL by id.
+ */
 export interface DeliveryTargetRow {
   readonly prefs: AgentPreferences;
   readonly secrets: SigningSecrets;
   readonly consecutiveFailures: number;
+  readonly endpoints: ReadonlyMap<string, EndpointTargetRow>;
 }
 
 // Where each secret sits, for its encryption's additional data. A place names
@@ -30,8 +43,11 @@ function headerPlace(tenantId: string, agentId: string, name: string): SealedPla
 
 /** The include that brings an agent's first endpoint (the lowest position) with its row. */
 const FIRST_ENDPOINT = { endpoints: { orderBy: { position: 'asc' as const }, take: 1 } };
+/** The include that brings every endpoint of the agent, the first first. */
+const ALL_ENDPOINTS = { endpoints: { orderBy: { position: 'asc' as const } } };
 type RowWithFirst = Row & { readonly endpoints: readonly EndpointRow[] };
 
+/** The agent as the API shows it: its row and its first endpoint (rows carrying more endpoints are fine: the first is first). */
 function preferencesOf(row: RowWithFirst): AgentPreferences {
   return toPreferences(row, row.endpoints[0] ?? null);
 }
@@ -198,7 +214,7 @@ export class PreferencesRepository {
    * (to sign); throws SealedValueError when one cannot be opened.
    */
   async deliveryTarget(tenantId: string, agentId: string, now: Date): Promise<DeliveryTargetRow | null> {
-    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, include: FIRST_ENDPOINT });
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, include: ALL_ENDPOINTS });
     return row === null ? null : this.targetOf(row, now);
   }
 
@@ -212,7 +228,7 @@ export class PreferencesRepository {
     const found = new Map<string, DeliveryTargetRow | null>();
     if (agents.length === 0) return found;
     for (const { tenantId, agentId } of agents) found.set(agentKey(tenantId, agentId), null);
-    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: FIRST_ENDPOINT });
+    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: ALL_ENDPOINTS });
     for (const row of rows) {
       const key = agentKey(row.tenantId, row.agentId);
       try {
@@ -227,7 +243,17 @@ export class PreferencesRepository {
 
   private targetOf(row: RowWithFirst, now: Date): DeliveryTargetRow {
     const first = row.endpoints[0] ?? null;
-    return { prefs: { ...preferencesOf(row), webhookHeaders: openedHeaders(first, this.box) }, secrets: secretsOf(first, now, this.box), consecutiveFailures: row.consecutiveFailures };
+    const endpoints = new Map<string, EndpointTargetRow>();
+    for (const e of row.endpoints) {
+      const endpoint = toEndpoint(e, openedHeaders(e, this.box));
+      if (endpoint !== null) endpoints.set(e.id, { endpoint, secrets: secretsOf(e, now, this.box), consecutiveFailures: e.consecutiveFailures });
+    }
+    return {
+      prefs: { ...preferencesOf(row), webhookHeaders: openedHeaders(first, this.box) },
+      secrets: secretsOf(first, now, this.box),
+      consecutiveFailures: row.consecutiveFailures,
+      endpoints,
+    };
   }
 
   /** Counts one more delivery of the agent ended FAILED; returns the count in a row, or null without a row. */

@@ -232,6 +232,7 @@ test("a 0.2 database (every migration before endpoints), with encrypted webhooks
   assert.ok(req);
   assert.equal(req.body.toString('utf8'), body);
   assert.equal(req.headers['x-team'], 'ops');
+  assert.equal(req.headers['x-herald-endpoint'], rows[0]!['id'], 'X-Herald-Endpoint names the endpoint');
   const flat = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
   assert.doesNotThrow(() => new Webhook(NEW_SECRET).verify(body, flat), 'standardwebhooks verifies with the current secret');
   assert.doesNotThrow(() => new Webhook(SECRET).verify(body, flat), 'and with the previous one, still in its grace');

@@ -8,6 +8,7 @@ function target(url: string, previousExpiresAt: Date | null = null): DeliveryTar
     prefs: { webhookUrl: url } as AgentPreferences,
     secrets: { current: 'whsec_current', previous: previousExpiresAt === null ? null : 'whsec_previous', previousExpiresAt },
     consecutiveFailures: 0,
+    endpoints: new Map(),
   };
 }
 

@@ -41,6 +41,7 @@ export function toDelivery(row: DeliveryRowWithoutBody): Delivery {
     tenantId: row.tenantId,
     agentId: row.agentId,
     notificationId: row.notificationId,
+    endpointId: row.endpointId,
     eventType: row.eventType as EventType,
     status: row.status as DeliveryStatus,
     attemptCount: row.attemptCount,

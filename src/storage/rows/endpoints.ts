@@ -7,6 +7,9 @@
  * hold the key; this map only names them.
  */
 import type { Endpoint as Row } from '../../generated/prisma/sqlite/client.js';
+import type { Endpoint, EndpointOverrides } from '../../domain/endpoint.js';
+import type { FilterCondition } from '../../domain/filter.js';
+import { MASKED_HEADER_VALUE } from '../../domain/types.js';
 import { bool, int, intOrNull, realOrNull, Table, text, textOrNull, timestamp, timestampOrNull } from './table.js';
 
 export type EndpointRow = Row;
@@ -69,5 +72,29 @@ export function newFirstEndpointRow(e: { readonly tenantId: string; readonly id:
     consecutiveFailures: 0,
     createdAt: e.now,
     updatedAt: e.now,
+  };
+}
+
+/**
+ * The endpoint as the domain sees it, or null for a first endpoint whose
+ * agent has set no webhook_url yet (it sends nothing and is decided as 0.2
+ * decided an agent without a URL). Header values are masked unless
+ * `headers` gives them opened.
+ */
+export function toEndpoint(row: Row, headers?: Readonly<Record<string, string>>): Endpoint | null {
+  if (row.url === null) return null;
+  return {
+    id: row.id,
+    agentId: row.agentId,
+    description: row.description,
+    url: row.url,
+    enabled: row.enabled,
+    disabledReason: row.disabledReason,
+    eventTypes: JSON.parse(row.eventTypes) as string[],
+    filter: JSON.parse(row.filter) as FilterCondition[],
+    headers: headers ?? Object.fromEntries(Object.keys(JSON.parse(row.headers) as StoredHeaders).map((name) => [name, MASKED_HEADER_VALUE])),
+    timeoutMs: row.timeoutMs,
+    retryPolicy: { maxAttempts: row.maxAttempts, initialDelayMs: row.initialDelayMs, multiplier: row.multiplier, maxDelayMs: row.maxDelayMs },
+    overrides: JSON.parse(row.overrides) as EndpointOverrides,
   };
 }
