@@ -1,6 +1,6 @@
 import { agentKey, type AgentRef } from '../domain/agent-key.js';
 import { MASKED_HEADER_VALUE } from '../domain/types.js';
-import type { Endpoint } from '../domain/endpoint.js';
+import type { Endpoint, EndpointSettings } from '../domain/endpoint.js';
 import type { AgentPreferences, EditablePreferences, SigningSecrets } from '../domain/types.js';
 import { editableColumns, firstEndpointColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
 import { newFirstEndpointRow, toEndpoint, type EndpointRow } from './rows/endpoints.js';
@@ -46,6 +46,18 @@ const FIRST_ENDPOINT = { endpoints: { orderBy: { position: 'asc' as const }, tak
 /** The include that brings every endpoint of the agent, the first first. */
 const ALL_ENDPOINTS = { endpoints: { orderBy: { position: 'asc' as const } } };
 type RowWithFirst = Row & { readonly endpoints: readonly EndpointRow[] };
+
+/** What deciding for an agent reads (see PreferencesRepository.decisionTargets). */
+export interface DecisionTargets {
+  readonly preferences: AgentPreferences | null;
+  readonly endpoints: readonly Endpoint[];
+}
+
+const NO_TARGETS: DecisionTargets = Object.freeze({ preferences: null, endpoints: [] });
+
+function targetsOf(row: RowWithFirst): DecisionTargets {
+  return { preferences: preferencesOf(row), endpoints: row.endpoints.map((e) => toEndpoint(e)).filter((e): e is Endpoint => e !== null) };
+}
 
 /** The agent as the API shows it: its row and its first endpoint (rows carrying more endpoints are fine: the first is first). */
 function preferencesOf(row: RowWithFirst): AgentPreferences {
@@ -98,8 +110,8 @@ export interface StoredSecrets {
 }
 
 export class PreferencesRepository {
-  /** `get`'s answers read ahead by `prefetch`, by agent key. */
-  private prefetched: Map<string, AgentPreferences | null> | null = null;
+  /** `get`'s and `decisionTargets`' answers read ahead by `prefetch`, by agent key. */
+  private prefetched: Map<string, DecisionTargets> | null = null;
 
   constructor(
     private readonly tx: PrismaTx,
@@ -120,15 +132,57 @@ export class PreferencesRepository {
    * entry (no other member of the group reads that agent).
    */
   async prefetch(agents: readonly AgentRef[]): Promise<void> {
-    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: FIRST_ENDPOINT });
-    const found = new Map<string, AgentPreferences | null>(agents.map((a) => [agentKey(a.tenantId, a.agentId), null]));
-    for (const row of rows) found.set(agentKey(row.tenantId, row.agentId), preferencesOf(row));
+    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: ALL_ENDPOINTS });
+    const found = new Map<string, DecisionTargets>(agents.map((a) => [agentKey(a.tenantId, a.agentId), NO_TARGETS]));
+    for (const row of rows) found.set(agentKey(row.tenantId, row.agentId), targetsOf(row));
     this.prefetched = found;
+  }
+
+  /**
+   * What deciding a notification for the agent reads: its preferences and its
+   * endpoints that have a URL, in creation order (header values masked).
+   */
+  async decisionTargets(tenantId: string, agentId: string): Promise<DecisionTargets> {
+    const known = this.prefetched?.get(agentKey(tenantId, agentId));
+    if (known !== undefined) return known;
+    const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, include: ALL_ENDPOINTS });
+    return row === null ? NO_TARGETS : targetsOf(row);
+  }
+
+  /**
+   * Adds an endpoint after the agent's others, with its own secret (sealed
+   * here). The agent must have preferences (the foreign key). Header values
+   * given masked are refused by the caller before this.
+   */
+  async addEndpoint(tenantId: string, agentId: string, settings: EndpointSettings, opts: { readonly id: string; readonly secret: string; readonly now: Date }): Promise<Endpoint> {
+    this.announce(tenantId, agentId);
+    this.prefetched?.delete(agentKey(tenantId, agentId));
+    const last = await this.tx.endpoint.findFirst({ where: { tenantId, agentId }, orderBy: { position: 'desc' }, select: { position: true } });
+    const row = await this.tx.endpoint.create({
+      data: {
+        ...newFirstEndpointRow({ tenantId, agentId, id: opts.id, now: opts.now }),
+        position: (last?.position ?? -1) + 1,
+        description: settings.description,
+        url: settings.url,
+        enabled: settings.enabled,
+        eventTypes: JSON.stringify(settings.eventTypes),
+        filter: JSON.stringify(settings.filter),
+        headers: JSON.stringify(sealedHeaders(tenantId, agentId, settings.headers, {}, this.box)),
+        timeoutMs: settings.timeoutMs,
+        maxAttempts: settings.retryPolicy.maxAttempts,
+        initialDelayMs: settings.retryPolicy.initialDelayMs,
+        multiplier: settings.retryPolicy.multiplier,
+        maxDelayMs: settings.retryPolicy.maxDelayMs,
+        secret: this.sealSecret(tenantId, agentId, opts.secret),
+        overrides: JSON.stringify(settings.overrides),
+      },
+    });
+    return toEndpoint(row)!;
   }
 
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {
     const known = this.prefetched?.get(agentKey(tenantId, agentId));
-    if (known !== undefined) return known;
+    if (known !== undefined) return known.preferences;
     const row = await this.tx.agentPreferences.findUnique({ where: { tenantId_agentId: { tenantId, agentId } }, include: FIRST_ENDPOINT });
     return row === null ? null : preferencesOf(row);
   }

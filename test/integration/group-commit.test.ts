@@ -51,6 +51,7 @@ function notification(id: string, agentId: string, now: Date): Notification {
     readAt: null,
     createdAt: now,
     deliveryId: null,
+    endpointResults: [],
     decision: { outcome: 'SUPPRESS', reason: 'WEBHOOK_DISABLED', deliverAt: null, explanation: '', decidedAt: now },
   };
 }

@@ -30,6 +30,8 @@ export const DELIVERIES = new Table<Row>('deliveries', {
   completedAt: timestampOrNull('completed_at'),
   attemptBase: int('attempt_base'),
   endpointId: textOrNull('endpoint_id'),
+  rateSeq: intOrNull('rate_seq'),
+  countedAt: timestampOrNull('counted_at'),
 });
 
 /** Every column but the body, for RETURNING clauses of the settles. */
@@ -62,6 +64,8 @@ export interface NewDelivery {
   readonly notificationId: string | null;
   /** The endpoint it goes to, whose secret signs it; null only for an agent without one. */
   readonly endpointId: string | null;
+  /** Where it stands in its endpoint's own hourly-limit sequence; absent when it does not count there. */
+  readonly counted?: { readonly seq: number; readonly at: Date };
   readonly eventType: EventType;
   readonly body: string;
   readonly nextAttemptAt: Date;
@@ -89,5 +93,7 @@ export function newDeliveryRow(d: NewDelivery, claim: { readonly owner: string; 
     completedAt: null,
     attemptBase: 0,
     endpointId: d.endpointId,
+    rateSeq: d.counted?.seq ?? null,
+    countedAt: d.counted?.at ?? null,
   };
 }

@@ -36,6 +36,7 @@ export const ENDPOINTS = new Table<Row>('endpoints', {
   previousSecretExpiresAt: timestampOrNull('previous_secret_expires_at'),
   overrides: text('overrides'),
   consecutiveFailures: int('consecutive_failures'),
+  rateLastSeq: int('rate_last_seq'),
   createdAt: timestamp('created_at'),
   updatedAt: timestamp('updated_at'),
 });
@@ -70,6 +71,7 @@ export function newFirstEndpointRow(e: { readonly tenantId: string; readonly id:
     previousSecretExpiresAt: null,
     overrides: '{}',
     consecutiveFailures: 0,
+    rateLastSeq: 0,
     createdAt: e.now,
     updatedAt: e.now,
   };
