@@ -141,7 +141,7 @@ export class PreferencesService {
       const newSecret = merged.webhookUrl !== null && !hasSecret ? (shared ?? generateWebhookSecret()) : null;
       // Turning the webhook back on clears the reason Herald turned it off.
       const disabledReason = change.set.enableWebhook === true ? null : undefined;
-      return r.preferences.save(tenant, change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason, firstEndpointId: newEndpointId(now.getTime()) });
+      return r.preferences.save(tenant, change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason, firstEndpointId: newEndpointId(now.getTime()), switchSet: change.set.enableWebhook !== undefined });
     });
   }
 

@@ -197,12 +197,13 @@ export class PreferencesRepository {
    * `newSecret` is given only when the row has no secret yet.
    * `disabledReason` undefined leaves the recorded reason as it is.
    * `firstEndpointId`: the id of the first endpoint made for an agent that has none.
+   * `switchSet` false: the change does not name enable_webhook, so the stored master switch stays.
    */
   async save(
     tenantId: string,
     agentId: string,
     prefs: EditablePreferences,
-    opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null; firstEndpointId: string },
+    opts: { now: Date; exists: boolean; newSecret: string | null; disabledReason?: string | null; firstEndpointId: string; switchSet?: boolean },
   ): Promise<AgentPreferences> {
     this.announce(tenantId, agentId);
     this.prefetched?.delete(agentKey(tenantId, agentId));
@@ -210,14 +211,19 @@ export class PreferencesRepository {
     const keeps = first !== null && Object.values(prefs.webhookHeaders).includes(MASKED_HEADER_VALUE);
     const endpointColumns = firstEndpointColumns(prefs, sealedHeaders(tenantId, agentId, prefs.webhookHeaders, keeps ? storedByLowerName(first.headers) : {}, this.box));
     const secret = opts.newSecret !== null ? { secret: this.sealSecret(tenantId, agentId, opts.newSecret) } : {};
-    // Turning the webhook back on (reason null) also starts the failure count afresh.
+    // Turning the webhook back on (reason null) also starts the failure count afresh, and turns the first endpoint back on.
     const reason = opts.disabledReason === undefined ? {} : { webhookDisabledReason: opts.disabledReason, ...(opts.disabledReason === null ? { consecutiveFailures: 0 } : {}) };
+    const endpointReason = opts.disabledReason === null ? { enabled: true, disabledReason: null, consecutiveFailures: 0 } : {};
+    // The master switch is written only when the change names it: read back, it is also off while
+    // Herald has the first endpoint off, and writing that back would turn every endpoint off.
+    const { enableWebhook, ...columns } = editableColumns(prefs);
+    const master = opts.switchSet === false ? {} : { enableWebhook };
     const row = opts.exists
-      ? await this.tx.agentPreferences.update({ where: { tenantId_agentId: { tenantId, agentId } }, data: { ...editableColumns(prefs), ...reason, updatedAt: opts.now } })
-      : await this.tx.agentPreferences.create({ data: { tenantId, agentId, ...editableColumns(prefs), ...reason, createdAt: opts.now, updatedAt: opts.now } });
+      ? await this.tx.agentPreferences.update({ where: { tenantId_agentId: { tenantId, agentId } }, data: { ...columns, ...master, ...reason, updatedAt: opts.now } })
+      : await this.tx.agentPreferences.create({ data: { tenantId, agentId, ...columns, enableWebhook, ...reason, createdAt: opts.now, updatedAt: opts.now } });
     const endpoint =
       first !== null
-        ? await this.tx.endpoint.update({ where: { tenantId_id: { tenantId, id: first.id } }, data: { ...endpointColumns, ...secret, updatedAt: opts.now } })
+        ? await this.tx.endpoint.update({ where: { tenantId_id: { tenantId, id: first.id } }, data: { ...endpointColumns, ...secret, ...endpointReason, updatedAt: opts.now } })
         : await this.tx.endpoint.create({
             data: { ...newFirstEndpointRow({ tenantId, agentId, id: opts.firstEndpointId, now: opts.now }), ...endpointColumns, ...secret },
           });
@@ -338,6 +344,45 @@ export class PreferencesRepository {
       where: { consecutiveFailures: { gt: 0 }, OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) },
       data: { consecutiveFailures: 0 },
     });
+  }
+
+  /** Counts one more delivery to the endpoint ended FAILED; returns the count in a row, or null without the endpoint. */
+  async recordEndpointFailure(tenantId: string, endpointId: string): Promise<number | null> {
+    const [row] = await this.tx.endpoint.updateManyAndReturn({ where: { tenantId, id: endpointId }, data: { consecutiveFailures: { increment: 1 } }, select: { consecutiveFailures: true } });
+    return row?.consecutiveFailures ?? null;
+  }
+
+  /** How many deliveries to the endpoint have ended FAILED in a row; null without the endpoint. */
+  async endpointFailuresInARow(tenantId: string, endpointId: string): Promise<number | null> {
+    const row = await this.tx.endpoint.findUnique({ where: { tenantId_id: { tenantId, id: endpointId } }, select: { consecutiveFailures: true } });
+    return row?.consecutiveFailures ?? null;
+  }
+
+  /** Deliveries to these endpoints succeeded: their failures in a row start again from 0 (one statement; a no-op at 0). */
+  async resetEndpointFailures(endpoints: ReadonlyArray<{ readonly tenantId: string; readonly endpointId: string }>): Promise<void> {
+    if (endpoints.length === 0) return;
+    await this.tx.endpoint.updateMany({
+      where: { consecutiveFailures: { gt: 0 }, OR: endpoints.map(({ tenantId, endpointId }) => ({ tenantId, id: endpointId })) },
+      data: { consecutiveFailures: 0 },
+    });
+  }
+
+  /**
+   * Turns one endpoint off on Herald's own initiative (410 Gone, too many
+   * failures), recording why, if it still points at `url` (a late answer from
+   * an old URL must not switch off the new one). `onlyIfOn`: leave an
+   * endpoint that is off already alone. Returns whether it did, and whether
+   * the agent has another endpoint still on.
+   */
+  async disableEndpoint(tenantId: string, agentId: string, endpointId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<{ readonly off: boolean; readonly othersOn: boolean }> {
+    const { count } = await this.tx.endpoint.updateMany({
+      where: { tenantId, agentId, id: endpointId, url, ...(onlyIfOn ? { enabled: true } : {}) },
+      data: { enabled: false, disabledReason: reason, updatedAt: now },
+    });
+    if (count === 0) return { off: false, othersOn: true };
+    this.announce(tenantId, agentId);
+    const others = await this.tx.endpoint.count({ where: { tenantId, agentId, enabled: true, url: { not: null }, id: { not: endpointId } } });
+    return { off: true, othersOn: others > 0 };
   }
 
   /** Replaces the secret of the agent's first endpoint; the old one signs until `previousExpiresAt` (null: revoked now). */

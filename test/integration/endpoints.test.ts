@@ -155,3 +155,28 @@ test('each endpoint follows its own retry policy, and one that keeps failing lea
   assert.deepEqual([ok.status, ok.endpoint_id], ['DELIVERY_STATUS_SUCCEEDED', good.endpoint.id]);
   assert.equal(broken.requests.length, 2, 'the endpoint\'s max_attempts, not the service\'s 6');
 });
+
+test('a 410 from one endpoint turns off that endpoint only: its next notifications are suppressed for it, the agent\'s other endpoint and its master switch stay on', async (t) => {
+  const h = await startHerald(t);
+  const gone = await receiverFor(t, [], { status: 410, body: 'gone' });
+  const healthy = await receiverFor(t);
+  const agent = 'gone-one';
+  await agentWithoutUrl(h, agent);
+  const dead = await addEndpoint(h, agent, settings(gone.url, { description: 'dead' }));
+  const alive = await addEndpoint(h, agent, settings(healthy.url, { description: 'alive' }));
+  const first = await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: 'one' });
+  const failed = await waitForFinal(h.client, first.endpoint_results[0]!.delivery_id);
+  assert.deepEqual([failed.status, failed.endpoint_id], ['DELIVERY_STATUS_FAILED', dead.endpoint.id]);
+  assert.equal((await waitForFinal(h.client, first.endpoint_results[1]!.delivery_id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+
+  const second = await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: 'two' });
+  assert.deepEqual(second.endpoint_results.map((e) => [e.endpoint_id, e.outcome, e.reason]), [
+    [dead.endpoint.id, 'DECISION_OUTCOME_SUPPRESS', 'DECISION_REASON_WEBHOOK_DISABLED'],
+    [alive.endpoint.id, 'DECISION_OUTCOME_DELIVER', 'DECISION_REASON_ACCEPTED'],
+  ]);
+  assert.match(second.endpoint_results[0]!.explanation, /disabled by Herald: .*410/);
+  assert.equal((await waitForFinal(h.client, second.endpoint_results[1]!.delivery_id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal(gone.requests.length, 1);
+  assert.equal(healthy.requests.length, 2);
+  assert.equal((await h.client.preferences.GetPreferences({ agent_id: agent })).enable_webhook, true, 'the master switch stays on');
+});

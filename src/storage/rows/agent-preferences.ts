@@ -41,7 +41,8 @@ export type { StoredHeaders } from './endpoints.js';
 export function toPreferences(row: Row, first: EndpointRow | null): AgentPreferences {
   return {
     agentId: row.agentId,
-    enableWebhook: row.enableWebhook,
+    // 0.2's switch: off when the agent's master switch is, or when Herald turned its first endpoint off (410, failures).
+    enableWebhook: row.enableWebhook && (first?.enabled ?? true),
     webhookUrl: first?.url ?? null,
     timeZone: row.timeZone,
     quietHours:
@@ -56,7 +57,7 @@ export function toPreferences(row: Row, first: EndpointRow | null): AgentPrefere
     webhookTimeoutMs: first?.timeoutMs ?? null,
     webhookSecretSet: (first?.secret ?? null) !== null,
     webhookEndpointId: first?.id ?? null,
-    webhookDisabledReason: row.webhookDisabledReason,
+    webhookDisabledReason: first?.disabledReason ?? row.webhookDisabledReason,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
