@@ -180,3 +180,21 @@ test('a 410 from one endpoint turns off that endpoint only: its next notificatio
   assert.equal(healthy.requests.length, 2);
   assert.equal((await h.client.preferences.GetPreferences({ agent_id: agent })).enable_webhook, true, 'the master switch stays on');
 });
+
+test('the in-flight cap is per endpoint: an endpoint whose receiver hangs holds its own leases, and the agent\'s other endpoint keeps delivering', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_AGENT_MAX_IN_FLIGHT: '2', HERALD_WORKER_CONCURRENCY: '8' } });
+  const stuck = await receiverFor(t, [], { hang: true });
+  const healthy = await receiverFor(t);
+  const agent = 'in-flight';
+  await agentWithoutUrl(h, agent);
+  await addEndpoint(h, agent, settings(stuck.url, { description: 'stuck', timeoutMs: 30_000 }));
+  const good = await addEndpoint(h, agent, settings(healthy.url, { description: 'good' }));
+  const created = [];
+  for (let i = 0; i < 4; i++) created.push(await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: `n${i}` }));
+  for (const c of created) {
+    // Well before the stuck endpoint's sends time out and free their leases.
+    const d = await waitForFinal(h.client, c.endpoint_results[1]!.delivery_id, 8_000);
+    assert.deepEqual([d.status, d.endpoint_id], ['DELIVERY_STATUS_SUCCEEDED', good.endpoint.id]);
+  }
+  assert.equal(stuck.maxConcurrent(), 2, 'the stuck endpoint holds at most its own cap');
+});
