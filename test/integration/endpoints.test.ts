@@ -9,7 +9,7 @@ import { DEFAULT_ENDPOINT_RETRY_POLICY } from '../../src/domain/backoff.js';
 import type { Endpoint, EndpointSettings } from '../../src/domain/endpoint.js';
 import { newEndpointId } from '../../src/ids.js';
 import { waitForFinal } from '../helpers/deliveries.js';
-import { cleanup, startHerald, type Herald } from '../helpers/herald.js';
+import { cleanup, startHerald, TEST_DATABASE, type Herald } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type ReceiverStep, type RecordedRequest } from '../helpers/receiver.js';
 
 /*
@@ -197,4 +197,20 @@ test('the in-flight cap is per endpoint: an endpoint whose receiver hangs holds 
     assert.deepEqual([d.status, d.endpoint_id], ['DELIVERY_STATUS_SUCCEEDED', good.endpoint.id]);
   }
   assert.equal(stuck.maxConcurrent(), 2, 'the stuck endpoint holds at most its own cap');
+});
+
+test('three replicas on PostgreSQL: an endpoint\'s own limit and the agent\'s stay exact under 100 concurrent creates spread over them', { skip: TEST_DATABASE === 'postgresql' ? false : 'needs PostgreSQL (runs in test/postgres/endpoints.test.ts)' }, async (t) => {
+  const first = await startHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const others = await Promise.all([0, 1].map(() => startHerald(t, { env: { HERALD_WORKER: 'false', DATABASE_URL: first.env.DATABASE_URL! } })));
+  const replicas = [first, ...others];
+  const agent = 'replicas';
+  await first.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, max_notifications_per_hour: 40 } });
+  const limited = await addEndpoint(first, agent, settings('https://limited.example.com/hook', { overrides: { maxPerHour: 9 } }));
+  const shared = await addEndpoint(first, agent, settings('https://shared.example.com/hook'));
+  const created = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => replicas[i % 3]!.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: `n${i}` })),
+  );
+  const accepted = (id: string) => created.filter((c) => c.endpoint_results.find((e) => e.endpoint_id === id)?.reason === 'DECISION_REASON_ACCEPTED').length;
+  assert.equal(accepted(limited.endpoint.id), 9, 'the endpoint\'s own limit');
+  assert.equal(accepted(shared.endpoint.id), 40, 'the agent\'s limit, which the other endpoint shares');
 });
