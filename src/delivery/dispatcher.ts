@@ -151,14 +151,16 @@ export class Dispatcher {
     const url = endpoint?.endpoint.url ?? null;
     const current = endpoint?.secrets.current ?? null;
     // A test webhook checks the endpoint, so it goes out even while webhooks are off.
-    const off = prefs !== null && !prefs.enableWebhook && trigger !== 'TEST';
+    // The owner's master switch stops every endpoint; Herald's switch-off of one endpoint stops only that one.
+    const off = target !== null && !target.masterSwitch && trigger !== 'TEST';
     const endpointOff = endpoint !== undefined && !endpoint.endpoint.enabled && trigger !== 'TEST';
     if (prefs === null || endpoint === undefined || url === null || current === null || off || endpointOff) {
       const reason =
         prefs === null ? "the agent's preferences were deleted"
         : endpoint === undefined ? (isFirst || endpointId === null ? 'the agent has no webhook_url' : `the endpoint ${endpointId} was deleted`)
-        : off ? `the agent's webhook is turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`
-        : endpointOff ? `the endpoint is turned off${endpoint.endpoint.disabledReason ? ` (${endpoint.endpoint.disabledReason})` : ''}`
+        : off ? `the agent's webhook is turned off${prefs.webhookDisabledReason && isFirst ? ` (${prefs.webhookDisabledReason})` : ''}`
+        // The first endpoint is 0.2's webhook: said in 0.2's words.
+        : endpointOff ? `${isFirst ? "the agent's webhook" : 'the endpoint'} is turned off${endpoint.endpoint.disabledReason ? ` (${endpoint.endpoint.disabledReason})` : ''}`
         : 'the agent has no signing secret';
       // Scheduled deliveries are cancelled (nothing is wrong with them); a
       // manual retry or a test reports a failure to the caller who asked.

@@ -20,6 +20,8 @@ import type { EndpointTargetRow } from '../storage/preferences-repository.js';
 /** What the dispatcher needs about an agent to send to it (null: the agent has no preferences). */
 export type DeliveryTarget = {
   readonly prefs: AgentPreferences;
+  /** The owner's master switch alone (see DeliveryTargetRow). */
+  readonly masterSwitch: boolean;
   readonly secrets: SigningSecrets;
   readonly consecutiveFailures: number;
   /** Every endpoint of the agent that has a URL, by id. */

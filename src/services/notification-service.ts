@@ -85,6 +85,8 @@ type DecisionReads = Pick<ReadRepositories | AgentRepositories, 'preferences' | 
 /** Everything `decideFanOut` needs besides the notification and the instant. */
 interface DecisionInputs {
   readonly preferences: AgentPreferences | null;
+  /** The recipient's defaults with the owner's master switch alone (see DecisionTargets). */
+  readonly recipient: AgentPreferences | null;
   readonly endpoints: readonly Endpoint[];
   readonly agentRate: RateWindow | null;
   readonly endpointRates: ReadonlyMap<string, RateWindow>;
@@ -103,8 +105,8 @@ interface DecisionInputs {
  * the last slot.
  */
 async function readDecisionInputs(r: DecisionReads, tenant: string, n: NotificationInput, digestMaxItems: number, pastAt: Date | null): Promise<DecisionInputs> {
-  const { preferences, endpoints } = await r.preferences.decisionTargets(tenant, n.agentId);
-  const scopes = rateScopesFor(preferences, endpoints, n);
+  const { preferences, recipient, endpoints } = await r.preferences.decisionTargets(tenant, n.agentId);
+  const scopes = rateScopesFor(recipient, endpoints, n);
   const agentRate =
     !scopes.agentWindow || preferences === null ? null
     : pastAt !== null ? await r.rate.windowAt(tenant, n.agentId, preferences.maxPerHour, pastAt)
@@ -116,7 +118,7 @@ async function readDecisionInputs(r: DecisionReads, tenant: string, n: Notificat
   }
   const openRateDigestEnds = new Map<string, Date | null>();
   for (const id of scopes.openRateDigests) openRateDigestEnds.set(id, await r.digests.openRateEnd(tenant, n.agentId, id, digestMaxItems));
-  return { preferences, endpoints, agentRate, endpointRates, openRateDigestEnds };
+  return { preferences, recipient, endpoints, agentRate, endpointRates, openRateDigestEnds };
 }
 
 /** The decision an endpoint's result records, as the Decision type has it. */
@@ -192,7 +194,7 @@ export class NotificationService {
       const inputs = await readDecisionInputs(r, tenant, input, this.options.digestMaxItems, null);
       const openDigests = new Map(inputs.openRateDigestEnds);
       const decideNow = (): FanOut =>
-        decideFanOut({ recipient: inputs.preferences, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: openDigests });
+        decideFanOut({ recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: openDigests });
       let fan = decideNow();
       const id = newNotificationId(now.getTime());
       const base: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: fan.summary, deliveryId: null, endpointResults: [] };
@@ -304,7 +306,7 @@ export class NotificationService {
     // A past `at` is judged by the webhooks counted by then; otherwise by the window a create would see now.
     const past = at !== null && at.getTime() < this.clock().getTime();
     const inputs = await this.store.read((r) => readDecisionInputs(r, tenant, input, this.options.digestMaxItems, past ? now : null));
-    const fan = decideFanOut({ recipient: inputs.preferences, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: inputs.openRateDigestEnds });
+    const fan = decideFanOut({ recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: inputs.openRateDigestEnds });
     return { decision: fan.summary, endpointResults: resultsOf(fan, new Map()) };
   }
 

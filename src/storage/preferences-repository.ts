@@ -22,6 +22,8 @@ export interface EndpointTargetRow {
  */
 export interface DeliveryTargetRow {
   readonly prefs: AgentPreferences;
+  /** The owner's master switch alone (`prefs.enableWebhook` is also off while Herald has the first endpoint off). */
+  readonly masterSwitch: boolean;
   readonly secrets: SigningSecrets;
   readonly consecutiveFailures: number;
   readonly endpoints: ReadonlyMap<string, EndpointTargetRow>;
@@ -49,14 +51,26 @@ type RowWithFirst = Row & { readonly endpoints: readonly EndpointRow[] };
 
 /** What deciding for an agent reads (see PreferencesRepository.decisionTargets). */
 export interface DecisionTargets {
+  /** The agent as the API shows it (0.2's view: `enableWebhook` is also off while Herald has its first endpoint off). */
   readonly preferences: AgentPreferences | null;
+  /**
+   * The recipient's defaults to decide with: the same, but `enableWebhook` is
+   * the owner's master switch alone, so a first endpoint that Herald turned
+   * off does not turn off the agent's others (it is off by its own `enabled`).
+   */
+  readonly recipient: AgentPreferences | null;
   readonly endpoints: readonly Endpoint[];
 }
 
-const NO_TARGETS: DecisionTargets = Object.freeze({ preferences: null, endpoints: [] });
+const NO_TARGETS: DecisionTargets = Object.freeze({ preferences: null, recipient: null, endpoints: [] });
 
 function targetsOf(row: RowWithFirst): DecisionTargets {
-  return { preferences: preferencesOf(row), endpoints: row.endpoints.map((e) => toEndpoint(e)).filter((e): e is Endpoint => e !== null) };
+  const preferences = preferencesOf(row);
+  return {
+    preferences,
+    recipient: { ...preferences, enableWebhook: row.enableWebhook },
+    endpoints: row.endpoints.map((e) => toEndpoint(e)).filter((e): e is Endpoint => e !== null),
+  };
 }
 
 /** The agent as the API shows it: its row and its first endpoint (rows carrying more endpoints are fine: the first is first). */
@@ -310,6 +324,7 @@ export class PreferencesRepository {
     }
     return {
       prefs: { ...preferencesOf(row), webhookHeaders: openedHeaders(first, this.box) },
+      masterSwitch: row.enableWebhook,
       secrets: secretsOf(first, now, this.box),
       consecutiveFailures: row.consecutiveFailures,
       endpoints,

@@ -214,3 +214,25 @@ test('three replicas on PostgreSQL: an endpoint\'s own limit and the agent\'s st
   assert.equal(accepted(limited.endpoint.id), 9, 'the endpoint\'s own limit');
   assert.equal(accepted(shared.endpoint.id), 40, 'the agent\'s limit, which the other endpoint shares');
 });
+
+test('a 410 on the agent\'s first endpoint (its 0.2 webhook) reads back as 0.2 did, and its other endpoint keeps delivering', async (t) => {
+  const h = await startHerald(t);
+  const gone = await receiverFor(t, [], { status: 410, body: 'gone' });
+  const healthy = await receiverFor(t);
+  const agent = 'first-gone';
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: gone.url } });
+  const other = await addEndpoint(h, agent, settings(healthy.url, { description: 'other' }));
+  const first = await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: 'one' });
+  assert.equal((await waitForFinal(h.client, first.endpoint_results[0]!.delivery_id)).status, 'DELIVERY_STATUS_FAILED');
+  const prefs = await h.client.preferences.GetPreferences({ agent_id: agent });
+  assert.equal(prefs.enable_webhook, false, '0.2 clients see the webhook off');
+  assert.match(prefs.webhook_disabled_reason, /410/);
+  const second = await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: 'two' });
+  assert.deepEqual(second.endpoint_results.map((e) => e.reason), ['DECISION_REASON_WEBHOOK_DISABLED', 'DECISION_REASON_ACCEPTED']);
+  assert.equal(second.endpoint_results[1]!.endpoint_id, other.endpoint.id);
+  assert.equal((await waitForFinal(h.client, second.endpoint_results[1]!.delivery_id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  // enable_webhook: true turns the first endpoint back on.
+  await h.client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true }, update_mask: { paths: ['enable_webhook'] } });
+  const third = await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: 'three' });
+  assert.deepEqual(third.endpoint_results.map((e) => e.reason), ['DECISION_REASON_ACCEPTED', 'DECISION_REASON_ACCEPTED']);
+});
