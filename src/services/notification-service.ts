@@ -194,7 +194,7 @@ export class NotificationService {
       const inputs = await readDecisionInputs(r, tenant, input, this.options.digestMaxItems, null);
       const openDigests = new Map(inputs.openRateDigestEnds);
       const decideNow = (): FanOut =>
-        decideFanOut({ recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: openDigests });
+        decideFanOut({ recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: openDigests, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null });
       let fan = decideNow();
       const id = newNotificationId(now.getTime());
       const base: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: fan.summary, deliveryId: null, endpointResults: [] };
@@ -306,7 +306,10 @@ export class NotificationService {
     // A past `at` is judged by the webhooks counted by then; otherwise by the window a create would see now.
     const past = at !== null && at.getTime() < this.clock().getTime();
     const inputs = await this.store.read((r) => readDecisionInputs(r, tenant, input, this.options.digestMaxItems, past ? now : null));
-    const fan = decideFanOut({ recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: inputs.openRateDigestEnds });
+    const fan = decideFanOut({
+      recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates,
+      openRateDigestEnds: inputs.openRateDigestEnds, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null,
+    });
     return { decision: fan.summary, endpointResults: resultsOf(fan, new Map()) };
   }
 

@@ -229,6 +229,7 @@ test('a 410 on the agent\'s first endpoint (its 0.2 webhook) reads back as 0.2 d
   assert.match(prefs.webhook_disabled_reason, /410/);
   const second = await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.done', title: 'two' });
   assert.deepEqual(second.endpoint_results.map((e) => e.reason), ['DECISION_REASON_WEBHOOK_DISABLED', 'DECISION_REASON_ACCEPTED']);
+  assert.equal(second.endpoint_results[0]!.explanation, 'the agent has webhooks turned off (enable_webhook is false)', "0.2's words for its webhook");
   assert.equal(second.endpoint_results[1]!.endpoint_id, other.endpoint.id);
   assert.equal((await waitForFinal(h.client, second.endpoint_results[1]!.delivery_id)).status, 'DELIVERY_STATUS_SUCCEEDED');
   // enable_webhook: true turns the first endpoint back on.
