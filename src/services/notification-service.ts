@@ -200,7 +200,7 @@ export class NotificationService {
       const base: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: fan.summary, deliveryId: null, endpointResults: [] };
       const deliveryIds = new Map<string, string>();
       for (const [i, endpoint] of inputs.endpoints.entries()) {
-        let d = fan.endpoints[i]!;
+        const d = fan.endpoints[i]!;
         if (d.outcome === 'SUPPRESS') continue;
         // A webhook that counts toward this endpoint's own limit takes a number in its sequence.
         const ownCount = async (e: EndpointDecision) =>
@@ -216,8 +216,7 @@ export class NotificationService {
             // this endpoint's digest, so what they did stands.
             openDigests.set(endpoint.id, null);
             fan = decideNow();
-            d = fan.endpoints[i]!;
-            const again = d;
+            const again = fan.endpoints[i]!;
             attached = (await this.attachToDigest(r, { ...base, decision: asDecision(again) }, endpoint.id, kind, again.digest!, now, () => ownCount(again)))!;
           }
           deliveryIds.set(endpoint.id, attached);
@@ -240,7 +239,8 @@ export class NotificationService {
         });
         deliveryIds.set(endpoint.id, deliveryId);
       }
-      // The notification counts toward the agent's limit once, however many endpoints share it.
+      // The notification counts toward the agent's limit once, however many endpoints share it; every webhook
+      // that counts takes a number, limit or not, so a limit set later is exact at once.
       const counted = fan.agentCountsAt === null ? null : { seq: await r.rate.next(tenant, input.agentId), at: fan.agentCountsAt };
       const giver = giverOf(fan);
       const notification: Notification = {
