@@ -23,3 +23,4 @@ export function ulid(now: number = Date.now()): string {
 export const newNotificationId = (now?: number): string => `ntf_${ulid(now)}`;
 export const newDeliveryId = (now?: number): string => `dlv_${ulid(now)}`;
 export const newAttemptId = (now?: number): string => `att_${ulid(now)}`;
+export const newEndpointId = (now?: number): string => `ep_${ulid(now)}`;

@@ -294,7 +294,7 @@ export const ROUTES: readonly Route[] = [
       const form = { agent: field(c.query, 'agent'), type: field(c.query, 'type'), priority: field(c.query, 'priority').toUpperCase(), at: field(c.query, 'at') };
       if (form.agent === '' || form.type === '') return page(whyPage(c.page, form, null, null));
       try {
-        const decision = await c.services.notifications.evaluate(
+        const { decision } = await c.services.notifications.evaluate(
           c.page.caller.tenant,
           {
             agentId: form.agent,

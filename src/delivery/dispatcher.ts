@@ -7,7 +7,7 @@
  * scheduled attempts; RetryDelivery and SendTestWebhook call it directly.
  */
 import { budgetExhausted, describeResult, settleAttempt, unsent, type OnRetryable, type Settlement } from '../domain/settlement.js';
-import type { RetryPolicy } from '../domain/backoff.js';
+import { DEFAULT_ENDPOINT_RETRY_POLICY, endpointRetryPolicy, type RetryPolicy } from '../domain/backoff.js';
 import type { SendResult } from '../domain/delivery-outcome.js';
 import type { AttemptTrigger, Delivery, DeliveryAttempt } from '../domain/types.js';
 import { agentKey, distinctAgents } from '../domain/agent-key.js';
@@ -54,6 +54,10 @@ interface Job {
 
 /** What a request is made of, once prepared. */
 interface Request {
+  /** The endpoint sent to, or null for a delivery of an agent that had none. */
+  readonly endpointId: string | null;
+  /** The endpoint's retry policy over the service's. */
+  readonly retryPolicy: RetryPolicy;
   readonly url: string;
   readonly timeoutMs: number;
   readonly secrets: readonly string[];
@@ -108,10 +112,10 @@ export class Dispatcher {
       case 'send': {
         const sent = await this.send(job, prepared.request, signal);
         if (sent.kind === 'aborted') return this.release(job);
-        const { clock, random, retryPolicy, disableAfterFailures } = this.options;
+        const { clock, random, disableAfterFailures } = this.options;
         const settlement = settleAttempt({
           claimed, trigger, onRetryable, url: prepared.request.url, result: sent.result, startedAt: sent.startedAt,
-          retryPolicy, disableAfter: disableAfterFailures, now: clock(), random,
+          retryPolicy: prepared.request.retryPolicy, disableAfter: disableAfterFailures, now: clock(), random,
         });
         this.log.info(
           { deliveryId: claimed.id, tenantId: claimed.tenantId, agentId: claimed.agentId, attempt: claimed.attemptCount, trigger, result: describeResult(sent.result), status: settlement.next.status, ms: settlement.attempt?.durationMs },
@@ -125,8 +129,6 @@ export class Dispatcher {
   /** Phase 1: whether to send at all, and where; makes sure the lease outlives the send. */
   private async prepare(job: Job): Promise<Prepared> {
     const { claimed, trigger } = job;
-    const exhausted = budgetExhausted(claimed, trigger, this.options.retryPolicy);
-    if (exhausted !== null) return { kind: 'settle', settlement: exhausted };
     let target: DeliveryTarget;
     try {
       target = await this.target(claimed.tenantId, claimed.agentId, job.claimedAtMs);
@@ -139,21 +141,32 @@ export class Dispatcher {
       return { kind: 'settle', settlement: unsent({ status: 'FAILED', lastStatusCode: null, lastError: `not sent: ${err.message}` }) };
     }
     const prefs = target?.prefs ?? null;
-    const url = prefs?.webhookUrl ?? null;
-    const current = target?.secrets.current ?? null;
+    // The delivery's endpoint; one made before endpoints existed went to the agent's first.
+    const endpointId = claimed.endpointId ?? prefs?.webhookEndpointId ?? null;
+    const endpoint = endpointId === null ? undefined : target?.endpoints.get(endpointId);
+    const retryPolicy = endpointRetryPolicy(this.options.retryPolicy, endpoint?.endpoint.retryPolicy ?? DEFAULT_ENDPOINT_RETRY_POLICY);
+    const exhausted = budgetExhausted(claimed, trigger, retryPolicy);
+    if (exhausted !== null) return { kind: 'settle', settlement: exhausted };
+    const isFirst = endpointId !== null && endpointId === prefs?.webhookEndpointId;
+    const url = endpoint?.endpoint.url ?? null;
+    const current = endpoint?.secrets.current ?? null;
     // A test webhook checks the endpoint, so it goes out even while webhooks are off.
-    const off = prefs !== null && !prefs.enableWebhook && trigger !== 'TEST';
-    if (prefs === null || url === null || current === null || off) {
+    // The owner's master switch stops every endpoint; Herald's switch-off of one endpoint stops only that one.
+    const off = target !== null && !target.masterSwitch && trigger !== 'TEST';
+    const endpointOff = endpoint !== undefined && !endpoint.endpoint.enabled && trigger !== 'TEST';
+    if (prefs === null || endpoint === undefined || url === null || current === null || off || endpointOff) {
       const reason =
         prefs === null ? "the agent's preferences were deleted"
-        : url === null ? 'the agent has no webhook_url'
-        : off ? `the agent's webhook is turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`
+        : endpoint === undefined ? (isFirst || endpointId === null ? 'the agent has no webhook_url' : `the endpoint ${endpointId} was deleted`)
+        : off ? `the agent's webhook is turned off${prefs.webhookDisabledReason && isFirst ? ` (${prefs.webhookDisabledReason})` : ''}`
+        // The first endpoint is 0.2's webhook: said in 0.2's words.
+        : endpointOff ? `${isFirst ? "the agent's webhook" : 'the endpoint'} is turned off${endpoint.endpoint.disabledReason ? ` (${endpoint.endpoint.disabledReason})` : ''}`
         : 'the agent has no signing secret';
       // Scheduled deliveries are cancelled (nothing is wrong with them); a
       // manual retry or a test reports a failure to the caller who asked.
       return { kind: 'settle', settlement: unsent({ status: trigger === 'SCHEDULED' ? 'CANCELLED' : 'FAILED', lastStatusCode: null, lastError: `not sent: ${reason}` }) };
     }
-    const timeoutMs = prefs.webhookTimeoutMs ?? this.options.defaultTimeoutMs;
+    const timeoutMs = endpoint.endpoint.timeoutMs ?? this.options.defaultTimeoutMs;
     // The lease must outlive the send: extend it when what is left of it
     // (claims wait their turn on a busy process) is shorter than the timeout
     // plus the time to record the result. Otherwise another worker could take
@@ -165,8 +178,11 @@ export class Dispatcher {
       this.log.warn({ deliveryId: claimed.id, owner: job.owner }, 'lease lost before sending; another worker owns the delivery');
       return { kind: 'lost' };
     }
-    const previous = target?.secrets.previous ?? null;
-    return { kind: 'send', request: { url, timeoutMs, secrets: previous === null ? [current] : [current, previous], customHeaders: prefs.webhookHeaders } };
+    const previous = endpoint.secrets.previous;
+    return {
+      kind: 'send',
+      request: { endpointId, retryPolicy, url, timeoutMs, secrets: previous === null ? [current] : [current, previous], customHeaders: endpoint.endpoint.headers },
+    };
   }
 
   /** Phase 2: signs the stored bytes and sends them. */
@@ -183,6 +199,7 @@ export class Dispatcher {
       signatureHeader: this.options.signatureHeader,
       userAgent: this.options.userAgent,
       customHeaders: { ...request.customHeaders },
+      ...(request.endpointId === null ? {} : { endpointId: request.endpointId }),
     });
     const result = await this.sender.send({ url: request.url, body, headers, timeoutMs: request.timeoutMs, ...(signal ? { signal } : {}) });
     // The receiver may still have seen an aborted send; the stable delivery id lets it de-duplicate.

@@ -102,11 +102,13 @@ export interface SignedHeadersInput {
   userAgent: string;
   /** Per-agent headers; they can never replace a header Herald sets (see {@link signedHeaders}). */
   customHeaders?: Record<string, string>;
+  /** The endpoint the delivery goes to, sent as `X-Herald-Endpoint` (a delivery of an agent without endpoints has none). */
+  endpointId?: string;
 }
 
 /**
  * All headers of a webhook request: the agent's custom headers, then `Content-Type`,
- * `User-Agent`, `X-Herald-Event`, `X-Herald-Delivery`, the hex signature header and the
+ * `User-Agent`, `X-Herald-Event`, `X-Herald-Delivery`, `X-Herald-Endpoint`, the hex signature header and the
  * Standard Webhooks headers `webhook-id`, `webhook-timestamp`, `webhook-signature`.
  *
  * A custom header whose name is reserved ({@link isReservedHeader}, the same rule that
@@ -125,6 +127,7 @@ export function signedHeaders(input: SignedHeadersInput): Record<string, string>
     'User-Agent': input.userAgent,
     'X-Herald-Event': input.eventType,
     'X-Herald-Delivery': input.deliveryId,
+    ...(input.endpointId === undefined ? {} : { 'X-Herald-Endpoint': input.endpointId }),
     [input.signatureHeader]: hexSignature(current, input.body),
     'webhook-id': input.deliveryId,
     'webhook-timestamp': String(input.timestampSeconds),

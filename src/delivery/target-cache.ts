@@ -15,9 +15,18 @@
  */
 import { agentKey } from '../domain/agent-key.js';
 import type { AgentPreferences, SigningSecrets } from '../domain/types.js';
+import type { EndpointTargetRow } from '../storage/preferences-repository.js';
 
 /** What the dispatcher needs about an agent to send to it (null: the agent has no preferences). */
-export type DeliveryTarget = { readonly prefs: AgentPreferences; readonly secrets: SigningSecrets; readonly consecutiveFailures: number } | null;
+export type DeliveryTarget = {
+  readonly prefs: AgentPreferences;
+  /** The owner's master switch alone (see DeliveryTargetRow). */
+  readonly masterSwitch: boolean;
+  readonly secrets: SigningSecrets;
+  readonly consecutiveFailures: number;
+  /** Every endpoint of the agent that has a URL, by id. */
+  readonly endpoints: ReadonlyMap<string, EndpointTargetRow>;
+} | null;
 
 /** Longest an entry is kept, ms (freshness comes from `notBeforeMs`, see above). */
 export const TARGET_CACHE_TTL_MS = 5_000;
@@ -49,8 +58,9 @@ export class DeliveryTargetCache {
   /** Stores what was read from `readAtMs` on (taken before the read), unless an invalidation happened since `token` was taken. */
   set(tenantId: string, agentId: string, target: DeliveryTarget, token: number, readAtMs: number): void {
     if (token !== this.generation) return;
-    const expiry = target?.secrets.previousExpiresAt?.getTime();
-    const untilMs = Math.min(readAtMs + TARGET_CACHE_TTL_MS, expiry ?? Number.POSITIVE_INFINITY);
+    // Kept until the first of the agent's previous secrets stops signing.
+    const expiries = [...(target?.endpoints.values() ?? [])].map((e) => e.secrets.previousExpiresAt?.getTime() ?? Number.POSITIVE_INFINITY);
+    const untilMs = Math.min(readAtMs + TARGET_CACHE_TTL_MS, target?.secrets.previousExpiresAt?.getTime() ?? Number.POSITIVE_INFINITY, ...expiries);
     const key = agentKey(tenantId, agentId);
     this.entries.delete(key);
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);

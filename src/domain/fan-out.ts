@@ -71,6 +71,12 @@ export interface FanOutInput {
    * digest filled up or was claimed), set that endpoint's entry to null.
    */
   readonly openRateDigestEnds: ReadonlyMap<string, Date | null>;
+  /**
+   * The endpoint that carries the agent's 0.2 webhook (its first), if any:
+   * turned off by Herald (410, failures), it is explained in 0.2's words
+   * ("the agent has webhooks turned off …"), which 0.2 clients read.
+   */
+  readonly firstEndpointId?: string | null;
 }
 
 export interface FanOut {
@@ -120,9 +126,9 @@ type Screened =
   | { readonly rules: TimingRules; readonly scope: SettingOwner };
 
 /** Checks 1 to 6, and the effective timing rules of an endpoint that passes them. */
-function screen(recipient: EditablePreferences | null, e: Endpoint, n: FilterableNotification): Screened {
+function screen(recipient: EditablePreferences | null, e: Endpoint, n: FilterableNotification, firstEndpointId: string | null = null): Screened {
   if (recipient === null || !recipient.enableWebhook) return { refusal: webhooksOff(recipient) };
-  if (!e.enabled) return { refusal: { reason: 'WEBHOOK_DISABLED', explanation: endpointOff(e) } };
+  if (!e.enabled) return { refusal: e.id === firstEndpointId ? webhooksOff({ ...recipient, enableWebhook: false }) : { reason: 'WEBHOOK_DISABLED', explanation: endpointOff(e) } };
   const o = e.overrides;
   const refusal =
     notInTypes(recipient.notificationTypes, n.notificationType) ??
@@ -204,7 +210,7 @@ export function decideFanOut(input: FanOutInput): FanOut {
 
 function decideEndpoint(input: FanOutInput, e: Endpoint): EndpointDecision {
   const { now, notification: n } = input;
-  const s = screen(input.recipient, e, n);
+  const s = screen(input.recipient, e, n, input.firstEndpointId ?? null);
   if ('refusal' in s) return { ...refused(s.refusal, now), endpointId: e.id, scope: scopeOf(e) };
   const rate = needsWindow(s.rules) ? windowOf(input, e, s.scope) : EMPTY_RATE_WINDOW;
   const openRateDigestEnd = needsOpenDigest(s.rules) ? openDigestOf(input, e) : null;

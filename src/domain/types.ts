@@ -74,6 +74,8 @@ export const DEFAULT_PREFERENCES: EditablePreferences = Object.freeze({
 export interface AgentPreferences extends EditablePreferences {
   readonly agentId: string;
   readonly webhookSecretSet: boolean;
+  /** The agent's first endpoint, which carries the fields above that 0.2 called its webhook; null before it has one. */
+  readonly webhookEndpointId: string | null;
   /** Why Herald turned the webhook off itself (410 Gone), or null. */
   readonly webhookDisabledReason: string | null;
   readonly createdAt: Date;
@@ -96,16 +98,12 @@ export type DecisionReason =
   | 'QUIET_HOURS'
   | 'RATE_LIMITED'
   | 'ACCEPTED'
-  | 'URGENT_BYPASS';
+  | 'URGENT_BYPASS'
+  /** An endpoint's filter did not hold (per endpoint, and a summary taken from such an endpoint). */
+  | 'FILTERED';
 
-/**
- * The reasons of an endpoint's decision and of the summary over an agent's
- * endpoints: today's, and FILTERED (the endpoint's `filter` did not hold).
- * REMOVE WHEN proto/herald/v1/common.proto has DECISION_REASON_FILTERED:
- * then add 'FILTERED' to DecisionReason and replace this alias by it (kept
- * apart until then because gRPC's DecisionReason cannot carry the value).
- */
-export type EndpointDecisionReason = DecisionReason | 'FILTERED';
+/** The reasons of an endpoint's decision and of the summary over an agent's endpoints (DecisionReason, which has FILTERED since #18). */
+export type EndpointDecisionReason = DecisionReason;
 
 export interface Decision {
   readonly outcome: DecisionOutcome;
@@ -161,6 +159,19 @@ export interface Notification extends NotificationInput {
   readonly decision: Decision;
   /** The delivery enqueued for it, or null when suppressed. */
   readonly deliveryId: string | null;
+  /** The decision for each of the agent's endpoints, in their order; empty before endpoints or for an agent without any. `decision` summarises them. */
+  readonly endpointResults: readonly EndpointResult[];
+}
+
+/** The decision for one endpoint, as recorded on its notification. */
+export interface EndpointResult {
+  readonly endpointId: string;
+  readonly outcome: DecisionOutcome;
+  readonly reason: DecisionReason;
+  readonly explanation: string;
+  readonly deliverAt: Date | null;
+  /** The delivery enqueued for this endpoint (its digest's when it joined one); null for SUPPRESS and in an evaluation. */
+  readonly deliveryId: string | null;
 }
 
 /** Every status a delivery can have: the one list (metrics, retention and the queue derive theirs from it). */
@@ -188,6 +199,8 @@ export interface Delivery {
   readonly tenantId: string;
   readonly agentId: string;
   readonly notificationId: string | null;
+  /** The endpoint it goes to, whose secret signs it; null only for a delivery of an agent that had none. */
+  readonly endpointId: string | null;
   readonly eventType: EventType;
   readonly status: DeliveryStatus;
   readonly attemptCount: number;

@@ -202,7 +202,7 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-aut
  * The headers Herald writes on every webhook, besides the configured hex-signature header.
  * The signer sets exactly these (a test holds it to that), and no custom header may use them.
  */
-export const HERALD_HEADERS = ['content-type', 'user-agent', 'x-herald-event', 'x-herald-delivery', 'webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
+export const HERALD_HEADERS = ['content-type', 'user-agent', 'x-herald-event', 'x-herald-delivery', 'x-herald-endpoint', 'webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
 
 /**
  * Headers that frame the request or steer its connection: the HTTP client computes them,

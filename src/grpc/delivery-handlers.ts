@@ -65,6 +65,7 @@ export function deliveryToProto(d: Delivery, attempts: readonly DeliveryAttempt[
     created_at: toTimestamp(d.createdAt),
     updated_at: toTimestamp(d.updatedAt),
     completed_at: toTimestampOrNull(d.completedAt),
+    endpoint_id: d.endpointId ?? '',
     attempts: attempts.map(attemptToProto),
   };
 }

@@ -3,9 +3,10 @@
  * notification use cases.
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { Decision, DecisionReason, Notification } from '../domain/types.js';
+import type { Decision, DecisionReason, EndpointResult, Notification } from '../domain/types.js';
 import type { CreateNotificationRequest__Output } from '../generated/proto/herald/v1/CreateNotificationRequest.js';
 import type { Decision as DecisionProto } from '../generated/proto/herald/v1/Decision.js';
+import type { EndpointResult as EndpointResultProto } from '../generated/proto/herald/v1/EndpointResult.js';
 import type { Notification as NotificationProto } from '../generated/proto/herald/v1/Notification.js';
 import type { NotificationServiceHandlers } from '../generated/proto/herald/v1/NotificationService.js';
 import type { CreateRequest, NotificationService } from '../services/notification-service.js';
@@ -37,6 +38,18 @@ export function decisionToProto(d: Decision, deliveryId: string | null): Decisio
   };
 }
 
+/** One endpoint's decision as the API shows it. */
+export function endpointResultToProto(r: EndpointResult): EndpointResultProto {
+  return {
+    endpoint_id: r.endpointId,
+    outcome: `DECISION_OUTCOME_${r.outcome}`,
+    reason: `DECISION_REASON_${r.reason satisfies DecisionReason}`,
+    explanation: r.explanation,
+    deliver_at: toTimestampOrNull(r.deliverAt),
+    delivery_id: r.deliveryId ?? '',
+  };
+}
+
 export function notificationToProto(n: Notification): NotificationProto {
   return {
     id: n.id,
@@ -53,6 +66,7 @@ export function notificationToProto(n: Notification): NotificationProto {
     created_at: toTimestamp(n.createdAt),
     read_at: toTimestampOrNull(n.readAt),
     decision: decisionToProto(n.decision, n.deliveryId),
+    endpoint_results: n.endpointResults.map(endpointResultToProto),
   };
 }
 
@@ -61,12 +75,12 @@ export function notificationHandlers(ctx: CallContext, service: NotificationServ
     CreateNotification: unary(ctx, 'CreateNotification', async (req, caller) => {
       const { notification, replayed } = await service.create(caller.tenant, createRequestFrom(req));
       const proto = notificationToProto(notification);
-      return { notification: proto, decision: proto.decision ?? null, replayed };
+      return { notification: proto, decision: proto.decision ?? null, replayed, endpoint_results: proto.endpoint_results ?? [] };
     }),
     EvaluateNotification: unary(ctx, 'EvaluateNotification', async (req, caller) => {
       if (req.notification === null) throw new InvalidArgumentError('notification', 'is required');
-      const decision = await service.evaluate(caller.tenant, createRequestFrom(req.notification, 'notification.'), fromTimestamp('at', req.at));
-      return { decision: decisionToProto(decision, null) };
+      const { decision, endpointResults } = await service.evaluate(caller.tenant, createRequestFrom(req.notification, 'notification.'), fromTimestamp('at', req.at));
+      return { decision: decisionToProto(decision, null), endpoint_results: endpointResults.map(endpointResultToProto) };
     }),
     GetNotification: unary(ctx, 'GetNotification', async (req, caller) => notificationToProto(await service.get(caller.tenant, req.id))),
     ListNotifications: unary(ctx, 'ListNotifications', async (req, caller) => {

@@ -96,7 +96,7 @@ export class DeliveryService {
       if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
       if (prefs.webhookUrl === null) throw new FailedPreconditionError(`agent ${quote(agentId)} has no webhook_url to test; set one with UpdatePreferences`);
       return r.deliveries.enqueueClaimed(
-        { id, tenantId: tenant, agentId, notificationId: null, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
+        { id, tenantId: tenant, agentId, notificationId: null, endpointId: prefs.webhookEndpointId, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
         owner,
         this.options.leaseMs,
       );

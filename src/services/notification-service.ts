@@ -3,9 +3,11 @@
  * and enqueue the delivery in the same transaction (the outbox), so an
  * acknowledged DELIVER or DEFER can never lose its webhook.
  */
-import { decide, EMPTY_RATE_WINDOW, needsHourlyCount, type DecisionInput } from '../domain/decision.js';
+import type { RateWindow } from '../domain/decision.js';
+import type { Endpoint } from '../domain/endpoint.js';
+import { decideFanOut, rateScopesFor, type EndpointDecision, type FanOut } from '../domain/fan-out.js';
 import { appendToDigest, DEFAULT_DIGEST_MAX_ITEMS, digestPayload, notificationPayload, type DigestHead } from '../domain/payload.js';
-import type { Decision, Delivery, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
+import type { AgentPreferences, Decision, Delivery, EndpointResult, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
 import {
   checkAgentId,
   checkMetadata,
@@ -78,22 +80,76 @@ export function validateCreate(req: CreateRequest, prefix = ''): NotificationInp
 }
 
 /** The reads a decision needs, which a create (under the agent's lock) and an evaluation (a plain read) both have. */
-type DecisionReads = Pick<ReadRepositories | AgentRepositories, 'preferences' | 'rate' | 'digests'>;
+type DecisionReads = Pick<ReadRepositories | AgentRepositories, 'preferences' | 'rate' | 'endpointRate' | 'digests'>;
+
+/** Everything `decideFanOut` needs besides the notification and the instant. */
+interface DecisionInputs {
+  readonly preferences: AgentPreferences | null;
+  /** The recipient's defaults with the owner's master switch alone (see DecisionTargets). */
+  readonly recipient: AgentPreferences | null;
+  readonly endpoints: readonly Endpoint[];
+  readonly agentRate: RateWindow | null;
+  readonly endpointRates: ReadonlyMap<string, RateWindow>;
+  readonly openRateDigestEnds: ReadonlyMap<string, Date | null>;
+}
 
 /**
- * Everything `decide` needs besides the notification and the instant, read
- * the same way for a create and for EvaluateNotification. `pastAt`: judge
- * the hourly limit by the webhooks counted by then (an evaluation of a past
- * instant); otherwise by the window a create would see now. A create MUST
- * read these under the agent's lock, in the transaction that stores its
- * result, or concurrent creates could both take the last slot.
+ * Everything `decideFanOut` needs besides the notification and the instant,
+ * read the same way for a create and for EvaluateNotification: the agent's
+ * preferences and endpoints, and only the counters `rateScopesFor` names
+ * (the agent's window, each endpoint's own, each endpoint's open rate
+ * digest). `pastAt`: judge the hourly limits by the webhooks counted by then
+ * (an evaluation of a past instant); otherwise by the window a create would
+ * see now. A create MUST read these under the agent's lock, in the
+ * transaction that stores its result, or concurrent creates could both take
+ * the last slot.
  */
-async function readDecisionInputs(r: DecisionReads, tenant: string, agentId: string, digestMaxItems: number, pastAt: Date | null): Promise<Pick<DecisionInput, 'preferences' | 'rate' | 'openRateDigestEnd'>> {
-  const preferences = await r.preferences.get(tenant, agentId);
-  if (!needsHourlyCount(preferences)) return { preferences, rate: EMPTY_RATE_WINDOW, openRateDigestEnd: null };
-  const rate = pastAt !== null ? await r.rate.windowAt(tenant, agentId, preferences.maxPerHour, pastAt) : await r.rate.window(tenant, agentId, preferences.maxPerHour);
-  const openRateDigestEnd = preferences.rateLimitPolicy === 'DIGEST' ? await r.digests.openRateEnd(tenant, agentId, digestMaxItems) : null;
-  return { preferences, rate, openRateDigestEnd };
+async function readDecisionInputs(r: DecisionReads, tenant: string, n: NotificationInput, digestMaxItems: number, pastAt: Date | null): Promise<DecisionInputs> {
+  const { preferences, recipient, endpoints } = await r.preferences.decisionTargets(tenant, n.agentId);
+  const scopes = rateScopesFor(recipient, endpoints, n);
+  const agentRate =
+    !scopes.agentWindow || preferences === null ? null
+    : pastAt !== null ? await r.rate.windowAt(tenant, n.agentId, preferences.maxPerHour, pastAt)
+    : await r.rate.window(tenant, n.agentId, preferences.maxPerHour);
+  const endpointRates = new Map<string, RateWindow>();
+  for (const id of scopes.endpointWindows) {
+    const limit = endpoints.find((e) => e.id === id)?.overrides.maxPerHour ?? 0;
+    endpointRates.set(id, pastAt !== null ? await r.endpointRate.windowAt(tenant, id, limit, pastAt) : await r.endpointRate.window(tenant, id, limit));
+  }
+  const openRateDigestEnds = new Map<string, Date | null>();
+  for (const id of scopes.openRateDigests) openRateDigestEnds.set(id, await r.digests.openRateEnd(tenant, n.agentId, id, digestMaxItems));
+  return { preferences, recipient, endpoints, agentRate, endpointRates, openRateDigestEnds };
+}
+
+/** The decision an endpoint's result records, as the Decision type has it. */
+function asDecision(d: EndpointDecision): Decision {
+  const { endpointId: _id, scope: _scope, ...decision } = d;
+  return decision;
+}
+
+/** The endpoint whose decision the summary took (see FanOut.summary): its delivery is the notification's. */
+function giverOf(fan: FanOut): EndpointDecision | undefined {
+  const s = fan.summary;
+  if (s.outcome === 'SUPPRESS') return undefined;
+  return fan.endpoints.find((d) => d.outcome === s.outcome && d.reason === s.reason && d.deliverAt?.getTime() === s.deliverAt?.getTime());
+}
+
+/** The per-endpoint results a notification records; `deliveryIds` is empty for an evaluation. */
+function resultsOf(fan: FanOut, deliveryIds: ReadonlyMap<string, string>): EndpointResult[] {
+  return fan.endpoints.map((d) => ({
+    endpointId: d.endpointId,
+    outcome: d.outcome,
+    reason: d.reason,
+    explanation: d.explanation,
+    deliverAt: d.deliverAt,
+    deliveryId: deliveryIds.get(d.endpointId) ?? null,
+  }));
+}
+
+/** What EvaluateNotification answers: the summary, as 0.2 read it, and each endpoint's decision. */
+export interface Evaluation {
+  readonly decision: Decision;
+  readonly endpointResults: readonly EndpointResult[];
 }
 
 export interface NotificationServiceOptions {
@@ -135,46 +191,65 @@ export class NotificationService {
       }
       // The clock is read under the lock so that decisions are in time order.
       const now = this.clock();
-      const inputs = await readDecisionInputs(r, tenant, input.agentId, this.options.digestMaxItems, null);
-      const decideAt = (open: Date | null): Decision => decide({ ...inputs, notificationType: input.notificationType, priority: input.priority, now, openRateDigestEnd: open });
-      let decision = decideAt(inputs.openRateDigestEnd);
+      const inputs = await readDecisionInputs(r, tenant, input, this.options.digestMaxItems, null);
+      const openDigests = new Map(inputs.openRateDigestEnds);
+      const decideNow = (): FanOut =>
+        decideFanOut({ recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: openDigests, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null });
+      let fan = decideNow();
       const id = newNotificationId(now.getTime());
-      // Every webhook that counts takes a number, limit or not, so a limit set later is exact at once.
-      const take = async (d: Decision) => (d.countsAt === undefined ? null : { seq: await r.rate.next(tenant, input.agentId), at: d.countsAt });
-      if (decision.digest !== undefined) {
-        // The digest is written before the notification because the notification names it.
-        const kind = decision.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS';
-        const draft = (d: Decision): Notification => ({ ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: d, deliveryId: null });
-        let attached = await this.attachToDigest(r, draft(decision), kind, decision.digest, now, decision.countsAt !== undefined);
-        if (attached === null) {
-          // It was to join an open digest without counting, but that digest
-          // is full or a worker claimed it first: it opens one of its own,
-          // which must take a number and its own slot, decided again under the same lock.
-          decision = decideAt(null);
-          attached = (await this.attachToDigest(r, draft(decision), kind, decision.digest!, now, true))!;
+      const base: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: fan.summary, deliveryId: null, endpointResults: [] };
+      const deliveryIds = new Map<string, string>();
+      for (const [i, endpoint] of inputs.endpoints.entries()) {
+        const d = fan.endpoints[i]!;
+        if (d.outcome === 'SUPPRESS') continue;
+        // A webhook that counts toward this endpoint's own limit takes a number in its sequence.
+        const ownCount = async (e: EndpointDecision) =>
+          e.scope === 'endpoint' && e.countsAt !== undefined ? { seq: await r.endpointRate.next(tenant, endpoint.id), at: e.countsAt } : undefined;
+        if (d.digest !== undefined) {
+          const kind = d.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS';
+          let attached = await this.attachToDigest(r, { ...base, decision: asDecision(d) }, endpoint.id, kind, d.digest, now, d.countsAt !== undefined ? () => ownCount(d) : null);
+          if (attached === null) {
+            // It was to join an open digest without counting, but that digest
+            // is full or a worker claimed it first: it opens one of its own,
+            // which must take a number and its own slot, decided again under
+            // the same lock. The other endpoints' decisions do not depend on
+            // this endpoint's digest, so what they did stands.
+            openDigests.set(endpoint.id, null);
+            fan = decideNow();
+            const again = fan.endpoints[i]!;
+            attached = (await this.attachToDigest(r, { ...base, decision: asDecision(again) }, endpoint.id, kind, again.digest!, now, () => ownCount(again)))!;
+          }
+          deliveryIds.set(endpoint.id, attached);
+          continue;
         }
-        const counted = await take(decision);
-        const notification = { ...draft(decision), deliveryId: attached };
-        await r.notifications.insert(notification, counted);
-        return { notification, replayed: false };
-      }
-      const counted = await take(decision);
-      const deliveryId = decision.outcome === 'SUPPRESS' ? null : newDeliveryId(now.getTime());
-      const notification: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision, deliveryId };
-      await r.notifications.insert(notification, counted);
-      if (deliveryId !== null) {
+        const deliveryId = newDeliveryId(now.getTime());
+        const counted = await ownCount(d);
         await r.deliveries.enqueue({
           id: deliveryId,
           tenantId: tenant,
           agentId: input.agentId,
           notificationId: id,
+          endpointId: endpoint.id,
+          ...(counted === undefined ? {} : { counted }),
           eventType: 'notification',
-          body: notificationPayload(notification, now),
+          body: notificationPayload(base, now),
           // DELIVER and DEFER always carry deliverAt; SUPPRESS has no delivery.
-          nextAttemptAt: decision.deliverAt ?? now,
+          nextAttemptAt: d.deliverAt ?? now,
           now,
         });
+        deliveryIds.set(endpoint.id, deliveryId);
       }
+      // The notification counts toward the agent's limit once, however many endpoints share it; every webhook
+      // that counts takes a number, limit or not, so a limit set later is exact at once.
+      const counted = fan.agentCountsAt === null ? null : { seq: await r.rate.next(tenant, input.agentId), at: fan.agentCountsAt };
+      const giver = giverOf(fan);
+      const notification: Notification = {
+        ...base,
+        decision: fan.summary,
+        deliveryId: giver === undefined ? null : (deliveryIds.get(giver.endpointId) ?? null),
+        endpointResults: resultsOf(fan, deliveryIds),
+      };
+      await r.notifications.insert(notification, counted);
       return { notification, replayed: false };
     });
   }
@@ -183,26 +258,38 @@ export class NotificationService {
    * Appends `n` to the agent's open digest for `window`, or opens one (a
    * delivery due at the window's end and its digest row) when there is none,
    * it is full, or its delivery was claimed meanwhile. Returns the id of the
-   * delivery the notification points at. With
-   * `mayOpen` false (a rate-limit decision that joins without counting)
+   * delivery the notification points at; digests are per endpoint. With
+   * `count` null (a rate-limit decision that joins without counting)
    * it opens nothing and returns null instead: an opened digest is a webhook
-   * of its own, which must count.
+   * of its own, which must count; `count` gives its place in the endpoint's
+   * own sequence, if it counts there.
    */
-  private async attachToDigest(r: AgentRepositories, n: Notification, kind: DigestKind, window: DigestWindow, now: Date, mayOpen: boolean): Promise<string | null> {
+  private async attachToDigest(
+    r: AgentRepositories,
+    n: Notification,
+    endpointId: string,
+    kind: DigestKind,
+    window: DigestWindow,
+    now: Date,
+    count: (() => Promise<{ seq: number; at: Date } | undefined>) | null,
+  ): Promise<string | null> {
     const max = this.options.digestMaxItems;
-    const open = await r.digests.findOpen(n.tenantId, n.agentId, kind, window.end);
+    const open = await r.digests.findOpen(n.tenantId, n.agentId, endpointId, kind, window.end);
     if (open !== null) {
       const head: DigestHead = { id: open.id, agentId: n.agentId, window: open.window };
       if (open.itemCount >= max) await r.digests.close(open.id);
       else if (await r.digests.join(open.id, appendToDigest(open.body, head, n, now), open.itemCount + 1, max, now)) return open.id;
     }
-    if (!mayOpen) return null;
+    if (count === null) return null;
     const deliveryId = newDeliveryId(now.getTime());
+    const counted = await count();
     await r.deliveries.enqueue({
       id: deliveryId,
       tenantId: n.tenantId,
       agentId: n.agentId,
       notificationId: null,
+      endpointId,
+      ...(counted === undefined ? {} : { counted }),
       eventType: 'digest',
       body: digestPayload({ id: deliveryId, agentId: n.agentId, window }, n, now),
       nextAttemptAt: window.end,
@@ -212,14 +299,18 @@ export class NotificationService {
     return deliveryId;
   }
 
-  /** The decision a create would get at `at`; stores nothing and counts toward nothing. */
-  async evaluate(tenant: string, req: CreateRequest, at: Date | null): Promise<Decision> {
+  /** The decision a create would get at `at`, overall and per endpoint; stores nothing and counts toward nothing. */
+  async evaluate(tenant: string, req: CreateRequest, at: Date | null): Promise<Evaluation> {
     const input = validateCreate(req, 'notification.');
     const now = at ?? this.clock();
     // A past `at` is judged by the webhooks counted by then; otherwise by the window a create would see now.
     const past = at !== null && at.getTime() < this.clock().getTime();
-    const inputs = await this.store.read((r) => readDecisionInputs(r, tenant, input.agentId, this.options.digestMaxItems, past ? now : null));
-    return decide({ ...inputs, notificationType: input.notificationType, priority: input.priority, now });
+    const inputs = await this.store.read((r) => readDecisionInputs(r, tenant, input, this.options.digestMaxItems, past ? now : null));
+    const fan = decideFanOut({
+      recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates,
+      openRateDigestEnds: inputs.openRateDigestEnds, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null,
+    });
+    return { decision: fan.summary, endpointResults: resultsOf(fan, new Map()) };
   }
 
   async get(tenant: string, id: string): Promise<Notification> {

@@ -5,6 +5,7 @@
 import { DEFAULT_TENANT } from '../auth/tenant.js';
 import { generateWebhookSecret } from '../delivery/signer.js';
 import { InvalidArgumentError, NotFoundError } from '../errors.js';
+import { newEndpointId } from '../ids.js';
 import { DEFAULT_PREFERENCES, MASKED_HEADER_VALUE } from '../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHours, SigningSecrets } from '../domain/types.js';
 import {
@@ -140,7 +141,7 @@ export class PreferencesService {
       const newSecret = merged.webhookUrl !== null && !hasSecret ? (shared ?? generateWebhookSecret()) : null;
       // Turning the webhook back on clears the reason Herald turned it off.
       const disabledReason = change.set.enableWebhook === true ? null : undefined;
-      return r.preferences.save(tenant, change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason });
+      return r.preferences.save(tenant, change.agentId, merged, { now, exists: existing !== null, newSecret, disabledReason, firstEndpointId: newEndpointId(now.getTime()), switchSet: change.set.enableWebhook !== undefined });
     });
   }
 

@@ -8,17 +8,18 @@
  * Two rules shape every statement:
  *
  * - **Fairness is a condition of the claim.** A claim never takes a row that
- *   would give its agent (an agent id within a tenant: the cap, the counts
- *   and the locks below are all per tenant and agent) more than
+ *   would give its endpoint (an endpoint of an agent of a tenant: the cap,
+ *   the counts and the locks below are all per tenant, agent and endpoint,
+ *   so that one slow endpoint never holds back its agent's others) more than
  *   `agentMaxInFlight` live leases, counted
  *   across every process. On SQLite the store runs one operation at a time,
  *   so counting and claiming in one statement is enough. On PostgreSQL two
  *   replicas could count the same leases at once and both claim up to the
  *   cap; so a claim first takes a transaction-scoped advisory lock on each
- *   agent it will claim for (`pg_try_advisory_xact_lock`, skipping agents
+ *   endpoint it will claim for (`pg_try_advisory_xact_lock`, skipping endpoints
  *   another replica is claiming for right now, as SKIP LOCKED skips rows),
  *   and only then, in a later statement whose snapshot sees every committed
- *   claim, counts that agent's live leases and claims the rest of its cap.
+ *   claim, counts that endpoint's live leases and claims the rest of its cap.
  *   Alternatives weighed: a lock on the agent's preferences row would make
  *   claims wait behind preferences updates and does not exist for agents
  *   without one; an in-flight counter column must be decremented on every
@@ -93,8 +94,15 @@ export interface Success {
  */
 const CLAIM_LOCK_SPACE = 0x4845_5244; // "HERD"
 
-/** `agentKey` (domain/agent-key.ts) in SQL, over a row's columns: the claim's lock is per tenant and agent. */
+/** `agentKey` (domain/agent-key.ts) in SQL, over a row's columns; the claim's lock adds the endpoint key. */
 const AGENT_KEY_SQL = Prisma.sql`tenant_id || ':' || agent_id`;
+
+/**
+ * The endpoint a row's in-flight cap counts under, within its agent: the
+ * endpoint id, or '' for a delivery of an agent without endpoints (so that
+ * grouping and comparing never meet a NULL).
+ */
+const ENDPOINT_KEY_SQL = Prisma.sql`COALESCE(endpoint_id, '')`;
 
 /**
  * Due rows one claim looks at, per row wanted, to find agents with room: the
@@ -138,7 +146,7 @@ export class DeliveryQueue {
 
   /**
    * Claims up to `limit` due deliveries for `owner`, at most as many per
-   * agent as its cap leaves room for, oldest due first, counting the attempt
+   * endpoint as its cap leaves room for, oldest due first, counting the attempt
    * now: a worker that dies mid-send has still used the attempt, so a poison
    * delivery cannot crash workers forever (the dispatcher fails a claim past
    * the attempt budget unsent).
@@ -159,19 +167,19 @@ export class DeliveryQueue {
     if (this.dialect === 'sqlite') {
       const rows = await this.tx.$queryRaw<Array<Record<string, unknown>>>`
         WITH live AS (
-          SELECT tenant_id, agent_id, count(*) AS n FROM deliveries
+          SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, count(*) AS n FROM deliveries
            WHERE status = 'DELIVERING' AND lease_expires_at >= ${now}
-           GROUP BY tenant_id, agent_id
+           GROUP BY tenant_id, agent_id, ek
         ), due AS (
-          SELECT d.id, d.tenant_id, d.agent_id, d.next_attempt_at FROM deliveries d
+          SELECT d.id, d.tenant_id, d.agent_id, COALESCE(d.endpoint_id, '') AS ek, d.next_attempt_at FROM deliveries d
            WHERE ((d.status = 'PENDING' AND d.next_attempt_at <= ${now}) OR (d.status = 'DELIVERING' AND d.lease_expires_at < ${now}))
-             AND NOT EXISTS (SELECT 1 FROM live l WHERE l.tenant_id = d.tenant_id AND l.agent_id = d.agent_id AND l.n >= ${cap})
+             AND NOT EXISTS (SELECT 1 FROM live l WHERE l.tenant_id = d.tenant_id AND l.agent_id = d.agent_id AND l.ek = COALESCE(d.endpoint_id, '') AND l.n >= ${cap})
            ORDER BY d.next_attempt_at
            LIMIT ${scan}
         ), ranked AS (
           SELECT due.id, due.next_attempt_at,
-                 COALESCE(l.n, 0) + row_number() OVER (PARTITION BY due.tenant_id, due.agent_id ORDER BY due.next_attempt_at, due.id) AS k
-            FROM due LEFT JOIN live l ON l.tenant_id = due.tenant_id AND l.agent_id = due.agent_id
+                 COALESCE(l.n, 0) + row_number() OVER (PARTITION BY due.tenant_id, due.agent_id, due.ek ORDER BY due.next_attempt_at, due.id) AS k
+            FROM due LEFT JOIN live l ON l.tenant_id = due.tenant_id AND l.agent_id = due.agent_id AND l.ek = due.ek
         ), picked AS (
           SELECT id FROM ranked WHERE k <= ${cap} ORDER BY next_attempt_at LIMIT ${o.limit}
         )
@@ -184,45 +192,45 @@ export class DeliveryQueue {
     }
     // Materialised CTEs keep the volatile lock function out of the scans:
     // it is called once per candidate agent, in order, until `limit` agents are locked.
-    const locked = await this.tx.$queryRaw<Array<{ tenant_id: string; agent_id: string }>>`
+    const locked = await this.tx.$queryRaw<Array<{ tenant_id: string; agent_id: string; ek: string }>>`
       WITH busy AS MATERIALIZED (
-        SELECT tenant_id, agent_id FROM deliveries
+        SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek FROM deliveries
          WHERE status = 'DELIVERING' AND lease_expires_at >= ${now}
-         GROUP BY tenant_id, agent_id HAVING count(*) >= ${cap}
+         GROUP BY tenant_id, agent_id, ek HAVING count(*) >= ${cap}
       ), due AS MATERIALIZED (
-        SELECT tenant_id, agent_id, next_attempt_at FROM deliveries
+        SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, next_attempt_at FROM deliveries
          WHERE ((status = 'PENDING' AND next_attempt_at <= ${now}) OR (status = 'DELIVERING' AND lease_expires_at < ${now}))
-           AND (tenant_id, agent_id) NOT IN (SELECT tenant_id, agent_id FROM busy)
+           AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (SELECT tenant_id, agent_id, ek FROM busy)
          ORDER BY next_attempt_at
          LIMIT ${scan}
-      ), agents AS MATERIALIZED (
-        SELECT tenant_id, agent_id, min(next_attempt_at) AS first_due FROM due GROUP BY tenant_id, agent_id ORDER BY first_due
+      ), targets AS MATERIALIZED (
+        SELECT tenant_id, agent_id, ek, min(next_attempt_at) AS first_due FROM due GROUP BY tenant_id, agent_id, ek ORDER BY first_due
       )
-      SELECT tenant_id, agent_id FROM agents
-       WHERE pg_try_advisory_xact_lock(hashtextextended(${AGENT_KEY_SQL}, ${CLAIM_LOCK_SPACE}))
+      SELECT tenant_id, agent_id, ek FROM targets
+       WHERE pg_try_advisory_xact_lock(hashtextextended(${AGENT_KEY_SQL} || ':' || ek, ${CLAIM_LOCK_SPACE}))
        LIMIT ${o.limit}`;
     if (locked.length === 0) return [];
-    // A new statement, so a new snapshot: every claim for these agents that
+    // A new statement, so a new snapshot: every claim for these endpoints that
     // committed before we got their locks is counted, and no other claim for
     // them can start until this transaction ends.
     const rows = await this.tx.$queryRaw<Array<Record<string, unknown>>>`
       WITH locked AS (
-        SELECT * FROM unnest(${locked.map((l) => l.tenant_id)}::text[], ${locked.map((l) => l.agent_id)}::text[]) AS a(tenant_id, agent_id)
+        SELECT * FROM unnest(${locked.map((l) => l.tenant_id)}::text[], ${locked.map((l) => l.agent_id)}::text[], ${locked.map((l) => l.ek)}::text[]) AS a(tenant_id, agent_id, ek)
       ), live AS (
-        SELECT tenant_id, agent_id, count(*)::int AS n FROM deliveries
-         WHERE status = 'DELIVERING' AND lease_expires_at >= ${now} AND (tenant_id, agent_id) IN (SELECT tenant_id, agent_id FROM locked)
-         GROUP BY tenant_id, agent_id
+        SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, count(*)::int AS n FROM deliveries
+         WHERE status = 'DELIVERING' AND lease_expires_at >= ${now} AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) IN (SELECT tenant_id, agent_id, ek FROM locked)
+         GROUP BY tenant_id, agent_id, ek
       ), picked AS (
         SELECT c.id, c.next_attempt_at FROM locked a
-          LEFT JOIN live l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id
+          LEFT JOIN live l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id AND l.ek = a.ek
           CROSS JOIN LATERAL (
             SELECT u.id, u.next_attempt_at, row_number() OVER (ORDER BY u.next_attempt_at, u.id) AS rn FROM (
               (SELECT id, next_attempt_at FROM deliveries
-                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND status = 'PENDING' AND next_attempt_at <= ${now}
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${ENDPOINT_KEY_SQL} = a.ek AND status = 'PENDING' AND next_attempt_at <= ${now}
                 ORDER BY next_attempt_at LIMIT ${cap})
               UNION ALL
               (SELECT id, next_attempt_at FROM deliveries
-                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND status = 'DELIVERING' AND lease_expires_at < ${now}
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${ENDPOINT_KEY_SQL} = a.ek AND status = 'DELIVERING' AND lease_expires_at < ${now}
                 ORDER BY next_attempt_at LIMIT ${cap})
             ) u
           ) c
@@ -343,9 +351,9 @@ export class DeliveryQueue {
     const dueFirst = Prisma.sql`
       FROM deliveries
        WHERE status = 'PENDING'
-         AND (tenant_id, agent_id) NOT IN (
-           SELECT tenant_id, agent_id FROM deliveries WHERE status = 'DELIVERING' AND lease_expires_at >= ${queueNow(this.dialect, now)}
-            GROUP BY tenant_id, agent_id HAVING count(*) >= ${agentMaxInFlight})
+         AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (
+           SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek FROM deliveries WHERE status = 'DELIVERING' AND lease_expires_at >= ${queueNow(this.dialect, now)}
+            GROUP BY tenant_id, agent_id, ek HAVING count(*) >= ${agentMaxInFlight})
        ORDER BY next_attempt_at LIMIT 1`;
     if (this.dialect === 'postgresql') {
       const [row] = await this.tx.$queryRaw<Array<{ ms: number }>>`SELECT (EXTRACT(EPOCH FROM (next_attempt_at - ${queueNow(this.dialect, now)})) * 1000)::float8 AS ms ${dueFirst}`;

@@ -75,9 +75,10 @@ export class DeliveryRepository {
   }
 
   /** Cancels an agent's deliveries that are waiting (not the ones in flight) and returns them. */
-  async cancelPending(tenantId: string, agentId: string, reason: string, now: Date): Promise<Delivery[]> {
+  /** Cancels the agent's PENDING deliveries, or only those to `endpointId` when given. */
+  async cancelPending(tenantId: string, agentId: string, reason: string, now: Date, endpointId?: string): Promise<Delivery[]> {
     const rows = await this.tx.delivery.updateManyAndReturn({
-      where: { tenantId, agentId, status: 'PENDING' },
+      where: { tenantId, agentId, status: 'PENDING', ...(endpointId === undefined ? {} : { endpointId }) },
       data: { status: 'CANCELLED', lastError: reason, completedAt: now, updatedAt: now },
       omit: { body: true },
     });

@@ -40,13 +40,14 @@ export class DigestRepository {
   ) {}
 
   /**
-   * The agent's open digest sent at `windowEnd`, if its delivery is still
-   * waiting for its first attempt. A delivery once claimed (or retried, or
+   * The agent's open digest for endpoint `endpointId` (null: a delivery of
+   * an agent without endpoints) sent at `windowEnd`, if its delivery is still
+   * waiting for its first attempt. Digests are per endpoint: its delivery names it. A delivery once claimed (or retried, or
    * cancelled) is never joined: every attempt sends the same bytes.
    */
-  async findOpen(tenantId: string, agentId: string, kind: DigestKind, windowEnd: Date): Promise<OpenDigest | null> {
+  async findOpen(tenantId: string, agentId: string, endpointId: string | null, kind: DigestKind, windowEnd: Date): Promise<OpenDigest | null> {
     const row = await this.tx.digest.findFirst({
-      where: { tenantId, agentId, kind, windowEnd, open: true, delivery: { status: 'PENDING', attemptCount: 0 } },
+      where: { tenantId, agentId, kind, windowEnd, open: true, delivery: { status: 'PENDING', attemptCount: 0, endpointId } },
       orderBy: { createdAt: 'desc' },
       include: { delivery: { select: { body: true } } },
     });
@@ -55,13 +56,13 @@ export class DigestRepository {
   }
 
   /**
-   * When the agent's latest open RATE_LIMITED digest is sent, if one can
+   * When the latest open RATE_LIMITED digest of the agent's endpoint `endpointId` is sent, if one can
    * still take a notification: fewer than `maxItems` in it (a digest filled
    * under a higher HERALD_DIGEST_MAX_ITEMS is still marked open).
    */
-  async openRateEnd(tenantId: string, agentId: string, maxItems: number): Promise<Date | null> {
+  async openRateEnd(tenantId: string, agentId: string, endpointId: string | null, maxItems: number): Promise<Date | null> {
     const row = await this.tx.digest.findFirst({
-      where: { tenantId, agentId, kind: 'RATE_LIMITED', open: true, itemCount: { lt: maxItems }, delivery: { status: 'PENDING', attemptCount: 0 } },
+      where: { tenantId, agentId, kind: 'RATE_LIMITED', open: true, itemCount: { lt: maxItems }, delivery: { status: 'PENDING', attemptCount: 0, endpointId } },
       orderBy: { windowEnd: 'desc' },
       select: { windowEnd: true },
     });

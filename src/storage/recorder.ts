@@ -67,7 +67,9 @@ export async function recordAll(r: Repositories, recordings: readonly Recording[
   if (batch.length > 0) {
     const now = batch[0]!.now;
     const settled = await r.queue.settleSucceeded(batch.map((rec) => ({ id: rec.delivery.id, owner: rec.owner, statusCode: rec.settlement.next.lastStatusCode })), now);
-    await r.preferences.resetFailuresOf(distinctAgents([...settled.values()]));
+    const delivered = [...settled.values()];
+    await r.preferences.resetFailuresOf(distinctAgents(delivered.filter((d) => d.endpointId === null)));
+    await r.preferences.resetEndpointFailures(distinctEndpoints(delivered));
     for (const rec of batch) {
       const delivery = settled.get(rec.delivery.id) ?? null;
       if (delivery !== null) r.facts.deliveryChanged(delivery, rec.settlement.attempt, rec.now);
@@ -90,19 +92,49 @@ async function recordOne(r: Repositories, rec: Recording): Promise<Recorded> {
   if (delivery === null) return { delivery: null, disabled: null };
   r.facts.deliveryChanged(delivery, attempt, now);
   if (attempt === null) return { delivery, disabled: null };
+  // A delivery of an agent without endpoints (none since endpoints came) keeps the agent's own count and switch.
+  if (delivery.endpointId === null) return recordAgentHealth(r, rec, delivery);
+  const endpointId = delivery.endpointId;
   // Unconditional (a no-op at 0): the count read before the send may be stale.
+  if (delivery.status === 'SUCCEEDED') await r.preferences.resetEndpointFailures([{ tenantId, endpointId }]);
+  // Counted under the agent's lock, per endpoint: one broken endpoint never counts against the agent's others.
+  const failures = countsFailure(health) ? await r.preferences.recordEndpointFailure(tenantId, endpointId) : health.kind === 'gone' ? await r.preferences.endpointFailuresInARow(tenantId, endpointId) : null;
+  const reason = switchOffReason(health, failures ?? 0, delivery.lastError);
+  if (reason === null) return { delivery, disabled: null };
+  // Only the endpoint goes off (the agent's master switch stays as its owner set it);
+  // sends still in flight when the count was reached must not turn it off twice.
+  const { off, othersOn } = await r.preferences.disableEndpoint(tenantId, agentId, endpointId, attempt!.url, reason, now, health.kind !== 'gone');
+  if (!off) return { delivery, disabled: null };
+  await r.deliveries.cancelPending(tenantId, agentId, `cancelled: ${reason}`, now, endpointId);
+  // With no other endpoint on, every pending webhook of the agent is cancelled, as 0.2 did, and the
+  // slots they held are given back; otherwise the others' still count (conservative: never over the limit).
+  if (!othersOn) await r.rate.releaseAfter(tenantId, agentId, now);
+  const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, at: now };
+  r.facts.agentDisabled(disabled);
+  return { delivery, disabled };
+}
+
+/** The 0.2 health of an agent without endpoints: its own failures in a row and its own switch. */
+async function recordAgentHealth(r: Repositories, rec: Recording, delivery: Delivery): Promise<Recorded> {
+  const { tenantId, agentId, id } = rec.delivery;
+  const { attempt, health } = rec.settlement;
+  const now = rec.now;
   if (delivery.status === 'SUCCEEDED') await r.preferences.resetFailures(tenantId, agentId);
-  // Counted under the agent's lock; a 410 on a test (which does not count) reports the count as it stands.
   const failures = countsFailure(health) ? await r.preferences.recordFailure(tenantId, agentId) : health.kind === 'gone' ? await r.preferences.failuresInARow(tenantId, agentId) : null;
   const reason = switchOffReason(health, failures ?? 0, delivery.lastError);
   if (reason === null) return { delivery, disabled: null };
-  // Sends still in flight when the count was reached end FAILED too: they
-  // must not turn off again what is off, nor announce it twice.
-  const off = await r.preferences.disableWebhook(tenantId, agentId, attempt.url, reason, now, health.kind !== 'gone');
+  const off = await r.preferences.disableWebhook(tenantId, agentId, attempt!.url, reason, now, health.kind !== 'gone');
   if (!off) return { delivery, disabled: null };
   await r.deliveries.cancelPending(tenantId, agentId, `cancelled: ${reason}`, now);
   await r.rate.releaseAfter(tenantId, agentId, now);
   const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, at: now };
   r.facts.agentDisabled(disabled);
   return { delivery, disabled };
+}
+
+/** The distinct endpoints of some deliveries (those that have one). */
+function distinctEndpoints(deliveries: readonly Delivery[]): Array<{ tenantId: string; endpointId: string }> {
+  const seen = new Map<string, { tenantId: string; endpointId: string }>();
+  for (const d of deliveries) if (d.endpointId !== null) seen.set(`${d.tenantId}:${d.endpointId}`, { tenantId: d.tenantId, endpointId: d.endpointId });
+  return [...seen.values()];
 }

@@ -19,6 +19,7 @@ import { AttemptSeriesRepository } from './attempt-series-repository.js';
 import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { DigestRepository } from './digest-repository.js';
+import { EndpointRateRepository } from './endpoint-rate-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import type { PendingInserts } from './pending-inserts.js';
 import { PreferencesRepository } from './preferences-repository.js';
@@ -31,9 +32,10 @@ import { TxFacts } from './tx-facts.js';
 
 export interface ReadRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'list'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'countedBetween'>;
+  readonly endpointRate: Pick<EndpointRateRepository, 'window' | 'windowAt'>;
   readonly digests: Pick<DigestRepository, 'openRateEnd'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
@@ -43,10 +45,11 @@ export interface ReadRepositories {
 
 export interface AgentRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'save' | 'delete' | 'hasSecret' | 'rotateSecret'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'save' | 'delete' | 'hasSecret' | 'rotateSecret' | 'addEndpoint'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'insert'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'enqueue' | 'cancelPending'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'next' | 'releaseAfter'>;
+  readonly endpointRate: EndpointRateRepository;
   readonly digests: Pick<DigestRepository, 'findOpen' | 'openRateEnd' | 'create' | 'join' | 'close'>;
   readonly queue: Pick<DeliveryQueue, 'replay'>;
 }
@@ -66,6 +69,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
   readonly deliveries: DeliveryRepository;
   readonly digests: DigestRepository;
   readonly rate: RateRepository;
+  readonly endpointRate: EndpointRateRepository;
   readonly queueStats: QueueStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
@@ -89,6 +93,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
     this.deliveries = new DeliveryRepository(tx, facts, pending);
     this.digests = new DigestRepository(tx, pending);
     this.rate = new RateRepository(tx, pending);
+    this.endpointRate = new EndpointRateRepository(tx);
     this.queueStats = new QueueStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);

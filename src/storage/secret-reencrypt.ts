@@ -15,11 +15,11 @@ import type { Store } from './database.js';
 import type { StoredSecrets } from './preferences-repository.js';
 
 export interface ReencryptResult {
-  /** Agents in the database (counted by the last pass). */
+  /** Endpoints in the database (counted by the last pass): each holds a secret and headers. */
   readonly scanned: number;
-  /** Agents whose values were rewritten, over all passes. */
+  /** Endpoints whose values were rewritten, over all passes. */
   readonly rewritten: number;
-  /** Agents that changed under the rewrite in every pass (0 unless something keeps writing them with another key). */
+  /** Endpoints that changed under the rewrite in every pass (0 unless something keeps writing them with another key). */
   readonly unsettled: number;
 }
 
@@ -42,9 +42,9 @@ export async function reencryptSecrets(store: Store, options: { batchSize?: numb
   for (let pass = 1; ; pass++) {
     let scanned = 0;
     let changedMeanwhile = 0;
-    let after: { tenantId: string; agentId: string } | null = null;
+    let after: { tenantId: string; endpointId: string } | null = null;
     for (;;) {
-      const cursor: { tenantId: string; agentId: string } | null = after;
+      const cursor: { tenantId: string; endpointId: string } | null = after;
       const rows: StoredSecrets[] = await store.read((r) => r.preferences.storedSecrets(cursor, batchSize));
       scanned += rows.length;
       const changes = await store.read(async (r) => rows.map((row) => ({ row, next: r.preferences.resealed(row) })));
@@ -62,7 +62,7 @@ export async function reencryptSecrets(store: Store, options: { batchSize?: numb
       }
       const last = rows.at(-1);
       if (last === undefined || rows.length < batchSize) break;
-      after = { tenantId: last.tenantId, agentId: last.agentId };
+      after = { tenantId: last.tenantId, endpointId: last.endpointId };
     }
     if (changedMeanwhile === 0 || pass === MAX_PASSES) return { scanned, rewritten, unsettled: changedMeanwhile };
   }

@@ -51,6 +51,7 @@ function notification(id: string, agentId: string, now: Date): Notification {
     readAt: null,
     createdAt: now,
     deliveryId: null,
+    endpointResults: [],
     decision: { outcome: 'SUPPRESS', reason: 'WEBHOOK_DISABLED', deliverAt: null, explanation: '', decidedAt: now },
   };
 }
@@ -96,7 +97,7 @@ test('rows of a group (one multi-row INSERT) are stored exactly as a write run a
     deliveryId: `d-${id}`,
     decision: { outcome: 'DEFER', reason: 'QUIET_HOURS', deliverAt, explanation: 'quiet until 09:00', decidedAt: now },
   });
-  const delivery = (id: string, agentId: string) => ({ id: `d-${id}`, tenantId: 'default', agentId, notificationId: id, eventType: 'notification' as const, body: '{"a":1}', nextAttemptAt: deliverAt, now });
+  const delivery = (id: string, agentId: string) => ({ id: `d-${id}`, tenantId: 'default', agentId, notificationId: id, endpointId: null, eventType: 'notification' as const, body: '{"a":1}', nextAttemptAt: deliverAt, now });
   const write = (id: string) =>
     store.writeForAgent(agent(id), async (r) => {
       await r.notifications.insert(accepted(id, id));
@@ -222,7 +223,7 @@ test('creates in one group whose row the database refuses: only committed notifi
   feed.on('decided', ({ notification: n }) => decided.push(n.agentId));
   feed.on('deliveryChanged', ({ change }) => enqueued.push(change.delivery));
   await store.writeForAgent(agent('hooked'), (r) =>
-    r.preferences.save('default', 'hooked', { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook' }, { now: new Date(), exists: false, newSecret: null }),
+    r.preferences.save('default', 'hooked', { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook' }, { now: new Date(), exists: false, newSecret: null, firstEndpointId: 'ep_hooked' }),
   );
   const service = new NotificationService(store, () => new Date());
   const outcomes = await Promise.allSettled([
@@ -267,7 +268,7 @@ test('grouped creates of many limited agents keep each agent\'s hourly limit exa
   const agents = Array.from({ length: 12 }, (_, i) => `limited-${i}`);
   for (const id of agents) {
     await store.writeForAgent(agent(id), (r) =>
-      r.preferences.save('default', id, { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook', maxPerHour: 3 }, { now: new Date(), exists: false, newSecret: null }),
+      r.preferences.save('default', id, { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook', maxPerHour: 3 }, { now: new Date(), exists: false, newSecret: null, firstEndpointId: `ep_${id}` }),
     );
   }
   const service = new NotificationService(store, () => new Date());

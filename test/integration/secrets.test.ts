@@ -90,9 +90,9 @@ interface StoredRow {
   readonly webhook_headers: string;
 }
 
-/** The agent's secret columns as stored (read beside Herald, not through it). */
+/** The agent's secret columns as stored (read beside Herald, not through it): on its first endpoint since endpoints came. */
 async function storedRow(h: Herald, agent: string): Promise<StoredRow> {
-  const sql = 'SELECT webhook_secret, previous_webhook_secret, webhook_headers FROM agent_preferences WHERE agent_id = ';
+  const sql = 'SELECT secret AS webhook_secret, previous_secret AS previous_webhook_secret, headers AS webhook_headers FROM endpoints WHERE position = 0 AND agent_id = ';
   if (TEST_DATABASE === 'postgresql') {
     const { rows } = await withDatabase(h, (c) => c.query<StoredRow>(`${sql}$1`, [agent]));
     assert.ok(rows[0]);

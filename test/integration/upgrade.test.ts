@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { status } from '@grpc/grpc-js';
+import { Webhook } from 'standardwebhooks';
 import { createHeraldClient } from '../../src/client.js';
 import { parseDatabaseUrl } from '../../src/config.js';
 import { applyMigrations, defaultMigrationsDir } from '../../src/storage/migrations.js';
+import { SecretBox } from '../../src/storage/secret-box.js';
+import { waitForFinal } from '../helpers/deliveries.js';
 import { cleanup, codeOf, freshDatabaseUrl, startHerald } from '../helpers/herald.js';
 import { openRaw } from '../helpers/raw-sql.js';
+import { startReceiver } from '../helpers/receiver.js';
 
 /*
  * Upgrades (issue #10): a database made by the previous release — only its
@@ -136,4 +141,117 @@ test("a database of the previous release, with data, is upgraded by starting Her
   assert.equal((await client.notifications.MarkNotificationRead({ id: 'ntf_01UPGRADE00000000000000001' })).read, true);
   const fresh = await client.notifications.CreateNotification({ agent_id: 'upgrade-agent', notification_type: 'other.event', title: 'new' });
   assert.equal(fresh.decision?.reason, 'DECISION_REASON_TYPE_FILTERED');
+});
+
+const NEW_SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+
+test("a 0.2 database (every migration before endpoints), with encrypted webhooks, a rotation in its grace and a pending delivery, upgraded: each agent's webhook is its first endpoint, every 0.2 call answers as before, and the pending delivery goes out signed with the same secret", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-upgrade-'));
+  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const url = await freshDatabaseUrl(t, dir);
+  const target = parseDatabaseUrl(url, dir);
+  const current = defaultMigrationsDir(target.provider);
+  const all = readdirSync(current, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const endpoints = all.find((name) => name.endsWith('_endpoints'));
+  assert.ok(endpoints !== undefined, `no *_endpoints migration in ${current}`);
+  const before = all.slice(0, all.indexOf(endpoints));
+  const previous = join(dir, 'release-0.2');
+  for (const name of before) {
+    mkdirSync(join(previous, name), { recursive: true });
+    copyFileSync(join(current, name, 'migration.sql'), join(previous, name, 'migration.sql'));
+  }
+  assert.deepEqual(await applyMigrations(target, undefined, { migrationsDir: previous }), before);
+
+  const receiver = await startReceiver();
+  cleanup(t, () => receiver.close());
+  const key = randomBytes(32);
+  const box = new SecretBox(key);
+  const seal = (agent: string, field: string, value: string): string => box.seal(value, { tenantId: 'default', agentId: agent, field });
+  const now = new Date();
+  const graceEnd = new Date(now.getTime() + 3_600_000);
+  const body = '{"event":"notification","notification":{"id":"ntf_01PENDING0000000000000001","title":"Café ✓"}}';
+  const raw = await openRaw(url);
+  try {
+    await raw.run(
+      `INSERT INTO agent_preferences (tenant_id, agent_id, enable_webhook, webhook_url, webhook_secret, previous_webhook_secret, previous_secret_expires_at, time_zone, quiet_policy,
+         max_per_hour, rate_limit_policy, notification_types, min_priority, webhook_headers, webhook_timeout_ms, consecutive_failures, created_at, updated_at)
+       VALUES ('default', 'hooked', ?, ?, ?, ?, ?, 'UTC', 'SKIP', 0, 'SUPPRESS', '[]', 0, ?, 4000, 2, ?, ?)`,
+      true, receiver.url, seal('hooked', 'webhook_secret', NEW_SECRET), seal('hooked', 'webhook_secret', SECRET), graceEnd,
+      JSON.stringify({ 'X-Team': seal('hooked', 'webhook_headers.x-team', 'ops') }), now, now,
+    );
+    await raw.run(
+      `INSERT INTO agent_preferences (tenant_id, agent_id, enable_webhook, time_zone, quiet_policy, max_per_hour, rate_limit_policy, notification_types, min_priority,
+         webhook_headers, consecutive_failures, created_at, updated_at)
+       VALUES ('default', 'no-url', ?, 'UTC', 'SKIP', 0, 'SUPPRESS', '[]', 0, '{}', 0, ?, ?)`,
+      false, now, now,
+    );
+    await raw.run(
+      `INSERT INTO notifications (id, tenant_id, agent_id, notification_type, title, content, priority, metadata, read, created_at, decision_outcome, decision_reason,
+         decision_explanation, deliver_at, delivery_id, rate_seq, counted_at)
+       VALUES ('ntf_01PENDING0000000000000001', 'default', 'hooked', 'job.done', 'Café ✓', '', 2, '{}', ?, ?, 'DELIVER', 'ACCEPTED', 'every check passed', ?,
+         'dlv_01PENDING0000000000000001', 1, ?)`,
+      false, now, now, now,
+    );
+    await raw.run(
+      `INSERT INTO deliveries (id, tenant_id, agent_id, notification_id, event_type, body, status, attempt_count, next_attempt_at, created_at, updated_at, attempt_base)
+       VALUES ('dlv_01PENDING0000000000000001', 'default', 'hooked', 'ntf_01PENDING0000000000000001', 'notification', ?, 'PENDING', 0, ?, ?, ?, 0)`,
+      body, now, now, now,
+    );
+  } finally {
+    await raw.close();
+  }
+
+  const { client } = await startHerald(t, { dir, env: { DATABASE_URL: url, HERALD_SECRET_KEY: key.toString('base64') } });
+  const check = await openRaw(url);
+  cleanup(t, () => check.close());
+
+  // Each agent has exactly one endpoint, its first, holding the 0.2 columns as they were stored.
+  const rows = await check.all('SELECT agent_id, id, position, url, secret, previous_secret, timeout_ms, consecutive_failures FROM endpoints ORDER BY agent_id');
+  assert.deepEqual(rows.map((r) => [r['agent_id'], Number(r['position']), r['url'], r['timeout_ms'] === null ? null : Number(r['timeout_ms'])]), [
+    ['hooked', 0, receiver.url, 4000],
+    ['no-url', 0, null, null],
+  ]);
+  for (const r of rows) assert.match(String(r['id']), /^ep_[0-9A-Z]{26}$/);
+  assert.ok(String(rows[0]!['secret']).startsWith('enc:v1:'), 'the sealed secret was copied, not opened');
+  const pointed = await check.all('SELECT endpoint_id FROM deliveries');
+  assert.deepEqual(pointed.map((r) => r['endpoint_id']), [rows[0]!['id']], 'the pending delivery goes to its agent\'s first endpoint');
+
+  // The 0.2 calls answer as before.
+  const prefs = await client.preferences.GetPreferences({ agent_id: 'hooked' });
+  assert.deepEqual(
+    [prefs.enable_webhook, prefs.webhook_url, prefs.webhook_headers, prefs.webhook_timeout_ms, prefs.webhook_secret_set],
+    [true, receiver.url, { 'X-Team': '***' }, 4000, true],
+  );
+  const secrets = await client.preferences.GetWebhookSecret({ agent_id: 'hooked' });
+  assert.deepEqual([secrets.webhook_secret, secrets.previous_webhook_secret], [NEW_SECRET, SECRET]);
+  const bare = await client.preferences.GetPreferences({ agent_id: 'no-url' });
+  assert.deepEqual([bare.enable_webhook, bare.webhook_url, bare.webhook_secret_set], [false, '', false]);
+
+  // The pending delivery goes out with its body, its headers and both signatures of the rotation.
+  const [req] = await receiver.waitForRequests(1);
+  assert.ok(req);
+  assert.equal(req.body.toString('utf8'), body);
+  assert.equal(req.headers['x-team'], 'ops');
+  assert.equal(req.headers['x-herald-endpoint'], rows[0]!['id'], 'X-Herald-Endpoint names the endpoint');
+  const flat = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+  assert.doesNotThrow(() => new Webhook(NEW_SECRET).verify(body, flat), 'standardwebhooks verifies with the current secret');
+  assert.doesNotThrow(() => new Webhook(SECRET).verify(body, flat), 'and with the previous one, still in its grace');
+  assert.equal(req.headers['x-herald-signature'], `sha256=${createHmac('sha256', NEW_SECRET).update(req.body).digest('hex')}`);
+  assert.equal((await waitForFinal(client, 'dlv_01PENDING0000000000000001')).status, 'DELIVERY_STATUS_SUCCEEDED');
+
+  // Writes through the 0.2 calls land on the first endpoint: a masked header kept, a rotation moves the secret.
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: 'hooked', webhook_timeout_ms: 6000 }, update_mask: { paths: ['webhook_timeout_ms'] } });
+  assert.deepEqual((await client.preferences.GetPreferences({ agent_id: 'hooked' })).webhook_headers, { 'X-Team': '***' });
+  const rotated = await client.preferences.RotateWebhookSecret({ agent_id: 'hooked' });
+  assert.deepEqual(
+    (await check.all("SELECT timeout_ms FROM endpoints WHERE agent_id = 'hooked'")).map((r) => Number(r['timeout_ms'])),
+    [6000],
+  );
+  const after = await client.preferences.GetWebhookSecret({ agent_id: 'hooked' });
+  assert.deepEqual([after.webhook_secret, after.previous_webhook_secret], [rotated.webhook_secret, NEW_SECRET]);
+  // A new agent gets its first endpoint with its preferences.
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: 'new-agent', enable_webhook: true, webhook_url: receiver.url } });
+  assert.equal((await check.all("SELECT id FROM endpoints WHERE agent_id = 'new-agent' AND position = 0")).length, 1);
+  await client.preferences.DeletePreferences({ agent_id: 'new-agent' });
+  assert.equal((await check.all("SELECT id FROM endpoints WHERE agent_id = 'new-agent'")).length, 0, 'its endpoints go with its preferences');
 });

@@ -197,7 +197,7 @@ describe('parseWebhook', () => {
   const n: Notification = {
     id: 'ntf_1', tenantId: 'default', agentId: 'a1', notificationType: 'job.done', title: 'Done', content: '', priority: 'HIGH',
     relatedEntityType: null, relatedEntityId: null, metadata: {}, idempotencyKey: null, read: false, readAt: null,
-    createdAt: new Date('2027-01-14T22:00:00Z'), deliveryId: 'dlv_1',
+    createdAt: new Date('2027-01-14T22:00:00Z'), deliveryId: 'dlv_1', endpointResults: [],
     decision: { outcome: 'DEFER', reason: 'QUIET_HOURS', deliverAt: null, explanation: '', decidedAt: new Date('2027-01-14T22:00:00Z') },
   };
   const window = { start: new Date('2027-01-14T21:00:00Z'), end: new Date('2027-01-15T06:00:00Z') };

@@ -312,6 +312,17 @@ describe('decideFanOut: switches', () => {
     ]);
     assert.equal(r.summary.reason, 'ACCEPTED');
   });
+
+  test("the agent's first endpoint (its 0.2 webhook) turned off by Herald is explained in 0.2's words; the others say why", () => {
+    const off = [endpoint('ep_first', { enabled: false, disabledReason: 'the receiver answered 410 Gone' }), endpoint('ep_gone', { enabled: false, disabledReason: 'the receiver answered 410 Gone' })];
+    const r = decideFanOut({ recipient: AGENT, endpoints: off, notification: notification(), now: NOON, agentRate: null, endpointRates: new Map(), openRateDigestEnds: new Map(), firstEndpointId: 'ep_first' });
+    assert.deepEqual(r.endpoints.map((d) => [d.reason, d.explanation]), [
+      ['WEBHOOK_DISABLED', 'the agent has webhooks turned off (enable_webhook is false)'],
+      ['WEBHOOK_DISABLED', 'the endpoint was disabled by Herald: the receiver answered 410 Gone'],
+    ]);
+    const alone = decideFanOut({ recipient: AGENT, endpoints: off.slice(0, 1), notification: notification(), now: NOON, agentRate: null, endpointRates: new Map(), openRateDigestEnds: new Map(), firstEndpointId: 'ep_first' });
+    assert.equal(alone.summary.explanation, 'the agent has webhooks turned off (enable_webhook is false)', "one endpoint: the summary is 0.2's decision");
+  });
 });
 
 describe('decideFanOut: the order of the checks', () => {

@@ -110,6 +110,7 @@ test('applies the migrations to a fresh SQLite file and records them as Prisma d
     'deliveries',
     'delivery_attempts',
     'digests',
+    'endpoints',
     'notifications',
     'rate_counters',
   ]);

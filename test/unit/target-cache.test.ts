@@ -6,8 +6,10 @@ import { DeliveryTargetCache, TARGET_CACHE_TTL_MS, type DeliveryTarget } from '.
 function target(url: string, previousExpiresAt: Date | null = null): DeliveryTarget {
   return {
     prefs: { webhookUrl: url } as AgentPreferences,
+    masterSwitch: true,
     secrets: { current: 'whsec_current', previous: previousExpiresAt === null ? null : 'whsec_previous', previousExpiresAt },
     consecutiveFailures: 0,
+    endpoints: new Map(),
   };
 }
 

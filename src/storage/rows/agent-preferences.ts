@@ -1,12 +1,14 @@
 /**
- * The `agent_preferences` table: one row per agent of a tenant. The sealed
- * columns (the secrets and header values) are opened and sealed by
- * PreferencesRepository, which holds the key; this map only names them.
+ * The `agent_preferences` table: one row per agent of a tenant, the
+ * recipient's defaults. Its 0.2 webhook fields (URL, headers, timeout,
+ * secret) live on its first endpoint (rows/endpoints.ts); the agent as the
+ * API shows it is read from both rows.
  */
 import type { AgentPreferences as Row } from '../../generated/prisma/sqlite/client.js';
 import { MASKED_HEADER_VALUE, priorityFromRank, PRIORITY_RANK } from '../../domain/types.js';
 import type { AgentPreferences, EditablePreferences, QuietHoursPolicy, RateLimitPolicy } from '../../domain/types.js';
-import { bool, int, intOrNull, Table, text, textOrNull, timestamp, timestampOrNull } from './table.js';
+import type { EndpointRow, StoredHeaders } from './endpoints.js';
+import { bool, int, Table, text, textOrNull, timestamp } from './table.js';
 
 export type PreferencesRow = Row;
 
@@ -14,10 +16,6 @@ export const AGENT_PREFERENCES = new Table<Row>('agent_preferences', {
   tenantId: text('tenant_id'),
   agentId: text('agent_id'),
   enableWebhook: bool('enable_webhook'),
-  webhookUrl: textOrNull('webhook_url'),
-  webhookSecret: textOrNull('webhook_secret'),
-  previousWebhookSecret: textOrNull('previous_webhook_secret'),
-  previousSecretExpiresAt: timestampOrNull('previous_secret_expires_at'),
   timeZone: text('time_zone'),
   quietStart: textOrNull('quiet_start'),
   quietEnd: textOrNull('quiet_end'),
@@ -27,23 +25,25 @@ export const AGENT_PREFERENCES = new Table<Row>('agent_preferences', {
   rateLimitPolicy: text('rate_limit_policy'),
   notificationTypes: text('notification_types'),
   minPriority: int('min_priority'),
-  webhookHeaders: text('webhook_headers'),
-  webhookTimeoutMs: intOrNull('webhook_timeout_ms'),
   webhookDisabledReason: textOrNull('webhook_disabled_reason'),
   createdAt: timestamp('created_at'),
   updatedAt: timestamp('updated_at'),
   consecutiveFailures: int('consecutive_failures'),
 });
 
-/** The stored header values (sealed) by name, as the `webhook_headers` column holds them. */
-export type StoredHeaders = Record<string, string>;
+export type { StoredHeaders } from './endpoints.js';
 
-/** The preferences as Herald shows them: header values masked (receiver credentials are write-only), no secret. */
-export function toPreferences(row: Row): AgentPreferences {
+/**
+ * The preferences as Herald shows them, from the agent's row and its first
+ * endpoint (null: none, as for an agent whose row predates it being made):
+ * header values masked (receiver credentials are write-only), no secret.
+ */
+export function toPreferences(row: Row, first: EndpointRow | null): AgentPreferences {
   return {
     agentId: row.agentId,
-    enableWebhook: row.enableWebhook,
-    webhookUrl: row.webhookUrl,
+    // 0.2's switch: off when the agent's master switch is, or when Herald turned its first endpoint off (410, failures).
+    enableWebhook: row.enableWebhook && (first?.enabled ?? true),
+    webhookUrl: first?.url ?? null,
     timeZone: row.timeZone,
     quietHours:
       row.quietStart !== null && row.quietEnd !== null
@@ -53,20 +53,20 @@ export function toPreferences(row: Row): AgentPreferences {
     rateLimitPolicy: row.rateLimitPolicy as RateLimitPolicy,
     notificationTypes: JSON.parse(row.notificationTypes) as string[],
     minPriority: priorityFromRank(row.minPriority) ?? null,
-    webhookHeaders: Object.fromEntries(Object.keys(JSON.parse(row.webhookHeaders) as StoredHeaders).map((name) => [name, MASKED_HEADER_VALUE])),
-    webhookTimeoutMs: row.webhookTimeoutMs,
-    webhookSecretSet: row.webhookSecret !== null,
-    webhookDisabledReason: row.webhookDisabledReason,
+    webhookHeaders: Object.fromEntries(Object.keys(JSON.parse(first?.headers ?? '{}') as StoredHeaders).map((name) => [name, MASKED_HEADER_VALUE])),
+    webhookTimeoutMs: first?.timeoutMs ?? null,
+    webhookSecretSet: (first?.secret ?? null) !== null,
+    webhookEndpointId: first?.id ?? null,
+    webhookDisabledReason: first?.disabledReason ?? row.webhookDisabledReason,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
 }
 
-/** The editable columns of `p`, with the header values already sealed by the caller. */
-export function editableColumns(p: EditablePreferences, sealedHeaders: StoredHeaders) {
+/** The editable columns of `p` on the agent's row (the recipient's defaults and the master switch). */
+export function editableColumns(p: EditablePreferences) {
   return {
     enableWebhook: p.enableWebhook,
-    webhookUrl: p.webhookUrl,
     timeZone: p.timeZone,
     quietStart: p.quietHours?.start ?? null,
     quietEnd: p.quietHours?.end ?? null,
@@ -76,7 +76,14 @@ export function editableColumns(p: EditablePreferences, sealedHeaders: StoredHea
     rateLimitPolicy: p.rateLimitPolicy,
     notificationTypes: JSON.stringify(p.notificationTypes),
     minPriority: p.minPriority === null ? 0 : PRIORITY_RANK[p.minPriority],
-    webhookHeaders: JSON.stringify(sealedHeaders),
-    webhookTimeoutMs: p.webhookTimeoutMs,
   } satisfies Partial<Row>;
+}
+
+/** The editable columns of `p` on the agent's first endpoint, with the header values already sealed by the caller. */
+export function firstEndpointColumns(p: EditablePreferences, sealedHeaders: StoredHeaders) {
+  return {
+    url: p.webhookUrl,
+    headers: JSON.stringify(sealedHeaders),
+    timeoutMs: p.webhookTimeoutMs,
+  } satisfies Partial<EndpointRow>;
 }

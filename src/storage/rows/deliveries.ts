@@ -29,6 +29,9 @@ export const DELIVERIES = new Table<Row>('deliveries', {
   updatedAt: timestamp('updated_at'),
   completedAt: timestampOrNull('completed_at'),
   attemptBase: int('attempt_base'),
+  endpointId: textOrNull('endpoint_id'),
+  rateSeq: intOrNull('rate_seq'),
+  countedAt: timestampOrNull('counted_at'),
 });
 
 /** Every column but the body, for RETURNING clauses of the settles. */
@@ -40,6 +43,7 @@ export function toDelivery(row: DeliveryRowWithoutBody): Delivery {
     tenantId: row.tenantId,
     agentId: row.agentId,
     notificationId: row.notificationId,
+    endpointId: row.endpointId,
     eventType: row.eventType as EventType,
     status: row.status as DeliveryStatus,
     attemptCount: row.attemptCount,
@@ -58,6 +62,10 @@ export interface NewDelivery {
   readonly tenantId: string;
   readonly agentId: string;
   readonly notificationId: string | null;
+  /** The endpoint it goes to, whose secret signs it; null only for an agent without one. */
+  readonly endpointId: string | null;
+  /** Where it stands in its endpoint's own hourly-limit sequence; absent when it does not count there. */
+  readonly counted?: { readonly seq: number; readonly at: Date };
   readonly eventType: EventType;
   readonly body: string;
   readonly nextAttemptAt: Date;
@@ -84,5 +92,8 @@ export function newDeliveryRow(d: NewDelivery, claim: { readonly owner: string; 
     updatedAt: d.now,
     completedAt: null,
     attemptBase: 0,
+    endpointId: d.endpointId,
+    rateSeq: d.counted?.seq ?? null,
+    countedAt: d.counted?.at ?? null,
   };
 }

@@ -1,7 +1,7 @@
 /** The `notifications` table: every notification, with the decision recorded for its webhook. */
 import type { Notification as Row } from '../../generated/prisma/sqlite/client.js';
 import { priorityFromRank, PRIORITY_RANK } from '../../domain/types.js';
-import type { DecisionOutcome, DecisionReason, JsonObject, Notification } from '../../domain/types.js';
+import type { DecisionOutcome, DecisionReason, EndpointResult, JsonObject, Notification } from '../../domain/types.js';
 import { bool, int, intOrNull, Table, text, textOrNull, timestamp, timestampOrNull } from './table.js';
 
 export type NotificationRow = Row;
@@ -28,6 +28,7 @@ export const NOTIFICATIONS = new Table<Row>('notifications', {
   deliveryId: textOrNull('delivery_id'),
   rateSeq: intOrNull('rate_seq'),
   countedAt: timestampOrNull('counted_at'),
+  endpointResults: text('endpoint_results'),
 });
 
 export function toNotification(row: Row): Notification {
@@ -54,8 +55,12 @@ export function toNotification(row: Row): Notification {
       explanation: row.decisionExplanation,
       decidedAt: row.createdAt,
     },
+    endpointResults: (JSON.parse(row.endpointResults) as StoredResult[]).map((r) => ({ ...r, deliverAt: r.deliverAt === null ? null : new Date(r.deliverAt) })),
   };
 }
+
+/** An endpoint result as the `endpoint_results` column holds it (JSON: instants as ISO text). */
+type StoredResult = Omit<EndpointResult, 'deliverAt'> & { readonly deliverAt: string | null };
 
 /** Where a notification stands in its agent's hourly-limit sequence; null when it does not count. */
 export interface Counted {
@@ -86,5 +91,6 @@ export function notificationRow(n: Notification, counted: Counted | null): Row {
     deliveryId: n.deliveryId,
     rateSeq: counted?.seq ?? null,
     countedAt: counted?.at ?? null,
+    endpointResults: JSON.stringify(n.endpointResults.map((r): StoredResult => ({ ...r, deliverAt: r.deliverAt?.toISOString() ?? null }))),
   };
 }

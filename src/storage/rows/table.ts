@@ -9,7 +9,7 @@
  */
 import { Prisma } from '../sql.js';
 
-type Kind = 'text' | 'int' | 'bool' | 'timestamp';
+type Kind = 'text' | 'int' | 'real' | 'bool' | 'timestamp';
 
 /** One column: its SQL name, its kind, whether it holds NULL. `T` is the field's type in the row. */
 export interface Column<T> {
@@ -28,6 +28,7 @@ export const text = column<string>('text', false);
 export const textOrNull = column<string | null>('text', true);
 export const int = column<number>('int', false);
 export const intOrNull = column<number | null>('int', true);
+export const realOrNull = column<number | null>('real', true);
 export const bool = column<boolean>('bool', false);
 export const timestamp = column<Date>('timestamp', false);
 export const timestampOrNull = column<Date | null>('timestamp', true);
@@ -49,6 +50,7 @@ function decodeValue(kind: Kind, nullable: boolean, raw: unknown, where: string)
     case 'text':
       return typeof raw === 'string' ? raw : String(raw);
     case 'int':
+    case 'real':
       return typeof raw === 'number' ? raw : Number(raw);
     case 'bool':
       return raw === true || raw === 1 || raw === 1n || raw === '1' || raw === 't' || raw === 'true';
