@@ -105,6 +105,7 @@ function notification(id: string, agentId: string, content = ''): Notification {
     createdAt: now,
     deliveryId: null,
     decision: { outcome: 'SUPPRESS', reason: 'WEBHOOK_DISABLED', deliverAt: null, explanation: '', decidedAt: now },
+    endpointResults: [],
   };
 }
 
