@@ -141,7 +141,7 @@ export interface DispatcherConfig {
 export interface WorkerConfig {
   /** HERALD_WORKER_CONCURRENCY: sends in flight at once. */
   readonly concurrency: number;
-  /** HERALD_AGENT_MAX_IN_FLIGHT: sends of one agent in flight at once, across every process. */
+  /** HERALD_AGENT_MAX_IN_FLIGHT: sends to one endpoint in flight at once, across every process (the name is 0.2's, when an agent had one). */
   readonly agentMaxInFlight: number;
   /** HERALD_LEASE_MS: lease length of a claim. */
   readonly leaseMs: number;
@@ -436,7 +436,7 @@ export const VARIABLES = {
   HERALD_DB_STARTUP_TIMEOUT_MS: withDefault('10000', wholeNumber(100, 3_600_000), 'how long start-up waits for the database before exiting with status 1, ms'),
   HERALD_SQLITE_SYNCHRONOUS: withDefault('full', sqliteSynchronous, '`full` survives power loss; `normal` is faster'),
   HERALD_SQLITE_MAX_MB: optional(wholeNumber(1, 16_000_000), 'the size the SQLite file may grow to, MiB; past it writes answer RESOURCE_EXHAUSTED'),
-  HERALD_AGENT_MAX_IN_FLIGHT: withDefault('4', wholeNumber(1, 1_000), 'deliveries of one agent in flight at once, across replicas'),
+  HERALD_AGENT_MAX_IN_FLIGHT: withDefault('4', wholeNumber(1, 1_000), 'deliveries to one endpoint of an agent in flight at once, across replicas'),
   HERALD_DISABLE_AFTER_FAILURES: withDefault('50', wholeNumber(0, 1_000_000), 'deliveries of one agent failing in a row that turn its webhook off; 0: never'),
   HERALD_RETRY_MIN_DELAY_MS: withDefault('1000', wholeNumber(0, 3_600_000), 'floor of Retry-After and of retries after a 429 or a timeout, ms (lowered to HERALD_RETRY_MAX_DELAY_MS when unset)'),
   HERALD_WATCH_MAX_STREAMS: withDefault('100', wholeNumber(1, 100_000), 'WatchDeliveries streams open at once per process'),
