@@ -5,7 +5,9 @@
  * (test/postgres/scale.test.ts).
  */
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
+import { status } from '@grpc/grpc-js';
 import type { HeraldClient } from '../../src/client.js';
 import { eventually, spawnHerald, startHeraldProcess, tempDir, type ChildHerald } from '../helpers/child-herald.js';
 import { freshDatabaseUrl, TEST_DATABASE } from '../helpers/herald.js';
@@ -15,6 +17,8 @@ const AGENTS = 30;
 const PER_AGENT = 100;
 const LIMIT = 80;
 const IN_FLIGHT = 48;
+/** Tries per create when Herald answers "retry" (UNAVAILABLE, RESOURCE_EXHAUSTED). */
+const RETRIES = 5;
 
 const skip = TEST_DATABASE === 'postgresql' ? false : 'needs PostgreSQL: several processes share one database (runs in test/postgres/scale.test.ts)';
 
@@ -73,15 +77,28 @@ async function createAll(clients: HeraldClient[], agents: string[], onProgress?:
     while (next < jobs.length) {
       const n = next++;
       const job = jobs[n]!;
-      const pool = clients.filter((c) => live.has(c));
-      const client = pool[n % pool.length]!;
-      try {
-        const r = await client.notifications.CreateNotification({ agent_id: job.agent, notification_type: 'scale.test', title: `n${job.i}` });
-        created.push({ agent: job.agent, outcome: r.decision?.outcome ?? '', deliveryId: r.decision?.delivery_id ?? '' });
-      } catch {
-        failed++;
-        live.delete(client);
+      // As a well-behaved caller does (README, "What a fault does to a
+      // client"): an answer that says "retry" is retried, with the same
+      // idempotency key, so a create that did commit is not made twice. A
+      // loaded machine can push a call past Herald's bounded database waits.
+      let acknowledged = false;
+      for (let attempt = 0; attempt < RETRIES && !acknowledged; attempt++) {
+        const pool = clients.filter((c) => live.has(c));
+        if (pool.length === 0) break;
+        const client = pool[(n + attempt) % pool.length]!;
+        try {
+          const r = await client.notifications.CreateNotification({ agent_id: job.agent, notification_type: 'scale.test', title: `n${job.i}`, idempotency_key: `${job.agent}-${job.i}` });
+          created.push({ agent: job.agent, outcome: r.decision?.outcome ?? '', deliveryId: r.decision?.delivery_id ?? '' });
+          acknowledged = true;
+        } catch (err) {
+          const e = err as { code?: number; details?: string };
+          const retryable = (e.code === status.UNAVAILABLE || e.code === status.RESOURCE_EXHAUSTED) && /retry/i.test(e.details ?? '');
+          // Anything else (a replica that is gone) takes that client out of the rotation.
+          if (!retryable) live.delete(client);
+          await sleep(100);
+        }
       }
+      if (!acknowledged) failed++;
       onProgress?.(++done);
     }
   }
