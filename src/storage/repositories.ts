@@ -32,7 +32,7 @@ import { TxFacts } from './tx-facts.js';
 
 export interface ReadRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed' | 'endpointRecord' | 'listEndpoints' | 'endpointSecrets'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'list'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'countedBetween'>;
   readonly endpointRate: Pick<EndpointRateRepository, 'window' | 'windowAt'>;
@@ -45,7 +45,8 @@ export interface ReadRepositories {
 
 export interface AgentRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'save' | 'delete' | 'hasSecret' | 'rotateSecret' | 'addEndpoint'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'save' | 'delete' | 'hasSecret' | 'rotateSecret' | 'addEndpoint'
+    | 'endpointRecord' | 'countEndpoints' | 'updateEndpoint' | 'deleteEndpoint' | 'rotateEndpointSecret'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'insert'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'enqueue' | 'cancelPending'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'next' | 'releaseAfter'>;
