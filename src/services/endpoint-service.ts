@@ -145,6 +145,13 @@ export class EndpointService {
       const current = await r.preferences.endpointRecord(tenant, change.id);
       if (current === null) return null;
       const set = mergeParts(change, current);
+      // PreferencesService gives the first endpoint its secret when webhook_url is first set
+      // (WEBHOOK_SECRET in the default tenant): its URL stays webhook_url's to change.
+      if (current.position === FIRST_POSITION && set.url !== undefined && set.url !== current.url) {
+        throw new FailedPreconditionError(
+          `endpoint ${quote(current.id)} is agent ${quote(current.agentId)}'s first endpoint, its 0.2 webhook: change its url with UpdatePreferences (webhook_url)`,
+        );
+      }
       // The merged policy and overrides are checked whole, so that their rules across fields hold.
       checkEndpointSettings(F, { retryPolicy: set.retryPolicy, overrides: set.overrides }, this.rules);
       checkKeptHeaders(set.headers, current.headers);

@@ -93,8 +93,13 @@ test('an endpoint is created, read, updated (with a field mask), listed and dele
   assert.deepEqual(rest.endpoints.map((e) => e.id), [created.id]);
   assert.equal((await codeOf(c.endpoints.ListEndpoints({ agent_id: 'someone-else', page_token: paged.next_page_token }))).code, status.INVALID_ARGUMENT);
 
-  // The first endpoint is the agent's 0.2 webhook: it is not deleted here.
+  // The first endpoint is the agent's 0.2 webhook: its URL is webhook_url's to change, and it is not deleted here.
   const first = listed.endpoints[0]!;
+  const moved = await codeOf(c.endpoints.UpdateEndpoint({ endpoint: { id: first.id, url: `${receiver.url}elsewhere` } }));
+  assert.equal(moved.code, status.FAILED_PRECONDITION);
+  assert.match(moved.details, /UpdatePreferences \(webhook_url\)/);
+  assert.equal((await c.endpoints.UpdateEndpoint({ endpoint: { id: first.id, description: 'the 0.2 one' } })).description, 'the 0.2 one');
+  assert.equal((await c.preferences.GetPreferences({ agent_id: 'owner' })).webhook_url, `${receiver.url}first`);
   const refused = await codeOf(c.endpoints.DeleteEndpoint({ id: first.id }));
   assert.equal(refused.code, status.FAILED_PRECONDITION);
   assert.match(refused.details, /UpdatePreferences/);
