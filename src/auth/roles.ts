@@ -32,6 +32,7 @@ export const RPC_ROLES = {
   GetWebhookSecret: 'admin',
   GetEndpoint: 'read',
   ListEndpoints: 'read',
+  GetEndpointStats: 'read',
   CreateEndpoint: 'write',
   UpdateEndpoint: 'write',
   DeleteEndpoint: 'write',

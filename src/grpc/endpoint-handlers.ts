@@ -15,7 +15,7 @@ import type { FilterCondition__Output } from '../generated/proto/herald/v1/Filte
 import type { FilterOperator__Output } from '../generated/proto/herald/v1/FilterOperator.js';
 import type { RetryPolicy__Output } from '../generated/proto/herald/v1/RetryPolicy.js';
 import { DEFAULT_ENDPOINT_SETTINGS, type EndpointChange, type EndpointRecord, type EndpointService } from '../services/endpoint-service.js';
-import { fromPriority, toPriority, toTimestamp, toTimestampOrNull } from './convert.js';
+import { fromPriority, fromTimestamp, toPriority, toTimestamp, toTimestampOrNull } from './convert.js';
 import { policyFrom, POLICY_NAMES, RATE_POLICY_NAMES, rateLimitPolicyFrom } from './preferences-handlers.js';
 import { unary, type CallContext } from './unary.js';
 
@@ -220,6 +220,23 @@ export function endpointHandlers(ctx: CallContext, service: EndpointService): En
     RotateEndpointSecret: unary(ctx, 'RotateEndpointSecret', async (req, caller) => {
       const rotated = await service.rotateSecret(caller.tenant, req.id, req.grace_period_seconds);
       return { secret: rotated.secret, previous_secret_expires_at: toTimestampOrNull(rotated.previousExpiresAt) };
+    }),
+    GetEndpointStats: unary(ctx, 'GetEndpointStats', async (req, caller) => {
+      const s = await service.stats(caller.tenant, req.id, fromTimestamp('since', req.since));
+      return {
+        endpoint_id: req.id,
+        since: toTimestamp(s.since),
+        succeeded: s.succeeded,
+        failed: s.failed,
+        success_rate: s.successRate,
+        attempts: s.attempts,
+        p50_latency_ms: s.p50LatencyMs,
+        p95_latency_ms: s.p95LatencyMs,
+        last_success_at: toTimestampOrNull(s.lastSuccessAt),
+        last_failure_at: toTimestampOrNull(s.lastFailureAt),
+        consecutive_failures: s.consecutiveFailures,
+        queue_depth: s.queueDepth,
+      };
     }),
     GetEndpointSecret: unary(ctx, 'GetEndpointSecret', async (req, caller) => {
       const s = await service.getSecrets(caller.tenant, req.id);

@@ -14,6 +14,7 @@ import { checkAgentId, checkRange, pageSize, quote } from '../domain/validation.
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { newEndpointId } from '../ids.js';
 import type { Store } from '../storage/database.js';
+import type { EndpointStats } from '../storage/endpoint-stats-repository.js';
 import { decodePageToken, encodePageToken } from '../storage/page-token.js';
 import { FIRST_POSITION, type EndpointRecord } from '../storage/rows/endpoints.js';
 
@@ -45,6 +46,16 @@ export interface EndpointChange {
 }
 
 const F = 'endpoint';
+const DAY_MS = 86_400_000;
+
+/** GetEndpointStats' answer: the stored figures, the period's start, and what the service works out. */
+export interface EndpointHealth extends EndpointStats {
+  readonly since: Date;
+  /** succeeded / (succeeded + failed); 0 when neither. */
+  readonly successRate: number;
+  /** Deliveries that ended FAILED in a row since the last success. */
+  readonly consecutiveFailures: number;
+}
 const MAX_GRACE_SECONDS = 7 * 86_400;
 
 /** What a create leaves unset. */
@@ -212,6 +223,15 @@ export class EndpointService {
     );
     if (result === null) throw new NotFoundError(`endpoint ${quote(id)}`);
     return { secret, previousExpiresAt: result.had ? previousExpiresAt : null };
+  }
+
+  /** One endpoint's health: figures over the period from `since` (null: the last 24 hours), and its state now. */
+  async stats(tenant: string, id: string, since: Date | null): Promise<EndpointHealth> {
+    const endpoint = await this.get(tenant, id);
+    const from = since ?? new Date(this.options.clock().getTime() - DAY_MS);
+    const figures = await this.store.read((r) => r.endpointStats.stats(tenant, id, from));
+    const ended = figures.succeeded + figures.failed;
+    return { ...figures, since: from, successRate: ended === 0 ? 0 : figures.succeeded / ended, consecutiveFailures: endpoint.consecutiveFailures };
   }
 
   async getSecrets(tenant: string, id: string): Promise<SigningSecrets> {

@@ -20,6 +20,7 @@ import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { DigestRepository } from './digest-repository.js';
 import { EndpointRateRepository } from './endpoint-rate-repository.js';
+import { EndpointStatsRepository } from './endpoint-stats-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import type { PendingInserts } from './pending-inserts.js';
 import { PreferencesRepository } from './preferences-repository.js';
@@ -39,6 +40,7 @@ export interface ReadRepositories {
   readonly digests: Pick<DigestRepository, 'openRateEnd'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
+  readonly endpointStats: EndpointStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   ping(): Promise<void>;
 }
@@ -72,6 +74,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
   readonly rate: RateRepository;
   readonly endpointRate: EndpointRateRepository;
   readonly queueStats: QueueStatsRepository;
+  readonly endpointStats: EndpointStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
   /** The queue's claim/extend/settle/release/replay statements. */
@@ -96,6 +99,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
     this.rate = new RateRepository(tx, pending);
     this.endpointRate = new EndpointRateRepository(tx);
     this.queueStats = new QueueStatsRepository(tx);
+    this.endpointStats = new EndpointStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect, facts);

@@ -126,6 +126,8 @@ test('deleting an endpoint cancels its pending deliveries and says how many; the
   await c.notifications.CreateNotification({ agent_id: 'owner', notification_type: 'job.done', title: 'two' });
   assert.equal(n1.endpoint_results[1]?.outcome, 'DECISION_OUTCOME_DEFER');
 
+  const before = await c.endpoints.GetEndpointStats({ id: waiting.id });
+  assert.deepEqual([before.queue_depth, before.succeeded, before.failed, before.success_rate, before.attempts, before.last_success_at], [2, 0, 0, 0, 0, null]);
   assert.deepEqual(await c.endpoints.DeleteEndpoint({ id: waiting.id }), { cancelled_deliveries: 2 });
   assert.equal((await c.deliveries.GetDelivery({ id: n1.endpoint_results[1]!.delivery_id })).status, 'DELIVERY_STATUS_CANCELLED');
   assert.equal((await waitForFinal(c, n1.endpoint_results[0]!.delivery_id)).status, 'DELIVERY_STATUS_SUCCEEDED');
@@ -161,6 +163,16 @@ test('a second endpoint created through the API receives webhooks signed with it
   assert.equal((await waitForFinal(c, again.endpoint_results[1]!.delivery_id)).status, 'DELIVERY_STATUS_SUCCEEDED');
   const latest = (await receiver.waitForRequests(4)).filter((r) => r.path === '/second').at(-1)!;
   assertSignedBy(rotated.secret, latest);
+
+  const stats = await c.endpoints.GetEndpointStats({ id: second.id });
+  assert.deepEqual(
+    [stats.endpoint_id, stats.succeeded, stats.failed, stats.success_rate, stats.attempts, stats.queue_depth, stats.consecutive_failures, stats.last_failure_at],
+    [second.id, 2, 0, 1, 2, 0, 0, null],
+  );
+  assert.ok(stats.last_success_at !== null && stats.p95_latency_ms >= stats.p50_latency_ms);
+  // A period that starts after both: nothing counted, but the last success is of any time.
+  const later = await c.endpoints.GetEndpointStats({ id: second.id, since: { seconds: Math.floor(Date.now() / 1000) + 60 } });
+  assert.deepEqual([later.succeeded, later.attempts, later.last_success_at], [0, 0, stats.last_success_at]);
 });
 
 test('an agent has at most HERALD_MAX_ENDPOINTS_PER_AGENT endpoints, its first included; creating one for an agent without preferences names UpdatePreferences', async (t) => {

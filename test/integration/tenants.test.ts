@@ -109,6 +109,7 @@ test('each RPC answers each caller as its role and tenant allow', async (t) => {
     GetWebhookSecret: (c) => c.preferences.GetWebhookSecret({ agent_id: 'agent-1' }),
     GetEndpoint: (c) => c.endpoints.GetEndpoint({ id: endpoint.id }),
     ListEndpoints: (c) => c.endpoints.ListEndpoints({ agent_id: 'ep-owner' }),
+    GetEndpointStats: (c) => c.endpoints.GetEndpointStats({ id: endpoint.id }),
     CreateEndpoint: (c) => c.endpoints.CreateEndpoint({ endpoint: { agent_id: 'ep-owner', url: ok.url } }),
     UpdateEndpoint: (c) => c.endpoints.UpdateEndpoint({ endpoint: { id: endpoint.id, description: 'changed' } }),
     DeleteEndpoint: async (c) => {
