@@ -13,7 +13,7 @@ import { TargetGuard, type LookupFunction } from './delivery/target-guard.js';
 import { DeliveryWorker } from './delivery/worker.js';
 import { ChangeFeed } from './events/change-feed.js';
 import { logEvents } from './event-log.js';
-import { GrpcServer } from './grpc/server.js';
+import { GrpcServer, type GrpcServices } from './grpc/server.js';
 import { HealthMonitor } from './health-monitor.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -21,6 +21,7 @@ import { MetricsServer } from './metrics/server.js';
 import { DeliveryService } from './services/delivery-service.js';
 import { NotificationService } from './services/notification-service.js';
 import { OverviewService } from './services/overview-service.js';
+import { EndpointService } from './services/endpoint-service.js';
 import { PreferencesService } from './services/preferences-service.js';
 import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
@@ -118,6 +119,7 @@ export class App {
     // One set of services for the gRPC API and the console: one code path for every decision and delivery.
     const services = {
       preferences: new PreferencesService(store, { ...config.preferences, targets: guard, clock }),
+      endpoints: new EndpointService(store, { ...config.endpoints, targets: guard, clock }),
       notifications: new NotificationService(store, clock, config.notifications),
       deliveries: new DeliveryService(store, dispatcher, feed, { ...config.deliveries, clock }),
       overview: new OverviewService(store, clock),
@@ -153,7 +155,7 @@ export class App {
     config: Config,
     log: Logger,
     clock: () => Date,
-    services: ConsoleServices,
+    services: ConsoleServices & GrpcServices,
     tokens: TokenRegistry,
     metrics: Metrics | null,
     health: HealthMonitor,

@@ -12,6 +12,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import type { DeliveryServiceClient, DeliveryServiceDefinition } from './generated/proto/herald/v1/DeliveryService.js';
+import type { EndpointServiceClient, EndpointServiceDefinition } from './generated/proto/herald/v1/EndpointService.js';
 import type { NotificationServiceClient, NotificationServiceDefinition } from './generated/proto/herald/v1/NotificationService.js';
 import type { PreferencesServiceClient, PreferencesServiceDefinition } from './generated/proto/herald/v1/PreferencesService.js';
 import { loadHeraldGrpcObject } from './grpc/proto.js';
@@ -62,6 +63,7 @@ export interface HeraldClientOptions {
 
 export interface HeraldClient {
   readonly preferences: Promisified<PreferencesServiceClient, PreferencesServiceDefinition>;
+  readonly endpoints: Promisified<EndpointServiceClient, EndpointServiceDefinition>;
   readonly notifications: Promisified<NotificationServiceClient, NotificationServiceDefinition>;
   readonly deliveries: Promisified<DeliveryServiceClient, DeliveryServiceDefinition>;
   close(): void;
@@ -90,14 +92,17 @@ export function createHeraldClient(address: string, options: HeraldClientOptions
   }
   const clientOptions = { interceptors };
   const preferences = new api.PreferencesService(address, credentials, clientOptions);
+  const endpoints = new api.EndpointService(address, credentials, clientOptions);
   const notifications = new api.NotificationService(address, credentials, clientOptions);
   const deliveries = new api.DeliveryService(address, credentials, clientOptions);
   return {
     preferences: promisify(preferences, api.PreferencesService.service),
+    endpoints: promisify(endpoints, api.EndpointService.service),
     notifications: promisify(notifications, api.NotificationService.service),
     deliveries: promisify(deliveries, api.DeliveryService.service),
     close() {
       preferences.close();
+      endpoints.close();
       notifications.close();
       deliveries.close();
     },

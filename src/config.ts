@@ -191,6 +191,16 @@ export interface PreferencesConfig {
   readonly secretGraceSeconds: number;
 }
 
+/** EndpointService's options (services/endpoint-service.ts), without the guard and the clock. */
+export interface EndpointsConfig {
+  /** HERALD_SIGNATURE_HEADER. */
+  readonly signatureHeader: string;
+  /** HERALD_SECRET_GRACE_SECONDS. */
+  readonly secretGraceSeconds: number;
+  /** HERALD_MAX_ENDPOINTS_PER_AGENT (default 20). */
+  readonly maxEndpointsPerAgent: number;
+}
+
 /**
  * Herald's configuration, compiled per consumer: each field is what one
  * constructor takes (App adds clocks, randomness and the logger). A part this
@@ -224,6 +234,7 @@ export interface Config {
   /** Null without a worker, or with HERALD_RETENTION_DAYS=0 (keep everything). */
   readonly retention: RetentionConfig | null;
   readonly preferences: PreferencesConfig;
+  readonly endpoints: EndpointsConfig;
   /** NotificationService's options: HERALD_DIGEST_MAX_ITEMS. */
   readonly notifications: { readonly digestMaxItems: number };
   /** DeliveryService's options (without the clock): HERALD_LEASE_MS. */
@@ -424,6 +435,7 @@ export const VARIABLES = {
   HERALD_HEALTH_FAILED_WRITES: withDefault('3', wholeNumber(1, 1_000), 'writes failing in a row with a database fault that turn health NOT_SERVING'),
   HERALD_SHUTDOWN_GRACE_MS: withDefault('10000', wholeNumber(0, 600_000), 'how long in-flight calls and sends may finish on SIGTERM, ms'),
   HERALD_SECRET_GRACE_SECONDS: withDefault('86400', wholeNumber(0, 7 * 86_400), 'how long a rotated-out secret keeps signing'),
+  HERALD_MAX_ENDPOINTS_PER_AGENT: withDefault('20', wholeNumber(1, 1_000), 'endpoints one agent may have, its first (0.2 webhook_url) included'),
   HERALD_ALLOW_HTTP_TARGETS: withDefault('false', flag, 'accept http:// webhook URLs'),
   HERALD_ALLOW_PRIVATE_TARGETS: withDefault('false', flag, 'accept loopback and private webhook hosts'),
   HERALD_ALLOWED_TARGET_CIDRS: optional(cidrList, 'comma-separated IPv4/IPv6 ranges webhooks may reach although refused otherwise'),
@@ -651,6 +663,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     metrics: v.HERALD_METRICS_ADDRESS === null ? null : { address: v.HERALD_METRICS_ADDRESS },
     retention: worker === null || v.HERALD_RETENTION_DAYS === 0 ? null : { retentionDays: v.HERALD_RETENTION_DAYS, sweepMs: v.HERALD_RETENTION_SWEEP_MS },
     preferences: { signatureHeader: v.HERALD_SIGNATURE_HEADER, defaultWebhookSecret: v.WEBHOOK_SECRET ?? undefined, secretGraceSeconds: v.HERALD_SECRET_GRACE_SECONDS },
+    endpoints: { signatureHeader: v.HERALD_SIGNATURE_HEADER, secretGraceSeconds: v.HERALD_SECRET_GRACE_SECONDS, maxEndpointsPerAgent: v.HERALD_MAX_ENDPOINTS_PER_AGENT },
     notifications: { digestMaxItems: v.HERALD_DIGEST_MAX_ITEMS },
     deliveries: { leaseMs },
     shutdownGraceMs: v.HERALD_SHUTDOWN_GRACE_MS,

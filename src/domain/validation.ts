@@ -89,6 +89,16 @@ export const REQUEST_STRING_LIMITS: Readonly<Record<string, number>> = Object.fr
   webhook_disabled_reason: LIMITS.disabledReasonLength,
   page_token: LIMITS.pageTokenLength,
   paths: LIMITS.maskPathLength,
+  // EndpointService (proto/herald/v1/endpoint.proto).
+  description: LIMITS.endpointDescriptionLength,
+  url: LIMITS.urlLength,
+  event_types: LIMITS.notificationTypeLength,
+  // "metadata." and filterPathDepth segments of 64 characters joined by dots.
+  field: 'metadata.'.length + LIMITS.filterPathDepth * 64 + (LIMITS.filterPathDepth - 1),
+  values: LIMITS.filterValueLength,
+  'headers.key': LIMITS.headerNameLength,
+  'headers.value': LIMITS.headerValueBytes,
+  disabled_reason: LIMITS.disabledReasonLength,
 });
 
 /**

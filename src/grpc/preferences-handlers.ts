@@ -36,31 +36,33 @@ const QUIET_PARTS = ['start', 'end', 'policy', 'urgent_bypass'] as const;
 const OUTPUT_ONLY = ['agent_id', 'webhook_secret_set', 'created_at', 'updated_at', 'webhook_disabled_reason'];
 
 /** The proto name of each policy; UNSPECIFIED reads as SKIP. */
-const POLICY_NAMES: Readonly<Record<QuietHoursPolicy, QuietHoursPolicy__Output>> = {
+export const POLICY_NAMES: Readonly<Record<QuietHoursPolicy, QuietHoursPolicy__Output>> = {
   SKIP: 'QUIET_HOURS_POLICY_SKIP',
   DEFER: 'QUIET_HOURS_POLICY_DEFER',
   DIGEST: 'QUIET_HOURS_POLICY_DIGEST',
 };
 
-function policyFrom(p: QuietHoursPolicy__Output | undefined): QuietHoursPolicy {
+/** The domain policy of a proto one; `field` names it in the error for a value this server does not know. */
+export function policyFrom(p: QuietHoursPolicy__Output | undefined, field = `${P}.quiet_hours.policy`): QuietHoursPolicy {
   if (p === undefined || p === 'QUIET_HOURS_POLICY_UNSPECIFIED') return 'SKIP';
   const policy = QUIET_HOURS_POLICIES.find((x) => POLICY_NAMES[x] === p);
   // An enum number this server does not know arrives as a number.
-  if (policy === undefined) throw new InvalidArgumentError(`${P}.quiet_hours.policy`, `unknown policy ${quote(String(p))}; use ${QUIET_HOURS_POLICIES.map((x) => POLICY_NAMES[x]).join(', ')}`);
+  if (policy === undefined) throw new InvalidArgumentError(field, `unknown policy ${quote(String(p))}; use ${QUIET_HOURS_POLICIES.map((x) => POLICY_NAMES[x]).join(', ')}`);
   return policy;
 }
 
-const RATE_POLICY_NAMES: Readonly<Record<RateLimitPolicy, RateLimitPolicy__Output>> = {
+export const RATE_POLICY_NAMES: Readonly<Record<RateLimitPolicy, RateLimitPolicy__Output>> = {
   SUPPRESS: 'RATE_LIMIT_POLICY_SUPPRESS',
   DEFER: 'RATE_LIMIT_POLICY_DEFER',
   DIGEST: 'RATE_LIMIT_POLICY_DIGEST',
 };
 
-function rateLimitPolicyFrom(p: RateLimitPolicy__Output): RateLimitPolicy {
+/** The domain policy of a proto one; `field` names it in the error for a value this server does not know. */
+export function rateLimitPolicyFrom(p: RateLimitPolicy__Output, field = `${P}.rate_limit_policy`): RateLimitPolicy {
   if (p === 'RATE_LIMIT_POLICY_UNSPECIFIED') return 'SUPPRESS';
   const policy = RATE_LIMIT_POLICIES.find((x) => RATE_POLICY_NAMES[x] === p);
   // An enum number this server does not know arrives as a number.
-  if (policy === undefined) throw new InvalidArgumentError(`${P}.rate_limit_policy`, `unknown policy ${quote(String(p))}; use ${RATE_LIMIT_POLICIES.map((x) => RATE_POLICY_NAMES[x]).join(', ')}`);
+  if (policy === undefined) throw new InvalidArgumentError(field, `unknown policy ${quote(String(p))}; use ${RATE_LIMIT_POLICIES.map((x) => RATE_POLICY_NAMES[x]).join(', ')}`);
   return policy;
 }
 

@@ -8,9 +8,11 @@ import type { TlsConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { RpcLabels, RpcObserver } from '../metrics/metrics.js';
 import type { DeliveryService } from '../services/delivery-service.js';
+import type { EndpointService } from '../services/endpoint-service.js';
 import type { NotificationService } from '../services/notification-service.js';
 import type { PreferencesService } from '../services/preferences-service.js';
 import { deliveryHandlers, WatchStreams, withPreEncodedWatch } from './delivery-handlers.js';
+import { endpointHandlers } from './endpoint-handlers.js';
 import { notificationHandlers } from './notification-handlers.js';
 import { preferencesHandlers } from './preferences-handlers.js';
 import { heraldServiceNames, loadHeraldGrpcObject, loadHeraldPackageDefinition, withGuardedRequests } from './proto.js';
@@ -22,6 +24,7 @@ import type { TokenRegistry } from '../auth/tokens.js';
 
 export interface GrpcServices {
   readonly preferences: PreferencesService;
+  readonly endpoints: EndpointService;
   readonly notifications: NotificationService;
   readonly deliveries: DeliveryService;
 }
@@ -111,6 +114,7 @@ export class GrpcServer {
       for (const method of Object.values(service)) served.add(method.path.slice(1, method.path.lastIndexOf('/')));
     };
     add(withGuardedRequests(api.PreferencesService.service, guard), preferencesHandlers(ctx, services.preferences));
+    add(withGuardedRequests(api.EndpointService.service, guard), endpointHandlers(ctx, services.endpoints));
     add(withGuardedRequests(api.NotificationService.service, guard), notificationHandlers(ctx, services.notifications));
     const delivery = withPreEncodedWatch(withGuardedRequests(api.DeliveryService.service, guard));
     add(delivery.definition, deliveryHandlers(ctx, services.deliveries, this.streams, delivery.serialize));

@@ -3,7 +3,7 @@ import { MASKED_HEADER_VALUE } from '../domain/types.js';
 import type { Endpoint, EndpointSettings } from '../domain/endpoint.js';
 import type { AgentPreferences, EditablePreferences, SigningSecrets } from '../domain/types.js';
 import { editableColumns, firstEndpointColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
-import { newFirstEndpointRow, toEndpoint, type EndpointRow } from './rows/endpoints.js';
+import { newFirstEndpointRow, toEndpoint, toEndpointRecord, type EndpointRecord, type EndpointRow } from './rows/endpoints.js';
 import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
 import type { PrismaTx } from './sql.js';
 import type { TxFacts } from './tx-facts.js';
@@ -192,6 +192,94 @@ export class PreferencesRepository {
       },
     });
     return toEndpoint(row)!;
+  }
+
+  /** One endpoint of the tenant by id (header values masked), or null. */
+  async endpointRecord(tenantId: string, id: string): Promise<EndpointRecord | null> {
+    const row = await this.tx.endpoint.findUnique({ where: { tenantId_id: { tenantId, id } } });
+    return row === null ? null : toEndpointRecord(row);
+  }
+
+  /** Up to `limit` of the agent's endpoints after `afterPosition` (null: from the first), in creation order. */
+  async listEndpoints(tenantId: string, agentId: string, limit: number, afterPosition: number | null): Promise<EndpointRecord[]> {
+    const rows = await this.tx.endpoint.findMany({
+      where: { tenantId, agentId, ...(afterPosition === null ? {} : { position: { gt: afterPosition } }) },
+      orderBy: { position: 'asc' },
+      take: limit,
+    });
+    return rows.map(toEndpointRecord);
+  }
+
+  /** How many endpoints the agent has, its first (even without a URL) included. */
+  async countEndpoints(tenantId: string, agentId: string): Promise<number> {
+    return this.tx.endpoint.count({ where: { tenantId, agentId } });
+  }
+
+  /**
+   * Writes the settings present in `change` over the endpoint. A masked header
+   * value keeps the stored one (the service has checked there is one).
+   * `reenable`: the owner turned it on, which clears Herald's reason and the run of failures.
+   */
+  async updateEndpoint(tenantId: string, agentId: string, id: string, change: Partial<EndpointSettings>, opts: { readonly now: Date; readonly reenable: boolean }): Promise<EndpointRecord | null> {
+    const current = await this.tx.endpoint.findUnique({ where: { tenantId_id: { tenantId, id } } });
+    if (current === null || current.agentId !== agentId) return null;
+    this.announce(tenantId, agentId);
+    this.prefetched?.delete(agentKey(tenantId, agentId));
+    const c = change;
+    const row = await this.tx.endpoint.update({
+      where: { tenantId_id: { tenantId, id } },
+      data: {
+        ...(c.description === undefined ? {} : { description: c.description }),
+        ...(c.url === undefined ? {} : { url: c.url }),
+        ...(c.enabled === undefined ? {} : { enabled: c.enabled }),
+        ...(c.eventTypes === undefined ? {} : { eventTypes: JSON.stringify(c.eventTypes) }),
+        ...(c.filter === undefined ? {} : { filter: JSON.stringify(c.filter) }),
+        ...(c.headers === undefined ? {} : { headers: JSON.stringify(sealedHeaders(tenantId, agentId, c.headers, storedByLowerName(current.headers), this.box)) }),
+        ...(c.timeoutMs === undefined ? {} : { timeoutMs: c.timeoutMs }),
+        ...(c.retryPolicy === undefined
+          ? {}
+          : { maxAttempts: c.retryPolicy.maxAttempts, initialDelayMs: c.retryPolicy.initialDelayMs, multiplier: c.retryPolicy.multiplier, maxDelayMs: c.retryPolicy.maxDelayMs }),
+        ...(c.overrides === undefined ? {} : { overrides: JSON.stringify(c.overrides) }),
+        ...(opts.reenable ? { disabledReason: null, consecutiveFailures: 0 } : {}),
+        updatedAt: opts.now,
+      },
+    });
+    return toEndpointRecord(row);
+  }
+
+  /** Deletes one endpoint and its secret; false when there was none. */
+  async deleteEndpoint(tenantId: string, agentId: string, id: string): Promise<boolean> {
+    const { count } = await this.tx.endpoint.deleteMany({ where: { tenantId, agentId, id } });
+    if (count > 0) {
+      this.announce(tenantId, agentId);
+      this.prefetched?.delete(agentKey(tenantId, agentId));
+    }
+    return count > 0;
+  }
+
+  /** Replaces one endpoint's secret; the old one signs until `previousExpiresAt` (null: revoked now). Whether it had one before. */
+  async rotateEndpointSecret(tenantId: string, agentId: string, id: string, secret: string, previousExpiresAt: Date | null, now: Date): Promise<{ readonly had: boolean } | null> {
+    const current = await this.tx.endpoint.findUnique({ where: { tenantId_id: { tenantId, id } } });
+    if (current === null || current.agentId !== agentId) return null;
+    this.announce(tenantId, agentId);
+    const keepPrevious = previousExpiresAt !== null && current.secret !== null;
+    await this.tx.endpoint.update({
+      where: { tenantId_id: { tenantId, id } },
+      data: {
+        secret: this.box.seal(secret, secretPlace(tenantId, agentId)),
+        // Moved as stored: both columns share one place (see secretPlace).
+        previousSecret: keepPrevious ? current.secret : null,
+        previousSecretExpiresAt: keepPrevious ? previousExpiresAt : null,
+        updatedAt: now,
+      },
+    });
+    return { had: current.secret !== null };
+  }
+
+  /** One endpoint's signing secrets (opened), or null when the tenant has no such endpoint. */
+  async endpointSecrets(tenantId: string, id: string, now: Date): Promise<SigningSecrets | null> {
+    const row = await this.tx.endpoint.findUnique({ where: { tenantId_id: { tenantId, id } } });
+    return row === null ? null : secretsOf(row, now, this.box);
   }
 
   async get(tenantId: string, agentId: string): Promise<AgentPreferences | null> {

@@ -20,6 +20,7 @@ import { DeliveryQueue } from './delivery-queue.js';
 import { DeliveryRepository } from './delivery-repository.js';
 import { DigestRepository } from './digest-repository.js';
 import { EndpointRateRepository } from './endpoint-rate-repository.js';
+import { EndpointStatsRepository } from './endpoint-stats-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import type { PendingInserts } from './pending-inserts.js';
 import { PreferencesRepository } from './preferences-repository.js';
@@ -32,20 +33,22 @@ import { TxFacts } from './tx-facts.js';
 
 export interface ReadRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'list' | 'signingSecrets' | 'deliveryTarget' | 'deliveryTargets' | 'storedSecrets' | 'resealed' | 'endpointRecord' | 'listEndpoints' | 'endpointSecrets'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'list'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'countedBetween'>;
   readonly endpointRate: Pick<EndpointRateRepository, 'window' | 'windowAt'>;
   readonly digests: Pick<DigestRepository, 'openRateEnd'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
+  readonly endpointStats: EndpointStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   ping(): Promise<void>;
 }
 
 export interface AgentRepositories {
   readonly dialect: Dialect;
-  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'save' | 'delete' | 'hasSecret' | 'rotateSecret' | 'addEndpoint'>;
+  readonly preferences: Pick<PreferencesRepository, 'get' | 'decisionTargets' | 'save' | 'delete' | 'hasSecret' | 'rotateSecret' | 'addEndpoint'
+    | 'endpointRecord' | 'countEndpoints' | 'updateEndpoint' | 'deleteEndpoint' | 'rotateEndpointSecret'>;
   readonly notifications: Pick<NotificationRepository, 'get' | 'findByIdempotencyKey' | 'insert'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'enqueue' | 'cancelPending'>;
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'next' | 'releaseAfter'>;
@@ -71,6 +74,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
   readonly rate: RateRepository;
   readonly endpointRate: EndpointRateRepository;
   readonly queueStats: QueueStatsRepository;
+  readonly endpointStats: EndpointStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
   /** The queue's claim/extend/settle/release/replay statements. */
@@ -95,6 +99,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
     this.rate = new RateRepository(tx, pending);
     this.endpointRate = new EndpointRateRepository(tx);
     this.queueStats = new QueueStatsRepository(tx);
+    this.endpointStats = new EndpointStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect, facts);

@@ -3,19 +3,16 @@ import { createHmac } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 
 import { Webhook } from 'standardwebhooks';
-import { DEFAULT_TENANT } from '../../src/auth/tenant.js';
-import { generateWebhookSecret } from '../../src/delivery/signer.js';
 import { DEFAULT_ENDPOINT_RETRY_POLICY } from '../../src/domain/backoff.js';
-import type { Endpoint, EndpointSettings } from '../../src/domain/endpoint.js';
-import { newEndpointId } from '../../src/ids.js';
+import type { EndpointSettings } from '../../src/domain/endpoint.js';
 import { waitForFinal } from '../helpers/deliveries.js';
 import { cleanup, startHerald, TEST_DATABASE, type Herald } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type ReceiverStep, type RecordedRequest } from '../helpers/receiver.js';
 
 /*
  * Issue #18, fan-out and delivery per endpoint, through the real gRPC API and
- * a real receiver. Endpoints are added through storage here (EndpointService
- * is a later stage of the issue); everything else goes through the API.
+ * a real receiver. Endpoints are added with EndpointService's CreateEndpoint
+ * and their secrets read with GetEndpointSecret.
  */
 
 async function receiverFor(t: TestContext, script: readonly ReceiverStep[] = [], fallback?: ReceiverStep): Promise<Receiver> {
@@ -28,12 +25,40 @@ function settings(url: string, over: Partial<EndpointSettings> = {}): EndpointSe
   return { description: '', url, enabled: true, eventTypes: [], filter: [], headers: {}, timeoutMs: null, retryPolicy: DEFAULT_ENDPOINT_RETRY_POLICY, overrides: {}, ...over };
 }
 
-/** Adds an endpoint with a fresh secret; returns it with its secret. */
-async function addEndpoint(h: Herald, agentId: string, s: EndpointSettings): Promise<{ endpoint: Endpoint; secret: string }> {
-  const secret = generateWebhookSecret();
-  const now = new Date();
-  const endpoint = await h.app.store.writeForAgent({ tenantId: DEFAULT_TENANT, agentId }, (r) => r.preferences.addEndpoint(DEFAULT_TENANT, agentId, s, { id: newEndpointId(now.getTime()), secret, now }));
-  return { endpoint, secret };
+/** Adds an endpoint through the API (the settings written as the domain has them); returns its id and its secret. */
+async function addEndpoint(h: Herald, agentId: string, s: EndpointSettings): Promise<{ endpoint: { id: string }; secret: string }> {
+  const o = s.overrides;
+  const r = s.retryPolicy;
+  const created = await h.client.endpoints.CreateEndpoint({
+    endpoint: {
+      agent_id: agentId,
+      description: s.description,
+      url: s.url,
+      enabled: s.enabled,
+      event_types: [...s.eventTypes],
+      filter: s.filter.map((c) => ({ field: c.field, operator: `FILTER_OPERATOR_${c.operator}` as const, values: [...c.values] })),
+      headers: { ...s.headers },
+      ...(s.timeoutMs === null ? {} : { timeout_ms: s.timeoutMs }),
+      retry_policy: {
+        ...(r.maxAttempts === null ? {} : { max_attempts: r.maxAttempts }),
+        ...(r.initialDelayMs === null ? {} : { initial_delay_ms: r.initialDelayMs }),
+        ...(r.multiplier === null ? {} : { multiplier: r.multiplier }),
+        ...(r.maxDelayMs === null ? {} : { max_delay_ms: r.maxDelayMs }),
+      },
+      overrides: {
+        ...(o.quietHours === undefined
+          ? {}
+          : o.quietHours === null
+            ? { no_quiet_hours: {} }
+            : { quiet_hours: { start: o.quietHours.start, end: o.quietHours.end, policy: `QUIET_HOURS_POLICY_${o.quietHours.policy}` as const, urgent_bypass: o.quietHours.urgentBypass } }),
+        ...(o.minPriority === undefined ? {} : { min_priority: o.minPriority === null ? ('PRIORITY_UNSPECIFIED' as const) : (`PRIORITY_${o.minPriority}` as const) }),
+        ...(o.maxPerHour === undefined ? {} : { max_notifications_per_hour: o.maxPerHour }),
+        ...(o.rateLimitPolicy === undefined ? {} : { rate_limit_policy: `RATE_LIMIT_POLICY_${o.rateLimitPolicy}` as const }),
+      },
+    },
+  });
+  const secret = (await h.client.endpoints.GetEndpointSecret({ id: created.id })).secret;
+  return { endpoint: { id: created.id }, secret };
 }
 
 /** An agent with webhooks on and no 0.2 webhook_url: its endpoints are the ones added. */

@@ -24,7 +24,7 @@ import { checkDescriptorsStrictly } from '../helpers/strict-descriptors.js';
  * shown to refuse proto-loader's unrepaired descriptors where grpcurl does.
  */
 
-const HERALD_SERVICES = ['herald.v1.PreferencesService', 'herald.v1.NotificationService', 'herald.v1.DeliveryService'];
+const HERALD_SERVICES = ['herald.v1.PreferencesService', 'herald.v1.EndpointService', 'herald.v1.NotificationService', 'herald.v1.DeliveryService'];
 const OTHER_SERVICES = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
 
 /** One request on the ServerReflectionInfo stream, with keepCase field names. */
@@ -165,15 +165,20 @@ async function fetchLikeGrpcurl(session: ReflectionSession, symbols: readonly st
   }
 }
 
-/** Every field written `optional` in proto/herald, as protobufjs parses the .proto sources: type name → field names. */
-function proto3OptionalFieldsInSources(): Map<string, string[]> {
+/**
+ * Every field written `optional` in proto/herald, as protobufjs parses the .proto sources: type name → field names;
+ * and the oneofs the sources declare themselves (not the synthetic ones of optional fields), by type name.
+ */
+function proto3OptionalFieldsInSources(): Map<string, string[]> & { readonly realOneofs: Map<string, string[]> } {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(PROTO_DIR, target));
   root.loadSync([...PROTO_FILES], { keepCase: true });
-  const optional = new Map<string, string[]>();
+  const optional = Object.assign(new Map<string, string[]>(), { realOneofs: new Map<string, string[]>() });
   const visit = (namespace: protobuf.NamespaceBase): void => {
     for (const nested of namespace.nestedArray) {
       if (nested instanceof protobuf.Type) {
+        const real = nested.oneofsArray.filter((o) => !o.fieldsArray.every((f) => f.options?.['proto3_optional'] === true)).map((o) => o.name);
+        if (real.length > 0) optional.realOneofs.set(nested.fullName.slice(1), real);
         const names = nested.fieldsArray.filter((field) => field.options?.['proto3_optional'] === true).map((field) => field.name);
         if (names.length > 0) {
           optional.set(nested.fullName.slice(1), names);
@@ -255,8 +260,8 @@ test('reflection serves descriptors a strict client accepts', async (t) => {
     for (const [typeName, fieldNames] of optional) {
       const message = registry.getMessage(typeName);
       assert.ok(message, `${typeName} not served`);
-      // A client sees only real oneofs: none of these messages declares one.
-      assert.deepEqual(message.oneofs.map((o) => o.name), [], `${typeName} shows synthetic oneofs as real ones`);
+      // A client sees only real oneofs: those the sources declare (EndpointOverrides' quiet_hours_choice).
+      assert.deepEqual(message.oneofs.map((o) => o.name), optional.realOneofs.get(typeName) ?? [], `${typeName} shows synthetic oneofs as real ones`);
       for (const name of fieldNames) {
         const field: DescField | undefined = message.fields.find((f) => f.name === name);
         assert.ok(field, `${typeName}.${name} not served`);

@@ -89,6 +89,9 @@ test('each RPC answers each caller as its role and tenant allow', async (t) => {
   // A FAILED delivery, which RetryDelivery can retry again and again (each retry fails it once more).
   const failed = await operator.deliveries.SendTestWebhook({ agent_id: 'failing' });
   assert.equal(failed.success, false);
+  // An agent whose endpoints the EndpointService calls act on (its own, so that agent-1's webhooks stay one).
+  await operator.preferences.UpdatePreferences({ preferences: { agent_id: 'ep-owner' } });
+  const endpoint = await operator.endpoints.CreateEndpoint({ endpoint: { agent_id: 'ep-owner', url: ok.url } });
   const trigger = () => operator.notifications.CreateNotification({ agent_id: 'agent-1', notification_type: 'job.done', title: 'probe' });
 
   let doomed = 0;
@@ -104,6 +107,17 @@ test('each RPC answers each caller as its role and tenant allow', async (t) => {
     },
     RotateWebhookSecret: (c) => c.preferences.RotateWebhookSecret({ agent_id: 'agent-1' }),
     GetWebhookSecret: (c) => c.preferences.GetWebhookSecret({ agent_id: 'agent-1' }),
+    GetEndpoint: (c) => c.endpoints.GetEndpoint({ id: endpoint.id }),
+    ListEndpoints: (c) => c.endpoints.ListEndpoints({ agent_id: 'ep-owner' }),
+    GetEndpointStats: (c) => c.endpoints.GetEndpointStats({ id: endpoint.id }),
+    CreateEndpoint: (c) => c.endpoints.CreateEndpoint({ endpoint: { agent_id: 'ep-owner', url: ok.url } }),
+    UpdateEndpoint: (c) => c.endpoints.UpdateEndpoint({ endpoint: { id: endpoint.id, description: 'changed' } }),
+    DeleteEndpoint: async (c) => {
+      const doomedEndpoint = await operator.endpoints.CreateEndpoint({ endpoint: { agent_id: 'ep-owner', url: ok.url } });
+      return c.endpoints.DeleteEndpoint({ id: doomedEndpoint.id });
+    },
+    RotateEndpointSecret: (c) => c.endpoints.RotateEndpointSecret({ id: endpoint.id }),
+    GetEndpointSecret: (c) => c.endpoints.GetEndpointSecret({ id: endpoint.id }),
     CreateNotification: (c) => c.notifications.CreateNotification({ agent_id: 'agent-1', notification_type: 'job.done', title: 'hello' }),
     EvaluateNotification: (c) => c.notifications.EvaluateNotification({ notification: { agent_id: 'agent-1', notification_type: 'job.done', title: 'hello' } }),
     GetNotification: (c) => c.notifications.GetNotification({ id: notificationId }),

@@ -28,7 +28,7 @@ describe('RPC_ROLES', () => {
 
   test('secrets (and deleting an agent, which drops its secret) need admin; reads need read; everything else needs write', () => {
     const byRole = (role: string): string[] => Object.entries(RPC_ROLES).filter(([, r]) => r === role).map(([m]) => m).sort();
-    assert.deepEqual(byRole('admin'), ['DeletePreferences', 'GetWebhookSecret', 'RotateWebhookSecret']);
+    assert.deepEqual(byRole('admin'), ['DeletePreferences', 'GetEndpointSecret', 'GetWebhookSecret', 'RotateEndpointSecret', 'RotateWebhookSecret']);
     for (const m of byRole('read')) assert.match(m, /^(Get|List|Watch|Evaluate)/);
   });
 });

@@ -16,6 +16,7 @@
 export const PROTO_FILES: readonly string[] = Object.freeze([
   'herald/v1/common.proto',
   'herald/v1/preferences.proto',
+  'herald/v1/endpoint.proto',
   'herald/v1/notification.proto',
   'herald/v1/delivery.proto',
 ]);

@@ -100,3 +100,26 @@ export function toEndpoint(row: Row, headers?: Readonly<Record<string, string>>)
     overrides: JSON.parse(row.overrides) as EndpointOverrides,
   };
 }
+
+/** An endpoint as EndpointService shows it: its settings (header values masked) and what Herald keeps about it. */
+export interface EndpointRecord extends Endpoint {
+  /** Creation order within the agent; the lowest is the agent's first endpoint (its 0.2 webhook). */
+  readonly position: number;
+  readonly secretSet: boolean;
+  readonly consecutiveFailures: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** The API's view of a row; a first endpoint without a URL yet (an agent with no webhook_url) reads with url "". */
+export function toEndpointRecord(row: Row): EndpointRecord {
+  const endpoint = toEndpoint({ ...row, url: row.url ?? '' })!;
+  return {
+    ...endpoint,
+    position: row.position,
+    secretSet: row.secret !== null,
+    consecutiveFailures: row.consecutiveFailures,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
