@@ -140,6 +140,21 @@ export async function seedAgents(client: HeraldClient, agents: readonly string[]
   );
 }
 
+/**
+ * Gives each agent `extra` more endpoints through EndpointService (beside the
+ * first one its webhook_url made), all to `url`: the fan-out row's agents.
+ */
+export async function seedEndpoints(client: HeraldClient, agents: readonly string[], url: string, extra: number): Promise<void> {
+  await forCount(
+    (i) => {
+      const agent_id = agents[Math.floor(i / extra)]!;
+      return client.endpoints.CreateEndpoint({ endpoint: { agent_id, url, description: `bench ${(i % extra) + 2}` } });
+    },
+    64,
+    agents.length * extra,
+  );
+}
+
 const CONTENT = 'Job 4711 finished after 3 steps; 12 artifacts were uploaded and the report is ready to download. '.repeat(2);
 
 /** A typical notification: a few hundred bytes of text and a small metadata object. */

@@ -18,7 +18,7 @@
 import { Webhook } from 'standardwebhooks';
 import { createHeraldClient } from '../src/client.js';
 import { SHARED_WINDOW_MS } from '../src/grpc/tenant-admission.js';
-import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
+import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, seedEndpoints, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
 import type { LoadSpec } from './load-generator.js';
 import { forCount, percentile } from './load.js';
 import { forkChild, type Child, type ChildReply } from './processes.js';
@@ -176,6 +176,8 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
       await seedAgents(client, agentIds('hooked', spread), receiver.url);
       await seedAgents(client, agentIds('solo', 1), receiver.url);
       await seedAgents(client, agentIds('limited', 1), receiver.url, 1_000_000);
+      await seedAgents(client, agentIds('fanned', spread), receiver.url);
+      await seedEndpoints(client, agentIds('fanned', spread), receiver.url, 2);
       // The limited agent's window: one notification made by Herald, copied.
       const [limited] = agentIds('limited', 1) as [string];
       await client.notifications.CreateNotification(notificationRequest(limited, 0));
@@ -189,6 +191,10 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
         { row: result(`GetPreferences, ${spread} agents`, target.label, 'calls/s', ceiling), spec: { kind: 'get', concurrency: n, address, prefix: 'quiet', agents: spread } },
         { row: result(`CreateNotification → SUPPRESS, ${spread} agents`, target.label, 'calls/s', ceiling), spec: create('quiet', spread, 'DECISION_OUTCOME_SUPPRESS') },
         { row: spreadRow, spec: create('hooked', spread, deliver) },
+        {
+          row: result(`  same, 3 endpoints per agent (ratio to the row above)`, target.label, 'calls/s', spreadRow, { of: 'ratio', op: '>=', value: 0.6 }),
+          spec: create('fanned', spread, deliver),
+        },
         { row: soloRow, spec: create('solo', 1, deliver) },
         {
           row: result(`  same, hourly limit with ${opts.windowFill.toLocaleString('en-US')} in the window (ratio to the row above)`, target.label, 'calls/s', soloRow, { of: 'ratio', op: '>=', value: 0.9 }),
