@@ -73,6 +73,7 @@ export const INSTANT_RANGE_MS = Object.freeze({ min: -62_135_596_800_000, max: 2
 export const REQUEST_STRING_LIMITS: Readonly<Record<string, number>> = Object.freeze({
   agent_id: LIMITS.agentIdLength,
   id: LIMITS.idLength,
+  endpoint_id: LIMITS.idLength,
   notification_type: LIMITS.notificationTypeLength,
   notification_types: LIMITS.notificationTypeLength,
   title: LIMITS.titleLength,
@@ -140,6 +141,12 @@ export function checkAgentId(field: string, value: string): void {
   if (value === '') throw new InvalidArgumentError(field, 'is required');
   if (value.length > LIMITS.agentIdLength) throw new InvalidArgumentError(field, `must be at most ${LIMITS.agentIdLength} characters`);
   if (!AGENT_ID.test(value)) throw new InvalidArgumentError(field, 'may contain only letters, digits and . _ : @ -');
+}
+
+/** Endpoint ids are Herald's ("ep_" and a ULID); anything else is a mistake worth naming rather than a NOT_FOUND. */
+export function checkEndpointId(field: string, id: string): void {
+  if (id === '') throw new InvalidArgumentError(field, 'is required');
+  if (!id.startsWith('ep_')) throw new InvalidArgumentError(field, `must be an endpoint id ("ep_…"), got ${quote(id)}`);
 }
 
 export function checkTimeZone(field: string, value: string): void {

@@ -171,7 +171,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
       return deliveryToProto(d, d.attempts);
     }),
     ListDeliveries: unary(ctx, 'ListDeliveries', async (req, caller) => {
-      const page = await service.list(caller.tenant, req.agent_id, statusFrom(req.status), req.page_size, req.page_token);
+      const page = await service.list(caller.tenant, req.agent_id, statusFrom(req.status), req.page_size, req.page_token, req.endpoint_id);
       return { deliveries: page.items.map((d) => deliveryToProto(d)), next_page_token: page.nextPageToken };
     }),
     RetryDelivery: unary(ctx, 'RetryDelivery', async (req, caller) => {
@@ -179,11 +179,11 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
       return { delivery: deliveryToProto(delivery, delivery.attempts), attempt: attempt === null ? null : attemptToProto(attempt) };
     }),
     SendTestWebhook: unary(ctx, 'SendTestWebhook', async (req, caller) => {
-      const r = await service.sendTest(caller.tenant, req.agent_id);
+      const r = await service.sendTest(caller.tenant, req.agent_id, req.endpoint_id);
       return { delivery_id: r.deliveryId, success: r.success, status_code: r.statusCode ?? 0, duration_ms: r.durationMs, error: r.error ?? '' };
     }),
     GetDeliveryStats: unary(ctx, 'GetDeliveryStats', async (req, caller) => {
-      const s = await service.stats(caller.tenant, req.agent_id, fromTimestamp('since', req.since, 'up'));
+      const s = await service.stats(caller.tenant, req.agent_id, fromTimestamp('since', req.since, 'up'), req.endpoint_id);
       return {
         pending: s.byStatus.PENDING,
         delivering: s.byStatus.DELIVERING,
@@ -199,7 +199,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
       };
     }),
     ReplayDeliveries: unary(ctx, 'ReplayDeliveries', async (req, caller) => {
-      const scheduled = await service.replay(caller.tenant, req.agent_id, fromTimestamp('since', req.since, 'up'), fromTimestamp('until', req.until, 'up'), statusFrom(req.status));
+      const scheduled = await service.replay(caller.tenant, req.agent_id, fromTimestamp('since', req.since, 'up'), fromTimestamp('until', req.until, 'up'), statusFrom(req.status), req.endpoint_id);
       return { scheduled };
     }),
     WatchDeliveries: (call: ServerWritableStream<WatchDeliveriesRequest__Output, DeliveryEvent | Buffer>) => {
@@ -231,7 +231,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
             const behind = `${call.writableLength} events, ${Math.ceil(bufferedBytes / 1024)} KiB`;
             call.emit('error', toStatus(new HeraldError('RESOURCE_EXHAUSTED', `the client fell too far behind (${behind} unread; limits ${MAX_BUFFERED_EVENTS} events, ${MAX_BUFFERED_BYTES / 1024} KiB); reconnect and read faster`), ctx.log, 'WatchDeliveries'));
           }
-        });
+        }, call.request.endpoint_id);
       } catch (err) {
         finish();
         call.emit('error', toStatus(err, ctx.log, 'WatchDeliveries'));

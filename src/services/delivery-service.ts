@@ -7,7 +7,7 @@ import type { Dispatcher } from '../delivery/dispatcher.js';
 import type { AgentDisabled, ChangeFeed, DeliveryChange } from '../events/change-feed.js';
 import { testPayload } from '../domain/payload.js';
 import type { Delivery, DeliveryAttempt, DeliveryStatus } from '../domain/types.js';
-import { checkAgentId, checkText, LIMITS, pageSize, quote } from '../domain/validation.js';
+import { checkAgentId, checkEndpointId, checkText, LIMITS, pageSize, quote } from '../domain/validation.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { newDeliveryId } from '../ids.js';
 import type { Store } from '../storage/database.js';
@@ -55,10 +55,11 @@ export class DeliveryService {
     return found;
   }
 
-  async list(tenant: string, agentId: string, status: DeliveryStatus | null, requestedPageSize: number, pageToken: string): Promise<{ items: Delivery[]; nextPageToken: string }> {
+  async list(tenant: string, agentId: string, status: DeliveryStatus | null, requestedPageSize: number, pageToken: string, endpointId = ''): Promise<{ items: Delivery[]; nextPageToken: string }> {
     if (agentId !== '') checkAgentId('agent_id', agentId);
     const size = pageSize('page_size', requestedPageSize);
-    const filters: DeliveryFilters = { tenantId: tenant, agentId: agentId === '' ? null : agentId, status };
+    const endpoint = await this.endpointFilter(tenant, agentId, endpointId);
+    const filters: DeliveryFilters = { tenantId: tenant, agentId: agentId === '' ? null : agentId, endpointId: endpoint, status };
     return pageNewestFirst(pageToken, filters, size, (limit, after) => this.store.read((r) => r.deliveries.list(filters, limit, after)));
   }
 
@@ -85,18 +86,23 @@ export class DeliveryService {
     return { delivery: await this.get(tenant, id), attempt: outcome.attempt };
   }
 
-  /** Sends a signed `test` event to the agent's URL now and records it as a delivery (trigger TEST). */
-  async sendTest(tenant: string, agentId: string): Promise<TestResult> {
+  /**
+   * Sends a signed `test` event now to one of the agent's endpoints (by
+   * default its first, the 0.2 webhook_url) and records it as a delivery
+   * (trigger TEST).
+   */
+  async sendTest(tenant: string, agentId: string, endpointId = ''): Promise<TestResult> {
     checkAgentId('agent_id', agentId);
+    const endpoint = await this.endpointFilter(tenant, agentId, endpointId);
     const owner = `test:${randomUUID()}`;
     const now = this.options.clock();
     const id = newDeliveryId(now.getTime());
     const claimed = await this.store.write(async (r) => {
       const prefs = await r.preferences.get(tenant, agentId);
       if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
-      if (prefs.webhookUrl === null) throw new FailedPreconditionError(`agent ${quote(agentId)} has no webhook_url to test; set one with UpdatePreferences`);
+      if (endpoint === null && prefs.webhookUrl === null) throw new FailedPreconditionError(`agent ${quote(agentId)} has no webhook_url to test; set one with UpdatePreferences`);
       return r.deliveries.enqueueClaimed(
-        { id, tenantId: tenant, agentId, notificationId: null, endpointId: prefs.webhookEndpointId, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
+        { id, tenantId: tenant, agentId, notificationId: null, endpointId: endpoint ?? prefs.webhookEndpointId, eventType: 'test', body: testPayload(agentId, id, now), nextAttemptAt: now, now },
         owner,
         this.options.leaseMs,
       );
@@ -113,10 +119,11 @@ export class DeliveryService {
   }
 
   /** Counts by status, success rate (succeeded / (succeeded + failed), 0 when neither) and attempt latency percentiles. */
-  async stats(tenant: string, agentId: string, since: Date | null): Promise<DeliveryStats & { since: Date; total: number; successRate: number }> {
+  async stats(tenant: string, agentId: string, since: Date | null, endpointId = ''): Promise<DeliveryStats & { since: Date; total: number; successRate: number }> {
     if (agentId !== '') checkAgentId('agent_id', agentId);
+    const endpoint = await this.endpointFilter(tenant, agentId, endpointId);
     const from = since ?? new Date(this.options.clock().getTime() - DAY_MS);
-    const stats = await this.store.read((r) => r.deliveries.stats(tenant, agentId === '' ? null : agentId, from));
+    const stats = await this.store.read((r) => r.deliveries.stats(tenant, agentId === '' ? null : agentId, from, endpoint));
     const { SUCCEEDED, FAILED } = stats.byStatus;
     const total = Object.values(stats.byStatus).reduce((a, b) => a + b, 0);
     return { ...stats, since: from, total, successRate: SUCCEEDED + FAILED === 0 ? 0 : SUCCEEDED / (SUCCEEDED + FAILED) };
@@ -129,9 +136,10 @@ export class DeliveryService {
    * cap. Deliveries already pending again are not in that status any more,
    * so a repeated call schedules nothing twice. Returns how many.
    */
-  async replay(tenant: string, agentId: string, since: Date | null, until: Date | null, status: DeliveryStatus | null): Promise<number> {
+  async replay(tenant: string, agentId: string, since: Date | null, until: Date | null, status: DeliveryStatus | null, endpointId = ''): Promise<number> {
     if (agentId === '') throw new InvalidArgumentError('agent_id', 'is required: replay works on one agent at a time');
     checkAgentId('agent_id', agentId);
+    const endpoint = await this.endpointFilter(tenant, agentId, endpointId);
     if (since === null) throw new InvalidArgumentError('since', 'is required: the creation time of the first delivery to replay (e.g. when the outage began)');
     const now = this.options.clock();
     const end = until ?? now;
@@ -143,7 +151,7 @@ export class DeliveryService {
     if (!replayable.includes(wanted)) {
       throw new InvalidArgumentError('status', `${wanted} deliveries cannot be replayed; use one of ${REPLAYABLE_STATUSES.join(', ')}`);
     }
-    return this.schedule(tenant, agentId, wanted as ReplayableStatus, { since, until: end }, now);
+    return this.schedule(tenant, agentId, endpoint, wanted as ReplayableStatus, { since, until: end }, now);
   }
 
   /**
@@ -161,21 +169,49 @@ export class DeliveryService {
       throw new FailedPreconditionError(`delivery ${quote(id)} is ${d.status}; only ${REPLAYABLE_STATUSES.join(' or ')} deliveries can be replayed`);
     }
     if (d.eventType !== 'notification' && d.eventType !== 'digest') throw new FailedPreconditionError(`delivery ${quote(id)} is a ${d.eventType} event; only notification and digest deliveries are replayed`);
-    const scheduled = await this.schedule(tenant, d.agentId, d.status as ReplayableStatus, { id }, this.options.clock());
+    const scheduled = await this.schedule(tenant, d.agentId, null, d.status as ReplayableStatus, { id }, this.options.clock());
     // The status was read before the transaction: a retry or another replay may have changed it since.
     if (scheduled === 0) throw new FailedPreconditionError(`delivery ${quote(id)} is no longer ${d.status} (it was replayed or changed meanwhile); nothing was scheduled`);
   }
 
-  /** The replay transaction: the agent must still have a webhook to send to. */
-  private async schedule(tenant: string, agentId: string, status: ReplayableStatus, which: ReplayFilter['which'], now: Date): Promise<number> {
+  /**
+   * The endpoint a delivery call is narrowed to: null for none; else an
+   * endpoint of the caller's tenant (NOT_FOUND otherwise) that belongs to
+   * `agentId` when one is named.
+   */
+  private async endpointFilter(tenant: string, agentId: string, endpointId: string): Promise<string | null> {
+    if (endpointId === '') return null;
+    checkEndpointId('endpoint_id', endpointId);
+    const endpoint = await this.store.read((r) => r.preferences.endpointRecord(tenant, endpointId));
+    if (endpoint === null) throw new NotFoundError(`endpoint ${quote(endpointId)}`);
+    if (agentId !== '' && endpoint.agentId !== agentId) throw new InvalidArgumentError('endpoint_id', `${quote(endpointId)} is an endpoint of agent ${quote(endpoint.agentId)}, not of agent ${quote(agentId)}`);
+    return endpoint.id;
+  }
+
+  /**
+   * The replay transaction: the agent must still have a webhook to send to
+   * (with `endpointId`: that endpoint must be on), or the deliveries would
+   * be cancelled again.
+   */
+  private async schedule(tenant: string, agentId: string, endpointId: string | null, status: ReplayableStatus, which: ReplayFilter['which'], now: Date): Promise<number> {
     return this.store.writeForAgent({ tenantId: tenant, agentId }, async (r) => {
       const prefs = await r.preferences.get(tenant, agentId);
       if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
+      if (endpointId !== null) {
+        const endpoint = await r.preferences.endpointRecord(tenant, endpointId);
+        if (endpoint === null) throw new NotFoundError(`endpoint ${quote(endpointId)}`);
+        if (!endpoint.enabled) {
+          throw new FailedPreconditionError(
+            `endpoint ${quote(endpointId)} is turned off${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}; turn it on with UpdateEndpoint before replaying, or the deliveries would be cancelled again`,
+          );
+        }
+        return r.queue.replay({ tenantId: tenant, agentId, endpointId, status, which }, now);
+      }
       if (!prefs.enableWebhook || prefs.webhookUrl === null) {
         const why = prefs.webhookUrl === null ? 'has no webhook_url' : `has its webhook turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`;
         throw new FailedPreconditionError(`agent ${quote(agentId)} ${why}; fix that with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
       }
-      return r.queue.replay({ tenantId: tenant, agentId, status, which }, now);
+      return r.queue.replay({ tenantId: tenant, agentId, endpointId: null, status, which }, now);
     });
   }
 
@@ -184,11 +220,13 @@ export class DeliveryService {
    * tenant (one agent's, or all) and every agent of the tenant whose webhook
    * Herald turned off. Returns the unsubscribe.
    */
-  watch(tenant: string, agentId: string, listener: (event: WatchEvent) => void): () => void {
+  watch(tenant: string, agentId: string, listener: (event: WatchEvent) => void, endpointId = ''): () => void {
     if (agentId !== '') checkAgentId('agent_id', agentId);
+    // Checked by its form only: a stream may be opened before the endpoint exists here, and an unknown id streams nothing.
+    if (endpointId !== '') checkEndpointId('endpoint_id', endpointId);
     const offChanged = this.feed.on('deliveryChanged', ({ change }) => {
       const d = change.delivery;
-      if (d.tenantId === tenant && (agentId === '' || d.agentId === agentId)) listener({ kind: 'changed', change });
+      if (d.tenantId === tenant && (agentId === '' || d.agentId === agentId) && (endpointId === '' || d.endpointId === endpointId)) listener({ kind: 'changed', change });
     });
     const offDisabled = this.feed.on('agentDisabled', ({ disabled }) => {
       if (disabled.tenantId === tenant && (agentId === '' || disabled.agentId === agentId)) listener({ kind: 'agentDisabled', disabled });

@@ -10,7 +10,7 @@ import { DEFAULT_ENDPOINT_RETRY_POLICY, type EndpointRetryPolicy } from '../doma
 import type { EndpointOverrides, EndpointSettings } from '../domain/endpoint.js';
 import { checkEndpointSettings, type EndpointRules } from '../domain/endpoint-validation.js';
 import { MASKED_HEADER_VALUE, type SigningSecrets } from '../domain/types.js';
-import { checkAgentId, checkRange, pageSize, quote } from '../domain/validation.js';
+import { checkAgentId, checkEndpointId, checkRange, pageSize, quote } from '../domain/validation.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { newEndpointId } from '../ids.js';
 import type { Store } from '../storage/database.js';
@@ -258,8 +258,3 @@ function mergeParts(change: EndpointChange, current: EndpointRecord): Partial<En
   return set;
 }
 
-/** Endpoint ids are Herald's ("ep_" and a ULID); anything else is a mistake worth naming rather than a NOT_FOUND. */
-function checkEndpointId(field: string, id: string): void {
-  if (id === '') throw new InvalidArgumentError(field, 'is required');
-  if (!id.startsWith('ep_')) throw new InvalidArgumentError(field, `must be an endpoint id ("ep_…"), got ${quote(id)}`);
-}

@@ -73,6 +73,8 @@ export interface ReplayOne {
 export interface ReplayFilter {
   readonly tenantId: string;
   readonly agentId: string;
+  /** One endpoint's deliveries only, or every endpoint's of the agent (null). */
+  readonly endpointId: string | null;
   readonly status: ReplayableStatus;
   readonly which: ReplayWindow | ReplayOne;
 }
@@ -373,12 +375,13 @@ export class DeliveryQueue {
     const d = this.dialect;
     const w = f.which;
     const which = 'id' in w ? Prisma.sql`id = ${w.id}` : Prisma.sql`created_at >= ${at(d, w.since)} AND created_at < ${at(d, w.until)}`;
+    const endpoint = f.endpointId === null ? Prisma.sql`TRUE` : Prisma.sql`endpoint_id = ${f.endpointId}`;
     const count = await this.tx.$executeRaw`
       UPDATE deliveries
          SET status = 'PENDING', next_attempt_at = ${queueNow(d, now)}, attempt_base = attempt_count,
              lease_owner = NULL, lease_expires_at = NULL, completed_at = NULL, updated_at = ${at(d, now)}
        WHERE tenant_id = ${f.tenantId} AND agent_id = ${f.agentId} AND status = ${f.status} AND event_type IN (${'notification' satisfies EventType}, ${'digest' satisfies EventType})
-         AND ${which}`;
+         AND ${which} AND ${endpoint}`;
     if (count > 0) this.facts.rescheduled(now);
     return count;
   }

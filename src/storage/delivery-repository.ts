@@ -13,6 +13,8 @@ export type { NewDelivery } from './rows/deliveries.js';
 export interface DeliveryFilters {
   readonly tenantId: string;
   readonly agentId: string | null;
+  /** One endpoint's deliveries only, or every endpoint's (null). */
+  readonly endpointId: string | null;
   readonly status: DeliveryStatus | null;
 }
 
@@ -64,6 +66,7 @@ export class DeliveryRepository {
   async list(filters: DeliveryFilters, limit: number, after: TimeCursor | null): Promise<Delivery[]> {
     const where: Prisma.DeliveryWhereInput = { tenantId: filters.tenantId };
     if (filters.agentId !== null) where.agentId = filters.agentId;
+    if (filters.endpointId !== null) where.endpointId = filters.endpointId;
     if (filters.status !== null) where.status = filters.status;
     const rows = await this.tx.delivery.findMany({
       where: after === null ? where : { AND: [where, olderThan(after)] },
@@ -87,8 +90,8 @@ export class DeliveryRepository {
     return cancelled;
   }
 
-  async stats(tenantId: string, agentId: string | null, since: Date): Promise<DeliveryStats> {
-    const where: Prisma.DeliveryWhereInput = { tenantId, createdAt: { gte: since }, ...(agentId === null ? {} : { agentId }) };
+  async stats(tenantId: string, agentId: string | null, since: Date, endpointId: string | null = null): Promise<DeliveryStats> {
+    const where: Prisma.DeliveryWhereInput = { tenantId, createdAt: { gte: since }, ...(agentId === null ? {} : { agentId }), ...(endpointId === null ? {} : { endpointId }) };
     const groups = await this.tx.delivery.groupBy({ by: ['status'], where, _count: { _all: true } });
     const byStatus: Record<DeliveryStatus, number> = { PENDING: 0, DELIVERING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 };
     for (const g of groups) byStatus[g.status as DeliveryStatus] = g._count._all;

@@ -260,3 +260,78 @@ test('roles: a read token reads endpoints but cannot create one or read a secret
   assert.deepEqual((await beta.endpoints.ListEndpoints({ agent_id: 'owner' })).endpoints, []);
   assert.deepEqual(await admin.endpoints.GetEndpoint({ id: ep.id }), ep, 'unchanged by the other tenant');
 });
+
+test('the delivery calls narrow to one endpoint: ListDeliveries, GetDeliveryStats, WatchDeliveries, ReplayDeliveries and SendTestWebhook with endpoint_id', async (t) => {
+  const h = await startHerald(t);
+  const c = h.client;
+  const first = await receiverFor(t);
+  // The second endpoint's receiver refuses the first two webhooks (400: FAILED at once), then accepts.
+  const second = await startReceiver([{ status: 400 }, { status: 400 }]);
+  cleanup(t, () => second.close());
+  await c.preferences.UpdatePreferences({ preferences: { agent_id: 'split', enable_webhook: true, webhook_url: `${first.url}first` } });
+  await c.preferences.UpdatePreferences({ preferences: { agent_id: 'other', enable_webhook: true, webhook_url: `${first.url}other` } });
+  const [firstEndpoint] = (await c.endpoints.ListEndpoints({ agent_id: 'split' })).endpoints;
+  assert.ok(firstEndpoint !== undefined);
+  const ep = await c.endpoints.CreateEndpoint({ endpoint: { agent_id: 'split', description: 'second', url: `${second.url}second` } });
+
+  const watched: string[] = [];
+  const stream = c.deliveries.WatchDeliveries({ agent_id: 'split', endpoint_id: ep.id });
+  stream.on('data', (e: { delivery?: { endpoint_id?: string } }) => watched.push(e.delivery?.endpoint_id ?? '(none)'));
+  stream.on('error', () => undefined);
+  cleanup(t, () => stream.cancel());
+  // The stream is registered once its call has reached the server; a first create after that is seen.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+
+  const ids: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const r = await c.notifications.CreateNotification({ agent_id: 'split', notification_type: 'job.done', title: `n${i}` });
+    for (const e of r.endpoint_results) ids.push(e.delivery_id);
+  }
+  assert.equal(ids.length, 4, 'two notifications, two endpoints each');
+  for (const id of ids) await waitForFinal(c, id);
+
+  const listed = await c.deliveries.ListDeliveries({ agent_id: 'split', endpoint_id: ep.id });
+  assert.equal(listed.deliveries.length, 2);
+  assert.ok(listed.deliveries.every((d) => d.endpoint_id === ep.id && d.status === 'DELIVERY_STATUS_FAILED'));
+  assert.equal((await c.deliveries.ListDeliveries({ endpoint_id: firstEndpoint.id })).deliveries.length, 2, 'endpoint_id alone narrows too');
+  assert.equal((await c.deliveries.ListDeliveries({ agent_id: 'split' })).deliveries.length, 4, 'without endpoint_id: every endpoint');
+
+  const stats = await c.deliveries.GetDeliveryStats({ agent_id: 'split', endpoint_id: ep.id });
+  assert.equal(Number(stats.failed), 2);
+  assert.equal(Number(stats.succeeded), 0);
+  assert.equal(Number((await c.deliveries.GetDeliveryStats({ endpoint_id: firstEndpoint.id })).succeeded), 2);
+
+  // Only the second endpoint's failures are replayed; the receiver now accepts.
+  const since = { seconds: Math.floor(Date.now() / 1000) - 3600, nanos: 0 };
+  assert.equal((await c.deliveries.ReplayDeliveries({ agent_id: 'split', endpoint_id: firstEndpoint.id, since })).scheduled, 0, 'nothing FAILED on the first endpoint');
+  assert.equal((await c.deliveries.ReplayDeliveries({ agent_id: 'split', endpoint_id: ep.id, since })).scheduled, 2);
+  for (const d of listed.deliveries) assert.equal((await waitForFinal(c, d.id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal(second.requests.length, 4);
+  assert.equal(first.requests.filter((r) => r.path === '/first').length, 2, 'the first endpoint got nothing again');
+
+  // A test webhook to the chosen endpoint, signed with its own secret.
+  const { secret } = await c.endpoints.GetEndpointSecret({ id: ep.id });
+  const test = await c.deliveries.SendTestWebhook({ agent_id: 'split', endpoint_id: ep.id });
+  assert.equal(test.success, true);
+  const sent = second.requests.at(-1)!;
+  assert.equal(sent.path, '/second');
+  assert.equal(sent.headers['x-herald-endpoint'], ep.id);
+  assertSignedBy(secret, sent);
+  assert.equal((await c.deliveries.GetDelivery({ id: test.delivery_id })).endpoint_id, ep.id);
+  const plain = await c.deliveries.SendTestWebhook({ agent_id: 'split' });
+  assert.equal((await c.deliveries.GetDelivery({ id: plain.delivery_id })).endpoint_id, firstEndpoint.id, 'without endpoint_id: the first endpoint, as in 0.2');
+
+  // The stream saw the second endpoint's changes only.
+  assert.ok(watched.length > 0, 'the endpoint stream saw events');
+  assert.ok(watched.every((id) => id === ep.id), `only ${ep.id}: ${JSON.stringify([...new Set(watched)])}`);
+
+  // Wrong endpoints are named.
+  const otherFirst = (await c.endpoints.ListEndpoints({ agent_id: 'other' })).endpoints[0]!;
+  const mismatch = await codeOf(c.deliveries.ListDeliveries({ agent_id: 'split', endpoint_id: otherFirst.id }));
+  assert.equal(mismatch.code, status.INVALID_ARGUMENT);
+  assert.match(mismatch.details, /^endpoint_id: .*is an endpoint of agent "other", not of agent "split"/);
+  assert.equal((await codeOf(c.deliveries.GetDeliveryStats({ endpoint_id: 'ep_01ZZZZZZZZZZZZZZZZZZZZZZZZ' }))).code, status.NOT_FOUND);
+  const malformed = await codeOf(c.deliveries.SendTestWebhook({ agent_id: 'split', endpoint_id: 'nope' }));
+  assert.equal(malformed.code, status.INVALID_ARGUMENT);
+  assert.match(malformed.details, /^endpoint_id: must be an endpoint id/);
+});

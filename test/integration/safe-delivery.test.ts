@@ -248,10 +248,10 @@ test("the queue's replay by id schedules only that delivery, beside another FAIL
   for (const id of ids) assert.equal((await waitForFinal(client, id)).status, 'DELIVERY_STATUS_FAILED');
   const replay = (filter: Omit<ReplayFilter, 'agentId'>): Promise<number> => app.store.writeForAgent({ tenantId: filter.tenantId, agentId: agent }, (r) => r.queue.replay({ agentId: agent, ...filter }, frozen));
 
-  assert.equal(await replay({ tenantId: 'other', status: 'FAILED', which: { id: chosen } }), 0, "another tenant's id");
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'CANCELLED', which: { id: chosen } }), 0, 'not in that status');
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen } }), 1);
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen } }), 0, 'nothing is scheduled twice');
+  assert.equal(await replay({ tenantId: 'other', status: 'FAILED', which: { id: chosen }, endpointId: null }), 0, "another tenant's id");
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'CANCELLED', which: { id: chosen }, endpointId: null }), 0, 'not in that status');
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen }, endpointId: null }), 1);
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen }, endpointId: null }), 0, 'nothing is scheduled twice');
   await makeDueOnDatabaseClock(herald, chosen);
   const replayed = await waitForFinal(client, chosen);
   assert.equal(replayed.status, 'DELIVERY_STATUS_SUCCEEDED');
@@ -259,7 +259,7 @@ test("the queue's replay by id schedules only that delivery, beside another FAIL
   assert.equal((await client.deliveries.GetDelivery({ id: twin })).status, 'DELIVERY_STATUS_FAILED');
   // The twin is in the chosen one's millisecond: the window form, ReplayDeliveries', takes it.
   const until = new Date(frozen.getTime() + 1);
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { since: frozen, until } }), 1);
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { since: frozen, until }, endpointId: null }), 1);
   assert.deepEqual(receiver.requests.slice(2, 3).map((r) => r.headers['x-herald-delivery']), [chosen]);
 });
 
