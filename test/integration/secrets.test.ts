@@ -418,16 +418,19 @@ test('canary: the SQLite adapter still begins transactions DEFERRED (a transacti
   const other = new Database(join(h.dir, 'herald.db'), { timeout: 10_000 });
   cleanup(t, () => other.close());
   other.prepare('BEGIN IMMEDIATE').run();
-  let readInside = false;
+  let signalRead = (): void => undefined;
+  const read = new Promise<'read'>((resolve) => (signalRead = () => resolve('read')));
   const work = h.app.store.writeForAgent({ tenantId: DEFAULT_TENANT, agentId: 'canary' }, async (r) => {
     await r.preferences.get(DEFAULT_TENANT, 'canary');
-    readInside = true;
+    signalRead();
   });
-  await sleep(300);
-  // IMMEDIATE would block at BEGIN until the lock is free; then write-policy.ts's SQLITE_BUSY retry can go (REMOVE WHEN).
-  assert.equal(readInside, true, 'the adapter now begins transactions IMMEDIATE: remove the SQLITE_BUSY retry in src/storage/write-policy.ts');
+  // No timing: DEFERRED reads inside the transaction while the lock is held,
+  // however slow the machine; IMMEDIATE would block at BEGIN until the store
+  // gives up on the lock and the write fails. Then write-policy.ts's SQLITE_BUSY retry can go (REMOVE WHEN).
+  const first = await Promise.race([read, work.then(() => 'read' as const, (err: unknown) => err)]);
   other.prepare('COMMIT').run();
-  await work;
+  await work.catch(() => undefined);
+  assert.equal(first, 'read', 'the adapter now begins transactions IMMEDIATE: remove the SQLITE_BUSY retry in src/storage/write-policy.ts');
 });
 
 test('stored header values never follow the webhook to another origin: moving the URL needs them sent again, a new path on the same origin keeps them', async (t) => {
