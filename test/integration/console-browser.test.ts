@@ -117,7 +117,9 @@ test('in Chromium: an operator finds an agent, sees why a notification was defer
 
   await t.test('agents: search by id, with quiet hours and the hourly limit in use', async () => {
     await page.fill('input[name=q]', 'night');
-    await page.click('button:has-text("Search")');
+    // The search is a GET form: wait for its page before counting rows, or a
+    // slow machine counts the rows of the page being left (0).
+    await Promise.all([page.waitForURL((url) => url.searchParams.get('q') === 'night'), page.click('button:has-text("Search")')]);
     const row = page.locator('#agents tbody tr');
     assert.equal(await row.count(), 1);
     const text = (await row.textContent()) ?? '';
