@@ -106,7 +106,7 @@ export class App {
     const health = new HealthMonitor(probe, (ok) => onHealth(ok), log, config.health);
     store.observeWrites((err) => health.writeOutcome(err));
     const unsubscribe = [logEvents(log, feed)];
-    const metrics = config.metrics === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log });
+    const metrics = config.metrics === null ? null : new Metrics({ readQueue: (now) => store.read((r) => r.queueStats.snapshot(now)), clock, log, health });
     if (metrics !== null) unsubscribe.push(metrics.observe(feed));
     const userAgent = `Herald-Webhook/${VERSION}`;
     // Built from this start's configuration: turning an allowance off and restarting

@@ -75,6 +75,11 @@ export class HealthMonitor {
     return this.checkPassed && this.writesFailing === null;
   }
 
+  /** Whether the last check of the database passed (the metrics' `herald_database_up`). */
+  get databaseUp(): boolean {
+    return this.checkPassed;
+  }
+
   /**
    * False while the last check found the database not answering at all
    * (unreachable, connection lost, starting up, timed out): a call sent to

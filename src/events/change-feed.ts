@@ -9,7 +9,8 @@
  *
  * Subscribers: the worker (`enqueued`), the dispatcher's target cache
  * (`targetChanged`, `targetsMissed`), WatchDeliveries, metrics and the
- * operator's log (`deliveryChanged`, `agentDisabled`, `decided`).
+ * operator's log (`deliveryChanged`, `agentDisabled`, `decided`), metrics
+ * alone (`claimed`).
  */
 import { EventEmitter } from 'node:events';
 import type { Delivery, DeliveryAttempt, Notification } from '../domain/types.js';
@@ -30,6 +31,8 @@ export interface AgentDisabled {
   readonly reason: string;
   /** Deliveries that had ended FAILED in a row. */
   readonly consecutiveFailures: number;
+  /** What turned it off: the receiver answered 410 Gone, or HERALD_DISABLE_AFTER_FAILURES deliveries failed in a row. */
+  readonly cause: 'gone' | 'failures';
   readonly at: Date;
 }
 
@@ -43,6 +46,8 @@ export type Fact =
   | { readonly kind: 'targetChanged'; readonly tenantId: string; readonly agentId: string }
   /** Changes by other replicas may have been missed (their LISTEN connection came back): forget every target. */
   | { readonly kind: 'targetsMissed' }
+  /** This process's worker claimed `count` deliveries (never published for a claim that found none). */
+  | { readonly kind: 'claimed'; readonly count: number }
   /** A notification was stored with a fresh decision (a replay of an idempotency key is not one). */
   | { readonly kind: 'decided'; readonly notification: Notification };
 

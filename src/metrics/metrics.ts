@@ -1,15 +1,19 @@
 /**
  * Herald's Prometheus metrics, in one registry, fed only by events: the
- * gRPC server's interceptor (rpcStarted/rpcHandled), the delivery bus (every
- * recorded attempt) and the notification bus (every decision). The queue
+ * gRPC server's interceptor (rpcStarted/rpcHandled) and the change feed
+ * (every recorded attempt, decision, claim and switch-off). The queue
  * gauges are read from the database when scraped, at most once per
- * `queueCacheMs`. No label carries an agent id: labels are bounded sets.
+ * `queueCacheMs`; the health gauges from the health monitor's state when
+ * scraped. No label carries an agent or endpoint id: labels are bounded sets.
+ *
+ * deploy/prometheus/alerts.yaml and deploy/grafana/herald.json use these
+ * names; test/integration/deploy-series.test.ts checks them against a scrape.
  */
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DELIVERY_STATUSES } from '../domain/types.js';
 import { repeatLimited, type Logger } from '../logger.js';
-import type { ChangeFeed } from '../events/change-feed.js';
+import type { AgentDisabled, ChangeFeed } from '../events/change-feed.js';
 import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
 
 /** What identifies an RPC in the grpc_server_* series (go-grpc-prometheus's labels). */
@@ -49,6 +53,9 @@ const CODE_NAMES: Readonly<Record<number, string>> = {
 };
 
 
+/** The `cause` label's values (change-feed.ts's AgentDisabled.cause). */
+const DISABLE_CAUSES: ReadonlyArray<AgentDisabled['cause']> = ['gone', 'failures'];
+
 /** Webhook round trips run from milliseconds to the 60 s timeout cap. */
 const ATTEMPT_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -59,6 +66,8 @@ export interface MetricsOptions {
   readonly clock: () => Date;
   /** How long one database read serves scrapes (default 5,000 ms). */
   readonly queueCacheMs?: number;
+  /** The health monitor's state, read at each scrape (src/health-monitor.ts). */
+  readonly health: { readonly databaseUp: boolean; readonly healthy: boolean };
   readonly log: Logger;
 }
 
@@ -70,6 +79,8 @@ export class Metrics implements RpcObserver {
   private readonly notifications: Counter<'outcome' | 'reason'>;
   private readonly attempts: Counter<'result'>;
   private readonly attemptSeconds: Histogram;
+  private readonly claims: Counter;
+  private readonly disabled: Counter<'cause'>;
   private queue: { readAt: number; snapshot: Promise<QueueSnapshot | null> } | null = null;
 
   constructor(private readonly options: MetricsOptions) {
@@ -96,6 +107,34 @@ export class Metrics implements RpcObserver {
       registers,
     });
     this.attemptSeconds = new Histogram({ name: 'herald_delivery_attempt_duration_seconds', help: 'Duration of webhook attempts.', buckets: ATTEMPT_BUCKETS_SECONDS, registers });
+    // Counted where this process's worker claims: with deliveries due and no
+    // process counting claims, no worker runs or none can claim (alerts.yaml).
+    this.claims = new Counter({ name: 'herald_delivery_claims_total', help: "Deliveries this process's worker claimed (0 in processes without a worker).", registers });
+    this.disabled = new Counter({
+      name: 'herald_endpoints_disabled_total',
+      help: "Endpoints (and 0.2 agents' own webhooks) this process switched off, by cause: gone (410 Gone) or failures (HERALD_DISABLE_AFTER_FAILURES in a row).",
+      labelNames: ['cause'],
+      registers,
+    });
+    // Both causes from the start, so that rate() and the dashboard see a 0 rather than no series.
+    for (const cause of DISABLE_CAUSES) this.disabled.inc({ cause }, 0);
+    const health = options.health;
+    const databaseUp = new Gauge({
+      name: 'herald_database_up',
+      help: "1 while this process's last check of the database passed, 0 while it fails (HERALD_HEALTH_CHECK_MS).",
+      registers,
+      collect() {
+        databaseUp.set(health.databaseUp ? 1 : 0);
+      },
+    });
+    const serving = new Gauge({
+      name: 'herald_health_serving',
+      help: '1 while grpc.health.v1 answers SERVING (database checked and writes not failing), 0 while NOT_SERVING.',
+      registers,
+      collect() {
+        serving.set(health.healthy ? 1 : 0);
+      },
+    });
     const read = (): Promise<QueueSnapshot | null> => this.readQueue();
     const byStatus = new Gauge({
       name: 'herald_deliveries',
@@ -136,9 +175,13 @@ export class Metrics implements RpcObserver {
       this.attemptSeconds.observe(attempt.durationMs / 1000);
     });
     const offDecided = feed.on('decided', ({ notification: n }) => this.notifications.inc({ outcome: n.decision.outcome, reason: n.decision.reason }));
+    const offClaimed = feed.on('claimed', ({ count }) => this.claims.inc(count));
+    const offDisabled = feed.on('agentDisabled', ({ disabled }) => this.disabled.inc({ cause: disabled.cause }));
     return () => {
       offChanged();
       offDecided();
+      offClaimed();
+      offDisabled();
     };
   }
 

@@ -190,6 +190,7 @@ export class DeliveryQueue {
                ${TAKE_ATTEMPT}, updated_at = ${o.now}
          WHERE id IN (SELECT id FROM picked)
         RETURNING ${DELIVERIES.list()}`;
+      this.facts.claimed(rows.length);
       return claimedInDueOrder(rows, o.now, o.leaseMs);
     }
     // Materialised CTEs keep the volatile lock function out of the scans:
@@ -247,6 +248,7 @@ export class DeliveryQueue {
        WHERE d.id = picked.id
          AND ((d.status = 'PENDING' AND d.next_attempt_at <= ${now}) OR (d.status = 'DELIVERING' AND d.lease_expires_at < ${now}))
       RETURNING ${DELIVERIES.list([], 'd')}`;
+    this.facts.claimed(rows.length);
     return claimedInDueOrder(rows, o.now, o.leaseMs);
   }
 

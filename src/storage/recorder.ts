@@ -109,7 +109,7 @@ async function recordOne(r: Repositories, rec: Recording): Promise<Recorded> {
   // With no other endpoint on, every pending webhook of the agent is cancelled, as 0.2 did, and the
   // slots they held are given back; otherwise the others' still count (conservative: never over the limit).
   if (!othersOn) await r.rate.releaseAfter(tenantId, agentId, now);
-  const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, at: now };
+  const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, cause: health.kind === 'gone' ? 'gone' : 'failures', at: now };
   r.facts.agentDisabled(disabled);
   return { delivery, disabled };
 }
@@ -127,7 +127,7 @@ async function recordAgentHealth(r: Repositories, rec: Recording, delivery: Deli
   if (!off) return { delivery, disabled: null };
   await r.deliveries.cancelPending(tenantId, agentId, `cancelled: ${reason}`, now);
   await r.rate.releaseAfter(tenantId, agentId, now);
-  const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, at: now };
+  const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, cause: health.kind === 'gone' ? 'gone' : 'failures', at: now };
   r.facts.agentDisabled(disabled);
   return { delivery, disabled };
 }

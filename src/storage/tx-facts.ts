@@ -56,6 +56,11 @@ export class TxFacts {
     this.facts.push({ kind: 'targetChanged', tenantId, agentId });
   }
 
+  /** The worker's claim took `count` deliveries (metrics tell "no worker claims" from "nothing is due" by it). */
+  claimed(count: number): void {
+    if (count > 0) this.facts.push({ kind: 'claimed', count });
+  }
+
   agentDisabled(disabled: AgentDisabled): void {
     this.facts.push({ kind: 'agentDisabled', disabled });
   }

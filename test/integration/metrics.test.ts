@@ -4,7 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { HeraldClient } from '../../src/client.js';
 import { codeOf, startHerald } from '../helpers/herald.js';
-import { scrape } from '../helpers/metrics.js';
+import { createLogger } from '../../src/logger.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { parseExposition, scrape } from '../helpers/metrics.js';
 import { startReceiver, type ReceiverStep } from '../helpers/receiver.js';
 
 /*
@@ -74,6 +76,10 @@ test('GET /metrics shows RPCs, decisions, attempts, queue gauges and process met
   for (const status of ['PENDING', 'DELIVERING', 'FAILED', 'CANCELLED']) assert.equal(m.get('herald_deliveries', { status }), 0, status);
   assert.equal(m.get('herald_deliveries_due'), 0);
   assert.equal(m.get('herald_delivery_oldest_due_age_seconds'), 0);
+  assert.equal(m.get('herald_delivery_claims_total'), 1);
+  assert.equal(m.get('herald_database_up'), 1);
+  assert.equal(m.get('herald_health_serving'), 1);
+  for (const cause of ['gone', 'failures']) assert.equal(m.get('herald_endpoints_disabled_total', { cause }), 0, cause);
 
   // prom-client's default Node process metrics.
   assert.ok(m.get('process_cpu_user_seconds_total') > 0);
@@ -109,7 +115,41 @@ test('the queue gauges count due deliveries and the age of the longest-waiting o
   assert.equal(m.get('herald_deliveries', { status: 'PENDING' }), 2);
   assert.equal(m.get('herald_deliveries_due'), 2);
   assert.equal(m.get('herald_delivery_oldest_due_age_seconds'), 40);
+  assert.equal(m.get('herald_delivery_claims_total'), 0, 'no worker here claims');
   assert.equal(m.get('herald_notifications_total', { outcome: 'DELIVER', reason: 'ACCEPTED' }), 2);
+});
+
+test('an endpoint switched off by a 410 is counted by its cause, without its id', async (t) => {
+  const { app, client } = await startHerald(t, { env: { HERALD_METRICS_ADDRESS: '127.0.0.1:0' } });
+  const url = await receiverFor(t, [{ status: 410, body: 'gone' }]);
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: 'metrics-gone', enable_webhook: true, webhook_url: url } });
+  const { deliveryId } = await create(client, 'metrics-gone');
+  await waitForStatus(client, deliveryId, 'DELIVERY_STATUS_FAILED');
+  await eventually('the switch-off to be counted', async () => (await scrape(app.metricsPort!)).value('herald_endpoints_disabled_total', { cause: 'gone' }) === 1);
+  const m = await scrape(app.metricsPort!);
+  assert.equal(m.get('herald_endpoints_disabled_total', { cause: 'failures' }), 0);
+  assert.doesNotMatch(m.text, /metrics-gone|ep_/, 'no agent or endpoint id in a label');
+});
+
+test('the health gauges follow the health monitor: database down and NOT_SERVING read 0', async () => {
+  const state = { databaseUp: true, healthy: true };
+  const metrics = new Metrics({
+    readQueue: async () => ({ byStatus: { PENDING: 0, DELIVERING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 }, due: 0, oldestDueAt: null }),
+    clock: () => new Date(),
+    log: createLogger('silent'),
+    health: state,
+  });
+  const read = async (): Promise<Record<string, number | undefined>> => {
+    const samples = parseExposition((await metrics.render()).body);
+    const value = (name: string): number | undefined => samples.find((s) => s.name === name)?.value;
+    return { up: value('herald_database_up'), serving: value('herald_health_serving') };
+  };
+  assert.deepEqual(await read(), { up: 1, serving: 1 });
+  state.databaseUp = false;
+  state.healthy = false;
+  assert.deepEqual(await read(), { up: 0, serving: 0 });
+  state.databaseUp = true;
+  assert.deepEqual(await read(), { up: 1, serving: 0 }, 'writes still failing: up but not serving');
 });
 
 test('a WatchDeliveries stream is counted as a server stream, and CANCELLED when the client leaves', async (t) => {
