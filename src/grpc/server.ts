@@ -79,9 +79,19 @@ function observingInterceptor(observer: RpcObserver): ServerInterceptor {
   };
 }
 
+/**
+ * The health service name a liveness probe asks for: SERVING from the bind
+ * until the stop, whatever the database does. '' and Herald's services go
+ * NOT_SERVING while the database is down, which is right for readiness but
+ * would make a liveness probe restart every replica in a database outage
+ * (where a restart cannot help and start-up gives up after
+ * HERALD_DB_STARTUP_TIMEOUT_MS). deploy/kubernetes probes it.
+ */
+export const LIVENESS_SERVICE = 'liveness';
+
 export class GrpcServer {
   private readonly server: Server;
-  private readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly health = new HealthImplementation({ '': 'NOT_SERVING', [LIVENESS_SERVICE]: 'NOT_SERVING' });
   /** Herald's services, from the loaded definitions: each has a health status of its own. */
   private readonly serviceNames: readonly string[];
   private readonly streams: WatchStreams;
@@ -137,6 +147,7 @@ export class GrpcServer {
       this.server.bindAsync(address, credentials, (err, boundPort) => (err ? reject(err) : resolve(boundPort)));
     });
     this.accepting = true;
+    this.health.setStatus(LIVENESS_SERVICE, 'SERVING');
     this.setServing(true);
     this.log.info({ address, port, tls: tls === null ? 'off' : tls.clientCa === null ? 'on' : 'mutual' }, 'gRPC server listening');
     return port;
@@ -156,6 +167,7 @@ export class GrpcServer {
   async stop(graceMs: number): Promise<void> {
     this.accepting = false;
     this.setServing(false);
+    this.health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
     this.streams.endAll();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {

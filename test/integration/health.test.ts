@@ -11,6 +11,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
 import pg from 'pg';
 import { VERSION } from '../../src/app.js';
+import { LIVENESS_SERVICE } from '../../src/grpc/server.js';
+import { scrape } from '../helpers/metrics.js';
 import { eventually } from '../helpers/child-herald.js';
 import { startHerald, TEST_DATABASE } from '../helpers/herald.js';
 import { runProbe } from '../helpers/probe.js';
@@ -28,12 +30,14 @@ function healthClient(address: string): { check(service: string): Promise<string
   };
 }
 
-test('health turns NOT_SERVING when the database stops answering', async (t) => {
-  const h = await startHerald(t, { env: { HERALD_WORKER: 'false', HERALD_HEALTH_CHECK_MS: '100' } });
+test('health turns NOT_SERVING when the database stops answering; liveness stays SERVING and herald_database_up reads 0', async (t) => {
+  const h = await startHerald(t, { env: { HERALD_WORKER: 'false', HERALD_HEALTH_CHECK_MS: '100', HERALD_METRICS_ADDRESS: '127.0.0.1:0' } });
   const health = healthClient(h.address);
   t.after(() => health.close());
   assert.equal(await health.check(''), 'SERVING');
   assert.equal(await health.check('herald.v1.NotificationService'), 'SERVING');
+  assert.equal(await health.check(LIVENESS_SERVICE), 'SERVING');
+  assert.equal((await scrape(h.app.metricsPort!)).get('herald_database_up'), 1);
 
   // Pull the database from under the running service: its connections are
   // closed and it can no longer be opened (the SQLite file's directory, or
@@ -53,6 +57,11 @@ test('health turns NOT_SERVING when the database stops answering', async (t) => 
   }
   await eventually('NOT_SERVING', async () => ((await health.check('')) === 'NOT_SERVING' ? true : undefined), 10_000);
   assert.equal(await health.check('herald.v1.PreferencesService'), 'NOT_SERVING');
+  // A restart cannot bring the database back: the liveness probe must not ask for one.
+  assert.equal(await health.check(LIVENESS_SERVICE), 'SERVING');
+  const m = await scrape(h.app.metricsPort!);
+  assert.equal(m.get('herald_database_up'), 0);
+  assert.equal(m.get('herald_health_serving'), 0);
 });
 
 test('the container probe exits 0 naming the build while SERVING, and 1 when NOT_SERVING or nothing listens', async (t) => {
