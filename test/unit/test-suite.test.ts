@@ -3,8 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import ts from 'typescript';
 
-/** Integration tests about the transport, not the database: they have no PostgreSQL twin. */
-const DATABASE_FREE = ['reflection.test.ts', 'tls.test.ts'];
+/**
+ * Integration tests with no PostgreSQL twin: about the transport, not the
+ * database; about files checked by an external tool (promtool); or running
+ * on PostgreSQL already (the compose stack's replay).
+ */
+const DATABASE_FREE = ['reflection.test.ts', 'tls.test.ts', 'prometheus-rules.test.ts', 'deploy-compose.test.ts'];
 
 const INTEGRATION = new URL('../integration/', import.meta.url);
 const POSTGRES = new URL('../postgres/', import.meta.url);
