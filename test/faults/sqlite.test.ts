@@ -2,7 +2,7 @@
  * SQLite faults with real Herald processes: the database that cannot grow
  * (its size cap, HERALD_SQLITE_MAX_MB, which sets PRAGMA max_page_count; and,
  * as root, a real full disk on a small tmpfs) and a second process started
- * on the file of a running one. What a client must see (README, "Faults"):
+ * on the file of a running one. What a client must see (docs/guarantees.md, "What a fault does to a client"):
  * RESOURCE_EXHAUSTED "the database disk is full" and health NOT_SERVING,
  * never INTERNAL; reads go on; nothing acknowledged is lost; every DELIVER
  * is delivered once there is room again. A second process does not serve,
