@@ -177,7 +177,7 @@ describe('SQLite faults (child processes)', { timeout: 10 * 60_000 }, () => {
     await run(process.execPath, ['--import', 'tsx', 'scripts/db-backup.ts', backup], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl } });
     assert.ok(existsSync(backup));
     const reencrypt = await run(process.execPath, ['--import', 'tsx', 'scripts/secrets-reencrypt.ts'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, HERALD_SECRET_KEY: key } });
-    assert.match(reencrypt.stdout, /re-encrypted the secrets of \d+ agent\(s\)/);
+    assert.match(reencrypt.stdout, /re-encrypted the secrets of \d+ endpoint\(s\)/);
     assert.equal((await first.client.preferences.GetPreferences({ agent_id: 'kept' })).agent_id, 'kept', 'the first process still serves');
 
     // However the holder dies, the operating system releases the lock.
