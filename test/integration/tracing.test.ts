@@ -19,8 +19,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { HeraldClient } from '../../src/client.js';
 import type { CreateNotificationResponse__Output } from '../../src/generated/proto/herald/v1/CreateNotificationResponse.js';
 import { loadHeraldGrpcObject } from '../../src/grpc/proto.js';
-import { exitWithin, spawnHerald, tempDir, type ChildHerald } from '../helpers/child-herald.js';
-import { TEST_DATABASE } from '../helpers/herald.js';
+import { exitWithin, spawnHerald, startHeraldProcess, tempDir, type ChildHerald, type HeraldProcess } from '../helpers/child-herald.js';
+import { freshDatabaseUrl, TEST_DATABASE } from '../helpers/herald.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 
@@ -95,8 +95,8 @@ async function subscribe(client: HeraldClient, agentId: string, url: string): Pr
   await client.preferences.UpdatePreferences({ preferences: { agent_id: agentId, enable_webhook: true, webhook_url: `${url}hooks/PATH-SECRET?token=QUERY-SECRET` } });
 }
 
-async function stop(child: ChildHerald): Promise<void> {
-  child.client.close();
+async function stop(child: HeraldProcess & { readonly client?: HeraldClient }): Promise<void> {
+  child.client?.close();
   assert.ok(child.kill('SIGTERM'), 'the child was running');
   const exit = await exitWithin(child, 30_000);
   assert.equal(exit.code, 0, `a clean stop\n${child.describe()}`);
@@ -179,6 +179,55 @@ describe('OpenTelemetry traces', { timeout: TEST_TIMEOUT_MS }, () => {
       assert.ok(loaded.some((line) => line.includes('/@opentelemetry/sdk-trace/')), `the probe saw the SDK load: ${loaded.join('\n')}`);
     });
   }
+
+  it('every attempt of a retried delivery is a span of the create\'s trace, the failed one an error with its status', async (t) => {
+    const otlp = await otlpReceiver(t);
+    const receiver = await startReceiver([{ status: 503 }]);
+    t.after(() => receiver.close());
+    const { child } = await herald(t, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, WEBHOOK_RETRY_DELAY: '0.05', HERALD_RETRY_MIN_DELAY_MS: '0' });
+    const traceId = randomBytes(16).toString('hex');
+    await subscribe(child.client, 'ada', receiver.url);
+    await createWithTraceparent(child.address, `00-${traceId}-${randomBytes(8).toString('hex')}-01`, 'ada');
+    const [first, second] = await receiver.waitForRequests(2);
+    await stop(child);
+
+    const create = one(otlp.spans, 'CreateNotification server span', (s) => s.name === 'herald.v1.NotificationService/CreateNotification');
+    const attempts = otlp.spans.filter((s) => s.kind === CLIENT && s.attributes['http.request.method'] === 'POST');
+    assert.deepEqual(
+      attempts.map((a) => [a.traceId, a.parentSpanId, a.attributes['herald.delivery.attempt'], a.attributes['http.response.status_code'], a.attributes['error.type'] ?? null, a.statusCode]),
+      [[traceId, create.spanId, 1, 503, '503', 2], [traceId, create.spanId, 2, 200, null, 0]],
+    );
+    // Each request names its own attempt.
+    assert.deepEqual([first!.headers.traceparent, second!.headers.traceparent], attempts.map((a) => `00-${traceId}-${a.spanId}-01`));
+  });
+
+  it('an attempt made by a worker in another process is in the trace of the create an API process answered (PostgreSQL)', async (t) => {
+    if (TEST_DATABASE !== 'postgresql') {
+      t.skip('one SQLite file serves one process; test/postgres/tracing.test.ts runs this with an API and a worker process');
+      return;
+    }
+    const otlp = await otlpReceiver(t);
+    const receiver = await webhookReceiver(t);
+    const dir = tempDir(t);
+    const url = await freshDatabaseUrl(t, dir);
+    const env = { DATABASE_URL: url, OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, HERALD_POLL_MS: '200' };
+    const api = await spawnHerald(t, { dir, env: { ...env, HERALD_ROLE: 'api' } });
+    const worker = startHeraldProcess(t, { dir, env: { ...env, HERALD_ROLE: 'worker' } });
+    await worker.waitForLog('Herald started', 60_000);
+    const traceId = randomBytes(16).toString('hex');
+    await subscribe(api.client, 'ada', receiver.url);
+    await createWithTraceparent(api.address, `00-${traceId}-${randomBytes(8).toString('hex')}-01`, 'ada');
+    const [webhook] = await receiver.waitForRequests(1);
+    await stop(api);
+    await stop(worker);
+
+    const create = one(otlp.spans, 'CreateNotification server span', (s) => s.name === 'herald.v1.NotificationService/CreateNotification');
+    const attempt = one(otlp.spans, 'webhook attempt span', (s) => s.kind === CLIENT && s.attributes['http.request.method'] === 'POST');
+    assert.deepEqual([attempt.traceId, attempt.parentSpanId], [traceId, create.spanId]);
+    assert.equal(webhook!.headers.traceparent, `00-${traceId}-${attempt.spanId}-01`);
+    // Two exporters: the API's requests and the worker's.
+    assert.ok(otlp.requests.length >= 2, JSON.stringify(otlp.requests));
+  });
 
   it('with the OTEL variables unset, nothing is exported, the webhook carries no traceparent and no OpenTelemetry SDK module is loaded', async (t) => {
     const otlp = await otlpReceiver(t);
