@@ -494,7 +494,8 @@ const ratio: Parser<number> = (raw, name) => {
   return value;
 };
 
-const nonEmptyName: Parser<string> = (raw, name) => {
+/** OTEL_SERVICE_NAME (never blank: a blank variable counts as unset). */
+const serviceName: Parser<string> = (raw, name) => {
   if (raw.length > 200) throw new ConfigError(name, `must be at most 200 characters, got ${raw.length}`);
   return raw;
 };
@@ -564,7 +565,7 @@ export const VARIABLES = {
   OTEL_TRACES_EXPORTER: optional(oneOf(['otlp', 'console', 'none'] as const), '`otlp` (to http://localhost:4318 without an endpoint), `console` (stdout) or `none`; set, except to `none`, traces are on'),
   OTEL_EXPORTER_OTLP_PROTOCOL: withDefault('http/protobuf', otlpProtocol, '`http/protobuf` or `http/json` (gRPC export is not supported)'),
   OTEL_EXPORTER_OTLP_HEADERS: optional(keyValueList, 'headers of every export request, `key=value` pairs (a collector token); never logged'),
-  OTEL_SERVICE_NAME: withDefault('herald', nonEmptyName, 'service.name of every span'),
+  OTEL_SERVICE_NAME: withDefault('herald', serviceName, 'service.name of every span'),
   OTEL_RESOURCE_ATTRIBUTES: optional(keyValueList, 'more resource attributes, `key=value` pairs, e.g. `deployment.environment.name=prod`'),
   OTEL_TRACES_SAMPLER: withDefault('parentbased_always_on', oneOf(TRACE_SAMPLERS), 'which traces are kept; `parentbased_*` follow the caller\'s sampled flag'),
   OTEL_TRACES_SAMPLER_ARG: optional(ratio, 'the ratio of the `*traceidratio` samplers, 0 to 1 (default 1)'),

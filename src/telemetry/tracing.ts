@@ -32,9 +32,17 @@ export async function startTracing(config: TracingConfig | null, log: Logger, ve
   const { createTracing } = await import('./otel.js');
   active = await createTracing(config, log, version);
   log.info(
-    { exporter: config.exporter.kind, url: config.exporter.kind === 'otlp' ? config.exporter.url : undefined, serviceName: config.serviceName, sampler: config.sampler },
+    { exporter: config.exporter.kind, url: config.exporter.kind === 'otlp' ? withoutCredentials(config.exporter.url) : undefined, serviceName: config.serviceName, sampler: config.sampler },
     'OpenTelemetry traces on',
   );
+}
+
+/** A collector URL as the log may show it: a user name or password in it is left out (the headers are never logged). */
+function withoutCredentials(url: string): string {
+  const u = new URL(url);
+  u.username = '';
+  u.password = '';
+  return u.href;
 }
 
 /** Flushes the spans still queued and stops the exporter (App.stop, after the last call and send). Safe to call when off. */

@@ -31,8 +31,8 @@ export interface OtlpReceiver {
   /** Base URL for OTEL_EXPORTER_OTLP_ENDPOINT, `http://127.0.0.1:<port>`. */
   readonly url: string;
   readonly spans: ReceivedSpan[];
-  /** Export requests received, with their content types. */
-  readonly requests: Array<{ readonly path: string; readonly contentType: string }>;
+  /** Export requests received, with their content types and headers. */
+  readonly requests: Array<{ readonly path: string; readonly contentType: string; readonly headers: http.IncomingHttpHeaders }>;
   /** Resolves with the spans once `predicate` holds for them; rejects after `timeoutMs`. */
   waitFor(what: string, predicate: (spans: readonly ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -107,14 +107,14 @@ function decode(body: Buffer, contentType: string): RequestJson {
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
-  const requests: Array<{ path: string; contentType: string }> = [];
+  const requests: Array<{ path: string; contentType: string; headers: http.IncomingHttpHeaders }> = [];
   const listeners = new Set<() => void>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const contentType = req.headers['content-type'] ?? '';
-      requests.push({ path: req.url ?? '', contentType });
+      requests.push({ path: req.url ?? '', contentType, headers: req.headers });
       try {
         const decoded = decode(Buffer.concat(chunks), contentType);
         for (const rs of decoded.resourceSpans ?? []) {

@@ -113,7 +113,14 @@ describe('OpenTelemetry traces', { timeout: TEST_TIMEOUT_MS }, () => {
     it(`a create with a caller's traceparent and its webhook attempt are one trace, the webhook carries it on, and SIGTERM exports it (${protocol})`, async (t) => {
       const otlp = await otlpReceiver(t);
       const receiver = await webhookReceiver(t);
-      const { child, modulesLog } = await herald(t, { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_SERVICE_NAME: 'herald-under-test' });
+      // A collector's credentials, in the URL and in a header: sent to the collector, never logged.
+      const endpoint = otlp.url.replace('http://', 'http://collector:URL-PASSWORD-SECRET@');
+      const { child, modulesLog } = await herald(t, {
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-collector-token=HEADER-TOKEN-SECRET',
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_SERVICE_NAME: 'herald-under-test',
+      });
       const traceId = randomBytes(16).toString('hex');
       const callerSpanId = randomBytes(8).toString('hex');
       await subscribe(child.client, 'ada', receiver.url);
@@ -134,6 +141,9 @@ describe('OpenTelemetry traces', { timeout: TEST_TIMEOUT_MS }, () => {
       // Stopped at once: the spans still queued (the batch waits 5 s) go out on SIGTERM.
       await stop(child);
       const spans = otlp.spans;
+      assert.ok(otlp.requests.every((r) => r.headers['x-collector-token'] === 'HEADER-TOKEN-SECRET'), 'OTEL_EXPORTER_OTLP_HEADERS reach the collector');
+      assert.ok(child.records().some((r) => r.msg === 'OpenTelemetry traces on'));
+      assert.ok(!/URL-PASSWORD-SECRET|HEADER-TOKEN-SECRET/.test(child.describe()), `a collector credential was logged\n${child.describe()}`);
       assert.ok(otlp.requests.every((r) => r.path === '/v1/traces'), JSON.stringify(otlp.requests));
       assert.ok(otlp.requests.every((r) => r.contentType.startsWith(protocol === 'http/json' ? 'application/json' : 'application/x-protobuf')), JSON.stringify(otlp.requests));
 
