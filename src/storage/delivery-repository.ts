@@ -48,7 +48,7 @@ export class DeliveryRepository {
     const leaseExpiresAt = new Date(d.now.getTime() + leaseMs);
     const row = newDeliveryRow(d, { owner, leaseUntil: leaseExpiresAt });
     await this.tx.$executeRaw(DELIVERIES.insert([row]));
-    return { ...toDelivery(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt };
+    return { ...toDelivery(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt, traceParent: row.traceParent };
   }
 
   /** The delivery, if it belongs to `tenantId`. */

@@ -7,7 +7,7 @@ import { loadConfig, VARIABLES } from '../../src/config.js';
 // docs/configuration.md's table is written from it by hand. These tests keep
 // the two from drifting apart.
 
-const VARIABLE = /\b(?:HERALD_[A-Z0-9_]+|WEBHOOK_[A-Z_]+|DATABASE_URL|GRPC_ADDRESS)\b/g;
+const VARIABLE = /\b(?:HERALD_[A-Z0-9_]+|WEBHOOK_[A-Z_]+|OTEL_[A-Z_]+|DATABASE_URL|GRPC_ADDRESS)\b/g;
 
 /** The configuration table of docs/configuration.md: each variable named in a row's first cell, with the row's default cell. */
 function documentedTable(): Map<string, string> {
