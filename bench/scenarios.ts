@@ -22,6 +22,7 @@ import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, seedEn
 import type { LoadSpec } from './load-generator.js';
 import { forCount, percentile } from './load.js';
 import { forkChild, type Child, type ChildReply } from './processes.js';
+import { startOtlpSink } from './otlp-sink.js';
 import { startReceiver, type BenchReceiver } from './receiver.js';
 import { cloneRows, resetBacklog, sampleBody } from './seed.js';
 
@@ -161,6 +162,9 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
     // DELIVER needs a webhook URL; with the worker off nothing is ever sent to it.
     const receiver = await startReceiver();
     res.add(() => receiver.close());
+    // Where the traced Herald of each target exports its spans.
+    const otlp = await startOtlpSink();
+    res.add(() => otlp.close());
     const n = opts.concurrency;
     const ceiling = result('Ceiling A: bare grpc-js unary echo', '-', 'calls/s', null);
     const loads: Array<{ row: Result; load: Child }> = [{ row: ceiling, load: await startLoad(res, { kind: 'echo', concurrency: n, address: `127.0.0.1:${echo.port}` }) }];
@@ -182,9 +186,17 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
       const [limited] = agentIds('limited', 1) as [string];
       await client.notifications.CreateNotification(notificationRequest(limited, 0));
       await cloneRows(db, 'notifications', 'limited', opts.windowFill - 1);
+      // The same creates on a Herald with tracing on (issue #23): its own database, since a SQLite file takes one process.
+      const tracedDb = await freshDatabase(target);
+      res.add(() => tracedDb.drop());
+      const traced = await startHerald(tracedDb, { HERALD_WORKER: 'false', OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url }, opts.herald);
+      // Left out of the peak RSS row, which is about a Herald as configured by default.
+      res.add(() => traced.stop());
+      const tracedApi = apiOf(traced);
+      await seedAgents(tracedApi.client, agentIds('hooked', spread), receiver.url);
 
       const deliver = 'DECISION_OUTCOME_DELIVER';
-      const create = (prefix: string, agents: number, outcome: string): LoadSpec => ({ kind: 'create', concurrency: n, address, prefix, agents, outcome, seqStart: 1 });
+      const create = (prefix: string, agents: number, outcome: string, at = address): LoadSpec => ({ kind: 'create', concurrency: n, address: at, prefix, agents, outcome, seqStart: 1 });
       const spreadRow = result(`CreateNotification → DELIVER, ${spread} agents (worker off)`, target.label, 'calls/s', ceiling, { of: 'ratio', op: '>=', value: CREATE_TARGET[target.provider] });
       const soloRow = result('CreateNotification → DELIVER, one agent', target.label, 'calls/s', ceiling);
       const rows: Array<{ row: Result; spec: LoadSpec }> = [
@@ -194,6 +206,11 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
         {
           row: result(`  same, 3 endpoints per agent (ratio to the row above)`, target.label, 'calls/s', spreadRow, { of: 'ratio', op: '>=', value: 0.6 }),
           spec: create('fanned', spread, deliver),
+        },
+        {
+          // Every call a root span, sampled: the most tracing can cost.
+          row: result(`  create with tracing on (local OTLP receiver), ${spread} agents (ratio to the DELIVER row)`, target.label, 'calls/s', spreadRow),
+          spec: create('hooked', spread, deliver, tracedApi.address),
         },
         { row: soloRow, spec: create('solo', 1, deliver) },
         {
@@ -215,6 +232,8 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
       opts.progress,
     );
     if (receiver.arrivals.length !== 0) throw new Error('a webhook was sent while the worker was off');
+    // Batches go out every 5 s or 512 spans: the rounds above are longer than that.
+    if (otlp.requests() === 0) throw new Error('the traced Herald exported no span');
     return loads.map((l) => l.row);
   });
 }

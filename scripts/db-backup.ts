@@ -11,7 +11,7 @@ try {
   if (file === undefined || process.argv.length > 3) throw new Error('usage: npm run db:backup -- FILE (a new file to write the copy to)');
   const target = parseDatabaseUrl(process.env['DATABASE_URL'], process.cwd());
   if (target.provider === 'postgresql') {
-    throw new Error('DATABASE_URL names PostgreSQL: back it up with pg_dump (see README, "Backup"), not with this script');
+    throw new Error('DATABASE_URL names PostgreSQL: back it up with pg_dump (see docs/data.md, "Backup"), not with this script');
   }
   const result = backupSqlite(target.filePath, file);
   console.log(`backed up ${target.filePath} to ${result.path} (${result.bytes} bytes, ${result.durationMs} ms, integrity_check ok)`);

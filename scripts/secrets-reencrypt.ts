@@ -1,6 +1,6 @@
 /**
- * `npm run secrets:reencrypt`: rewrites every webhook secret and
- * webhook_headers value of the database of DATABASE_URL under
+ * `npm run secrets:reencrypt`: rewrites every endpoint's signing secret and
+ * header values (webhook_headers for the first) of the database of DATABASE_URL under
  * HERALD_SECRET_KEY (values of HERALD_SECRET_KEY_PREVIOUS, and plain text from
  * before a key was set). Safe while Herald runs; run it after every process
  * was restarted with the new key, then drop HERALD_SECRET_KEY_PREVIOUS.
@@ -19,9 +19,9 @@ try {
   const store = await Store.open(config.database, { ...config.store, poolSize: 2, secrets: box, feed: new ChangeFeed() });
   try {
     const result = await reencryptSecrets(store);
-    console.log(`re-encrypted the secrets of ${result.rewritten} agent(s) under key id ${box.currentKeyId}; ${result.scanned} agent(s) in the database`);
+    console.log(`re-encrypted the secrets of ${result.rewritten} endpoint(s) under key id ${box.currentKeyId}; ${result.scanned} endpoint(s) in the database`);
     if (result.unsettled > 0) {
-      console.error(`${result.unsettled} agent(s) changed during every pass (a process still writing with another key?): run it again`);
+      console.error(`${result.unsettled} endpoint(s) changed during every pass (a process still writing with another key?): run it again`);
       process.exitCode = 1;
     }
   } finally {

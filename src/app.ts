@@ -28,6 +28,7 @@ import { Store } from './storage/database.js';
 import { databaseProbe, type DatabaseProbe } from './storage/database-probe.js';
 import { applyMigrations } from './storage/migrations.js';
 import { SecretBox } from './storage/secret-box.js';
+import { startTracing, stopTracing } from './telemetry/tracing.js';
 import { BUILD, versionLabel } from './version.js';
 
 /** The version webhooks announce (`Herald-Webhook/0.2.0+abc1234`): package version + git revision, see src/version.ts. */
@@ -93,6 +94,8 @@ export class App {
   static async start(config: Config, log: Logger, options: AppOptions = {}): Promise<App> {
     const clock = options.clock ?? (() => new Date());
     const random = options.random ?? Math.random;
+    // Before the first call can arrive; with the OTEL variables unset, nothing is loaded.
+    await startTracing(config.tracing, log, VERSION);
     const applied = await applyMigrations(config.database, log);
     if (applied.length > 0) log.info({ applied }, 'database migrations applied');
     const secrets = new SecretBox(config.secretKeys?.current ?? null, config.secretKeys?.previous ?? null);
@@ -131,6 +134,7 @@ export class App {
       sender.close();
       await store.close();
       await probe.close();
+      await stopTracing();
       throw err;
     }
     if (worker !== null) {
@@ -241,6 +245,8 @@ export class App {
       this.store.observeWrites(null);
       await this.store.close();
       await this.probe.close();
+      // Last: the spans of the calls and sends that just finished go out before the process exits.
+      await stopTracing();
       this.log.info('Herald stopped');
     })();
     return this.stopping;

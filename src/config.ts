@@ -201,6 +201,43 @@ export interface EndpointsConfig {
   readonly maxEndpointsPerAgent: number;
 }
 
+/** Where spans go: an OTLP/HTTP collector, or stdout (OTEL_TRACES_EXPORTER=console, for a look by hand). */
+export type TraceExporterConfig =
+  | {
+      readonly kind: 'otlp';
+      /** The traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT + `/v1/traces`. */
+      readonly url: string;
+      /** OTEL_EXPORTER_OTLP_PROTOCOL. */
+      readonly protocol: 'http/protobuf' | 'http/json';
+      /** OTEL_EXPORTER_OTLP_HEADERS (a collector's token, often): never logged. */
+      readonly headers: Readonly<Record<string, string>>;
+    }
+  | { readonly kind: 'console' };
+
+/** Which traces are kept: OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG. */
+export interface TraceSamplerConfig {
+  readonly kind: 'always_on' | 'always_off' | 'traceidratio';
+  /** The `parentbased_` samplers: a caller's sampled flag decides, the kind decides for root spans only. */
+  readonly parentBased: boolean;
+  /** The share of root traces kept by `traceidratio`, 0 to 1. */
+  readonly ratio: number;
+}
+
+/**
+ * OpenTelemetry traces (src/telemetry/), set only by the standard OTEL_*
+ * variables; Config.tracing is null (off, and no SDK module is loaded) unless
+ * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
+ * OTEL_TRACES_EXPORTER asks for it.
+ */
+export interface TracingConfig {
+  /** OTEL_SERVICE_NAME. */
+  readonly serviceName: string;
+  /** OTEL_RESOURCE_ATTRIBUTES: more attributes of every span's resource (e.g. deployment.environment.name). */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly exporter: TraceExporterConfig;
+  readonly sampler: TraceSamplerConfig;
+}
+
 /**
  * Herald's configuration, compiled per consumer: each field is what one
  * constructor takes (App adds clocks, randomness and the logger). A part this
@@ -241,6 +278,8 @@ export interface Config {
   readonly deliveries: { readonly leaseMs: number };
   /** HERALD_SHUTDOWN_GRACE_MS: how long in-flight calls and sends may finish on SIGTERM. */
   readonly shutdownGraceMs: number;
+  /** The OTEL_* variables; null when tracing is off. */
+  readonly tracing: TracingConfig | null;
 }
 
 /** A configuration problem, named by variable; main prints it and exits 2. */
@@ -403,6 +442,64 @@ const sqliteSynchronous: Parser<'FULL' | 'NORMAL'> = (raw, name, cwd) => (oneOf(
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** An http(s) URL; quotes only its scheme, since a URL may carry credentials. */
+const httpUrl: Parser<string> = (raw, name) => {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'is not an absolute URL; expected e.g. http://otel-collector:4318');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(name, `expected an http:// or https:// URL, got "${url.protocol}"`);
+  return raw;
+};
+
+/**
+ * The OTEL list form `key=value,key2=value2`, values percent-encoded (the
+ * spec's format of OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES).
+ * Errors name the entry by position and never quote a value: a header value
+ * is often a token.
+ */
+const keyValueList: Parser<Record<string, string>> = (raw, name) => {
+  const pairs: Record<string, string> = {};
+  for (const [i, entry] of raw.split(',').entries()) {
+    if (entry.trim() === '') continue;
+    const eq = entry.indexOf('=');
+    const key = eq === -1 ? '' : entry.slice(0, eq).trim();
+    if (key === '') throw new ConfigError(name, `entry ${i + 1} is not key=value (comma-separated key=value pairs expected)`);
+    let value: string;
+    try {
+      value = decodeURIComponent(entry.slice(eq + 1).trim());
+    } catch {
+      throw new ConfigError(name, `the value of entry ${i + 1} (${key.slice(0, 40)}) is not valid percent-encoding`);
+    }
+    pairs[key] = value;
+  }
+  return pairs;
+};
+
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+
+const otlpProtocol: Parser<(typeof OTLP_PROTOCOLS)[number]> = (raw, name, cwd) => {
+  // gRPC export would bring a second gRPC stack into the process for one exporter: collectors take OTLP/HTTP on 4318.
+  if (raw.toLowerCase() === 'grpc') throw new ConfigError(name, 'grpc is not supported; use http/protobuf (a collector\'s port 4318) or http/json');
+  return oneOf(OTLP_PROTOCOLS)(raw, name, cwd);
+};
+
+const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
+const ratio: Parser<number> = (raw, name) => {
+  const value = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw) || value > 1) throw new ConfigError(name, `expected a ratio between 0 and 1 such as 0.25, got "${raw.slice(0, 20)}"`);
+  return value;
+};
+
+/** OTEL_SERVICE_NAME (never blank: a blank variable counts as unset). */
+const serviceName: Parser<string> = (raw, name) => {
+  if (raw.length > 200) throw new ConfigError(name, `must be at most 200 characters, got ${raw.length}`);
+  return raw;
+};
+
 // ---------------------------------------------------------------------------
 // The table
 // ---------------------------------------------------------------------------
@@ -463,6 +560,16 @@ export const VARIABLES = {
   HERALD_SECRET_KEY: optional(secretKey, '32 random bytes in base64 that encrypt secrets at rest'),
   HERALD_SECRET_KEY_PREVIOUS: optional(secretKey, 'the key before a rotation: values it encrypted still decrypt'),
   HERALD_DIGEST_MAX_ITEMS: withDefault(String(DEFAULT_DIGEST_MAX_ITEMS), wholeNumber(1, 1_000), 'notifications in one digest webhook'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optional(httpUrl, 'base URL of an OTLP/HTTP collector; set, traces are on and go to <url>/v1/traces'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optional(httpUrl, 'the full traces URL, instead of OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces; set, traces are on'),
+  OTEL_TRACES_EXPORTER: optional(oneOf(['otlp', 'console', 'none'] as const), '`otlp` (to http://localhost:4318 without an endpoint), `console` (stdout) or `none`; set, except to `none`, traces are on'),
+  OTEL_EXPORTER_OTLP_PROTOCOL: withDefault('http/protobuf', otlpProtocol, '`http/protobuf` or `http/json` (gRPC export is not supported)'),
+  OTEL_EXPORTER_OTLP_HEADERS: optional(keyValueList, 'headers of every export request, `key=value` pairs (a collector token); never logged'),
+  OTEL_SERVICE_NAME: withDefault('herald', serviceName, 'service.name of every span'),
+  OTEL_RESOURCE_ATTRIBUTES: optional(keyValueList, 'more resource attributes, `key=value` pairs, e.g. `deployment.environment.name=prod`'),
+  OTEL_TRACES_SAMPLER: withDefault('parentbased_always_on', oneOf(TRACE_SAMPLERS), 'which traces are kept; `parentbased_*` follow the caller\'s sampled flag'),
+  OTEL_TRACES_SAMPLER_ARG: optional(ratio, 'the ratio of the `*traceidratio` samplers, 0 to 1 (default 1)'),
+  OTEL_SDK_DISABLED: withDefault('false', flag, '`true` turns tracing off whatever the other OTEL variables say'),
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -598,6 +705,31 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Where the OTLP spec puts traces under a base endpoint: `<base>/v1/traces`, with one slash. */
+function tracesUrl(base: string): string {
+  return `${base.replace(/\/+$/, '')}/v1/traces`;
+}
+
+/** Tracing is on when an OTEL variable asks for it (the rule of issue #23), and OTEL_SDK_DISABLED does not stop it. */
+function tracing(v: Values): TracingConfig | null {
+  const asked = v.OTEL_TRACES_EXPORTER ?? (v.OTEL_EXPORTER_OTLP_ENDPOINT !== null || v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== null ? 'otlp' : 'none');
+  if (v.OTEL_SDK_DISABLED || asked === 'none') return null;
+  const exporter: TraceExporterConfig =
+    asked === 'console'
+      ? { kind: 'console' }
+      : {
+          kind: 'otlp',
+          // The spec's default collector, as every OpenTelemetry SDK has it.
+          url: v.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? tracesUrl(v.OTEL_EXPORTER_OTLP_ENDPOINT ?? 'http://localhost:4318'),
+          protocol: v.OTEL_EXPORTER_OTLP_PROTOCOL,
+          headers: v.OTEL_EXPORTER_OTLP_HEADERS ?? {},
+        };
+  const sampler = v.OTEL_TRACES_SAMPLER;
+  const parentBased = sampler.startsWith('parentbased_');
+  const kind = sampler.replace(/^parentbased_/, '') as TraceSamplerConfig['kind'];
+  return { serviceName: v.OTEL_SERVICE_NAME, resourceAttributes: v.OTEL_RESOURCE_ATTRIBUTES ?? {}, exporter, sampler: { kind, parentBased, ratio: v.OTEL_TRACES_SAMPLER_ARG ?? 1 } };
+}
+
 /** Reads, validates and compiles the whole configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const { values: v, given } = readVariables(env, cwd);
@@ -667,5 +799,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     notifications: { digestMaxItems: v.HERALD_DIGEST_MAX_ITEMS },
     deliveries: { leaseMs },
     shutdownGraceMs: v.HERALD_SHUTDOWN_GRACE_MS,
+    tracing: tracing(v),
   });
 }

@@ -18,7 +18,10 @@ export function logEvents(log: Logger, feed: ChangeFeed): () => void {
     else log.info(fields, 'test webhook failed');
   });
   const offDisabled = feed.on('agentDisabled', ({ disabled: e }) => {
-    log.warn({ tenantId: e.tenantId, agentId: e.agentId, deliveryId: e.deliveryId, reason: e.reason, consecutiveFailures: e.consecutiveFailures }, "agent's webhook disabled; set enable_webhook again once the receiver is fixed");
+    const fields = { tenantId: e.tenantId, agentId: e.agentId, endpointId: e.endpoint?.id ?? null, deliveryId: e.deliveryId, reason: e.reason, consecutiveFailures: e.consecutiveFailures };
+    // Each says the call that turns it on again: enable_webhook turns on only the first endpoint (the 0.2 webhook).
+    if (e.endpoint === null || e.endpoint.first) log.warn(fields, "agent's webhook disabled; set enable_webhook again once the receiver is fixed");
+    else log.warn(fields, "agent's endpoint disabled; turn it on again with UpdateEndpoint (enabled=true) once the receiver is fixed");
   });
   const offDecided = feed.on('decided', ({ notification: n }) => {
     log.debug(

@@ -42,3 +42,18 @@ export function href(path: string, params: Readonly<Record<string, string | null
   const q = query.toString();
   return q === '' ? path : `${path}?${q}`;
 }
+
+/** An instant as the console prints it: ISO 8601 in UTC, without zero milliseconds; "—" for none. */
+export function iso(d: Date | null): string {
+  return d === null ? '—' : d.toISOString().replace('.000Z', 'Z');
+}
+
+/** Only the host of a webhook URL: paths and queries may carry the receiver's credentials. */
+export function urlHost(url: string | null): string {
+  if (url === null || url === '') return '—';
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(unparsable)';
+  }
+}

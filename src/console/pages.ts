@@ -8,9 +8,11 @@ import type { HourPoint } from '../domain/attempt-series.js';
 import type { AgentPreferences, Decision, Delivery, DeliveryStatus, Notification } from '../domain/types.js';
 import { DELIVERY_STATUSES, PRIORITIES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES } from '../domain/types.js';
 import type { DeliveryDetail } from '../services/delivery-service.js';
+import { isFirstEndpoint, type EndpointHealth, type EndpointRecord } from '../services/endpoint-service.js';
 import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
 import { barChart, hourLineChart, stackedHourChart } from './charts.js';
-import { href, html, type Html, type Renderable } from './html.js';
+import { endpointDetails, endpointHealthList, endpointLabel, endpointRow, endpointTableHead, urlOf } from './endpoint-summary.js';
+import { href, html, iso, urlHost, type Html, type Renderable } from './html.js';
 import { localTime, quietStatus } from './quiet-status.js';
 
 /** What every page needs to draw its frame and its forms. */
@@ -27,8 +29,6 @@ export function link(ctx: PageContext, path: string, params: Readonly<Record<str
 }
 
 export const canWrite = (role: CallerRole): boolean => hasRole(role, 'write');
-
-const iso = (d: Date | null): string => (d === null ? '—' : d.toISOString().replace('.000Z', 'Z'));
 
 function csrfField(ctx: PageContext): Html {
   return html`<input type="hidden" name="_csrf" value="${ctx.csrf}">`;
@@ -73,15 +73,6 @@ function outcomeBadge(d: Decision): Html {
   return html`<span class="badge outcome-${d.outcome.toLowerCase()}">${d.outcome}</span>`;
 }
 
-/** Only the host of a webhook URL: paths and queries may carry the receiver's credentials. */
-export function urlHost(url: string | null): string {
-  if (url === null) return '—';
-  try {
-    return new URL(url).host;
-  } catch {
-    return '(unparsable)';
-  }
-}
 
 function quietCell(p: AgentPreferences, now: Date): Html {
   const q = p.quietHours;
@@ -161,13 +152,50 @@ function testForm(ctx: PageContext, p: AgentPreferences): Html {
   return html`<form method="post" action="${link(ctx, `/agents/${encodeURIComponent(p.agentId)}/test`)}" class="inline">${csrfField(ctx)}<button id="send-test">Send test webhook</button></form> <span class="hint">a signed <code>test</code> event to ${urlHost(p.webhookUrl)} now, recorded as a delivery (SendTestWebhook)</span>`;
 }
 
+/** An endpoint with its figures from GetEndpointStats. */
+export interface EndpointWithHealth {
+  readonly endpoint: EndpointRecord;
+  readonly health: EndpointHealth;
+}
+
+/** A form as it was sent, shown again with the service's message when the service refused it. */
+export interface RefusedForm {
+  readonly values: URLSearchParams;
+  readonly error: string;
+}
+
+const formError = (refused: RefusedForm | null): Html => (refused === null ? html`` : html`<p class="error" role="alert" id="form-error">${refused.error}</p>`);
+
+function createEndpointForm(ctx: PageContext, agentId: string, refused: RefusedForm | null): Html {
+  const v = (name: string): string => refused?.values.get(name) ?? '';
+  return html`<form method="post" action="${link(ctx, `/agents/${encodeURIComponent(agentId)}/endpoints`)}" class="card" id="create-endpoint-form">${csrfField(ctx)}<strong>Add an endpoint</strong>${formError(refused)}
+<label>Description <input name="description" value="${v('description')}" maxlength="200" placeholder="e.g. chat"></label>
+<label>URL <input name="url" value="${v('url')}" required autocomplete="off" placeholder="https://hooks.example.com/herald"></label>
+<label>Event types (comma-separated: exact types, prefix.*, *; empty: all) <input name="event_types" value="${v('event_types')}"></label>
+<button id="create-endpoint">Add endpoint</button><span class="hint">It gets its own signing secret; retries, timeout and overrides are set on its page.</span></form>`;
+}
+
+function endpointsSection(ctx: PageContext, agentId: string, endpoints: readonly EndpointWithHealth[], refused: RefusedForm | null): Html {
+  return html`<section><h2>Endpoints</h2>${endpoints.length === 0 ? html`<p class="empty">No endpoint: set a webhook URL, or add one below.</p>` : html`<table id="endpoints">${endpointTableHead()}<tbody>
+${endpoints.map((x) => endpointRow(x.endpoint, x.health, link(ctx, `/endpoints/${encodeURIComponent(x.endpoint.id)}`)))}
+</tbody></table><p class="hint">Health: consecutive failures now, last outcomes at any time, deliveries waiting now (GetEndpointStats).</p>`}
+${canWrite(ctx.caller.role) ? createEndpointForm(ctx, agentId, refused) : ''}</section>`;
+}
+
+/** What the agent page shows of its endpoints: each with its health, and the "add endpoint" form as it was refused, if it was. */
+export interface AgentEndpoints {
+  readonly items: readonly EndpointWithHealth[];
+  readonly refused: RefusedForm | null;
+}
+
 /** `tested`: the delivery of a test webhook sent from this page, reported at the top. */
-export function agentPage(ctx: PageContext, p: AgentPreferences, usedThisHour: number, notifications: readonly Notification[], deliveries: readonly Delivery[], notice: string | null, tested: Delivery | null = null): Html {
+export function agentPage(ctx: PageContext, p: AgentPreferences, usedThisHour: number, notifications: readonly Notification[], deliveries: readonly Delivery[], endpoints: AgentEndpoints, notice: string | null, tested: Delivery | null = null): Html {
   const write = canWrite(ctx.caller.role);
   const id = encodeURIComponent(p.agentId);
   const body = html`${notice === null ? '' : html`<p class="notice" role="status">${notice}</p>`}${tested === null ? '' : testResult(ctx, tested)}
 <p><a href="${link(ctx, '/why', { agent: p.agentId })}">Why would a notification be sent to this agent?</a></p>
 <section><h2>Preferences</h2>${preferencesList(p, usedThisHour, ctx.now)}${write ? html`<div class="actions">${testForm(ctx, p)}</div>${preferencesForm(ctx, p)}` : ''}</section>
+${endpointsSection(ctx, p.agentId, endpoints.items, endpoints.refused)}
 <section><h2>Recent notifications</h2>${notifications.length === 0 ? html`<p class="empty">No notifications.</p>` : html`<table id="notifications"><thead><tr><th>Created</th><th>Type</th><th>Title</th><th>Priority</th><th>Outcome</th><th>Reason</th><th>Explanation</th><th>Delivery</th></tr></thead><tbody>
 ${notifications.map((n) => html`<tr><td><a href="${link(ctx, `/notifications/${encodeURIComponent(n.id)}`)}">${iso(n.createdAt)}</a></td><td>${n.notificationType}</td><td>${n.title}</td><td>${n.priority}</td><td>${outcomeBadge(n.decision)}</td><td>${n.decision.reason}</td><td>${n.decision.explanation}</td><td>${n.deliveryId === null ? '—' : html`<a href="${link(ctx, `/deliveries/${encodeURIComponent(n.deliveryId)}`)}">${n.deliveryId}</a>`}</td></tr>`)}
 </tbody></table>`}</section>
@@ -257,4 +285,101 @@ export function livePage(ctx: PageContext): Html {
 <table><thead><tr><th>At</th><th>Delivery</th><th>Agent</th><th>Status</th><th>Attempt</th><th>Status code</th><th>Error class</th></tr></thead><tbody id="live-rows" data-events="${link(ctx, '/live/events')}" data-tenant="${ctx.caller.tenant}"></tbody></table>
 <noscript><p class="hint">The live view needs JavaScript; the other pages do not.</p></noscript>`;
   return layout('Live deliveries', body, ctx);
+}
+
+/** The edit form's fields as the stored endpoint fills them (the URL is never put into the page, only its host). */
+export function endpointFormValues(e: EndpointRecord): URLSearchParams {
+  const o = e.overrides;
+  const r = e.retryPolicy;
+  const q = o.quietHours;
+  const text = (n: number | null | undefined): string => (n === null || n === undefined ? '' : String(n));
+  return new URLSearchParams({
+    description: e.description,
+    url: '',
+    enabled_was: String(e.enabled),
+    ...(e.enabled ? { enabled: 'true' } : {}),
+    event_types: e.eventTypes.join(', '),
+    timeout_ms: text(e.timeoutMs),
+    retry_max_attempts: text(r.maxAttempts),
+    retry_initial_delay_ms: text(r.initialDelayMs),
+    retry_multiplier: text(r.multiplier),
+    retry_max_delay_ms: text(r.maxDelayMs),
+    quiet: q === undefined ? 'inherit' : q === null ? 'none' : 'window',
+    quiet_start: q?.start ?? '',
+    quiet_end: q?.end ?? '',
+    quiet_policy: q?.policy ?? 'SKIP',
+    ...(q?.urgentBypass === true ? { quiet_urgent_bypass: 'true' } : {}),
+    min_priority: o.minPriority === undefined ? 'inherit' : (o.minPriority ?? 'none'),
+    max_per_hour: text(o.maxPerHour),
+    rate_limit_policy: o.rateLimitPolicy ?? '',
+  });
+}
+
+function options(selected: string, choices: ReadonlyArray<readonly [value: string, label: string]>): Html[] {
+  return choices.map(([value, label]) => html`<option value="${value}" ${selected === value ? 'selected' : ''}>${label}</option>`);
+}
+
+/** The edit form, filled from `values` (the stored endpoint, or a refused form as it was sent). */
+function endpointForm(ctx: PageContext, e: EndpointRecord, values: URLSearchParams, error: Html): Html {
+  const v = (name: string): string => values.get(name) ?? '';
+  const checked = (name: string): string => (v(name) === 'true' ? 'checked' : '');
+  const first = isFirstEndpoint(e);
+  return html`<form method="post" action="${link(ctx, `/endpoints/${encodeURIComponent(e.id)}/settings`)}" class="card" id="endpoint-form">${csrfField(ctx)}<strong>Edit</strong>${error}
+<input type="hidden" name="enabled_was" value="${v('enabled_was')}">
+<label><input type="checkbox" name="enabled" value="true" ${checked('enabled')}> Endpoint on <span class="hint">(turning it on again clears Herald's reason and the run of failures)</span></label>
+<label>Description <input name="description" value="${v('description')}" maxlength="200"></label>
+${first ? html`<p class="hint">The agent's first endpoint: its URL is the agent's webhook URL, changed in the agent's preferences.</p>` : html`<label>New URL <input name="url" value="${v('url')}" placeholder="leave empty to keep the current one (${urlOf(e)})" autocomplete="off"></label>`}
+<label>Event types (comma-separated: exact types, prefix.*, *; empty: all) <input name="event_types" value="${v('event_types')}"></label>
+<label>Timeout, ms (empty: service default) <input name="timeout_ms" value="${v('timeout_ms')}" inputmode="numeric" size="8"></label>
+<fieldset><legend>Retry policy (each empty: service default)</legend><label>Attempts in all <input name="retry_max_attempts" value="${v('retry_max_attempts')}" inputmode="numeric" size="4"></label>
+<label>First delay, ms <input name="retry_initial_delay_ms" value="${v('retry_initial_delay_ms')}" inputmode="numeric" size="8"></label><label>Multiplier <input name="retry_multiplier" value="${v('retry_multiplier')}" inputmode="decimal" size="4"></label>
+<label>Longest delay, ms <input name="retry_max_delay_ms" value="${v('retry_max_delay_ms')}" inputmode="numeric" size="9"></label></fieldset>
+<fieldset><legend>Overrides of the agent's preferences</legend>
+<label>Quiet hours <select name="quiet">${options(v('quiet'), [['inherit', "the agent's"], ['none', 'none for this endpoint'], ['window', 'this window']])}</select></label>
+<label>Start <input name="quiet_start" value="${v('quiet_start')}" placeholder="HH:MM" size="5"></label><label>End <input name="quiet_end" value="${v('quiet_end')}" placeholder="HH:MM" size="5"></label>
+<label>Policy <select name="quiet_policy">${options(v('quiet_policy'), QUIET_HOURS_POLICIES.map((x) => [x, x] as const))}</select></label>
+<label><input type="checkbox" name="quiet_urgent_bypass" value="true" ${checked('quiet_urgent_bypass')}> Urgent bypass</label>
+<label>Minimum priority <select name="min_priority">${options(v('min_priority'), [['inherit', "the agent's"], ['none', 'none'], ...PRIORITIES.map((x) => [x, x] as const)])}</select></label>
+<label>Max webhooks per hour (empty: the agent's limit; 0: unlimited) <input name="max_per_hour" value="${v('max_per_hour')}" inputmode="numeric" size="6"></label>
+<label>Over the limit <select name="rate_limit_policy">${options(v('rate_limit_policy'), [['', "the agent's"], ...RATE_LIMIT_POLICIES.map((x) => [x, x] as const)])}</select></label></fieldset>
+<p class="hint">The filter and the extra headers are kept as they are: change them with UpdateEndpoint.</p>
+<button id="save-endpoint">Save endpoint</button></form>`;
+}
+
+export interface EndpointView {
+  readonly endpoint: EndpointRecord;
+  readonly health: EndpointHealth;
+  readonly deliveries: readonly Delivery[];
+  /** The page token of the next page of deliveries, or null on the last page. */
+  readonly nextPage: string | null;
+  readonly notice: string | null;
+  readonly tested: Delivery | null;
+  /** The edit form as it was sent and refused, or null to fill it from the endpoint. */
+  readonly refused: RefusedForm | null;
+}
+
+export function endpointPage(ctx: PageContext, v: EndpointView): Html {
+  const e = v.endpoint;
+  const write = canWrite(ctx.caller.role);
+  const id = encodeURIComponent(e.id);
+  const body = html`${v.notice === null ? '' : html`<p class="notice" role="status">${v.notice}</p>`}${v.tested === null ? '' : testResult(ctx, v.tested)}
+<p>Endpoint of agent <a href="${link(ctx, `/agents/${encodeURIComponent(e.agentId)}`)}" id="endpoint-agent">${e.agentId}</a>${e.description === '' ? '' : html`: ${e.description}`}</p>
+<section><h2>Settings</h2>${endpointDetails(e)}
+${write ? html`<div class="actions">${e.url === '' ? html`<p class="hint">Set the agent's webhook URL to send a test webhook.</p>` : html`<form method="post" action="${link(ctx, `/endpoints/${id}/test`)}" class="inline">${csrfField(ctx)}<button id="send-test">Send test webhook</button></form> <span class="hint">a signed <code>test</code> event to ${urlOf(e)} now, with this endpoint's secret (SendTestWebhook)</span>`}
+${isFirstEndpoint(e) ? html`<span class="hint">The agent's first endpoint is removed by clearing its webhook URL, not deleted here.</span>` : html`<a href="${link(ctx, `/endpoints/${id}/delete`)}" id="delete-endpoint" class="danger">Delete…</a>`}</div>
+${endpointForm(ctx, e, v.refused?.values ?? endpointFormValues(e), formError(v.refused))}` : ''}</section>
+<section><h2>Health</h2>${endpointHealthList(v.health)}</section>
+<section><h2>Deliveries</h2>${deliveriesTable(ctx, v.deliveries)}
+${v.nextPage === null ? '' : html`<p><a href="${link(ctx, `/endpoints/${id}`, { page: v.nextPage })}" id="deliveries-next">Older deliveries</a></p>`}</section>`;
+  return layout(`Endpoint ${endpointLabel(e)}`, body, ctx);
+}
+
+/** The confirmation before DeleteEndpoint: what goes, and how many waiting deliveries are cancelled with it. */
+export function endpointDeletePage(ctx: PageContext, e: EndpointRecord, health: EndpointHealth): Html {
+  const id = encodeURIComponent(e.id);
+  const body = html`<p>Delete endpoint <strong>${e.id}</strong>${e.description === '' ? '' : ` (${e.description})`} of agent <a href="${link(ctx, `/agents/${encodeURIComponent(e.agentId)}`)}">${e.agentId}</a>, to ${urlOf(e)}?</p>
+<p id="delete-consequence">Its signing secret is deleted with it, and ${health.queueDepth === 1 ? 'the 1 delivery' : `the ${health.queueDepth} deliveries`} waiting for it ${health.queueDepth === 1 ? 'is' : 'are'} cancelled (as of now). This cannot be undone.</p>
+<form method="post" action="${link(ctx, `/endpoints/${id}/delete`)}" class="inline">${csrfField(ctx)}<input type="hidden" name="confirm" value="${e.id}"><button id="confirm-delete" class="danger">Delete endpoint</button></form>
+<a href="${link(ctx, `/endpoints/${id}`)}">Keep it</a>`;
+  return layout(`Delete endpoint ${endpointLabel(e)}?`, body, ctx);
 }

@@ -16,6 +16,7 @@ import { newAttemptId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../storage/database.js';
 import type { ClaimedDelivery } from '../storage/delivery-queue.js';
+import { startAttemptSpan } from '../telemetry/tracing.js';
 import { SealedValueError } from '../storage/secret-box.js';
 import type { WebhookSender } from './sender.js';
 import { signedHeaders } from './signer.js';
@@ -201,7 +202,11 @@ export class Dispatcher {
       customHeaders: { ...request.customHeaders },
       ...(request.endpointId === null ? {} : { endpointId: request.endpointId }),
     });
+    // With tracing on, the attempt is a span in the trace stored with the delivery, and the receiver gets its context.
+    const span = startAttemptSpan(claimed.traceParent, request.url, claimed.id, claimed.attemptCount);
+    if (span !== null) headers.traceparent = span.traceParent;
     const result = await this.sender.send({ url: request.url, body, headers, timeoutMs: request.timeoutMs, ...(signal ? { signal } : {}) });
+    span?.end(result);
     // The receiver may still have seen an aborted send; the stable delivery id lets it de-duplicate.
     if (result.kind === 'error' && result.errorClass === 'aborted') return { kind: 'aborted' };
     return { kind: 'result', result, startedAt };

@@ -67,7 +67,7 @@ export const INSTANT_RANGE_MS = Object.freeze({ min: -62_135_596_800_000, max: 2
  * them. The gRPC layer applies it to each decoded request before any handler runs, so no
  * check, log line or error message ever sees a longer value; the rules above (charset,
  * bytes, formats) still apply after it. A string field missing here stops the server from
- * starting (src/grpc/request-guard.ts), and README's "Limits" table is checked against it.
+ * starting (src/grpc/request-guard.ts), and the "Limits" table of docs/api.md is checked against it.
  * Map fields have one entry for their keys and one for their values.
  */
 export const REQUEST_STRING_LIMITS: Readonly<Record<string, number>> = Object.freeze({

@@ -25,6 +25,12 @@ export interface DeliveryChange {
 export interface AgentDisabled {
   readonly tenantId: string;
   readonly agentId: string;
+  /**
+   * The endpoint turned off, and whether it is the agent's first (its 0.2
+   * webhook, which `enable_webhook` turns on again; any other is turned on
+   * with UpdateEndpoint). Null for an agent without endpoints, whose own switch went off.
+   */
+  readonly endpoint: { readonly id: string; readonly first: boolean } | null;
   /** The delivery whose ending turned the webhook off. */
   readonly deliveryId: string;
   /** As recorded in the preferences' `webhookDisabledReason`. */

@@ -72,8 +72,8 @@ export function notificationToProto(n: Notification): NotificationProto {
 
 export function notificationHandlers(ctx: CallContext, service: NotificationService): NotificationServiceHandlers {
   return {
-    CreateNotification: unary(ctx, 'CreateNotification', async (req, caller) => {
-      const { notification, replayed } = await service.create(caller.tenant, createRequestFrom(req));
+    CreateNotification: unary(ctx, 'CreateNotification', async (req, caller, _call, span) => {
+      const { notification, replayed } = await service.create(caller.tenant, createRequestFrom(req), span);
       const proto = notificationToProto(notification);
       return { notification: proto, decision: proto.decision ?? null, replayed, endpoint_results: proto.endpoint_results ?? [] };
     }),

@@ -9,6 +9,7 @@ import { TENANT_HEADER } from '../auth/tenant.js';
 import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
 import { UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { startRpcSpan, type RpcSpan } from '../telemetry/tracing.js';
 import { throwIfRefused } from './request-guard.js';
 import { DeadlinePassedError, toStatus } from './status.js';
 import type { TenantAdmission } from './tenant-admission.js';
@@ -55,16 +56,26 @@ export function authenticate(ctx: CallContext, metadata: Metadata, method: RpcNa
   return caller;
 }
 
-export function unary<Req, Res>(ctx: CallContext, method: RpcName, fn: (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
+/**
+ * `fn` gets the call's server span (null while tracing is off) to hand to
+ * the service that records what the call decided and enqueued.
+ */
+export function unary<Req, Res>(
+  ctx: CallContext,
+  method: RpcName,
+  fn: (req: Req, caller: Caller, call: ServerUnaryCall<Req, Res>, span: RpcSpan | null) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
+    // Before anything can refuse the call, so that refusals are traced too.
+    const span = startRpcSpan(call);
     const run = async (): Promise<Res> => {
       throwIfNotStartable(ctx, method, call.getDeadline());
       const caller = authenticate(ctx, call.metadata, method);
       throwIfRefused(call.request);
       const leave = ctx.admission.enter(caller.tenant);
       try {
-        return await fn(call.request, caller, call);
+        return await fn(call.request, caller, call, span);
       } finally {
         leave();
       }
@@ -73,11 +84,13 @@ export function unary<Req, Res>(ctx: CallContext, method: RpcName, fn: (req: Req
       (response) => {
         ctx.log.debug({ method, ms: Math.round(performance.now() - started) }, 'rpc ok');
         callback(null, response);
+        span?.end(0);
       },
       (err: unknown) => {
         const s = toStatus(err, ctx.log, method);
         ctx.log.debug({ method, code: s.code, ms: Math.round(performance.now() - started) }, 'rpc failed');
         callback(s);
+        span?.end(s.code);
       },
     );
   };

@@ -45,6 +45,14 @@ export interface EndpointChange {
   readonly overridesParts?: EndpointOverrides;
 }
 
+/**
+ * Whether `e` is its agent's first endpoint, its 0.2 webhook: its URL is
+ * changed through webhook_url, and it is deleted with the agent, not here.
+ */
+export function isFirstEndpoint(e: EndpointRecord): boolean {
+  return e.position === FIRST_POSITION;
+}
+
 const F = 'endpoint';
 const DAY_MS = 86_400_000;
 

@@ -25,6 +25,7 @@ import type { AgentRepositories, ReadRepositories } from '../storage/repositorie
 import { isUniqueViolation } from '../storage/errors.js';
 import type { NotificationFilters } from '../storage/notification-repository.js';
 import { pageNewestFirst } from '../storage/page-token.js';
+import type { RpcSpan } from '../telemetry/tracing.js';
 
 /** A create request as the API layer hands it over: optional strings are "" when absent. */
 export interface CreateRequest {
@@ -164,22 +165,35 @@ export class NotificationService {
     private readonly options: NotificationServiceOptions = { digestMaxItems: DEFAULT_DIGEST_MAX_ITEMS },
   ) {}
 
-  async create(tenant: string, req: CreateRequest): Promise<CreateResult> {
+  /**
+   * `span`, the call's server span when tracing is on, gets the transaction's
+   * span and the decision's attributes; its context is stored with every
+   * delivery enqueued, so that their attempts continue the caller's trace.
+   */
+  async create(tenant: string, req: CreateRequest, span: RpcSpan | null = null): Promise<CreateResult> {
     const input = validateCreate(req);
+    let result: CreateResult;
     try {
-      return await this.createOnce(tenant, input);
+      result = span === null ? await this.createOnce(tenant, input, null) : await span.transaction(this.store.dialect, () => this.createOnce(tenant, input, span.traceParent));
     } catch (err) {
       // The idempotency key's unique index is the last line of defence: if a
       // concurrent create with the same key won, answer with its result.
       if (input.idempotencyKey !== null && isUniqueViolation(err)) {
         const first = await this.store.read((r) => r.notifications.findByIdempotencyKey(tenant, input.agentId, input.idempotencyKey!));
-        if (first !== null) return { notification: first, replayed: true };
+        if (first !== null) result = { notification: first, replayed: true };
+        else throw err;
+      } else {
+        throw err;
       }
-      throw err;
     }
+    if (span !== null) {
+      const n = result.notification;
+      span.decided({ outcome: n.decision.outcome, reason: n.decision.reason, endpoints: n.endpointResults.length, deliveries: n.endpointResults.filter((e) => e.deliveryId !== null).length, replayed: result.replayed });
+    }
+    return result;
   }
 
-  private createOnce(tenant: string, input: NotificationInput): Promise<CreateResult> {
+  private createOnce(tenant: string, input: NotificationInput, traceParent: string | null): Promise<CreateResult> {
     // Under the agent's lock, grouped with concurrent creates of other agents
     // into one transaction; it resolves only once committed.
     return this.store.writeForAgent({ tenantId: tenant, agentId: input.agentId }, async (r): Promise<CreateResult> => {
@@ -236,6 +250,7 @@ export class NotificationService {
           // DELIVER and DEFER always carry deliverAt; SUPPRESS has no delivery.
           nextAttemptAt: d.deliverAt ?? now,
           now,
+          traceParent,
         });
         deliveryIds.set(endpoint.id, deliveryId);
       }

@@ -43,6 +43,8 @@ export interface ClaimedDelivery extends Delivery {
   readonly attemptBase: number;
   /** Until when this claim holds the delivery, on the claiming process's clock (see below). */
   readonly leaseExpiresAt: Date;
+  /** The W3C `traceparent` stored with the delivery (see NewDelivery.traceParent), or null. */
+  readonly traceParent: string | null;
 }
 
 export interface ClaimOptions {
@@ -129,7 +131,7 @@ function heldBy(owner: string): Prisma.Sql {
  * database's.
  */
 function claimed(row: DeliveryRow, now: Date, leaseMs: number): ClaimedDelivery {
-  return { ...toDelivery(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt: new Date(now.getTime() + leaseMs) };
+  return { ...toDelivery(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt: new Date(now.getTime() + leaseMs), traceParent: row.traceParent };
 }
 
 function claimedInDueOrder(raw: ReadonlyArray<Record<string, unknown>>, now: Date, leaseMs: number): ClaimedDelivery[] {

@@ -48,7 +48,7 @@ export class DeliveryRepository {
     const leaseExpiresAt = new Date(d.now.getTime() + leaseMs);
     const row = newDeliveryRow(d, { owner, leaseUntil: leaseExpiresAt });
     await this.tx.$executeRaw(DELIVERIES.insert([row]));
-    return { ...toDelivery(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt };
+    return { ...toDelivery(row), body: row.body, attemptBase: row.attemptBase, leaseExpiresAt, traceParent: row.traceParent };
   }
 
   /** The delivery, if it belongs to `tenantId`. */
@@ -97,13 +97,25 @@ export class DeliveryRepository {
     for (const g of groups) byStatus[g.status as DeliveryStatus] = g._count._all;
     const attemptWhere: Prisma.DeliveryAttemptWhereInput = { delivery: where };
     const attempts = await this.tx.deliveryAttempt.count({ where: attemptWhere });
-    // Percentiles by rank: two indexed look-ups instead of loading every duration.
-    const percentile = async (p: number): Promise<number> => {
-      if (attempts === 0) return 0;
-      const rank = Math.min(attempts - 1, Math.max(0, Math.ceil(p * attempts) - 1));
-      const row = await this.tx.deliveryAttempt.findFirst({ where: attemptWhere, orderBy: { durationMs: 'asc' }, skip: rank, select: { durationMs: true } });
-      return row?.durationMs ?? 0;
-    };
-    return { byStatus, attempts, p50LatencyMs: await percentile(0.5), p95LatencyMs: await percentile(0.95) };
+    return { byStatus, attempts, ...(await attemptLatencies(this.tx, attemptWhere, attempts)) };
   }
+}
+
+/**
+ * The p50 and p95 durations of the `count` attempts `where` selects, by
+ * nearest rank: two indexed look-ups instead of loading every duration.
+ * 0 without attempts. Delivery stats and endpoint stats share it.
+ */
+export async function attemptLatencies(
+  tx: PrismaTx,
+  where: Prisma.DeliveryAttemptWhereInput,
+  count: number,
+): Promise<{ p50LatencyMs: number; p95LatencyMs: number }> {
+  const percentile = async (p: number): Promise<number> => {
+    if (count === 0) return 0;
+    const rank = Math.min(count - 1, Math.max(0, Math.ceil(p * count) - 1));
+    const row = await tx.deliveryAttempt.findFirst({ where, orderBy: { durationMs: 'asc' }, skip: rank, select: { durationMs: true } });
+    return row?.durationMs ?? 0;
+  };
+  return { p50LatencyMs: await percentile(0.5), p95LatencyMs: await percentile(0.95) };
 }

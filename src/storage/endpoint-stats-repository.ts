@@ -3,6 +3,7 @@
  * latencies over a period, and what is true now (last outcomes, queue
  * depth). Reads only; served by the (tenant, endpoint, created_at) index.
  */
+import { attemptLatencies } from './delivery-repository.js';
 import type { PrismaTx } from './sql.js';
 
 export interface EndpointStats {
@@ -30,13 +31,7 @@ export class EndpointStatsRepository {
     const failed = await this.tx.delivery.count({ where: { ...period, status: 'FAILED' } });
     const attemptWhere = { delivery: period };
     const attempts = await this.tx.deliveryAttempt.count({ where: attemptWhere });
-    // Percentiles by rank: two look-ups instead of loading every duration (as DeliveryRepository.stats).
-    const percentile = async (p: number): Promise<number> => {
-      if (attempts === 0) return 0;
-      const rank = Math.min(attempts - 1, Math.max(0, Math.ceil(p * attempts) - 1));
-      const row = await this.tx.deliveryAttempt.findFirst({ where: attemptWhere, orderBy: { durationMs: 'asc' }, skip: rank, select: { durationMs: true } });
-      return row?.durationMs ?? 0;
-    };
+    const latencies = await attemptLatencies(this.tx, attemptWhere, attempts);
     const last = async (status: 'SUCCEEDED' | 'FAILED'): Promise<Date | null> => {
       const row = await this.tx.delivery.findFirst({ where: { tenantId, endpointId, status }, orderBy: { completedAt: 'desc' }, select: { completedAt: true } });
       return row?.completedAt ?? null;
@@ -46,8 +41,7 @@ export class EndpointStatsRepository {
       succeeded,
       failed,
       attempts,
-      p50LatencyMs: await percentile(0.5),
-      p95LatencyMs: await percentile(0.95),
+      ...latencies,
       lastSuccessAt: await last('SUCCEEDED'),
       lastFailureAt: await last('FAILED'),
       queueDepth,

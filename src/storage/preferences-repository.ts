@@ -3,7 +3,7 @@ import { MASKED_HEADER_VALUE } from '../domain/types.js';
 import type { Endpoint, EndpointSettings } from '../domain/endpoint.js';
 import type { AgentPreferences, EditablePreferences, SigningSecrets } from '../domain/types.js';
 import { editableColumns, firstEndpointColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
-import { newFirstEndpointRow, toEndpoint, toEndpointRecord, type EndpointRecord, type EndpointRow } from './rows/endpoints.js';
+import { FIRST_POSITION, newFirstEndpointRow, toEndpoint, toEndpointRecord, type EndpointRecord, type EndpointRow } from './rows/endpoints.js';
 import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
 import type { PrismaTx } from './sql.js';
 import type { TxFacts } from './tx-facts.js';
@@ -477,15 +477,16 @@ export class PreferencesRepository {
    * endpoint that is off already alone. Returns whether it did, and whether
    * the agent has another endpoint still on.
    */
-  async disableEndpoint(tenantId: string, agentId: string, endpointId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<{ readonly off: boolean; readonly othersOn: boolean }> {
+  async disableEndpoint(tenantId: string, agentId: string, endpointId: string, url: string, reason: string, now: Date, onlyIfOn = false): Promise<{ readonly off: boolean; readonly othersOn: boolean; readonly first: boolean }> {
     const { count } = await this.tx.endpoint.updateMany({
       where: { tenantId, agentId, id: endpointId, url, ...(onlyIfOn ? { enabled: true } : {}) },
       data: { enabled: false, disabledReason: reason, updatedAt: now },
     });
-    if (count === 0) return { off: false, othersOn: true };
+    if (count === 0) return { off: false, othersOn: true, first: false };
     this.announce(tenantId, agentId);
     const others = await this.tx.endpoint.count({ where: { tenantId, agentId, enabled: true, url: { not: null }, id: { not: endpointId } } });
-    return { off: true, othersOn: others > 0 };
+    const row = await this.tx.endpoint.findUnique({ where: { tenantId_id: { tenantId, id: endpointId } }, select: { position: true } });
+    return { off: true, othersOn: others > 0, first: row?.position === FIRST_POSITION };
   }
 
   /** Replaces the secret of the agent's first endpoint; the old one signs until `previousExpiresAt` (null: revoked now). */

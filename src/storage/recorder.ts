@@ -103,13 +103,13 @@ async function recordOne(r: Repositories, rec: Recording): Promise<Recorded> {
   if (reason === null) return { delivery, disabled: null };
   // Only the endpoint goes off (the agent's master switch stays as its owner set it);
   // sends still in flight when the count was reached must not turn it off twice.
-  const { off, othersOn } = await r.preferences.disableEndpoint(tenantId, agentId, endpointId, attempt!.url, reason, now, health.kind !== 'gone');
+  const { off, othersOn, first } = await r.preferences.disableEndpoint(tenantId, agentId, endpointId, attempt!.url, reason, now, health.kind !== 'gone');
   if (!off) return { delivery, disabled: null };
   await r.deliveries.cancelPending(tenantId, agentId, `cancelled: ${reason}`, now, endpointId);
   // With no other endpoint on, every pending webhook of the agent is cancelled, as 0.2 did, and the
   // slots they held are given back; otherwise the others' still count (conservative: never over the limit).
   if (!othersOn) await r.rate.releaseAfter(tenantId, agentId, now);
-  const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, cause: health.kind === 'gone' ? 'gone' : 'failures', at: now };
+  const disabled: AgentDisabled = { tenantId, agentId, endpoint: { id: endpointId, first }, deliveryId: id, reason, consecutiveFailures: failures ?? 0, cause: health.kind === 'gone' ? 'gone' : 'failures', at: now };
   r.facts.agentDisabled(disabled);
   return { delivery, disabled };
 }
@@ -127,7 +127,7 @@ async function recordAgentHealth(r: Repositories, rec: Recording, delivery: Deli
   if (!off) return { delivery, disabled: null };
   await r.deliveries.cancelPending(tenantId, agentId, `cancelled: ${reason}`, now);
   await r.rate.releaseAfter(tenantId, agentId, now);
-  const disabled: AgentDisabled = { tenantId, agentId, deliveryId: id, reason, consecutiveFailures: failures ?? 0, cause: health.kind === 'gone' ? 'gone' : 'failures', at: now };
+  const disabled: AgentDisabled = { tenantId, agentId, endpoint: null, deliveryId: id, reason, consecutiveFailures: failures ?? 0, cause: health.kind === 'gone' ? 'gone' : 'failures', at: now };
   r.facts.agentDisabled(disabled);
   return { delivery, disabled };
 }

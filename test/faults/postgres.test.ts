@@ -4,7 +4,7 @@
  * started while clients keep calling (57P03). A real Herald child process,
  * a client making about 50 creates/s with a 5 s deadline, a load balancer's
  * health checks every 100 ms, and a real receiver. What a client must see
- * (README, "Faults"): UNAVAILABLE within about 2 s, never INTERNAL or its
+ * (docs/guarantees.md, "What a fault does to a client"): UNAVAILABLE within about 2 s, never INTERNAL or its
  * own deadline; health NOT_SERVING within about 2 s and SERVING again
  * within about 1 s of recovery; nothing acknowledged lost; every DELIVER delivered.
  *

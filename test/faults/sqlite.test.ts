@@ -2,7 +2,7 @@
  * SQLite faults with real Herald processes: the database that cannot grow
  * (its size cap, HERALD_SQLITE_MAX_MB, which sets PRAGMA max_page_count; and,
  * as root, a real full disk on a small tmpfs) and a second process started
- * on the file of a running one. What a client must see (README, "Faults"):
+ * on the file of a running one. What a client must see (docs/guarantees.md, "What a fault does to a client"):
  * RESOURCE_EXHAUSTED "the database disk is full" and health NOT_SERVING,
  * never INTERNAL; reads go on; nothing acknowledged is lost; every DELIVER
  * is delivered once there is room again. A second process does not serve,
@@ -177,7 +177,7 @@ describe('SQLite faults (child processes)', { timeout: 10 * 60_000 }, () => {
     await run(process.execPath, ['--import', 'tsx', 'scripts/db-backup.ts', backup], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl } });
     assert.ok(existsSync(backup));
     const reencrypt = await run(process.execPath, ['--import', 'tsx', 'scripts/secrets-reencrypt.ts'], { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, HERALD_SECRET_KEY: key } });
-    assert.match(reencrypt.stdout, /re-encrypted the secrets of \d+ agent\(s\)/);
+    assert.match(reencrypt.stdout, /re-encrypted the secrets of \d+ endpoint\(s\)/);
     assert.equal((await first.client.preferences.GetPreferences({ agent_id: 'kept' })).agent_id, 'kept', 'the first process still serves');
 
     // However the holder dies, the operating system releases the lock.

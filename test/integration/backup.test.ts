@@ -16,7 +16,7 @@ import { startReceiver } from '../helpers/receiver.js';
  * Backups of a running Herald (issue #10). SQLite: `npm run db:backup` in
  * another process while creates keep arriving; the copy must be whole and
  * hold every notification acknowledged before the backup began. PostgreSQL:
- * the pg_dump / pg_restore recipe of the README, under the same load.
+ * the pg_dump / pg_restore recipe of docs/data.md, under the same load.
  */
 
 const run = promisify(execFile);
@@ -118,7 +118,7 @@ test('npm run db:backup never overwrites a file, and refuses PostgreSQL', { skip
   assert.equal(existsSync(join(herald.dir, 'pg.db')), false);
 });
 
-test("the README's pg_dump / pg_restore recipe backs up a PostgreSQL Herald while it writes, and Herald serves the restored copy", { skip: TEST_DATABASE !== 'postgresql' && 'PostgreSQL only' }, async (t) => {
+test("the pg_dump / pg_restore recipe of docs/data.md backs up a PostgreSQL Herald while it writes, and Herald serves the restored copy", { skip: TEST_DATABASE !== 'postgresql' && 'PostgreSQL only' }, async (t) => {
   const herald = await startHerald(t);
   await withWebhook(t, herald.client);
   const load = keepCreating(herald.client, 4);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { Webhook } from 'standardwebhooks';
 import { cleanup } from '../helpers/herald.js';
 import { CONSOLE_TOKENS, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
 import { waitForFinal } from '../helpers/deliveries.js';
@@ -14,12 +15,12 @@ import { startReceiver, type ReceiverStep } from '../helpers/receiver.js';
  *
  * HERALD_TEST_CHROMIUM names the browser (default /usr/bin/chromium); without
  * one the test skips and says why. HERALD_CONSOLE_SCREENSHOTS=1 saves a PNG
- * of each page into docs/console/ (README shows them).
+ * of each page into docs/console/ (docs/monitoring.md shows them).
  */
 
 const CHROMIUM = process.env.HERALD_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = process.env.HERALD_CONSOLE_SCREENSHOTS === '1' ? new URL('../../docs/console/', import.meta.url) : null;
-/** The flags README documents: headless on a machine without a display, GPU or network. */
+/** The flags docs/monitoring.md documents: headless on a machine without a display, GPU or network. */
 export const CHROMIUM_FLAGS = [
   '--headless=new',
   '--no-sandbox',
@@ -221,5 +222,103 @@ test('in Chromium: an operator finds an agent, sees why a notification was defer
     assert.equal(noCsrf.status(), 403, 'a write session without the CSRF token is refused too');
     assert.equal(flaky.requests.length, 3, 'only the first attempt, the retry and the live-view delivery reached the receiver');
     await readContext.close();
+  });
+});
+
+test("in Chromium: an operator adds an endpoint to an agent, opens it, edits it, sends a test webhook its receiver gets signed with the endpoint's secret, and deletes it", async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set HERALD_TEST_CHROMIUM; the HTTP-level console tests still ran`);
+    return;
+  }
+  const c = await startConsoleHerald(t);
+  const grpc = c.grpc('default');
+  const first = await startReceiver();
+  const pager = await startReceiver();
+  cleanup(t, () => first.close());
+  cleanup(t, () => pager.close());
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'multi-hook', enable_webhook: true, webhook_url: first.url, time_zone: 'Europe/Paris' } });
+
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  cleanup(t, () => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  context.on('console', (m) => {
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) pageErrors.push(m.text());
+  });
+  context.on('weberror', (e) => pageErrors.push(e.error().message));
+  const page = await signIn(context, c, CONSOLE_TOKENS.write);
+  let id = '';
+
+  await t.test('the agent page lists the first endpoint, and "Add endpoint" opens the new one\'s page', async () => {
+    await page.goto(`${c.base}/agents/multi-hook`);
+    assert.equal(await page.locator('#endpoints tbody tr').count(), 1, 'the first endpoint, from webhook_url');
+    await page.fill('#create-endpoint-form input[name=description]', 'pager');
+    await page.fill('#create-endpoint-form input[name=url]', `${pager.url}pager?key=url-credential`);
+    await page.fill('#create-endpoint-form input[name=event_types]', 'job.*');
+    await Promise.all([page.waitForURL(/\/endpoints\/ep_\w+\?done=endpoint-created/), page.click('#create-endpoint')]);
+    id = /\/endpoints\/(ep_\w+)/.exec(page.url())?.[1] ?? '';
+    assert.notEqual(id, '');
+    assert.match((await page.locator('#endpoint-event-types').textContent()) ?? '', /^job\.\*$/);
+    await page.click('#endpoint-agent');
+    await page.waitForURL(/\/agents\/multi-hook/);
+    assert.match((await page.locator(`#endpoints tr[data-endpoint="${id}"]`).textContent()) ?? '', /pager.*127\.0\.0\.1:\d+.*on.*job\.\*/s);
+  });
+
+  await t.test('the endpoint page is opened from the table and its edit form saves through UpdateEndpoint', async () => {
+    await page.click(`#endpoints a:has-text("${id}")`);
+    await page.waitForURL(new RegExp(`/endpoints/${id}`));
+    await page.fill('#endpoint-form input[name=description]', 'night pager');
+    await page.selectOption('#endpoint-form select[name=quiet]', 'window');
+    await page.fill('#endpoint-form input[name=quiet_start]', '22:00');
+    await page.fill('#endpoint-form input[name=quiet_end]', '07:00');
+    await page.selectOption('#endpoint-form select[name=quiet_policy]', 'DIGEST');
+    await page.fill('#endpoint-form input[name=retry_max_attempts]', '3');
+    await Promise.all([page.waitForURL(/done=endpoint-saved/), page.click('#save-endpoint')]);
+    const details = (await page.locator('#endpoint-details').textContent()) ?? '';
+    assert.match(details, /night pager/);
+    assert.match(details, /22:00–07:00 \(agent's time zone\), DIGEST/);
+    assert.match(details, /3 attempts in all/);
+    const stored = await grpc.endpoints.GetEndpoint({ id });
+    assert.deepEqual([stored.description, stored.overrides?.quiet_hours?.policy, stored.retry_policy?.max_attempts], ['night pager', 'QUIET_HOURS_POLICY_DIGEST', 3]);
+    await page.fill('#endpoint-form input[name=quiet_end]', '22:00');
+    await page.click('#save-endpoint');
+    assert.match((await page.locator('#form-error').textContent()) ?? '', /endpoint\.overrides\.quiet_hours\.end: equals start/, "the service's message on the form");
+    assert.equal(await page.locator('#endpoint-form input[name=quiet_end]').inputValue(), '22:00', 'with the value as typed');
+  });
+
+  await t.test("\"Send test webhook\" reaches the endpoint's receiver, signed with the endpoint's own secret", async () => {
+    await page.goto(`${c.base}/endpoints/${id}`);
+    await Promise.all([page.waitForURL(/done=tested/), page.click('#send-test')]);
+    assert.match((await page.locator('#test-result').textContent()) ?? '', /Test webhook sent: delivery dlv_\w+ SUCCEEDED \(HTTP 200\)/);
+    const [req] = await pager.waitForRequests(1);
+    assert.equal(first.requests.length, 0, 'nothing went to the first endpoint');
+    assert.equal(req?.path, '/pager?key=url-credential');
+    assert.equal(req?.headers['x-herald-endpoint'], id);
+    const secret = (await grpc.endpoints.GetEndpointSecret({ id })).secret;
+    const flat = Object.fromEntries(Object.entries(req?.headers ?? {}).map(([k, v]) => [k, String(v)]));
+    assert.doesNotThrow(() => new Webhook(secret).verify(req?.body.toString('utf8') ?? '', flat), 'standardwebhooks verifies it with the endpoint secret');
+    assert.match((await page.locator('#endpoint-health').textContent()) ?? '', /100 %/);
+    const htmlText = await page.content();
+    for (const hidden of [secret, 'url-credential', CONSOLE_TOKENS.write]) assert.ok(!htmlText.includes(hidden), 'the endpoint page shows no secret');
+    await shot(page, 'endpoint');
+  });
+
+  await t.test('a read token sees the endpoint and no form or button', async () => {
+    const readContext = await browser.newContext();
+    const readPage = await signIn(readContext, c, CONSOLE_TOKENS.read);
+    await readPage.goto(`${c.base}/endpoints/${id}`);
+    assert.match((await readPage.locator('#endpoint-details').textContent()) ?? '', /night pager/);
+    assert.equal(await readPage.locator('#endpoint-form, #send-test, #delete-endpoint').count(), 0);
+    await readContext.close();
+  });
+
+  await t.test('"Delete…" asks first, then deletes the endpoint and returns to the agent', async () => {
+    await page.click('#delete-endpoint');
+    await page.waitForURL(new RegExp(`/endpoints/${id}/delete`));
+    assert.match((await page.locator('#delete-consequence').textContent()) ?? '', /the 0 deliveries waiting for it are cancelled/);
+    await Promise.all([page.waitForURL(/\/agents\/multi-hook\?done=endpoint-deleted&count=0/), page.click('#confirm-delete')]);
+    assert.equal(await page.locator('#endpoints tbody tr').count(), 1);
+    await assert.rejects(grpc.endpoints.GetEndpoint({ id }), /NOT_FOUND|not found/i);
+    assert.deepEqual(pageErrors, [], 'no Content-Security-Policy violation or script error');
   });
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -585,4 +586,299 @@ test('with HERALD_TLS_CERT_FILE the console speaks HTTPS and its session cookie 
   });
   assert.equal(answer.status, 303);
   assert.match(answer.cookie, /; HttpOnly; SameSite=Strict; Secure$/);
+});
+
+/*
+ * Endpoints (#18): the agent page's table of endpoints with their health,
+ * and an endpoint's own page (settings, health, deliveries, edit, test,
+ * delete), all through EndpointService and DeliveryService.
+ */
+
+/** An agent whose first endpoint is `firstUrl`, with a second endpoint to `url`; the second's id. */
+async function agentWithEndpoint(c: ConsoleHerald, agent: string, firstUrl: string, url: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true, webhook_url: firstUrl } });
+  const created = await grpc.endpoints.CreateEndpoint({ endpoint: { agent_id: agent, description: 'pager', url, event_types: ['job.*'], ...extra } });
+  return created.id;
+}
+
+test('the agent page lists its endpoints with their health (failures in a row, last failure, queue depth) and links each to its page', async (t) => {
+  const c = await startConsoleHerald(t);
+  const ok = await receiver(t);
+  const broken = await receiver(t, [{ status: 500 }]);
+  const grpc = c.grpc('default');
+  const id = await agentWithEndpoint(c, 'health-agent', ok.url, `${broken.url}hook`);
+  const created = await grpc.notifications.CreateNotification({ agent_id: 'health-agent', notification_type: 'job.failed', title: 'to both' });
+  const toBroken = created.endpoint_results.find((r) => r.endpoint_id === id)?.delivery_id ?? '';
+  assert.equal((await waitForFinal(grpc, toBroken)).status, 'DELIVERY_STATUS_FAILED');
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  const page = await s.get('/agents/health-agent');
+  assert.equal(page.status, 200);
+  const rows = /<table id="endpoints">[\s\S]*?<\/table>/.exec(page.body)?.[0] ?? '';
+  const row = new RegExp(`<tr data-endpoint="${id}">[\\s\\S]*?</tr>`).exec(rows)?.[0] ?? '';
+  assert.match(row, new RegExp(`<a href="/endpoints/${id}\\?tenant=default">${id}</a></td><td>pager</td><td>127\\.0\\.0\\.1:\\d+</td><td><span class="on">on</span></td><td>job\\.\\*</td>`));
+  assert.match(row, /<td class="limit-full">1<\/td><td>—<\/td><td>\d{4}-\d\d-\d\dT[\d:.]+Z<\/td><td>0<\/td><\/tr>/, 'one failure in a row, never a success, a last failure, nothing waiting');
+  assert.equal((rows.match(/<tr data-endpoint=/g) ?? []).length, 2, 'the first endpoint (webhook_url) is listed too');
+  assert.doesNotMatch(page.body, /id="create-endpoint-form"/, 'a read token gets no form');
+  const endpointPage = await s.get(`/endpoints/${id}`);
+  assert.equal(endpointPage.status, 200);
+  assert.doesNotMatch(endpointPage.body, /id="endpoint-form"|id="send-test"|id="delete-endpoint"/, 'nor forms or buttons on the endpoint page');
+  assert.match(endpointPage.body, /id="consecutive-failures">1</);
+  assert.match(endpointPage.body, /id="success-rate">0 %/);
+});
+
+test('"Add endpoint" creates one through CreateEndpoint; a URL the service refuses is shown on the form with its message and the typed values, and nothing is created', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const r = await receiver(t);
+  const grpc = c.grpc('default');
+  await grpc.preferences.UpdatePreferences({ preferences: { agent_id: 'adder', enable_webhook: true, webhook_url: r.url } });
+  const reader = await signedIn(c, CONSOLE_TOKENS.read);
+  const forged = await reader.post('/agents/adder/endpoints', { _csrf: await reader.csrf('/agents/adder'), url: `${r.url}x` });
+  assert.equal(forged.status, 403);
+  assert.match(forged.body, /CreateEndpoint needs the write role/);
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const csrf = await s.csrf('/agents/adder');
+  assert.equal((await s.post('/agents/adder/endpoints', { url: `${r.url}x` })).status, 403, 'without the CSRF token');
+  const refused = await s.post('/agents/adder/endpoints', { _csrf: csrf, description: 'chat <b>', url: 'ftp://hooks.example.test/x', event_types: 'job.*' });
+  assert.equal(refused.status, 400, refused.body.slice(0, 300));
+  assert.match(refused.body, /<p class="error" role="alert" id="form-error">endpoint\.url: [^<]+<\/p>/);
+  const form = formFields(refused.body, 'create-endpoint-form');
+  assert.deepEqual({ description: form.description, url: form.url, event_types: form.event_types }, { description: 'chat <b>', url: 'ftp://hooks.example.test/x', event_types: 'job.*' });
+  assert.equal((await grpc.endpoints.ListEndpoints({ agent_id: 'adder' })).endpoints.length, 1, 'only the first endpoint');
+
+  const created = await s.post('/agents/adder/endpoints', { _csrf: csrf, description: 'chat', url: `${r.url}chat`, event_types: 'job.*, deploy.done' });
+  assert.equal(created.status, 303, created.body.slice(0, 300));
+  const location = created.headers.get('location') ?? '';
+  const id = /^\/endpoints\/(ep_[0-9A-Z]+)\?done=endpoint-created&tenant=default$/.exec(location)?.[1] ?? '';
+  assert.notEqual(id, '', location);
+  const stored = await grpc.endpoints.GetEndpoint({ id });
+  assert.deepEqual([stored.agent_id, stored.description, stored.url, stored.event_types, stored.secret_set], ['adder', 'chat', `${r.url}chat`, ['job.*', 'deploy.done'], true]);
+  assert.match((await s.get(location)).body, /Endpoint created, with its own signing secret/);
+});
+
+test('the edit form round-trips: what it shows is what UpdateEndpoint stored, the filter and header values are kept, and saving leaves the run of failures alone', async (t) => {
+  const c = await startConsoleHerald(t);
+  const ok = await receiver(t);
+  const broken = await receiver(t, [{ status: 500 }]);
+  const grpc = c.grpc('default');
+  const id = await agentWithEndpoint(c, 'editor', ok.url, `${broken.url}hook`, {
+    filter: [{ field: 'priority', operator: 'FILTER_OPERATOR_GREATER_OR_EQUAL', values: ['NORMAL'] }],
+    headers: { authorization: 'Bearer header-credential' },
+  });
+  const created = await grpc.notifications.CreateNotification({ agent_id: 'editor', notification_type: 'job.failed', title: 'x' });
+  await waitForFinal(grpc, created.endpoint_results.find((r) => r.endpoint_id === id)?.delivery_id ?? '');
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const page = await s.get(`/endpoints/${id}`);
+  assert.match(page.body, /<code>priority GREATER_OR_EQUAL &quot;NORMAL&quot;<\/code>/, 'the filter is shown, read-only');
+  const shown = formFields(page.body, 'endpoint-form');
+  assert.deepEqual(
+    { ...shown, _csrf: '' },
+    {
+      _csrf: '',
+      enabled_was: 'true',
+      enabled: 'true',
+      description: 'pager',
+      url: '',
+      event_types: 'job.*',
+      timeout_ms: '',
+      retry_max_attempts: '',
+      retry_initial_delay_ms: '',
+      retry_multiplier: '',
+      retry_max_delay_ms: '',
+      quiet: 'inherit',
+      quiet_start: '',
+      quiet_end: '',
+      quiet_policy: 'SKIP',
+      min_priority: 'inherit',
+      max_per_hour: '',
+      rate_limit_policy: '',
+    },
+  );
+  const edited = {
+    ...shown,
+    description: 'night pager',
+    event_types: 'job.*, deploy.*',
+    timeout_ms: '4000',
+    retry_max_attempts: '4',
+    retry_initial_delay_ms: '2000',
+    retry_multiplier: '1.5',
+    retry_max_delay_ms: '60000',
+    quiet: 'window',
+    quiet_start: '22:00',
+    quiet_end: '07:00',
+    quiet_policy: 'DIGEST',
+    quiet_urgent_bypass: 'true',
+    min_priority: 'HIGH',
+    max_per_hour: '500',
+    rate_limit_policy: 'DEFER',
+  };
+  const saved = await s.post(`/endpoints/${id}/settings`, edited);
+  assert.equal(saved.status, 303, saved.body.slice(0, 400));
+  assert.equal(saved.headers.get('location'), `/endpoints/${id}?done=endpoint-saved&tenant=default`);
+  const stored = await grpc.endpoints.GetEndpoint({ id });
+  assert.equal(stored.description, 'night pager');
+  assert.deepEqual(stored.event_types, ['job.*', 'deploy.*']);
+  assert.equal(stored.timeout_ms, 4000);
+  assert.deepEqual(stored.retry_policy, { max_attempts: 4, initial_delay_ms: 2000, multiplier: 1.5, max_delay_ms: 60000, _max_attempts: 'max_attempts', _initial_delay_ms: 'initial_delay_ms', _multiplier: 'multiplier', _max_delay_ms: 'max_delay_ms' });
+  assert.deepEqual(stored.overrides?.quiet_hours, { start: '22:00', end: '07:00', policy: 'QUIET_HOURS_POLICY_DIGEST', urgent_bypass: true });
+  assert.equal(stored.overrides?.min_priority, 'PRIORITY_HIGH');
+  assert.equal(stored.overrides?.max_notifications_per_hour, 500);
+  assert.equal(stored.overrides?.rate_limit_policy, 'RATE_LIMIT_POLICY_DEFER');
+  assert.equal(stored.filter.length, 1, 'the filter is kept');
+  assert.deepEqual(stored.headers, { authorization: '***' }, 'the header is kept');
+  assert.equal(stored.url, `${broken.url}hook`, 'an empty "new URL" keeps the URL');
+  assert.equal(stored.consecutive_failures, 1, 'saving without touching "on" keeps the run of failures');
+  const again = await s.get(`/endpoints/${id}?done=endpoint-saved`);
+  assert.match(again.body, /Endpoint saved\./);
+  assert.deepEqual({ ...formFields(again.body, 'endpoint-form'), _csrf: '' }, { ...edited, _csrf: '' }, 'the form shows what was saved');
+  for (const hidden of ['header-credential', '/hook']) assert.ok(!again.body.includes(hidden), `the page does not show ${hidden}`);
+
+  const inherit = await s.post(`/endpoints/${id}/settings`, { ...edited, quiet: 'none', min_priority: 'inherit', max_per_hour: '', rate_limit_policy: '', retry_multiplier: '' });
+  assert.equal(inherit.status, 303, inherit.body.slice(0, 400));
+  const back = await grpc.endpoints.GetEndpoint({ id });
+  assert.equal(back.overrides?.quiet_hours_choice, 'no_quiet_hours');
+  assert.equal(back.overrides?.min_priority, undefined, 'back to the agent\'s minimum');
+  assert.equal(back.overrides?.max_notifications_per_hour, undefined);
+  assert.equal(back.retry_policy?.multiplier, undefined);
+
+  const off = await s.post(`/endpoints/${id}/settings`, { ...edited, enabled: '' });
+  assert.equal(off.status, 303);
+  assert.equal((await grpc.endpoints.GetEndpoint({ id })).enabled, false);
+  const on = await s.post(`/endpoints/${id}/settings`, { ...edited, enabled_was: 'false', enabled: 'true' });
+  assert.equal(on.status, 303);
+  const reenabled = await grpc.endpoints.GetEndpoint({ id });
+  assert.equal(reenabled.enabled, true);
+  assert.equal(reenabled.consecutive_failures, 0, 'turning it on is the owner re-enabling it');
+});
+
+test('a value the service refuses is shown on the edit form with its message and the typed values, with 400 or 409, and nothing is written', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const r = await receiver(t);
+  const id = await agentWithEndpoint(c, 'strict', r.url, `${r.url}two`);
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const form = formFields((await s.get(`/endpoints/${id}`)).body, 'endpoint-form');
+  const cases: ReadonlyArray<readonly [Record<string, string>, number, RegExp]> = [
+    [{ retry_max_attempts: '0' }, 400, /endpoint\.retry_policy\.max_attempts: /],
+    [{ retry_initial_delay_ms: '5000', retry_max_delay_ms: '10' }, 400, /endpoint\.retry_policy\.max_delay_ms: must be at least initial_delay_ms \(5000\), got 10/],
+    [{ timeout_ms: 'soon' }, 400, /endpoint\.timeout_ms: expected a whole number, got &quot;soon&quot;/],
+    [{ quiet: 'window', quiet_start: '', quiet_end: '' }, 400, /endpoint\.overrides\.quiet_hours: a quiet-hours policy without a window/],
+    [{ event_types: 'bad type!' }, 400, /endpoint\.event_types/],
+  ];
+  for (const [change, status, message] of cases) {
+    const res = await s.post(`/endpoints/${id}/settings`, { ...form, description: 'typed', ...change });
+    assert.equal(res.status, status, `${JSON.stringify(change)}: ${res.body.slice(0, 300)}`);
+    assert.match(/<p class="error" role="alert" id="form-error">([^<]*)<\/p>/.exec(res.body)?.[1] ?? '', message, JSON.stringify(change));
+    const shown = formFields(res.body, 'endpoint-form');
+    assert.equal(shown.description, 'typed', 'the typed values are shown again');
+    for (const [name, value] of Object.entries(change)) assert.equal(shown[name], value, `${name} as typed`);
+  }
+  const first = (await c.grpc('default').endpoints.ListEndpoints({ agent_id: 'strict' })).endpoints[0]?.id ?? '';
+  const moved = await s.post(`/endpoints/${first}/settings`, { ...formFields((await s.get(`/endpoints/${first}`)).body, 'endpoint-form'), url: `${r.url}elsewhere` });
+  assert.equal(moved.status, 409, "the first endpoint's URL is webhook_url's");
+  assert.match(moved.body, /id="form-error">[^<]*change its url with UpdatePreferences \(webhook_url\)/);
+  assert.equal((await c.grpc('default').endpoints.GetEndpoint({ id })).description, 'pager', 'nothing was written');
+});
+
+test('"Send test webhook" on an endpoint page sends to that endpoint, signed with its own secret, and reports the delivery; a read token is refused', async (t) => {
+  const c = await startConsoleHerald(t);
+  const first = await receiver(t);
+  const second = await receiver(t);
+  const id = await agentWithEndpoint(c, 'tester', first.url, `${second.url}hook`);
+  const reader = await signedIn(c, CONSOLE_TOKENS.read);
+  const refused = await reader.post(`/endpoints/${id}/test`, { _csrf: await reader.csrf(`/endpoints/${id}`) });
+  assert.equal(refused.status, 403);
+  assert.match(refused.body, /SendTestWebhook needs the write role/);
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const sent = await s.post(`/endpoints/${id}/test`, { _csrf: await s.csrf(`/endpoints/${id}`) });
+  assert.equal(sent.status, 303, sent.body.slice(0, 300));
+  const location = sent.headers.get('location') ?? '';
+  assert.match(location, new RegExp(`^/endpoints/${id}\\?done=tested&delivery=dlv_\\w+&tenant=default$`));
+  assert.equal(first.requests.length, 0, 'not to the first endpoint');
+  assert.equal(second.requests.length, 1);
+  const req = second.requests[0]!;
+  assert.equal(req.path, '/hook');
+  assert.equal(req.headers['x-herald-event'], 'test');
+  assert.equal(req.headers['x-herald-endpoint'], id);
+  const secret = (await c.grpc('default').endpoints.GetEndpointSecret({ id })).secret;
+  assert.equal(req.headers['x-herald-signature'], `sha256=${createHmac('sha256', secret).update(req.body).digest('hex')}`, "signed with the endpoint's own secret");
+  const page = await s.get(location);
+  assert.match(page.body, /id="test-result">Test webhook sent: delivery <a href="\/deliveries\/dlv_\w+\?tenant=default">dlv_\w+<\/a> <span class="badge status-succeeded">SUCCEEDED<\/span> \(HTTP 200\)/);
+  assert.match(/<table class="deliveries">[\s\S]*?<\/table>/.exec(page.body)?.[0] ?? '', /status-succeeded/, 'the test delivery is listed under the endpoint');
+  const firstId = (await c.grpc('default').endpoints.ListEndpoints({ agent_id: 'tester' })).endpoints[0]?.id ?? '';
+  assert.doesNotMatch((await s.get(`/endpoints/${firstId}?${location.split('?')[1] ?? ''}`)).body, /test-result/, "another endpoint's page does not report it");
+});
+
+test("an endpoint page lists only that endpoint's deliveries, newest first, 25 to a page with a link to the older ones", async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const r = await receiver(t);
+  const grpc = c.grpc('default');
+  const id = await agentWithEndpoint(c, 'pager-agent', r.url, `${r.url}two`);
+  const mine: string[] = [];
+  for (let i = 0; i < 27; i++) {
+    const created = await grpc.notifications.CreateNotification({ agent_id: 'pager-agent', notification_type: 'job.done', title: `n${i}` });
+    mine.push(created.endpoint_results.find((x) => x.endpoint_id === id)?.delivery_id ?? '');
+  }
+  const s = await signedIn(c, CONSOLE_TOKENS.read);
+  const ids = (body: string): string[] => [...(/<table class="deliveries">[\s\S]*?<\/table>/.exec(body)?.[0] ?? '').matchAll(/<a href="\/deliveries\/(dlv_\w+)\?/g)].map((m) => m[1] ?? '');
+  const one = await s.get(`/endpoints/${id}`);
+  const next = /<a href="([^"]+)" id="deliveries-next">/.exec(one.body)?.[1]?.replaceAll('&amp;', '&') ?? '';
+  assert.match(next, new RegExp(`^/endpoints/${id}\\?page=[^&]+&tenant=default$`));
+  const two = await s.get(next);
+  assert.doesNotMatch(two.body, /id="deliveries-next"/, 'the last page');
+  assert.deepEqual([...ids(one.body), ...ids(two.body)], [...mine].reverse(), "every delivery of the endpoint once, newest first, and none of the first endpoint's");
+  assert.equal(ids(one.body).length, 25);
+});
+
+test('deleting an endpoint goes through its confirmation page, cancels its waiting deliveries and says how many; the first endpoint offers no delete', async (t) => {
+  const c = await startConsoleHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const r = await receiver(t);
+  const grpc = c.grpc('default');
+  const id = await agentWithEndpoint(c, 'deleter', r.url, `${r.url}two`);
+  const created = await grpc.notifications.CreateNotification({ agent_id: 'deleter', notification_type: 'job.done', title: 'waiting' });
+  const waiting = created.endpoint_results.find((x) => x.endpoint_id === id)?.delivery_id ?? '';
+  const reader = await signedIn(c, CONSOLE_TOKENS.read);
+  assert.equal((await reader.get(`/endpoints/${id}/delete`)).status, 403);
+  assert.equal((await reader.post(`/endpoints/${id}/delete`, { _csrf: await reader.csrf(`/endpoints/${id}`), confirm: id })).status, 403);
+  const s = await signedIn(c, CONSOLE_TOKENS.write);
+  const page = await s.get(`/endpoints/${id}`);
+  assert.match(page.body, new RegExp(`<a href="/endpoints/${id}/delete\\?tenant=default" id="delete-endpoint"`));
+  const confirm = await s.get(`/endpoints/${id}/delete`);
+  assert.equal(confirm.status, 200);
+  assert.match(confirm.body, /id="delete-consequence">Its signing secret is deleted with it, and the 1 delivery waiting for it is cancelled/);
+  const csrf = await s.csrf(`/endpoints/${id}/delete`);
+  assert.equal((await s.post(`/endpoints/${id}/delete`, { confirm: id })).status, 403, 'without the CSRF token');
+  const unconfirmed = await s.post(`/endpoints/${id}/delete`, { _csrf: csrf });
+  assert.equal(unconfirmed.status, 400);
+  assert.match(unconfirmed.body, /confirm: must name the endpoint/);
+  assert.equal((await grpc.endpoints.GetEndpoint({ id })).id, id, 'still there');
+  const deleted = await s.post(`/endpoints/${id}/delete`, { _csrf: csrf, confirm: id });
+  assert.equal(deleted.status, 303, deleted.body.slice(0, 300));
+  assert.equal(deleted.headers.get('location'), '/agents/deleter?done=endpoint-deleted&count=1&tenant=default');
+  assert.match((await s.get(deleted.headers.get('location') ?? '')).body, /Endpoint deleted; 1 waiting delivery was cancelled\./);
+  assert.equal((await grpc.deliveries.GetDelivery({ id: waiting })).status, 'DELIVERY_STATUS_CANCELLED');
+  assert.equal((await s.get(`/endpoints/${id}`)).status, 404);
+  const firstId = (await grpc.endpoints.ListEndpoints({ agent_id: 'deleter' })).endpoints[0]?.id ?? '';
+  assert.doesNotMatch((await s.get(`/endpoints/${firstId}`)).body, /id="delete-endpoint"/);
+  const refused = await s.post(`/endpoints/${firstId}/delete`, { _csrf: csrf, confirm: firstId });
+  assert.equal(refused.status, 409, 'the service refuses it even when forged');
+});
+
+test("another tenant's endpoint is 404 on every endpoint URL, and its forged POSTs change and send nothing", async (t) => {
+  const c = await startConsoleHerald(t);
+  const r = await receiver(t);
+  const id = await agentWithEndpoint(c, 'owned', r.url, `${r.url}two`);
+  const stranger = await signedIn(c, CONSOLE_TOKENS.otherWrite);
+  const csrf = await stranger.csrf('/agents');
+  assert.equal((await stranger.get(`/endpoints/${id}`)).status, 404);
+  assert.equal((await stranger.get(`/endpoints/${id}/delete`)).status, 404);
+  const form = { _csrf: csrf, description: 'taken', enabled_was: 'true', enabled: 'true', quiet: 'inherit', min_priority: 'inherit' };
+  assert.equal((await stranger.post(`/endpoints/${id}/settings`, form)).status, 404);
+  assert.equal((await stranger.post(`/endpoints/${id}/test`, { _csrf: csrf })).status, 404);
+  assert.equal((await stranger.post(`/endpoints/${id}/delete`, { _csrf: csrf, confirm: id })).status, 404);
+  await c.grpc('other').preferences.UpdatePreferences({ preferences: { agent_id: 'owned' } });
+  assert.equal((await stranger.post('/agents/owned/endpoints', { _csrf: csrf, url: `${r.url}mine` })).status, 303, 'its own agent of the same name');
+  const stored = await c.grpc('default').endpoints.GetEndpoint({ id });
+  assert.equal(stored.description, 'pager');
+  assert.equal((await c.grpc('default').endpoints.ListEndpoints({ agent_id: 'owned' })).endpoints.length, 2);
+  assert.equal(r.requests.length, 0, 'no test webhook was sent');
 });

@@ -95,8 +95,25 @@ test("an agent's webhook turned off by a 410 is logged at warn", async (t) => {
   const warn = await waitForLine(lines, 'for the disabled webhook', (l) => l['level'] === 40 && /webhook disabled/.test(String(l['msg'])));
   assert.equal(warn['agentId'], 'logs-410');
   assert.equal(warn['deliveryId'], id);
+  assert.match(String(warn['msg']), /set enable_webhook again/, 'the first endpoint is the 0.2 webhook: enable_webhook turns it on again');
   const prefs = await client.preferences.GetPreferences({ agent_id: 'logs-410' });
   assert.equal(prefs.enable_webhook, false);
+});
+
+test('an endpoint other than the first turned off by a 410 is logged at warn with its id and says to turn it on with UpdateEndpoint', async (t) => {
+  const { client, lines } = await heraldWithLog(t, 'info');
+  const fine = await receiverFor(t, []);
+  const gone = await receiverFor(t, [{ status: 410 }]);
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: 'logs-ep-410', enable_webhook: true, webhook_url: fine } });
+  const endpoint = await client.endpoints.CreateEndpoint({ endpoint: { agent_id: 'logs-ep-410', url: `${gone}gone` } });
+  await deliver(client, 'logs-ep-410');
+  const warn = await waitForLine(lines, 'for the disabled endpoint', (l) => l['level'] === 40 && /disabled/.test(String(l['msg'])));
+  assert.equal(warn['agentId'], 'logs-ep-410');
+  assert.equal(warn['endpointId'], endpoint.id);
+  assert.match(String(warn['msg']), /turn it on again with UpdateEndpoint \(enabled=true\)/);
+  assert.doesNotMatch(String(warn['msg']), /enable_webhook/, 'the master switch is on and would not turn this endpoint on');
+  assert.equal((await client.endpoints.GetEndpoint({ id: endpoint.id })).enabled, false);
+  assert.equal((await client.preferences.GetPreferences({ agent_id: 'logs-ep-410' })).enable_webhook, true);
 });
 
 test('at debug, every decision is one line with the agent, type, outcome and reason; at info there is none', async (t) => {

@@ -77,7 +77,7 @@ async function createAll(clients: HeraldClient[], agents: string[], onProgress?:
     while (next < jobs.length) {
       const n = next++;
       const job = jobs[n]!;
-      // As a well-behaved caller does (README, "What a fault does to a
+      // As a well-behaved caller does (docs/guarantees.md, "What a fault does to a
       // client"): an answer that says "retry" is retried, with the same
       // idempotency key, so a create that did commit is not made twice. A
       // loaded machine can push a call past Herald's bounded database waits.

@@ -236,6 +236,8 @@ test('key rotation: the previous key still decrypts; secrets:reencrypt rewrites 
   await h.client.preferences.UpdatePreferences({ preferences: { agent_id: plainAgent, enable_webhook: true, webhook_url: receiver.url, webhook_headers: plainHeaders } });
   const plainSecret = (await h.client.preferences.GetWebhookSecret({ agent_id: plainAgent })).webhook_secret;
   assert.equal((await storedRow(h, plainAgent)).webhook_secret, plainSecret, 'without a key the secret is stored as it is');
+  // A second endpoint: the rewrite counts endpoints, not agents.
+  await h.client.endpoints.CreateEndpoint({ endpoint: { agent_id: plainAgent, url: `${receiver.url}second`, headers: { authorization: 'Bearer second-endpoint' } } });
 
   h = await h.restart({ HERALD_SECRET_KEY: key1 });
   const oldAgent = agentId('key1');
@@ -256,13 +258,13 @@ test('key rotation: the previous key still decrypts; secrets:reencrypt rewrites 
   await h.client.preferences.UpdatePreferences({ preferences: { agent_id: newAgent, enable_webhook: true, webhook_url: receiver.url } });
   assert.ok((await storedRow(h, newAgent)).webhook_secret?.startsWith(`enc:v1:${keyId(key2)}:`), 'new values use the new key');
 
-  // While this Herald runs: the plain agent and the key-1 agent are rewritten, the key-2 agent is already current.
+  // While this Herald runs: the plain agent's two endpoints and the key-1 agent's are rewritten, the key-2 agent is already current.
   const out = await reencrypt(h, { HERALD_SECRET_KEY: key2, HERALD_SECRET_KEY_PREVIOUS: key1 });
-  assert.match(out, new RegExp(`re-encrypted the secrets of 2 agent\\(s\\) under key id ${keyId(key2)}; 3 agent\\(s\\) in the database`));
+  assert.match(out, new RegExp(`re-encrypted the secrets of 3 endpoint\\(s\\) under key id ${keyId(key2)}; 4 endpoint\\(s\\) in the database`));
   for (const agent of [plainAgent, oldAgent, newAgent]) {
     for (const value of await storedValues(h, agent)) assert.ok(value.startsWith(`enc:v1:${keyId(key2)}:`), `${agent}: every value under the new key`);
   }
-  assert.match(await reencrypt(h, { HERALD_SECRET_KEY: key2, HERALD_SECRET_KEY_PREVIOUS: key1 }), /re-encrypted the secrets of 0 agent\(s\)/);
+  assert.match(await reencrypt(h, { HERALD_SECRET_KEY: key2, HERALD_SECRET_KEY_PREVIOUS: key1 }), /re-encrypted the secrets of 0 endpoint\(s\)/);
 
   h = await h.restart({ HERALD_SECRET_KEY: key2, HERALD_SECRET_KEY_PREVIOUS: '' });
   assert.deepEqual(await h.client.preferences.GetWebhookSecret({ agent_id: oldAgent }), oldSecrets);
@@ -383,7 +385,7 @@ test('re-encryption never undoes a concurrent update: a row changed between its 
   assert.equal(await store.write((r) => r.preferences.replaceSecrets(row, next)), false, 'the compare-and-swap sees the update');
   await assertDelivers(h, receiver, agent, secret, updated);
   // What the update left in plain text (the secret) is rewritten by the next run, the update's headers kept.
-  assert.match(await reencrypt(h, { HERALD_SECRET_KEY: h.env.HERALD_SECRET_KEY! }), /re-encrypted the secrets of 1 agent\(s\)/);
+  assert.match(await reencrypt(h, { HERALD_SECRET_KEY: h.env.HERALD_SECRET_KEY! }), /re-encrypted the secrets of 1 endpoint\(s\)/);
   await assertDelivers(h, receiver, agent, secret, updated);
 });
 

@@ -4,7 +4,7 @@
  * it happens in production (a full file, a held write lock, a statement
  * waiting on a lock, a server that goes silent or drops the connection, a
  * role out of connections, a deadlock, a read-only server) and must be
- * classified and answered as README's "Faults" says: UNAVAILABLE with a
+ * classified and answered as docs/guarantees.md says: UNAVAILABLE with a
  * "retry" message, RESOURCE_EXHAUSTED for a full disk, never INTERNAL.
  *
  * The server-side faults that need a cluster of their own (killed,

@@ -94,6 +94,9 @@ test("a database of the previous release, with data, is upgraded by starting Her
     sequenced.map((r) => [r['id'], r['rate_seq'] === null ? null : Number(r['rate_seq']), Number(r['counted_at_created'])]),
     [['ntf_01UPGRADE00000000000000001', 1, 1], ['ntf_01UPGRADE00000000000000002', null, 0]],
   );
+  // Deliveries from before tracing carry no trace context: their attempts start traces of their own.
+  const traced = await check.all('SELECT id, trace_parent FROM deliveries');
+  assert.deepEqual(traced.map((r) => [r['id'], r['trace_parent']]), [['dlv_01UPGRADE00000000000000001', null]]);
   const counters = await check.all('SELECT tenant_id, agent_id, last_seq FROM rate_counters');
   assert.deepEqual(counters.map((r) => [r['tenant_id'], r['agent_id'], Number(r['last_seq'])]), [['default', 'upgrade-agent', 1]]);
   const other = createHeraldClient(`127.0.0.1:${app.port}`, { tenant: 'acme' });

@@ -4,15 +4,15 @@ import { test } from 'node:test';
 import { loadConfig, VARIABLES } from '../../src/config.js';
 
 // VARIABLES in src/config.ts is the one list of settings and their defaults;
-// README's configuration table is written from it by hand. These tests keep
+// docs/configuration.md's table is written from it by hand. These tests keep
 // the two from drifting apart.
 
-const VARIABLE = /\b(?:HERALD_[A-Z0-9_]+|WEBHOOK_[A-Z_]+|DATABASE_URL|GRPC_ADDRESS)\b/g;
+const VARIABLE = /\b(?:HERALD_[A-Z0-9_]+|WEBHOOK_[A-Z_]+|OTEL_[A-Z_]+|DATABASE_URL|GRPC_ADDRESS)\b/g;
 
-/** README's configuration table: each variable named in a row's first cell, with the row's default cell. */
-function readmeTable(): Map<string, string> {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = /^## Configuration\n([\s\S]*?)^## /m.exec(readme)?.[1] ?? '';
+/** The configuration table of docs/configuration.md: each variable named in a row's first cell, with the row's default cell. */
+function documentedTable(): Map<string, string> {
+  const page = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+  const section = /^## Configuration\n([\s\S]*?)^## /m.exec(page)?.[1] ?? '';
   const rows = new Map<string, string>();
   for (const line of section.split('\n')) {
     if (!line.startsWith('| `')) continue;
@@ -30,24 +30,24 @@ function defaultOf(cell: string): string | null {
   const code = /^`([^`]*)`$/.exec(cell);
   if (code !== null) return code[1]!;
   if (/^\*\(.*\)\*$/.test(cell)) return null;
-  throw new Error(`README's default "${cell}" is neither \`value\` nor *(note)*`);
+  throw new Error(`docs/configuration.md's default "${cell}" is neither \`value\` nor *(note)*`);
 }
 
-test('README\'s configuration table names exactly the variables of VARIABLES', () => {
-  const documented = [...readmeTable().keys()].sort();
+test('docs/configuration.md\'s table names exactly the variables of VARIABLES', () => {
+  const documented = [...documentedTable().keys()].sort();
   const table = Object.keys(VARIABLES).sort();
   assert.ok(table.length > 30, `expected the table of src/config.ts, found ${table.length} variables`);
-  assert.deepEqual(table.filter((v) => !documented.includes(v)), [], 'in VARIABLES but missing from README');
-  assert.deepEqual(documented.filter((v) => !table.includes(v)), [], 'in README but not in VARIABLES');
+  assert.deepEqual(table.filter((v) => !documented.includes(v)), [], 'in VARIABLES but missing from docs/configuration.md');
+  assert.deepEqual(documented.filter((v) => !table.includes(v)), [], 'in docs/configuration.md but not in VARIABLES');
 });
 
-test('README\'s configuration table shows each variable\'s default as VARIABLES has it', () => {
-  const documented = readmeTable();
+test('docs/configuration.md\'s table shows each variable\'s default as VARIABLES has it', () => {
+  const documented = documentedTable();
   const wrong = Object.entries(VARIABLES).flatMap(([name, variable]) => {
     const cell = documented.get(name);
     if (cell === undefined) return [];
     const shown = defaultOf(cell);
-    return shown === variable.default ? [] : [`${name}: README shows ${JSON.stringify(shown)}, VARIABLES has ${JSON.stringify(variable.default)}`];
+    return shown === variable.default ? [] : [`${name}: docs/configuration.md shows ${JSON.stringify(shown)}, VARIABLES has ${JSON.stringify(variable.default)}`];
   });
   assert.deepEqual(wrong, []);
 });

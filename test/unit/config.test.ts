@@ -375,3 +375,72 @@ describe('loadConfig: compiled per consumer', () => {
     }
   });
 });
+
+describe('loadConfig: OpenTelemetry traces (the standard OTEL_* variables)', () => {
+  const otlp = (tracing: Config['tracing']) => (tracing?.exporter.kind === 'otlp' ? tracing.exporter : null);
+
+  test('tracing is off unless an OTEL variable asks for it, and OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER=none keeps it off', () => {
+    assert.equal(loadConfig({}).tracing, null);
+    assert.equal(loadConfig({ OTEL_SERVICE_NAME: 'x', OTEL_TRACES_SAMPLER: 'always_on' }).tracing, null, 'settings of a tracer that was not asked for');
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_SDK_DISABLED: 'true' }).tracing, null);
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).tracing, null);
+    assert.notEqual(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing, null);
+    assert.notEqual(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/t' }).tracing, null);
+    assert.deepEqual(loadConfig({ OTEL_TRACES_EXPORTER: 'console' }).tracing?.exporter, { kind: 'console' });
+  });
+
+  test('the traces URL is the endpoint + /v1/traces, the traces endpoint as given, or the spec\'s localhost:4318', () => {
+    assert.equal(otlp(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing)?.url, 'http://collector:4318/v1/traces');
+    assert.equal(otlp(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector/otlp/' }).tracing)?.url, 'https://collector/otlp/v1/traces');
+    assert.equal(otlp(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b/traces' }).tracing)?.url, 'http://b/traces');
+    assert.equal(otlp(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp' }).tracing)?.url, 'http://localhost:4318/v1/traces');
+  });
+
+  test('defaults: service herald, http/protobuf, parent-based always-on sampling, no headers', () => {
+    const tracing = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }).tracing;
+    assert.deepEqual(tracing, {
+      serviceName: 'herald',
+      resourceAttributes: {},
+      exporter: { kind: 'otlp', url: 'http://c:4318/v1/traces', protocol: 'http/protobuf', headers: {} },
+      sampler: { kind: 'always_on', parentBased: true, ratio: 1 },
+    });
+  });
+
+  test('headers, resource attributes and the sampler are read in the spec\'s formats', () => {
+    const tracing = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc, x-tenant = ops',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod,service.namespace=notify',
+      OTEL_SERVICE_NAME: 'herald-eu',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    }).tracing;
+    assert.deepEqual(otlp(tracing)?.headers, { authorization: 'Bearer abc', 'x-tenant': 'ops' });
+    assert.equal(otlp(tracing)?.protocol, 'http/json');
+    assert.deepEqual(tracing?.resourceAttributes, { 'deployment.environment.name': 'prod', 'service.namespace': 'notify' });
+    assert.equal(tracing?.serviceName, 'herald-eu');
+    assert.deepEqual(tracing?.sampler, { kind: 'traceidratio', parentBased: true, ratio: 0.25 });
+  });
+
+  const refused: Array<[Record<string, string>, string, RegExp]> = [
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: '/v1/traces' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', /absolute URL/],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', /http:\/\/ or https:\/\//],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://user:pw@c' }, 'OTEL_EXPORTER_OTLP_ENDPOINT', /http:\/\/ or https:\/\//],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL', /grpc is not supported; use http\/protobuf/],
+    [{ OTEL_TRACES_EXPORTER: 'zipkin' }, 'OTEL_TRACES_EXPORTER', /one of otlp, console, none/],
+    [{ OTEL_TRACES_SAMPLER_ARG: '1.5' }, 'OTEL_TRACES_SAMPLER_ARG', /between 0 and 1/],
+    [{ OTEL_EXPORTER_OTLP_HEADERS: 'authorization' }, 'OTEL_EXPORTER_OTLP_HEADERS', /entry 1 is not key=value/],
+  ];
+  for (const [env, variable, message] of refused) {
+    test(`${variable}=${Object.values(env)[0]} stops start-up naming the variable`, () => {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && err.variable === variable && message.test(err.message));
+    });
+  }
+
+  test('a bad OTEL_EXPORTER_OTLP_HEADERS or endpoint is refused without quoting the token or the password in it', () => {
+    for (const env of [{ OTEL_EXPORTER_OTLP_HEADERS: 'x=1,authorization=Bearer%zzTOPSECRET' }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://user:TOPSECRET@c' }]) {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && !err.message.includes('TOPSECRET'));
+    }
+  });
+});

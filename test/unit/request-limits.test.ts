@@ -1,6 +1,6 @@
 /*
  * The one table of request string limits and the guard built from it:
- * README documents exactly the table, every string field of every request
+ * docs/api.md documents exactly the table, every string field of every request
  * has an entry (and every entry a field), a field without one stops the
  * server from starting, and quote() keeps error messages short.
  */
@@ -17,11 +17,11 @@ import { checkLength, quote, REQUEST_STRING_LIMITS } from '../../src/domain/vali
 import { heraldServiceNames, loadHeraldPackageDefinition } from '../../src/grpc/proto.js';
 import { mapEntry, reflectDefinition, RequestGuard } from '../../src/grpc/request-guard.js';
 
-/** The limits README's "Limits" table states, keyed as REQUEST_STRING_LIMITS is. */
+/** The limits the "Limits" table of docs/api.md states, keyed as REQUEST_STRING_LIMITS is. */
 function readmeLimits(): Record<string, number> {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
   const start = readme.indexOf('<!-- request-string-limits');
-  assert.ok(start >= 0, 'README has the request-string-limits table');
+  assert.ok(start >= 0, 'docs/api.md has the request-string-limits table');
   const rows = readme.slice(start).split('\n').slice(1);
   const out: Record<string, number> = {};
   for (const row of rows.slice(2)) {
@@ -35,7 +35,7 @@ function readmeLimits(): Record<string, number> {
   return out;
 }
 
-test("README's Limits table states exactly REQUEST_STRING_LIMITS", () => {
+test("docs/api.md's Limits table states exactly REQUEST_STRING_LIMITS", () => {
   assert.deepEqual(readmeLimits(), { ...REQUEST_STRING_LIMITS });
 });
 

@@ -32,6 +32,7 @@ export const DELIVERIES = new Table<Row>('deliveries', {
   endpointId: textOrNull('endpoint_id'),
   rateSeq: intOrNull('rate_seq'),
   countedAt: timestampOrNull('counted_at'),
+  traceParent: textOrNull('trace_parent'),
 });
 
 /** Every column but the body, for RETURNING clauses of the settles. */
@@ -70,6 +71,11 @@ export interface NewDelivery {
   readonly body: string;
   readonly nextAttemptAt: Date;
   readonly now: Date;
+  /**
+   * The W3C `traceparent` of the span that enqueued it, kept opaque here
+   * (src/telemetry/ makes and reads it); absent or null without tracing.
+   */
+  readonly traceParent?: string | null;
 }
 
 /** A new delivery's whole row: PENDING, or already claimed by `claim` (a test webhook sent at once, its first attempt counted). */
@@ -95,5 +101,6 @@ export function newDeliveryRow(d: NewDelivery, claim: { readonly owner: string; 
     endpointId: d.endpointId,
     rateSeq: d.counted?.seq ?? null,
     countedAt: d.counted?.at ?? null,
+    traceParent: d.traceParent ?? null,
   };
 }
