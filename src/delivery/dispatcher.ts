@@ -200,6 +200,7 @@ export class Dispatcher {
       userAgent: this.options.userAgent,
       customHeaders: { ...request.customHeaders },
       ...(request.endpointId === null ? {} : { endpointId: request.endpointId }),
+      ...(claimed.ordering === null ? {} : { ordering: claimed.ordering }),
     });
     const result = await this.sender.send({ url: request.url, body, headers, timeoutMs: request.timeoutMs, ...(signal ? { signal } : {}) });
     // The receiver may still have seen an aborted send; the stable delivery id lets it de-duplicate.
