@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status } from '@grpc/grpc-js';
 import type { CreateNotificationResponse__Output } from '../../src/generated/proto/herald/v1/CreateNotificationResponse.js';
 import type { Endpoint } from '../../src/generated/proto/herald/v1/Endpoint.js';
+import { CONSOLE_TOKENS, ConsoleSession, quietAroundNow, startConsoleHerald } from '../helpers/console.js';
 import { waitForFinal } from '../helpers/deliveries.js';
 import { cleanup, codeOf, startHerald, TEST_DATABASE, type Herald } from '../helpers/herald.js';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../helpers/receiver.js';
@@ -234,4 +235,25 @@ test('ordering_key and Endpoint.ordering: bad values are INVALID_ARGUMENT naming
   const plain = await h.client.notifications.CreateNotification(base);
   const p = await h.client.deliveries.GetDelivery({ id: deliveryOn(plain, id) });
   assert.deepEqual([p.ordering_key, Number(p.sequence)], ['', 0]);
+});
+
+test('the console\'s delivery page shows a held delivery\'s place in its key\'s order and what it waits behind', async (t) => {
+  const c = await startConsoleHerald(t);
+  const client = c.grpc('default');
+  const agent = 'console-ordered';
+  await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: true } });
+  const quiet = quietAroundNow();
+  const endpoint = (await client.endpoints.CreateEndpoint({
+    endpoint: { agent_id: agent, url: 'https://example.com/hook', ordering: 'ORDERING_PER_KEY', overrides: { quiet_hours: { ...quiet, policy: 'QUIET_HOURS_POLICY_DEFER', urgent_bypass: true } } },
+  })).id;
+  // The first is deferred by quiet hours; the URGENT one is due now but keeps behind it.
+  const deferred = deliveryOn(await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.step', title: 'started', ordering_key: 'job:5' }), endpoint);
+  const urgent = deliveryOn(await client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.step', title: 'failed', priority: 'PRIORITY_URGENT', ordering_key: 'job:5' }), endpoint);
+  const s = new ConsoleSession(c.base);
+  assert.equal((await s.signIn(CONSOLE_TOKENS.operator, '')).status, 303);
+  const page = await s.get(`/deliveries/${urgent}`);
+  assert.equal(page.status, 200);
+  assert.match(page.body, new RegExp(`<dd id="delivery-order">key job:5, #2; waiting behind <a href="[^"]*/deliveries/${deferred}[^"]*">${deferred}</a></dd>`));
+  const first = await s.get(`/deliveries/${deferred}`);
+  assert.match(first.body, /<dd id="delivery-order">key job:5, #1<\/dd>/);
 });
