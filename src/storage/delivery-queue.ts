@@ -117,6 +117,15 @@ const AGENT_KEY_SQL = Prisma.sql`tenant_id || ':' || agent_id`;
 const ENDPOINT_KEY_SQL = Prisma.sql`COALESCE(endpoint_id, '')`;
 
 /**
+ * {@link ENDPOINT_KEY_SQL} = a locked endpoint key `a.ek`, spelt so that
+ * PostgreSQL estimates it from the column's statistics (a COALESCE gets a
+ * fixed guess of a few rows, and then a plan that checks every row of the
+ * endpoint, the ordering condition included, instead of walking them in due
+ * order until the claim has enough). No endpoint id is ''.
+ */
+const SAME_ENDPOINT = Prisma.sql`(endpoint_id = a.ek OR (a.ek = '' AND endpoint_id IS NULL))`;
+
+/**
  * Due rows one claim looks at, per row wanted, to find agents with room: the
  * look is bounded (a backlog of a million rows is not read per claim), and
  * agents at their cap are left out of it before the bound applies.
@@ -211,12 +220,22 @@ export class DeliveryQueue {
          WHERE status = 'DELIVERING' AND lease_expires_at >= ${now}
          GROUP BY tenant_id, agent_id, ek HAVING count(*) >= ${cap}
       ), due AS MATERIALIZED (
-        SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, next_attempt_at FROM deliveries d
-         WHERE ((status = 'PENDING' AND next_attempt_at <= ${now}) OR (status = 'DELIVERING' AND lease_expires_at < ${now}))
-           AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (SELECT tenant_id, agent_id, ek FROM busy)
-           AND NOT ${heldByOrder('d')}
-         ORDER BY next_attempt_at
-         LIMIT ${scan}
+        -- Due rows and expired leases apart, each walked in due order on the (status, next_attempt_at)
+        -- index and cut at the bound: with one OR, PostgreSQL scans every row of the table and checks
+        -- each against the order, which cost a backlog held by its order its size on every claim.
+        (SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, next_attempt_at FROM deliveries d
+          WHERE status = 'PENDING' AND next_attempt_at <= ${now}
+            AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (SELECT tenant_id, agent_id, ek FROM busy)
+            AND NOT ${heldByOrder('d')}
+          ORDER BY next_attempt_at
+          LIMIT ${scan})
+        UNION ALL
+        (SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, next_attempt_at FROM deliveries d
+          WHERE status = 'DELIVERING' AND lease_expires_at < ${now}
+            AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (SELECT tenant_id, agent_id, ek FROM busy)
+            AND NOT ${heldByOrder('d')}
+          ORDER BY next_attempt_at
+          LIMIT ${scan})
       ), targets AS MATERIALIZED (
         SELECT tenant_id, agent_id, ek, min(next_attempt_at) AS first_due FROM due GROUP BY tenant_id, agent_id, ek ORDER BY first_due
       )
@@ -240,12 +259,12 @@ export class DeliveryQueue {
           CROSS JOIN LATERAL (
             SELECT u.id, u.next_attempt_at, row_number() OVER (ORDER BY u.next_attempt_at, u.id) AS rn FROM (
               (SELECT id, next_attempt_at FROM deliveries p
-                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${ENDPOINT_KEY_SQL} = a.ek AND status = 'PENDING' AND next_attempt_at <= ${now}
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${SAME_ENDPOINT} AND status = 'PENDING' AND next_attempt_at <= ${now}
                   AND NOT ${heldByOrder('p')}
                 ORDER BY next_attempt_at LIMIT ${cap})
               UNION ALL
               (SELECT id, next_attempt_at FROM deliveries x
-                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${ENDPOINT_KEY_SQL} = a.ek AND status = 'DELIVERING' AND lease_expires_at < ${now}
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${SAME_ENDPOINT} AND status = 'DELIVERING' AND lease_expires_at < ${now}
                   AND NOT ${heldByOrder('x')}
                 ORDER BY next_attempt_at LIMIT ${cap})
             ) u
