@@ -7,7 +7,7 @@
  *   npm run bench -- --rounds 7         # more rounds (the default is 5)
  *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
  *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR
- *   npm run bench -- --only delivery    # one phase only: api, delivery, latency or tenants (for working on one path)
+ *   npm run bench -- --only delivery    # one phase only: api, delivery, ordering, latency or tenants (for working on one path)
  *   npm run bench -- --dist DIR         # run that build instead of dist/: a copy of an earlier dist/ beside it (so proto/, package.json, node_modules resolve)
  *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
  *
@@ -27,11 +27,11 @@ import pg from 'pg';
 import type { DatabaseTarget } from './herald.js';
 import { DEFAULT_DIST, ensureBuilt } from './herald-process.js';
 import { markdownPage, targetSummary, textTable, type RunInfo } from './report.js';
-import { apiPhase, deliveryPhase, latencyPhase, RssTracker, tenantPhase, type BenchOptions, type Result } from './scenarios.js';
+import { apiPhase, deliveryPhase, latencyPhase, orderingPhase, RssTracker, tenantPhase, type BenchOptions, type Result } from './scenarios.js';
 
 const DOC_PATH = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|latency|tenants] [--dist DIR]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|ordering|latency|tenants] [--dist DIR]]';
 
 /** A bad command line: reported with the usage, without a stack. */
 class UsageError extends Error {}
@@ -41,7 +41,7 @@ function positiveInteger(name: string, raw: string): number {
   return Number(raw);
 }
 
-const PHASES = ['api', 'delivery', 'latency', 'tenants'] as const;
+const PHASES = ['api', 'delivery', 'ordering', 'latency', 'tenants'] as const;
 type Phase = (typeof PHASES)[number];
 
 function options(argv: readonly string[], started: number): BenchOptions & { write: boolean; phases: readonly Phase[]; build: boolean } {
@@ -141,6 +141,7 @@ async function main(): Promise<void> {
   const results: Result[] = [];
   if (opts.phases.includes('api')) results.push(...(await apiPhase(targets, opts, rss)));
   if (opts.phases.includes('delivery')) results.push(...(await deliveryPhase(targets, opts, rss)));
+  if (opts.phases.includes('ordering')) results.push(...(await orderingPhase(targets, opts, rss)));
   if (opts.phases.includes('latency')) results.push(...(await latencyPhase(targets, opts, rss)));
   if (opts.phases.includes('tenants')) results.push(...(await tenantPhase(targets, opts, rss)));
   results.push(...rss.rows());

@@ -245,6 +245,10 @@ interface DrainTarget {
   readonly cpuRow: Result;
   /** One agent's current signing secret, to verify a webhook of each round. */
   readonly check: { readonly agent: string; readonly secret: string };
+  /** More settings of the worker that drains it. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Checks the arrivals of a round beyond "each exactly once" (the ordered row: every key in order). */
+  readonly checkArrivals?: (arrivals: BenchReceiver['arrivals']) => void;
 }
 
 /**
@@ -257,7 +261,7 @@ interface DrainTarget {
 async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number, opts: BenchOptions, rss: RssTracker): Promise<{ perSecond: number; cpuUs: number }> {
   await resetBacklog(d.db);
   receiver.reset();
-  const worker = await startHerald(d.db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.herald);
+  const worker = await startHerald(d.db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(opts.concurrency), ...d.env }, opts.herald);
   let cpuMs = 0;
   try {
     // CPU over the same span as the rate (first webhook to last): start-up is left out.
@@ -278,6 +282,7 @@ async function drainOnce(d: DrainTarget, receiver: BenchReceiver, count: number,
   const headers: Record<string, string> = {};
   for (const name of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) headers[name] = String(sample.headers[name] ?? '');
   new Webhook(d.check.secret).verify(sample.body, headers);
+  d.checkArrivals?.(arrivals);
   const spanMs = arrivals[arrivals.length - 1]!.at - arrivals[0]!.at;
   return { perSecond: (count - 1) / (spanMs / 1000), cpuUs: (cpuMs * 1000) / (count - 1) };
 }
@@ -345,6 +350,87 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
     ];
     await interleave(steps, opts.drainRounds, opts.progress);
     return [ceiling, cpuCeiling, ...drains.flatMap((d) => [d.row, d.cpuRow])];
+  });
+}
+
+/** Ordering keys of the ordered-delivery pair's backlog (issue #21). */
+const ORDERING_KEYS = 1_000;
+
+/** Every key's webhooks arrived with X-Herald-Sequence 1, 2, 3… in that order. */
+function inKeyOrder(arrivals: BenchReceiver['arrivals']): void {
+  const last = new Map<string, number>();
+  for (const a of arrivals) {
+    const key = String(a.headers['x-herald-ordering-key'] ?? '');
+    const seq = Number(a.headers['x-herald-sequence'] ?? 0);
+    if (key === '' || seq !== (last.get(key) ?? 0) + 1) throw new Error(`key ${JSON.stringify(key)}: sequence ${seq} arrived after ${last.get(key) ?? 0}`);
+    last.set(key, seq);
+  }
+}
+
+/**
+ * Phase 2b: ordered delivery (issue #21). The same backlog on one endpoint,
+ * spread over 1,000 ordering keys: unordered, and with the endpoint
+ * ORDERING_PER_KEY (one webhook of a key in flight at a time, in order). The
+ * endpoint's in-flight cap is raised to the worker's concurrency for both, so
+ * that the order, not the cap, is what the ratio measures.
+ */
+export async function orderingPhase(targets: readonly DatabaseTarget[], opts: BenchOptions, rss: RssTracker): Promise<Result[]> {
+  return withResources(async (res) => {
+    const receiver = await startReceiver();
+    res.add(() => receiver.close());
+    const n = opts.concurrency;
+    const env = { HERALD_AGENT_MAX_IN_FLIGHT: String(n) };
+    const drains: DrainTarget[] = [];
+    for (const target of targets) {
+      let unordered: Result | null = null;
+      for (const ordered of [false, true]) {
+        opts.progress(`ordering: seeding ${target.label} with ${opts.backlog.toLocaleString('en-US')} deliveries over ${ORDERING_KEYS} keys${ordered ? ', ORDERING_PER_KEY' : ''}`);
+        const db = await freshDatabase(target);
+        res.add(() => db.drop());
+        const herald = await startHerald(db, { HERALD_WORKER: 'false' }, { ...opts.herald, nodeFlags: [] });
+        try {
+          const { client } = apiOf(herald);
+          const [agent] = agentIds('keyed', 1) as [string];
+          await seedAgents(client, [agent], receiver.url);
+          if (ordered) {
+            const [first] = (await client.endpoints.ListEndpoints({ agent_id: agent })).endpoints;
+            await client.endpoints.UpdateEndpoint({ endpoint: { id: first!.id, ordering: 'ORDERING_PER_KEY' }, update_mask: { paths: ['ordering'] } });
+          }
+          await forCount((i) => client.notifications.CreateNotification({ ...notificationRequest(agent, i), ordering_key: `job-${i}` }), 16, ORDERING_KEYS);
+          const { webhook_secret } = await client.preferences.GetWebhookSecret({ agent_id: agent });
+          const row: Result = ordered
+            ? result(`  same, ${ORDERING_KEYS.toLocaleString('en-US')} keys on an ORDERING_PER_KEY endpoint (ratio to the row above)`, target.label, 'deliveries/s', unordered, { of: 'ratio', op: '>=', value: 0.8 })
+            : result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog on one endpoint, ${ORDERING_KEYS.toLocaleString('en-US')} ordering keys, unordered (concurrency ${n})`, target.label, 'deliveries/s', null);
+          unordered ??= row;
+          drains.push({
+            db,
+            check: { agent, secret: webhook_secret },
+            row,
+            cpuRow: result('  CPU per webhook, Herald worker process (first to last webhook)', target.label, 'µs', null, null, true),
+            env,
+            ...(ordered ? { checkArrivals: inKeyOrder } : {}),
+          });
+          const copies = Math.ceil(opts.backlog / ORDERING_KEYS) - 1;
+          if (copies > 0) await cloneRows(db, 'deliveries', 'keyed', copies);
+        } finally {
+          await herald.stop();
+        }
+      }
+    }
+    opts.progress(`ordering: ${opts.drainRounds} rounds of ${opts.backlog} webhooks per row`);
+    await interleave(
+      drains.map((d) => ({
+        name: `${d.row.scenario} on ${d.row.database}`,
+        run: async () => {
+          const { perSecond, cpuUs } = await drainOnce(d, receiver, opts.backlog, opts, rss);
+          d.row.samples.push(perSecond);
+          d.cpuRow.samples.push(cpuUs);
+        },
+      })),
+      opts.drainRounds,
+      opts.progress,
+    );
+    return drains.flatMap((d) => [d.row, d.cpuRow]);
   });
 }
 

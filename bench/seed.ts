@@ -59,7 +59,10 @@ export async function cloneRows(db: BenchDatabase, table: Table, agentPrefix: st
   // A counted notification's number is unique per agent: copy n of number s
   // takes s + n * (the agent's last number), and the agent's counter follows.
   const lastSeq = `(SELECT last_seq FROM rate_counters c WHERE c.tenant_id = ${table}.tenant_id AND c.agent_id = ${table}.agent_id)`;
-  const copyOf = (c: string): string => (c === 'id' ? `id || '-c' || n` : c === 'rate_seq' ? `rate_seq + n * ${lastSeq}` : c);
+  // An ordered delivery's number is unique per (endpoint, key) in the same way: copy n comes n key-lengths later.
+  const lastOrder = `(SELECT last_seq FROM ordering_sequences o WHERE o.tenant_id = ${table}.tenant_id AND o.endpoint_id = ${table}.endpoint_id AND o.ordering_key = ${table}.ordering_key)`;
+  const copyOf = (c: string): string =>
+    c === 'id' ? `id || '-c' || n` : c === 'rate_seq' ? `rate_seq + n * ${lastSeq}` : c === 'ordering_seq' ? `ordering_seq + n * ${lastOrder}` : c;
   const select = cols.map(copyOf).join(', ');
   const inserted = await execute(
     db,
@@ -69,6 +72,11 @@ export async function cloneRows(db: BenchDatabase, table: Table, agentPrefix: st
     },
     [copies, agentPrefix],
   );
+  if (table === 'deliveries') {
+    const follow = `UPDATE ordering_sequences SET last_seq = last_seq * (1 + ${db.target.provider === 'sqlite' ? '?' : '$1'})
+      WHERE endpoint_id IN (SELECT endpoint_id FROM deliveries WHERE agent_id LIKE ${db.target.provider === 'sqlite' ? '?' : '$2'} || '%')`;
+    await execute(db, { sqlite: follow, postgresql: follow }, [copies, agentPrefix]);
+  }
   if (table === 'notifications') {
     const follow = `UPDATE rate_counters SET last_seq = last_seq * (1 + ${db.target.provider === 'sqlite' ? '?' : '$1'}) WHERE agent_id LIKE ${db.target.provider === 'sqlite' ? '?' : '$2'} || '%'`;
     await execute(db, { sqlite: follow, postgresql: follow }, [copies, agentPrefix]);

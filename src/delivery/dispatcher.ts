@@ -201,6 +201,7 @@ export class Dispatcher {
       userAgent: this.options.userAgent,
       customHeaders: { ...request.customHeaders },
       ...(request.endpointId === null ? {} : { endpointId: request.endpointId }),
+      ...(claimed.ordering === null ? {} : { ordering: claimed.ordering }),
     });
     // With tracing on, the attempt is a span in the trace stored with the delivery, and the receiver gets its context.
     const span = startAttemptSpan(claimed.traceParent, request.url, claimed.id, claimed.attemptCount);

@@ -1,5 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { isReservedHeader } from '../domain/validation.js';
+import { orderingHeaders } from '../domain/ordering.js';
+import type { DeliveryOrdering } from '../domain/types.js';
 
 const WHSEC_PREFIX = 'whsec_';
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -104,11 +106,14 @@ export interface SignedHeadersInput {
   customHeaders?: Record<string, string>;
   /** The endpoint the delivery goes to, sent as `X-Herald-Endpoint` (a delivery of an agent without endpoints has none). */
   endpointId?: string;
+  /** Its place in its endpoint's order of one key, sent as `X-Herald-Ordering-Key` and `X-Herald-Sequence` (PER_KEY endpoints only). */
+  ordering?: DeliveryOrdering;
 }
 
 /**
  * All headers of a webhook request: the agent's custom headers, then `Content-Type`,
- * `User-Agent`, `X-Herald-Event`, `X-Herald-Delivery`, `X-Herald-Endpoint`, the hex signature header and the
+ * `User-Agent`, `X-Herald-Event`, `X-Herald-Delivery`, `X-Herald-Endpoint`, `X-Herald-Ordering-Key` and
+ * `X-Herald-Sequence` (a delivery of a PER_KEY endpoint with a key), the hex signature header and the
  * Standard Webhooks headers `webhook-id`, `webhook-timestamp`, `webhook-signature`.
  *
  * A custom header whose name is reserved ({@link isReservedHeader}, the same rule that
@@ -128,6 +133,7 @@ export function signedHeaders(input: SignedHeadersInput): Record<string, string>
     'X-Herald-Event': input.eventType,
     'X-Herald-Delivery': input.deliveryId,
     ...(input.endpointId === undefined ? {} : { 'X-Herald-Endpoint': input.endpointId }),
+    ...orderingHeaders(input.ordering ?? null),
     [input.signatureHeader]: hexSignature(current, input.body),
     'webhook-id': input.deliveryId,
     'webhook-timestamp': String(input.timestampSeconds),

@@ -13,6 +13,7 @@
  */
 import type { EndpointRetryPolicy } from './backoff.js';
 import type { FilterCondition } from './filter.js';
+import type { Ordering } from './ordering.js';
 import type { Priority, QuietHours, RateLimitPolicy } from './types.js';
 
 /**
@@ -56,6 +57,8 @@ export interface EndpointSettings {
   readonly timeoutMs: number | null;
   readonly retryPolicy: EndpointRetryPolicy;
   readonly overrides: EndpointOverrides;
+  /** NONE (default): sent as they fall due; PER_KEY: one ordering key's webhooks one at a time, in create order. */
+  readonly ordering: Ordering;
 }
 
 /** An endpoint as stored. */

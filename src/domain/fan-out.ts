@@ -31,6 +31,7 @@ import { belowMinimum, decideTiming, EMPTY_RATE_WINDOW, notInTypes, refused, typ
 import type { RateWindow, SettingOwner, TimingRules } from './decision.js';
 import type { Endpoint } from './endpoint.js';
 import { evaluateFilter, type FilterableNotification } from './filter.js';
+import { orderedKey, orderingNote } from './ordering.js';
 import type { Decision, EditablePreferences, EndpointDecisionReason } from './types.js';
 import { charLength } from './validation.js';
 
@@ -77,6 +78,10 @@ export interface FanOutInput {
    * ("the agent has webhooks turned off …"), which 0.2 clients read.
    */
   readonly firstEndpointId?: string | null;
+  /** The notification's ordering_key, or null: a PER_KEY endpoint that sends its webhook says it is sent in that key's order. */
+  readonly orderingKey?: string | null;
+  /** How many of the key's deliveries each PER_KEY endpoint has unfinished now, by endpoint id, when read (EvaluateNotification). */
+  readonly orderingUnfinished?: ReadonlyMap<string, number>;
 }
 
 export interface FanOut {
@@ -214,7 +219,10 @@ function decideEndpoint(input: FanOutInput, e: Endpoint): EndpointDecision {
   if ('refusal' in s) return { ...refused(s.refusal, now), endpointId: e.id, scope: scopeOf(e) };
   const rate = needsWindow(s.rules) ? windowOf(input, e, s.scope) : EMPTY_RATE_WINDOW;
   const openRateDigestEnd = needsOpenDigest(s.rules) ? openDigestOf(input, e) : null;
-  return { ...decideTiming(s.rules, { priority: n.priority, now, rate, openRateDigestEnd }), endpointId: e.id, scope: s.scope };
+  const timed = decideTiming(s.rules, { priority: n.priority, now, rate, openRateDigestEnd });
+  const key = orderedKey(e.ordering, input.orderingKey ?? null);
+  const explanation = key === null || timed.outcome === 'SUPPRESS' ? timed.explanation : `${timed.explanation}; ${orderingNote(key, input.orderingUnfinished?.get(e.id) ?? null)}`;
+  return { ...timed, explanation, endpointId: e.id, scope: s.scope };
 }
 
 function windowOf(input: FanOutInput, e: Endpoint, scope: SettingOwner): RateWindow {

@@ -210,4 +210,16 @@ export interface Delivery {
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly completedAt: Date | null;
+  /**
+   * The notification's ordering key and this delivery's place among the
+   * endpoint's deliveries of that key (1, 2, 3…), set only when the endpoint
+   * ordered by key (PER_KEY) when the delivery was created; null otherwise.
+   */
+  readonly ordering: DeliveryOrdering | null;
+}
+
+/** Where a delivery stands in its endpoint's order of one key (see src/domain/ordering.ts). */
+export interface DeliveryOrdering {
+  readonly key: string;
+  readonly seq: number;
 }

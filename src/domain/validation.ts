@@ -24,6 +24,7 @@ export const LIMITS = Object.freeze({
   metadataBytes: 16 * 1024,
   relatedLength: 200,
   idempotencyKeyLength: 200,
+  orderingKeyLength: 200,
   pageSizeMax: 500,
   pageSizeDefault: 50,
   idLength: 128,
@@ -81,6 +82,7 @@ export const REQUEST_STRING_LIMITS: Readonly<Record<string, number>> = Object.fr
   related_entity_type: LIMITS.relatedLength,
   related_entity_id: LIMITS.relatedLength,
   idempotency_key: LIMITS.idempotencyKeyLength,
+  ordering_key: LIMITS.orderingKeyLength,
   webhook_url: LIMITS.urlLength,
   time_zone: LIMITS.timeZoneLength,
   start: LIMITS.clockTimeLength,
@@ -219,7 +221,10 @@ const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-authenticate', 'proxy-aut
  * The headers Herald writes on every webhook, besides the configured hex-signature header.
  * The signer sets exactly these (a test holds it to that), and no custom header may use them.
  */
-export const HERALD_HEADERS = ['content-type', 'user-agent', 'x-herald-event', 'x-herald-delivery', 'x-herald-endpoint', 'webhook-id', 'webhook-timestamp', 'webhook-signature'] as const;
+export const HERALD_HEADERS = [
+  'content-type', 'user-agent', 'x-herald-event', 'x-herald-delivery', 'x-herald-endpoint', 'x-herald-ordering-key', 'x-herald-sequence',
+  'webhook-id', 'webhook-timestamp', 'webhook-signature',
+] as const;
 
 /**
  * Headers that frame the request or steer its connection: the HTTP client computes them,
@@ -293,6 +298,19 @@ export function checkText(field: string, value: string, min: number, max: number
   if (n < min) throw new InvalidArgumentError(field, min === 1 ? 'is required' : `must be at least ${min} characters`);
   if (n > max) throw new InvalidArgumentError(field, `must be at most ${max} characters, got ${n}`);
   if (value.includes('\u0000')) throw new InvalidArgumentError(field, 'must not contain NUL characters');
+}
+
+/** Visible ASCII and inner spaces: the key is sent as a header value (X-Herald-Ordering-Key), which must not be trimmed or re-encoded. */
+const ORDERING_KEY = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** An ordering key: "" means none (null); otherwise 1-200 printable ASCII characters without leading or trailing spaces. */
+export function checkOrderingKey(field: string, value: string): string | null {
+  if (value === '') return null;
+  checkText(field, value, 1, LIMITS.orderingKeyLength);
+  if (!ORDERING_KEY.test(value)) {
+    throw new InvalidArgumentError(field, `must be printable ASCII without leading or trailing spaces (it is sent as the X-Herald-Ordering-Key header), got ${quote(value)}`);
+  }
+  return value;
 }
 
 export function checkMetadata(field: string, value: JsonObject): void {

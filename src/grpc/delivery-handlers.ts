@@ -51,7 +51,7 @@ export function attemptToProto(a: DeliveryAttempt): AttemptProto {
   };
 }
 
-export function deliveryToProto(d: Delivery, attempts: readonly DeliveryAttempt[] = []): DeliveryProto {
+export function deliveryToProto(d: Delivery, attempts: readonly DeliveryAttempt[] = [], blockedBy: string | null = null): DeliveryProto {
   return {
     id: d.id,
     agent_id: d.agentId,
@@ -66,6 +66,9 @@ export function deliveryToProto(d: Delivery, attempts: readonly DeliveryAttempt[
     updated_at: toTimestamp(d.updatedAt),
     completed_at: toTimestampOrNull(d.completedAt),
     endpoint_id: d.endpointId ?? '',
+    ordering_key: d.ordering?.key ?? '',
+    sequence: d.ordering?.seq ?? 0,
+    blocked_by: blockedBy ?? '',
     attempts: attempts.map(attemptToProto),
   };
 }
@@ -168,7 +171,7 @@ export function deliveryHandlers(ctx: CallContext, service: DeliveryService, str
   return {
     GetDelivery: unary(ctx, 'GetDelivery', async (req, caller) => {
       const d = await service.get(caller.tenant, req.id);
-      return deliveryToProto(d, d.attempts);
+      return deliveryToProto(d, d.attempts, d.blockedBy);
     }),
     ListDeliveries: unary(ctx, 'ListDeliveries', async (req, caller) => {
       const page = await service.list(caller.tenant, req.agent_id, statusFrom(req.status), req.page_size, req.page_token, req.endpoint_id);

@@ -6,6 +6,7 @@
 import type { EndpointRetryPolicy } from '../domain/backoff.js';
 import type { EndpointOverrides, EndpointSettings } from '../domain/endpoint.js';
 import { FILTER_OPERATORS, type FilterCondition, type FilterOperator } from '../domain/filter.js';
+import { ORDERINGS, type Ordering } from '../domain/ordering.js';
 import { quote } from '../domain/validation.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { Endpoint, Endpoint__Output } from '../generated/proto/herald/v1/Endpoint.js';
@@ -13,6 +14,7 @@ import type { EndpointOverrides as OverridesProto, EndpointOverrides__Output } f
 import type { EndpointServiceHandlers } from '../generated/proto/herald/v1/EndpointService.js';
 import type { FilterCondition__Output } from '../generated/proto/herald/v1/FilterCondition.js';
 import type { FilterOperator__Output } from '../generated/proto/herald/v1/FilterOperator.js';
+import type { Ordering__Output } from '../generated/proto/herald/v1/Ordering.js';
 import type { RetryPolicy__Output } from '../generated/proto/herald/v1/RetryPolicy.js';
 import { DEFAULT_ENDPOINT_SETTINGS, type EndpointChange, type EndpointRecord, type EndpointService } from '../services/endpoint-service.js';
 import { fromPriority, fromTimestamp, toPriority, toTimestamp, toTimestampOrNull } from './convert.js';
@@ -21,6 +23,7 @@ import { unary, type CallContext } from './unary.js';
 
 const E = 'endpoint';
 const OPERATOR_PREFIX = 'FILTER_OPERATOR_';
+const ORDERING_PREFIX = 'ORDERING_';
 
 type Field = keyof EndpointSettings;
 
@@ -35,6 +38,7 @@ const PATHS: Readonly<Record<string, Field>> = {
   timeout_ms: 'timeoutMs',
   retry_policy: 'retryPolicy',
   overrides: 'overrides',
+  ordering: 'ordering',
 };
 const RETRY_PATHS: Readonly<Record<string, keyof EndpointRetryPolicy>> = {
   'retry_policy.max_attempts': 'maxAttempts',
@@ -56,6 +60,15 @@ function operatorFrom(field: string, op: FilterOperator__Output): FilterOperator
   const operator = FILTER_OPERATORS.find((x) => x === name);
   if (operator === undefined) throw new InvalidArgumentError(field, `must be one of ${FILTER_OPERATORS.map((x) => OPERATOR_PREFIX + x).join(', ')}, got ${quote(String(op))}`);
   return operator;
+}
+
+/** The ordering the request sets; undefined for ORDERING_UNSPECIFIED (not carried). */
+function orderingFrom(value: Ordering__Output): Ordering | undefined {
+  if (value === 'ORDERING_UNSPECIFIED') return undefined;
+  const name = typeof value === 'string' && value.startsWith(ORDERING_PREFIX) ? value.slice(ORDERING_PREFIX.length) : '';
+  const ordering = ORDERINGS.find((x) => x === name);
+  if (ordering === undefined) throw new InvalidArgumentError(`${E}.ordering`, `must be one of ${ORDERINGS.map((x) => ORDERING_PREFIX + x).join(', ')}, got ${quote(String(value))}`);
+  return ordering;
 }
 
 function filterFrom(conditions: readonly FilterCondition__Output[]): FilterCondition[] {
@@ -103,6 +116,8 @@ function valueOf(e: Endpoint__Output, field: Field): EndpointSettings[Field] | u
       return e.retry_policy === null ? undefined : retryPolicyFrom(e.retry_policy);
     case 'overrides':
       return e.overrides === null ? undefined : overridesFrom(e.overrides);
+    case 'ordering':
+      return orderingFrom(e.ordering);
   }
 }
 
@@ -194,6 +209,7 @@ export function toProto(e: EndpointRecord): Endpoint {
       ...(r.maxDelayMs === null ? {} : { max_delay_ms: r.maxDelayMs }),
     },
     overrides: overridesToProto(e.overrides),
+    ordering: `${ORDERING_PREFIX}${e.ordering}`,
     secret_set: e.secretSet,
     consecutive_failures: e.consecutiveFailures,
     created_at: toTimestamp(e.createdAt),

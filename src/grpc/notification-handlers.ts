@@ -24,6 +24,7 @@ export function createRequestFrom(req: CreateNotificationRequest__Output, prefix
     relatedEntityId: req.related_entity_id,
     metadata: fromStruct(req.metadata),
     idempotencyKey: req.idempotency_key,
+    orderingKey: req.ordering_key,
   };
 }
 

@@ -155,6 +155,15 @@ export class Metrics implements RpcObserver {
         if (s !== null) due.set(s.due);
       },
     });
+    const held = new Gauge({
+      name: 'herald_deliveries_held_by_order',
+      help: 'PENDING deliveries of PER_KEY endpoints waiting behind an unfinished earlier delivery of their ordering key, database-wide (not counted as due).',
+      registers,
+      async collect() {
+        const s = await read();
+        if (s !== null) held.set(s.heldByOrder);
+      },
+    });
     const clock = options.clock;
     const oldest = new Gauge({
       name: 'herald_delivery_oldest_due_age_seconds',

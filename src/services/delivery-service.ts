@@ -17,6 +17,8 @@ import { pageNewestFirst } from '../storage/page-token.js';
 
 export interface DeliveryDetail extends Delivery {
   readonly attempts: readonly DeliveryAttempt[];
+  /** The delivery it waits behind (the earliest unfinished one of its endpoint and ordering key), or null when its order does not hold it. */
+  readonly blockedBy: string | null;
 }
 
 export interface TestResult {
@@ -49,7 +51,7 @@ export class DeliveryService {
     checkText('id', id, 1, LIMITS.idLength);
     const found = await this.store.read(async (r) => {
       const delivery = await r.deliveries.get(tenant, id);
-      return delivery === null ? null : { ...delivery, attempts: await r.deliveries.attempts(id) };
+      return delivery === null ? null : { ...delivery, attempts: await r.deliveries.attempts(id), blockedBy: await r.ordering.blockedBy(tenant, id) };
     });
     if (found === null) throw new NotFoundError(`delivery ${quote(id)}`);
     return found;
@@ -74,6 +76,13 @@ export class DeliveryService {
     const claimed = await this.store.write(async (r) => {
       const before = await r.deliveries.get(tenant, id);
       if (before === null) throw new NotFoundError(`delivery ${quote(id)}`);
+      // Sending it now would overtake an earlier delivery of its key: the order is a promise to the receiver.
+      const blocker = await r.ordering.blockedBy(tenant, id);
+      if (blocker !== null) {
+        throw new FailedPreconditionError(
+          `delivery ${quote(id)} waits behind ${quote(blocker)}, an earlier unfinished delivery of its ordering_key to the same endpoint; retry or cancel that one first`,
+        );
+      }
       const row = await r.queue.claimForRetry(tenant, id, owner, now, this.options.leaseMs);
       if (row === null) {
         throw new FailedPreconditionError(

@@ -77,6 +77,7 @@ export const DEFAULT_ENDPOINT_SETTINGS: EndpointSettings = Object.freeze({
   timeoutMs: null,
   retryPolicy: DEFAULT_ENDPOINT_RETRY_POLICY,
   overrides: {},
+  ordering: 'NONE',
 });
 
 /** A masked header value keeps a stored one; with none stored it is a mistake, not a value (as for webhook_headers). */

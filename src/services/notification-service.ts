@@ -6,12 +6,14 @@
 import type { RateWindow } from '../domain/decision.js';
 import type { Endpoint } from '../domain/endpoint.js';
 import { decideFanOut, rateScopesFor, type EndpointDecision, type FanOut } from '../domain/fan-out.js';
+import { digestKey, orderedKey } from '../domain/ordering.js';
 import { appendToDigest, DEFAULT_DIGEST_MAX_ITEMS, digestPayload, notificationPayload, type DigestHead } from '../domain/payload.js';
-import type { AgentPreferences, Decision, Delivery, EndpointResult, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
+import type { AgentPreferences, Decision, Delivery, DeliveryOrdering, EndpointResult, DigestWindow, JsonObject, Notification, NotificationInput, Priority } from '../domain/types.js';
 import {
   checkAgentId,
   checkMetadata,
   checkNotificationType,
+  checkOrderingKey,
   checkText,
   LIMITS,
   pageSize,
@@ -39,6 +41,8 @@ export interface CreateRequest {
   readonly relatedEntityId: string;
   readonly metadata: JsonObject;
   readonly idempotencyKey: string;
+  /** "" or absent: none. The order a PER_KEY endpoint sends this notification's webhook in (src/domain/ordering.ts). */
+  readonly orderingKey?: string;
 }
 
 export interface CreateResult {
@@ -105,7 +109,7 @@ interface DecisionInputs {
  * transaction that stores its result, or concurrent creates could both take
  * the last slot.
  */
-async function readDecisionInputs(r: DecisionReads, tenant: string, n: NotificationInput, digestMaxItems: number, pastAt: Date | null): Promise<DecisionInputs> {
+async function readDecisionInputs(r: DecisionReads, tenant: string, n: NotificationInput, orderingKey: string | null, digestMaxItems: number, pastAt: Date | null): Promise<DecisionInputs> {
   const { preferences, recipient, endpoints } = await r.preferences.decisionTargets(tenant, n.agentId);
   const scopes = rateScopesFor(recipient, endpoints, n);
   const agentRate =
@@ -118,7 +122,11 @@ async function readDecisionInputs(r: DecisionReads, tenant: string, n: Notificat
     endpointRates.set(id, pastAt !== null ? await r.endpointRate.windowAt(tenant, id, limit, pastAt) : await r.endpointRate.window(tenant, id, limit));
   }
   const openRateDigestEnds = new Map<string, Date | null>();
-  for (const id of scopes.openRateDigests) openRateDigestEnds.set(id, await r.digests.openRateEnd(tenant, n.agentId, id, digestMaxItems));
+  for (const id of scopes.openRateDigests) {
+    // On a PER_KEY endpoint a keyed notification joins only its key's digest (src/domain/ordering.ts).
+    const key = digestKey(endpoints.find((e) => e.id === id)?.ordering ?? 'NONE', orderingKey);
+    openRateDigestEnds.set(id, await r.digests.openRateEnd(tenant, n.agentId, id, digestMaxItems, key));
+  }
   return { preferences, recipient, endpoints, agentRate, endpointRates, openRateDigestEnds };
 }
 
@@ -147,11 +155,24 @@ function resultsOf(fan: FanOut, deliveryIds: ReadonlyMap<string, string>): Endpo
   }));
 }
 
+/** Which digest a notification goes to on one endpoint, and how an opened one takes its place in the key's order. */
+interface DigestPlace {
+  readonly endpointId: string;
+  readonly kind: DigestKind;
+  readonly window: DigestWindow;
+  /** The key the digest is gathered under (src/domain/ordering.ts), or null. */
+  readonly key: string | null;
+  readonly place: () => Promise<{ ordering?: DeliveryOrdering }>;
+}
+
 /** What EvaluateNotification answers: the summary, as 0.2 read it, and each endpoint's decision. */
 export interface Evaluation {
   readonly decision: Decision;
   readonly endpointResults: readonly EndpointResult[];
 }
+
+/** Unfinished deliveries of a key EvaluateNotification counts at most (it says "waits behind 1000"). */
+const UNFINISHED_SHOWN = 1000;
 
 export interface NotificationServiceOptions {
   /** HERALD_DIGEST_MAX_ITEMS: notifications per digest; a full one is closed and the next opens a new one. */
@@ -172,9 +193,13 @@ export class NotificationService {
    */
   async create(tenant: string, req: CreateRequest, span: RpcSpan | null = null): Promise<CreateResult> {
     const input = validateCreate(req);
+    const orderingKey = checkOrderingKey('ordering_key', req.orderingKey ?? '');
     let result: CreateResult;
     try {
-      result = span === null ? await this.createOnce(tenant, input, null) : await span.transaction(this.store.dialect, () => this.createOnce(tenant, input, span.traceParent));
+      result =
+        span === null
+          ? await this.createOnce(tenant, input, orderingKey, null)
+          : await span.transaction(this.store.dialect, () => this.createOnce(tenant, input, orderingKey, span.traceParent));
     } catch (err) {
       // The idempotency key's unique index is the last line of defence: if a
       // concurrent create with the same key won, answer with its result.
@@ -193,7 +218,7 @@ export class NotificationService {
     return result;
   }
 
-  private createOnce(tenant: string, input: NotificationInput, traceParent: string | null): Promise<CreateResult> {
+  private createOnce(tenant: string, input: NotificationInput, orderingKey: string | null, traceParent: string | null): Promise<CreateResult> {
     // Under the agent's lock, grouped with concurrent creates of other agents
     // into one transaction; it resolves only once committed.
     return this.store.writeForAgent({ tenantId: tenant, agentId: input.agentId }, async (r): Promise<CreateResult> => {
@@ -205,10 +230,13 @@ export class NotificationService {
       }
       // The clock is read under the lock so that decisions are in time order.
       const now = this.clock();
-      const inputs = await readDecisionInputs(r, tenant, input, this.options.digestMaxItems, null);
+      const inputs = await readDecisionInputs(r, tenant, input, orderingKey, this.options.digestMaxItems, null);
       const openDigests = new Map(inputs.openRateDigestEnds);
       const decideNow = (): FanOut =>
-        decideFanOut({ recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates, openRateDigestEnds: openDigests, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null });
+        decideFanOut({
+          recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates,
+          openRateDigestEnds: openDigests, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null, orderingKey,
+        });
       let fan = decideNow();
       const id = newNotificationId(now.getTime());
       const base: Notification = { ...input, id, tenantId: tenant, read: false, readAt: null, createdAt: now, decision: fan.summary, deliveryId: null, endpointResults: [] };
@@ -219,9 +247,13 @@ export class NotificationService {
         // A webhook that counts toward this endpoint's own limit takes a number in its sequence.
         const ownCount = async (e: EndpointDecision) =>
           e.scope === 'endpoint' && e.countsAt !== undefined ? { seq: await r.endpointRate.next(tenant, endpoint.id), at: e.countsAt } : undefined;
+        // A PER_KEY endpoint's delivery of a keyed notification takes the key's next number, under the agent's lock (src/domain/ordering.ts).
+        const key = orderedKey(endpoint.ordering, orderingKey);
+        const place = async (): Promise<{ ordering?: DeliveryOrdering }> => (key === null ? {} : { ordering: await r.ordering.next(tenant, endpoint.id, key) });
         if (d.digest !== undefined) {
           const kind = d.reason === 'RATE_LIMITED' ? 'RATE_LIMITED' : 'QUIET_HOURS';
-          let attached = await this.attachToDigest(r, { ...base, decision: asDecision(d) }, endpoint.id, kind, d.digest, now, d.countsAt !== undefined ? () => ownCount(d) : null);
+          const digestAt = { endpointId: endpoint.id, kind, window: d.digest, key, place } as const;
+          let attached = await this.attachToDigest(r, { ...base, decision: asDecision(d) }, digestAt, now, d.countsAt !== undefined ? () => ownCount(d) : null);
           if (attached === null) {
             // It was to join an open digest without counting, but that digest
             // is full or a worker claimed it first: it opens one of its own,
@@ -231,7 +263,7 @@ export class NotificationService {
             openDigests.set(endpoint.id, null);
             fan = decideNow();
             const again = fan.endpoints[i]!;
-            attached = (await this.attachToDigest(r, { ...base, decision: asDecision(again) }, endpoint.id, kind, again.digest!, now, () => ownCount(again)))!;
+            attached = (await this.attachToDigest(r, { ...base, decision: asDecision(again) }, { ...digestAt, window: again.digest! }, now, () => ownCount(again)))!;
           }
           deliveryIds.set(endpoint.id, attached);
           continue;
@@ -245,6 +277,7 @@ export class NotificationService {
           notificationId: id,
           endpointId: endpoint.id,
           ...(counted === undefined ? {} : { counted }),
+          ...(await place()),
           eventType: 'notification',
           body: notificationPayload(base, now),
           // DELIVER and DEFER always carry deliverAt; SUPPRESS has no delivery.
@@ -277,19 +310,19 @@ export class NotificationService {
    * `count` null (a rate-limit decision that joins without counting)
    * it opens nothing and returns null instead: an opened digest is a webhook
    * of its own, which must count; `count` gives its place in the endpoint's
-   * own sequence, if it counts there.
+   * own sequence, if it counts there. On a PER_KEY endpoint digests are per
+   * ordering key, and an opened one takes the key's next number (`at.place`).
    */
   private async attachToDigest(
     r: AgentRepositories,
     n: Notification,
-    endpointId: string,
-    kind: DigestKind,
-    window: DigestWindow,
+    at: DigestPlace,
     now: Date,
     count: (() => Promise<{ seq: number; at: Date } | undefined>) | null,
   ): Promise<string | null> {
+    const { endpointId, kind, window } = at;
     const max = this.options.digestMaxItems;
-    const open = await r.digests.findOpen(n.tenantId, n.agentId, endpointId, kind, window.end);
+    const open = await r.digests.findOpen(n.tenantId, n.agentId, endpointId, kind, window.end, at.key);
     if (open !== null) {
       const head: DigestHead = { id: open.id, agentId: n.agentId, window: open.window };
       if (open.itemCount >= max) await r.digests.close(open.id);
@@ -305,6 +338,7 @@ export class NotificationService {
       notificationId: null,
       endpointId,
       ...(counted === undefined ? {} : { counted }),
+      ...(await at.place()),
       eventType: 'digest',
       body: digestPayload({ id: deliveryId, agentId: n.agentId, window }, n, now),
       nextAttemptAt: window.end,
@@ -317,13 +351,23 @@ export class NotificationService {
   /** The decision a create would get at `at`, overall and per endpoint; stores nothing and counts toward nothing. */
   async evaluate(tenant: string, req: CreateRequest, at: Date | null): Promise<Evaluation> {
     const input = validateCreate(req, 'notification.');
+    const orderingKey = checkOrderingKey('notification.ordering_key', req.orderingKey ?? '');
     const now = at ?? this.clock();
     // A past `at` is judged by the webhooks counted by then; otherwise by the window a create would see now.
     const past = at !== null && at.getTime() < this.clock().getTime();
-    const inputs = await this.store.read((r) => readDecisionInputs(r, tenant, input, this.options.digestMaxItems, past ? now : null));
+    const { inputs, unfinished } = await this.store.read(async (r) => {
+      const inputs = await readDecisionInputs(r, tenant, input, orderingKey, this.options.digestMaxItems, past ? now : null);
+      // What a PER_KEY endpoint's webhook would wait behind now (a count bounded for the explanation).
+      const unfinished = new Map<string, number>();
+      for (const e of inputs.endpoints) {
+        const key = orderedKey(e.ordering, orderingKey);
+        if (key !== null) unfinished.set(e.id, await r.ordering.unfinished(tenant, e.id, key, UNFINISHED_SHOWN));
+      }
+      return { inputs, unfinished };
+    });
     const fan = decideFanOut({
       recipient: inputs.recipient, endpoints: inputs.endpoints, notification: input, now, agentRate: inputs.agentRate, endpointRates: inputs.endpointRates,
-      openRateDigestEnds: inputs.openRateDigestEnds, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null,
+      openRateDigestEnds: inputs.openRateDigestEnds, firstEndpointId: inputs.preferences?.webhookEndpointId ?? null, orderingKey, orderingUnfinished: unfinished,
     });
     return { decision: fan.summary, endpointResults: resultsOf(fan, new Map()) };
   }

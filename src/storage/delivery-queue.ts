@@ -25,6 +25,15 @@
  *   without one; an in-flight counter column must be decremented on every
  *   settle and drifts when a worker dies (its leases expire, its counter
  *   does not). Counting live leases needs no repair after a crash.
+ * - **Order is a condition of the claim too.** A delivery of a PER_KEY
+ *   endpoint is not claimed while an earlier-numbered delivery of its
+ *   endpoint and key is unfinished ({@link heldByOrder}). It is checked
+ *   where the cap is, before the scan's bound (a backlog held by its order
+ *   does not hide the rows behind it), and on PostgreSQL after the
+ *   endpoint's lock, in the statement that claims: a claim for the endpoint
+ *   that committed earlier is seen, so two replicas never send two
+ *   deliveries of one key at once, and one claim never takes two of a key
+ *   (the later one sees the earlier still PENDING). No lock in memory.
  * - **One clock on PostgreSQL.** Leases and "due" are compared with the
  *   database's `now()` (`queueNow` in sql.ts), so replicas whose clocks
  *   disagree neither take over live leases nor send early. SQLite is one
@@ -34,6 +43,7 @@ import type { Delivery, DeliveryStatus, EventType } from '../domain/types.js';
 import type { NextState } from '../domain/settlement.js';
 import { DELIVERIES, toDelivery, WITHOUT_BODY, type DeliveryRow, type DeliveryRowWithoutBody } from './rows/deliveries.js';
 import { at, later, Prisma, queueNow, queueNowPlus, type Dialect, type PrismaTx } from './sql.js';
+import { heldByOrder } from './ordering-repository.js';
 import type { TxFacts } from './tx-facts.js';
 
 /** A delivery taken by a worker: the body to send and the attempt number this claim counted. */
@@ -109,6 +119,15 @@ const AGENT_KEY_SQL = Prisma.sql`tenant_id || ':' || agent_id`;
 const ENDPOINT_KEY_SQL = Prisma.sql`COALESCE(endpoint_id, '')`;
 
 /**
+ * {@link ENDPOINT_KEY_SQL} = a locked endpoint key `a.ek`, spelt so that
+ * PostgreSQL estimates it from the column's statistics (a COALESCE gets a
+ * fixed guess of a few rows, and then a plan that checks every row of the
+ * endpoint, the ordering condition included, instead of walking them in due
+ * order until the claim has enough). No endpoint id is ''.
+ */
+const SAME_ENDPOINT = Prisma.sql`(endpoint_id = a.ek OR (a.ek = '' AND endpoint_id IS NULL))`;
+
+/**
  * Due rows one claim looks at, per row wanted, to find agents with room: the
  * look is bounded (a backlog of a million rows is not read per claim), and
  * agents at their cap are left out of it before the bound applies.
@@ -177,6 +196,7 @@ export class DeliveryQueue {
         ), due AS (
           SELECT d.id, d.tenant_id, d.agent_id, COALESCE(d.endpoint_id, '') AS ek, d.next_attempt_at FROM deliveries d
            WHERE ((d.status = 'PENDING' AND d.next_attempt_at <= ${now}) OR (d.status = 'DELIVERING' AND d.lease_expires_at < ${now}))
+             AND NOT ${heldByOrder('d')}
              AND NOT EXISTS (SELECT 1 FROM live l WHERE l.tenant_id = d.tenant_id AND l.agent_id = d.agent_id AND l.ek = COALESCE(d.endpoint_id, '') AND l.n >= ${cap})
            ORDER BY d.next_attempt_at
            LIMIT ${scan}
@@ -203,11 +223,22 @@ export class DeliveryQueue {
          WHERE status = 'DELIVERING' AND lease_expires_at >= ${now}
          GROUP BY tenant_id, agent_id, ek HAVING count(*) >= ${cap}
       ), due AS MATERIALIZED (
-        SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, next_attempt_at FROM deliveries
-         WHERE ((status = 'PENDING' AND next_attempt_at <= ${now}) OR (status = 'DELIVERING' AND lease_expires_at < ${now}))
-           AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (SELECT tenant_id, agent_id, ek FROM busy)
-         ORDER BY next_attempt_at
-         LIMIT ${scan}
+        -- Due rows and expired leases apart, each walked in due order on the (status, next_attempt_at)
+        -- index and cut at the bound: with one OR, PostgreSQL scans every row of the table and checks
+        -- each against the order, which cost a backlog held by its order its size on every claim.
+        (SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, next_attempt_at FROM deliveries d
+          WHERE status = 'PENDING' AND next_attempt_at <= ${now}
+            AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (SELECT tenant_id, agent_id, ek FROM busy)
+            AND NOT ${heldByOrder('d')}
+          ORDER BY next_attempt_at
+          LIMIT ${scan})
+        UNION ALL
+        (SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek, next_attempt_at FROM deliveries d
+          WHERE status = 'DELIVERING' AND lease_expires_at < ${now}
+            AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (SELECT tenant_id, agent_id, ek FROM busy)
+            AND NOT ${heldByOrder('d')}
+          ORDER BY next_attempt_at
+          LIMIT ${scan})
       ), targets AS MATERIALIZED (
         SELECT tenant_id, agent_id, ek, min(next_attempt_at) AS first_due FROM due GROUP BY tenant_id, agent_id, ek ORDER BY first_due
       )
@@ -230,12 +261,14 @@ export class DeliveryQueue {
           LEFT JOIN live l ON l.tenant_id = a.tenant_id AND l.agent_id = a.agent_id AND l.ek = a.ek
           CROSS JOIN LATERAL (
             SELECT u.id, u.next_attempt_at, row_number() OVER (ORDER BY u.next_attempt_at, u.id) AS rn FROM (
-              (SELECT id, next_attempt_at FROM deliveries
-                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${ENDPOINT_KEY_SQL} = a.ek AND status = 'PENDING' AND next_attempt_at <= ${now}
+              (SELECT id, next_attempt_at FROM deliveries p
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${SAME_ENDPOINT} AND status = 'PENDING' AND next_attempt_at <= ${now}
+                  AND NOT ${heldByOrder('p')}
                 ORDER BY next_attempt_at LIMIT ${cap})
               UNION ALL
-              (SELECT id, next_attempt_at FROM deliveries
-                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${ENDPOINT_KEY_SQL} = a.ek AND status = 'DELIVERING' AND lease_expires_at < ${now}
+              (SELECT id, next_attempt_at FROM deliveries x
+                WHERE tenant_id = a.tenant_id AND agent_id = a.agent_id AND ${SAME_ENDPOINT} AND status = 'DELIVERING' AND lease_expires_at < ${now}
+                  AND NOT ${heldByOrder('x')}
                 ORDER BY next_attempt_at LIMIT ${cap})
             ) u
           ) c
@@ -355,8 +388,8 @@ export class DeliveryQueue {
    */
   async nextDueInMs(now: Date, agentMaxInFlight: number): Promise<number | null> {
     const dueFirst = Prisma.sql`
-      FROM deliveries
-       WHERE status = 'PENDING'
+      FROM deliveries d
+       WHERE status = 'PENDING' AND NOT ${heldByOrder('d')}
          AND (tenant_id, agent_id, ${ENDPOINT_KEY_SQL}) NOT IN (
            SELECT tenant_id, agent_id, ${ENDPOINT_KEY_SQL} AS ek FROM deliveries WHERE status = 'DELIVERING' AND lease_expires_at >= ${queueNow(this.dialect, now)}
             GROUP BY tenant_id, agent_id, ek HAVING count(*) >= ${agentMaxInFlight})

@@ -44,14 +44,17 @@ export class DigestRepository {
    * an agent without endpoints) sent at `windowEnd`, if its delivery is still
    * waiting for its first attempt. Digests are per endpoint: its delivery names it. A delivery once claimed (or retried, or
    * cancelled) is never joined: every attempt sends the same bytes.
+   * `orderingKey` (a PER_KEY endpoint's, see src/domain/ordering.ts): only a
+   * digest of that key (null: of none), and only while it is the key's latest
+   * delivery to the endpoint.
    */
-  async findOpen(tenantId: string, agentId: string, endpointId: string | null, kind: DigestKind, windowEnd: Date): Promise<OpenDigest | null> {
+  async findOpen(tenantId: string, agentId: string, endpointId: string | null, kind: DigestKind, windowEnd: Date, orderingKey: string | null = null): Promise<OpenDigest | null> {
     const row = await this.tx.digest.findFirst({
-      where: { tenantId, agentId, kind, windowEnd, open: true, delivery: { status: 'PENDING', attemptCount: 0, endpointId } },
+      where: { tenantId, agentId, kind, windowEnd, open: true, delivery: { status: 'PENDING', attemptCount: 0, endpointId, orderingKey } },
       orderBy: { createdAt: 'desc' },
-      include: { delivery: { select: { body: true } } },
+      include: { delivery: { select: { body: true, orderingSeq: true } } },
     });
-    if (row === null) return null;
+    if (row === null || !(await this.isLatest(tenantId, endpointId, orderingKey, row.delivery.orderingSeq))) return null;
     return { id: row.id, window: { start: row.windowStart, end: row.windowEnd }, itemCount: row.itemCount, body: row.delivery.body };
   }
 
@@ -60,13 +63,25 @@ export class DigestRepository {
    * still take a notification: fewer than `maxItems` in it (a digest filled
    * under a higher HERALD_DIGEST_MAX_ITEMS is still marked open).
    */
-  async openRateEnd(tenantId: string, agentId: string, endpointId: string | null, maxItems: number): Promise<Date | null> {
+  async openRateEnd(tenantId: string, agentId: string, endpointId: string | null, maxItems: number, orderingKey: string | null = null): Promise<Date | null> {
     const row = await this.tx.digest.findFirst({
-      where: { tenantId, agentId, kind: 'RATE_LIMITED', open: true, itemCount: { lt: maxItems }, delivery: { status: 'PENDING', attemptCount: 0, endpointId } },
+      where: { tenantId, agentId, kind: 'RATE_LIMITED', open: true, itemCount: { lt: maxItems }, delivery: { status: 'PENDING', attemptCount: 0, endpointId, orderingKey } },
       orderBy: { windowEnd: 'desc' },
-      select: { windowEnd: true },
+      select: { windowEnd: true, delivery: { select: { orderingSeq: true } } },
     });
-    return row?.windowEnd ?? null;
+    if (row === null || !(await this.isLatest(tenantId, endpointId, orderingKey, row.delivery.orderingSeq))) return null;
+    return row.windowEnd;
+  }
+
+  /**
+   * Whether a digest numbered `seq` in `key`'s order is still the key's last
+   * delivery: a notification that joined an older one would arrive before a
+   * delivery of its key created earlier than it. Always true without a key.
+   */
+  private async isLatest(tenantId: string, endpointId: string | null, key: string | null, seq: number | null): Promise<boolean> {
+    if (key === null || endpointId === null) return true;
+    const counter = await this.tx.orderingSequence.findUnique({ where: { tenantId_endpointId_orderingKey: { tenantId, endpointId, orderingKey: key } }, select: { lastSeq: true } });
+    return counter !== null && counter.lastSeq === seq;
   }
 
   async create(d: NewDigest): Promise<void> {

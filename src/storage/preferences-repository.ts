@@ -189,6 +189,7 @@ export class PreferencesRepository {
         maxDelayMs: settings.retryPolicy.maxDelayMs,
         secret: this.sealSecret(tenantId, agentId, opts.secret),
         overrides: JSON.stringify(settings.overrides),
+        ordering: settings.ordering,
       },
     });
     return toEndpoint(row)!;
@@ -240,6 +241,7 @@ export class PreferencesRepository {
           ? {}
           : { maxAttempts: c.retryPolicy.maxAttempts, initialDelayMs: c.retryPolicy.initialDelayMs, multiplier: c.retryPolicy.multiplier, maxDelayMs: c.retryPolicy.maxDelayMs }),
         ...(c.overrides === undefined ? {} : { overrides: JSON.stringify(c.overrides) }),
+        ...(c.ordering === undefined ? {} : { ordering: c.ordering }),
         ...(opts.reenable ? { disabledReason: null, consecutiveFailures: 0 } : {}),
         updatedAt: opts.now,
       },

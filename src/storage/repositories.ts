@@ -22,6 +22,7 @@ import { DigestRepository } from './digest-repository.js';
 import { EndpointRateRepository } from './endpoint-rate-repository.js';
 import { EndpointStatsRepository } from './endpoint-stats-repository.js';
 import { NotificationRepository } from './notification-repository.js';
+import { OrderingRepository } from './ordering-repository.js';
 import type { PendingInserts } from './pending-inserts.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
@@ -38,6 +39,7 @@ export interface ReadRepositories {
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'countedBetween'>;
   readonly endpointRate: Pick<EndpointRateRepository, 'window' | 'windowAt'>;
   readonly digests: Pick<DigestRepository, 'openRateEnd'>;
+  readonly ordering: Pick<OrderingRepository, 'blockedBy' | 'unfinished'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'attempts' | 'list' | 'stats'>;
   readonly queueStats: QueueStatsRepository;
   readonly endpointStats: EndpointStatsRepository;
@@ -54,6 +56,7 @@ export interface AgentRepositories {
   readonly rate: Pick<RateRepository, 'window' | 'windowAt' | 'next' | 'releaseAfter'>;
   readonly endpointRate: EndpointRateRepository;
   readonly digests: Pick<DigestRepository, 'findOpen' | 'openRateEnd' | 'create' | 'join' | 'close'>;
+  readonly ordering: Pick<OrderingRepository, 'next' | 'unfinished'>;
   readonly queue: Pick<DeliveryQueue, 'replay'>;
 }
 
@@ -63,6 +66,7 @@ export interface WriteRepositories {
   readonly notifications: Pick<NotificationRepository, 'get' | 'markRead'>;
   readonly deliveries: Pick<DeliveryRepository, 'get' | 'enqueueClaimed'>;
   readonly queue: Pick<DeliveryQueue, 'claimForRetry'>;
+  readonly ordering: Pick<OrderingRepository, 'blockedBy'>;
   readonly retention: RetentionRepository;
 }
 
@@ -73,6 +77,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
   readonly digests: DigestRepository;
   readonly rate: RateRepository;
   readonly endpointRate: EndpointRateRepository;
+  readonly ordering: OrderingRepository;
   readonly queueStats: QueueStatsRepository;
   readonly endpointStats: EndpointStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
@@ -98,7 +103,8 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
     this.digests = new DigestRepository(tx, pending);
     this.rate = new RateRepository(tx, pending);
     this.endpointRate = new EndpointRateRepository(tx);
-    this.queueStats = new QueueStatsRepository(tx);
+    this.ordering = new OrderingRepository(tx);
+    this.queueStats = new QueueStatsRepository(tx, dialect);
     this.endpointStats = new EndpointStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);

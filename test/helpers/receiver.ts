@@ -49,6 +49,11 @@ export interface Receiver {
 export interface ReceiverOptions {
   /** The answer once the script is exhausted. Default: 200 with body `"ok"`. */
   fallback?: ReceiverStep;
+  /**
+   * Answers by what a request says (its path and headers) before the script is
+   * consulted: undefined leaves the request to the script. Called on arrival.
+   */
+  answer?: (request: { readonly path: string; readonly headers: http.IncomingHttpHeaders }) => ReceiverStep | undefined;
 }
 
 const DEFAULT_FALLBACK: ReceiverStep = { status: 200, headers: { 'content-type': 'text/plain' }, body: 'ok' };
@@ -77,7 +82,7 @@ export async function startReceiver(script: readonly ReceiverStep[] = [], option
     });
     // The step is taken on arrival, so concurrent requests follow the script in the order
     // they reached the server, not the order their bodies finished.
-    const step = queue.shift() ?? fallback;
+    const step = options.answer?.({ path: req.url ?? '', headers: req.headers }) ?? queue.shift() ?? fallback;
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {

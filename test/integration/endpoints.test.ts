@@ -22,7 +22,7 @@ async function receiverFor(t: TestContext, script: readonly ReceiverStep[] = [],
 }
 
 function settings(url: string, over: Partial<EndpointSettings> = {}): EndpointSettings {
-  return { description: '', url, enabled: true, eventTypes: [], filter: [], headers: {}, timeoutMs: null, retryPolicy: DEFAULT_ENDPOINT_RETRY_POLICY, overrides: {}, ...over };
+  return { description: '', url, enabled: true, eventTypes: [], filter: [], headers: {}, timeoutMs: null, retryPolicy: DEFAULT_ENDPOINT_RETRY_POLICY, overrides: {}, ordering: 'NONE', ...over };
 }
 
 /** Adds an endpoint through the API (the settings written as the domain has them); returns its id and its secret. */

@@ -134,7 +134,7 @@ test('an endpoint switched off by a 410 is counted by its cause, without its id'
 test('the health gauges follow the health monitor: database down and NOT_SERVING read 0', async () => {
   const state = { databaseUp: true, healthy: true };
   const metrics = new Metrics({
-    readQueue: async () => ({ byStatus: { PENDING: 0, DELIVERING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 }, due: 0, oldestDueAt: null }),
+    readQueue: async () => ({ byStatus: { PENDING: 0, DELIVERING: 0, SUCCEEDED: 0, FAILED: 0, CANCELLED: 0 }, due: 0, oldestDueAt: null, heldByOrder: 0 }),
     clock: () => new Date(),
     log: createLogger('silent'),
     health: state,

@@ -195,6 +195,8 @@ test("a 0.2 database (every migration before endpoints), with encrypted webhooks
          'dlv_01PENDING0000000000000001', 1, ?)`,
       false, now, now, now,
     );
+    // 0.2 kept the agent's last rate_seq beside its counted notifications.
+    await raw.run(`INSERT INTO rate_counters (tenant_id, agent_id, last_seq) VALUES ('default', 'hooked', 1)`);
     await raw.run(
       `INSERT INTO deliveries (id, tenant_id, agent_id, notification_id, event_type, body, status, attempt_count, next_attempt_at, created_at, updated_at, attempt_base)
        VALUES ('dlv_01PENDING0000000000000001', 'default', 'hooked', 'ntf_01PENDING0000000000000001', 'notification', ?, 'PENDING', 0, ?, ?, ?, 0)`,
@@ -241,6 +243,20 @@ test("a 0.2 database (every migration before endpoints), with encrypted webhooks
   assert.doesNotThrow(() => new Webhook(SECRET).verify(body, flat), 'and with the previous one, still in its grace');
   assert.equal(req.headers['x-herald-signature'], `sha256=${createHmac('sha256', NEW_SECRET).update(req.body).digest('hex')}`);
   assert.equal((await waitForFinal(client, 'dlv_01PENDING0000000000000001')).status, 'DELIVERY_STATUS_SUCCEEDED');
+  // Ordered delivery (#21): 0.2's endpoints and deliveries have no order; an endpoint switched to PER_KEY numbers its keys from 1.
+  assert.deepEqual([req.headers['x-herald-ordering-key'], req.headers['x-herald-sequence']], [undefined, undefined]);
+  const old = await client.deliveries.GetDelivery({ id: 'dlv_01PENDING0000000000000001' });
+  assert.deepEqual([old.ordering_key, Number(old.sequence), old.blocked_by], ['', 0, '']);
+  assert.deepEqual((await check.all('SELECT ordering FROM endpoints ORDER BY agent_id')).map((r) => r['ordering']), ['NONE', 'NONE']);
+  const firstEndpoint = String(rows[0]!['id']);
+  assert.equal((await client.endpoints.GetEndpoint({ id: firstEndpoint })).ordering, 'ORDERING_NONE');
+  await client.endpoints.UpdateEndpoint({ endpoint: { id: firstEndpoint, ordering: 'ORDERING_PER_KEY' }, update_mask: { paths: ['ordering'] } });
+  for (const n of [1, 2]) {
+    const created = await client.notifications.CreateNotification({ agent_id: 'hooked', notification_type: 'job.done', title: `ordered ${n}`, ordering_key: 'job:17' });
+    const d = await waitForFinal(client, created.endpoint_results[0]!.delivery_id);
+    assert.deepEqual([d.status, d.ordering_key, Number(d.sequence)], ['DELIVERY_STATUS_SUCCEEDED', 'job:17', n]);
+  }
+  assert.deepEqual(receiver.requests.slice(-2).map((r) => [r.headers['x-herald-ordering-key'], r.headers['x-herald-sequence']]), [['job:17', '1'], ['job:17', '2']]);
 
   // Writes through the 0.2 calls land on the first endpoint: a masked header kept, a rotation moves the secret.
   await client.preferences.UpdatePreferences({ preferences: { agent_id: 'hooked', webhook_timeout_ms: 6000 }, update_mask: { paths: ['webhook_timeout_ms'] } });

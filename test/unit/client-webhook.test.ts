@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 
-import { checkWebhook, parseWebhook, verifyWebhook, type WebhookHeaders } from '../../packages/client/src/webhook.js';
+import { checkWebhook, parseWebhook, verifyWebhook, webhookOrdering, type WebhookHeaders } from '../../packages/client/src/webhook.js';
 import { digestPayload } from '../../src/domain/payload.js';
 import type { Notification } from '../../src/domain/types.js';
 import { signedHeaders } from '../../src/delivery/signer.js';
@@ -220,5 +220,22 @@ describe('parseWebhook', () => {
   it('refuses a body that is not JSON or an unknown event', () => {
     assert.throws(() => parseWebhook('not json'), /not JSON/);
     assert.throws(() => parseWebhook('{"event":"party"}'), /unknown webhook event "party"/);
+  });
+});
+
+describe('webhookOrdering reads what the server sends', () => {
+  const sent = (ordering?: { key: string; seq: number }): WebhookHeaders =>
+    signedHeaders({ deliveryId: 'dlv_01ORDER', eventType: 'notification', body: Buffer.from('{}'), secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'], timestampSeconds: 1, signatureHeader: 'X-Herald-Signature', userAgent: 'test', ...(ordering === undefined ? {} : { ordering }) });
+
+  it('the key and the number of an ordered webhook, in any header spelling', () => {
+    assert.deepEqual(webhookOrdering(sent({ key: 'job:17', seq: 3 })), { key: 'job:17', sequence: 3 });
+    assert.deepEqual(webhookOrdering(new Headers({ 'x-herald-ordering-key': 'job:17', 'x-herald-sequence': '12' })), { key: 'job:17', sequence: 12 });
+  });
+
+  it('null for an unordered webhook or malformed headers', () => {
+    assert.equal(webhookOrdering(sent()), null);
+    assert.equal(webhookOrdering({ 'x-herald-ordering-key': 'job:17', 'x-herald-sequence': '0' }), null);
+    assert.equal(webhookOrdering({ 'x-herald-ordering-key': 'job:17', 'x-herald-sequence': '3x' }), null);
+    assert.equal(webhookOrdering({ 'x-herald-sequence': '3' }), null);
   });
 });

@@ -17,6 +17,7 @@ const VALID: EndpointSettings = {
   timeoutMs: 5_000,
   retryPolicy: { maxAttempts: 5, initialDelayMs: 500, multiplier: 1.5, maxDelayMs: 60_000 },
   overrides: { quietHours: { start: '22:00', end: '07:00', policy: 'DIGEST', urgentBypass: true }, minPriority: null, maxPerHour: 500, rateLimitPolicy: 'DEFER' },
+  ordering: 'PER_KEY',
 };
 
 const retry = (over: Partial<EndpointRetryPolicy>): Partial<EndpointSettings> => ({ retryPolicy: { ...DEFAULT_ENDPOINT_RETRY_POLICY, ...over } });

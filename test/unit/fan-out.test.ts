@@ -31,6 +31,7 @@ function endpoint(id: string, over: Partial<EndpointSettings & { disabledReason:
     timeoutMs: null,
     retryPolicy: DEFAULT_ENDPOINT_RETRY_POLICY,
     overrides: {},
+    ordering: 'NONE',
     ...over,
   };
 }

@@ -16,6 +16,7 @@ export { HeraldError, Status, type StatusName } from './errors.js';
 export { dateToTimestamp, fromStruct, timestampToDate, toStruct, type JsonObject, type JsonValue, type Timestamp } from './json.js';
 export { LOADER_OPTIONS, PROTO_FILES } from './proto-options.js';
 export { checkWebhook, verifyWebhook, type VerifyWebhookOptions, type WebhookCheck, type WebhookFailure, type WebhookHeaders } from './webhook.js';
+export { webhookOrdering, type WebhookOrdering } from './webhook.js';
 export { parseWebhook, type DigestWebhook, type NotificationWebhook, type TestWebhook, type WebhookBody, type WebhookNotification } from './webhook.js';
 export type {
   CallOptions,

@@ -167,6 +167,26 @@ function headerValues(headers: WebhookHeaders, name: string): string[] {
   return values.filter((v) => v !== '');
 }
 
+/**
+ * A webhook's place in its endpoint's order of one key: `X-Herald-Ordering-Key` and
+ * `X-Herald-Sequence`, sent by an `ORDERING_PER_KEY` endpoint for a notification created
+ * with an `ordering_key`. Herald sends a key's webhooks one at a time in sequence order; a
+ * manual RetryDelivery of an old FAILED one arrives late with its own lower number.
+ */
+export interface WebhookOrdering {
+  readonly key: string;
+  /** 1, 2, 3… in the order Herald acknowledged the creates; the same on every attempt. */
+  readonly sequence: number;
+}
+
+/** The webhook's {@link WebhookOrdering}, or null when it has none (an unordered endpoint, or no key) or the headers are malformed. */
+export function webhookOrdering(headers: WebhookHeaders): WebhookOrdering | null {
+  const keys = headerValues(headers, 'x-herald-ordering-key');
+  const sequences = headerValues(headers, 'x-herald-sequence');
+  if (keys.length !== 1 || sequences.length !== 1 || !/^[1-9]\d{0,15}$/.test(sequences[0]!)) return null;
+  return { key: keys[0]!, sequence: Number(sequences[0]) };
+}
+
 /** A notification as a webhook carries it: alone in a `notification` event, or as an item of a `digest`. */
 export interface WebhookNotification {
   readonly id: string;

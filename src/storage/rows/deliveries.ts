@@ -4,7 +4,7 @@
  * statement on the table uses these.
  */
 import type { Delivery as Row } from '../../generated/prisma/sqlite/client.js';
-import type { Delivery, DeliveryStatus, EventType } from '../../domain/types.js';
+import type { Delivery, DeliveryOrdering, DeliveryStatus, EventType } from '../../domain/types.js';
 import { int, intOrNull, Table, text, textOrNull, timestamp, timestampOrNull } from './table.js';
 
 export type DeliveryRow = Row;
@@ -33,6 +33,8 @@ export const DELIVERIES = new Table<Row>('deliveries', {
   rateSeq: intOrNull('rate_seq'),
   countedAt: timestampOrNull('counted_at'),
   traceParent: textOrNull('trace_parent'),
+  orderingKey: textOrNull('ordering_key'),
+  orderingSeq: intOrNull('ordering_seq'),
 });
 
 /** Every column but the body, for RETURNING clauses of the settles. */
@@ -54,6 +56,7 @@ export function toDelivery(row: DeliveryRowWithoutBody): Delivery {
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     completedAt: row.completedAt,
+    ordering: row.orderingKey === null || row.orderingSeq === null ? null : { key: row.orderingKey, seq: row.orderingSeq },
   };
 }
 
@@ -67,6 +70,8 @@ export interface NewDelivery {
   readonly endpointId: string | null;
   /** Where it stands in its endpoint's own hourly-limit sequence; absent when it does not count there. */
   readonly counted?: { readonly seq: number; readonly at: Date };
+  /** Its place in the endpoint's order of one key (a PER_KEY endpoint and a keyed notification); absent otherwise. */
+  readonly ordering?: DeliveryOrdering;
   readonly eventType: EventType;
   readonly body: string;
   readonly nextAttemptAt: Date;
@@ -102,5 +107,7 @@ export function newDeliveryRow(d: NewDelivery, claim: { readonly owner: string; 
     rateSeq: d.counted?.seq ?? null,
     countedAt: d.counted?.at ?? null,
     traceParent: d.traceParent ?? null,
+    orderingKey: d.ordering?.key ?? null,
+    orderingSeq: d.ordering?.seq ?? null,
   };
 }

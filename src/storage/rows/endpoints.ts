@@ -9,6 +9,7 @@
 import type { Endpoint as Row } from '../../generated/prisma/sqlite/client.js';
 import type { Endpoint, EndpointOverrides } from '../../domain/endpoint.js';
 import type { FilterCondition } from '../../domain/filter.js';
+import type { Ordering } from '../../domain/ordering.js';
 import { MASKED_HEADER_VALUE } from '../../domain/types.js';
 import { bool, int, intOrNull, realOrNull, Table, text, textOrNull, timestamp, timestampOrNull } from './table.js';
 
@@ -37,6 +38,7 @@ export const ENDPOINTS = new Table<Row>('endpoints', {
   overrides: text('overrides'),
   consecutiveFailures: int('consecutive_failures'),
   rateLastSeq: int('rate_last_seq'),
+  ordering: text('ordering'),
   createdAt: timestamp('created_at'),
   updatedAt: timestamp('updated_at'),
 });
@@ -72,6 +74,7 @@ export function newFirstEndpointRow(e: { readonly tenantId: string; readonly id:
     overrides: '{}',
     consecutiveFailures: 0,
     rateLastSeq: 0,
+    ordering: 'NONE' satisfies Ordering,
     createdAt: e.now,
     updatedAt: e.now,
   };
@@ -98,6 +101,7 @@ export function toEndpoint(row: Row, headers?: Readonly<Record<string, string>>)
     timeoutMs: row.timeoutMs,
     retryPolicy: { maxAttempts: row.maxAttempts, initialDelayMs: row.initialDelayMs, multiplier: row.multiplier, maxDelayMs: row.maxDelayMs },
     overrides: JSON.parse(row.overrides) as EndpointOverrides,
+    ordering: row.ordering as Ordering,
   };
 }
 
