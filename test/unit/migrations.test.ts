@@ -112,6 +112,7 @@ test('applies the migrations to a fresh SQLite file and records them as Prisma d
     'digests',
     'endpoints',
     'notifications',
+    'portal_sessions',
     'rate_counters',
   ]);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
