@@ -24,8 +24,8 @@ function toProto(s: PortalSession): PortalSessionProto {
 export function portalHandlers(ctx: CallContext, service: PortalService): PortalServiceHandlers {
   return {
     CreatePortalSession: unary(ctx, 'CreatePortalSession', async (req, caller) => {
-      const created = await service.create(caller.tenant, req.agent_id, req.ttl_seconds, req.read_only);
-      ctx.log.info({ tenant: caller.tenant, agentId: req.agent_id, portalSession: created.session.id, readOnly: req.read_only }, 'portal session created');
+      const created = await service.create(caller, req.agent_id, req.ttl_seconds, req.read_only);
+      ctx.log.info({ tenant: caller.tenant, agentId: req.agent_id, portalSession: created.session.id, role: created.session.role }, 'portal session created');
       return { session: toProto(created.session), url: created.url };
     }),
     ListPortalSessions: unary(ctx, 'ListPortalSessions', async (req, caller) => ({ sessions: (await service.list(caller.tenant, req.agent_id)).map(toProto) })),

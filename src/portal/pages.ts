@@ -32,7 +32,9 @@ function csrfField(ctx: PortalPageContext): Html {
   return html`<input type="hidden" name="_csrf" value="${ctx.csrf}">`;
 }
 
-const canAct = (ctx: PortalPageContext | null): boolean => ctx !== null && !ctx.session.readOnly;
+const canAct = (ctx: PortalPageContext | null): boolean => ctx !== null && ctx.session.role !== 'read';
+/** Secrets need the admin role, as GetEndpointSecret does: a link made with a write token does not show them. */
+const canSeeSecrets = (ctx: PortalPageContext): boolean => ctx.session.role === 'admin';
 
 const NAV: ReadonlyArray<{ path: string; label: string }> = [
   { path: '/portal/', label: 'Preferences' },
@@ -167,8 +169,8 @@ ${act ? html`<div class="actions">
 <form method="post" action="/portal/endpoints/${id}/test">${csrfField(ctx)}<button id="send-test">Send a test webhook</button></form>
 <form method="post" action="/portal/endpoints/${id}/${e.enabled ? 'disable' : 'enable'}">${csrfField(ctx)}<button>${e.enabled ? 'Turn off' : 'Turn on'}</button></form></div>
 <form method="post" action="/portal/endpoints/${id}" class="card" id="edit-endpoint"><h2>Edit</h2>${csrfField(ctx)}${endpointFields(e)}<button>Save endpoint</button></form>
-<form method="post" action="/portal/endpoints/${id}/secret" class="card" id="reveal-secret"><h2>Show the signing secret</h2>${csrfField(ctx)}${confirm('confirm', 'I am somewhere nobody can read my screen')}<button>Show secret</button></form>
-<form method="post" action="/portal/endpoints/${id}/rotate" class="card" id="rotate-secret"><h2>Replace the signing secret</h2>${csrfField(ctx)}<p class="hint">The old secret keeps signing for a day, so your receiver can switch.</p>${confirm('confirm', 'Make a new secret')}<button>Rotate secret</button></form>
+${canSeeSecrets(ctx) ? html`<form method="post" action="/portal/endpoints/${id}/secret" class="card" id="reveal-secret"><h2>Show the signing secret</h2>${csrfField(ctx)}${confirm('confirm', 'I am somewhere nobody can read my screen')}<button>Show secret</button></form>
+<form method="post" action="/portal/endpoints/${id}/rotate" class="card" id="rotate-secret"><h2>Replace the signing secret</h2>${csrfField(ctx)}<p class="hint">The old secret keeps signing for a day, so your receiver can switch.</p>${confirm('confirm', 'Make a new secret')}<button>Rotate secret</button></form>` : ''}
 ${e.position === 0 ? '' : html`<form method="post" action="/portal/endpoints/${id}/delete" class="card" id="delete-endpoint"><h2>Delete</h2>${csrfField(ctx)}${confirm('confirm', 'Delete this endpoint and cancel what waits for it')}<button class="danger">Delete endpoint</button></form>`}` : ''}`;
   return layout(endpointLabel(e), body, ctx, '/portal/endpoints');
 }

@@ -57,7 +57,7 @@ const param = (c: PortalRouteContext, i: number): string => c.params[i] ?? '';
 /** Notices after an action: fixed texts chosen by a code in the URL, so a URL cannot put words on the page. */
 const NOTICES: Readonly<Record<string, string>> = {
   saved: 'Saved.',
-  added: 'Endpoint added. Its signing secret is below, behind “Show secret”.',
+  added: 'Endpoint added.',
   enabled: 'Endpoint turned on.',
   disabled: 'Endpoint turned off: nothing is sent to it until it is turned on again.',
   deleted: 'Endpoint deleted.',

@@ -7,7 +7,6 @@
  * as a missing one does (NOT_FOUND with the same words), so ids cannot be
  * probed.
  */
-import type { CallerRole } from '../auth/roles.js';
 import type { Caller } from '../auth/tokens.js';
 import type { PortalSession } from '../domain/portal-session.js';
 import { quote } from '../domain/validation.js';
@@ -25,14 +24,13 @@ export interface PortalCaller extends Caller {
 }
 
 /**
- * A read-only session has the read role. A full one acts as the agent's
- * owner: everything within that agent, its endpoint secrets included (an
- * admin call in the API); the portal has no route for what reaches beyond
- * the agent (listing agents, deleting the agent).
+ * The session's role (read for a read-only one, else its maker's), checked
+ * by every route as the API checks a token's; the portal has no route for
+ * what reaches beyond the agent (listing agents, deleting the agent), so an
+ * admin session is its agent's owner, secrets included.
  */
 export function portalCaller(s: PortalSession): PortalCaller {
-  const role: CallerRole = s.readOnly ? 'read' : 'admin';
-  return { tenant: s.tenant, role, agentId: s.agentId, portalSession: s.id };
+  return { tenant: s.tenant, role: s.role, agentId: s.agentId, portalSession: s.id };
 }
 
 export class PortalScope {

@@ -197,7 +197,7 @@ export class PortalServer {
       return;
     }
     const s = opened.session;
-    this.log.info({ audit: 'portal', tenant: s.tenant, agentId: s.agentId, portalSession: s.id, readOnly: s.readOnly, action: 'link opened' }, 'portal change');
+    this.log.info({ audit: 'portal', tenant: s.tenant, agentId: s.agentId, portalSession: s.id, role: s.role, action: 'link opened' }, 'portal change');
     const maxAge = Math.max(0, Math.floor((s.expiresAt.getTime() - this.options.clock().getTime()) / 1000));
     res.writeHead(303, { ...this.headers, location: `${PREFIX}/`, 'cache-control': 'no-store', 'set-cookie': this.cookie(opened.cookie, maxAge) }).end();
   }
@@ -220,7 +220,10 @@ export class PortalServer {
     }
     if (err instanceof HeraldError) {
       const status = httpStatus(err);
-      const message = err.code === 'PERMISSION_DENIED' && ctx?.session.readOnly === true ? 'This link is read only; nothing was changed.' : err.message;
+      const message =
+        err.code !== 'PERMISSION_DENIED' || ctx === null ? err.message
+        : ctx.session.readOnly ? 'This link is read only; nothing was changed.'
+        : 'This link was not given the right to do that; nothing was changed.';
       this.send(res, status, messagePage(ctx, status === 404 ? 'Not found' : status === 403 ? 'Not allowed' : 'Not accepted', message));
       return;
     }

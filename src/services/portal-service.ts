@@ -10,7 +10,8 @@
  * end; the session ends at the same instant, whatever happens to the link.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { portalSessionLive, portalTtlSeconds, type PortalSession } from '../domain/portal-session.js';
+import type { Caller } from '../auth/tokens.js';
+import { portalSessionLive, portalSessionRole, portalTtlSeconds, type PortalSession } from '../domain/portal-session.js';
 import { checkAgentId, quote } from '../domain/validation.js';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors.js';
 import { newPortalSessionId } from '../ids.js';
@@ -45,8 +46,9 @@ export class PortalService {
     private readonly options: PortalServiceOptions,
   ) {}
 
-  /** A new link to `agentId`'s portal; the token is in the URL and nowhere else. */
-  async create(tenant: string, agentId: string, ttlSeconds: number, readOnly: boolean): Promise<{ session: PortalSession; url: string }> {
+  /** A new link to `agentId`'s portal, in the caller's tenant and with at most its role; the token is in the URL and nowhere else. */
+  async create(caller: Caller, agentId: string, ttlSeconds: number, readOnly: boolean): Promise<{ session: PortalSession; url: string }> {
+    const tenant = caller.tenant;
     checkAgentId('agent_id', agentId);
     const ttl = portalTtlSeconds('ttl_seconds', ttlSeconds);
     const base = this.options.baseUrl();
@@ -58,6 +60,7 @@ export class PortalService {
       id: newPortalSessionId(now.getTime()),
       agentId,
       readOnly,
+      role: portalSessionRole(caller.role, readOnly),
       createdAt: now,
       expiresAt: new Date(now.getTime() + ttl * 1000),
       openedAt: null,

@@ -16,7 +16,7 @@ export class PortalSessionRepository {
 
   async create(s: PortalSession, tokenDigest: string): Promise<void> {
     await this.tx.portalSession.create({
-      data: { tenantId: s.tenant, id: s.id, agentId: s.agentId, readOnly: s.readOnly, tokenDigest, cookieDigest: null, createdAt: s.createdAt, expiresAt: s.expiresAt, openedAt: null, revokedAt: null },
+      data: { tenantId: s.tenant, id: s.id, agentId: s.agentId, readOnly: s.readOnly, role: s.role, tokenDigest, cookieDigest: null, createdAt: s.createdAt, expiresAt: s.expiresAt, openedAt: null, revokedAt: null },
     });
   }
 

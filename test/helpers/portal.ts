@@ -13,11 +13,12 @@ import { cleanup, startHerald, type Herald, type StartOptions } from './herald.j
 
 export const PORTAL_TOKENS = {
   operator: 'portal-operator-token-001',
+  acmeAdmin: 'portal-acme-admin-token-1',
   acmeWrite: 'portal-acme-write-token-1',
   acmeRead: 'portal-acme-read-token-01',
 } as const;
 
-const TOKEN_ENV = [PORTAL_TOKENS.operator, `acme:write:${PORTAL_TOKENS.acmeWrite}`, `acme:read:${PORTAL_TOKENS.acmeRead}`].join(',');
+const TOKEN_ENV = [PORTAL_TOKENS.operator, `acme:admin:${PORTAL_TOKENS.acmeAdmin}`, `acme:write:${PORTAL_TOKENS.acmeWrite}`, `acme:read:${PORTAL_TOKENS.acmeRead}`].join(',');
 
 export type LogLine = Record<string, unknown>;
 
@@ -25,7 +26,7 @@ export interface PortalHerald {
   readonly herald: Herald;
   /** `http://127.0.0.1:<port>` of the console and portal. */
   readonly base: string;
-  /** The platform's backend: a gRPC client with tenant acme's write token. */
+  /** The platform's backend: a gRPC client with tenant acme's admin token (its links may show endpoint secrets). */
   readonly platform: HeraldClient;
   /** Every log line written so far. */
   readonly lines: LogLine[];
@@ -55,7 +56,7 @@ export async function startPortalHerald(t: TestContext, options: StartOptions = 
     cleanup(t, () => c.close());
     return c;
   };
-  return { herald, base: `http://127.0.0.1:${port}`, platform: client(PORTAL_TOKENS.acmeWrite), lines, grpc: (tenant) => client(PORTAL_TOKENS.operator, tenant), client: (token) => client(token) };
+  return { herald, base: `http://127.0.0.1:${port}`, platform: client(PORTAL_TOKENS.acmeAdmin), lines, grpc: (tenant) => client(PORTAL_TOKENS.operator, tenant), client: (token) => client(token) };
 }
 
 export interface Answer {

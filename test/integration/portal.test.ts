@@ -117,3 +117,277 @@ test('CreatePortalSession: 15 minutes by default, at most 24 hours, an agent of 
   assert.equal((await new PortalBrowser(p.base).get(revokedLink.url)).status, 410, 'a revoked link is refused');
   assert.deepEqual((await p.platform.portal.ListPortalSessions({})).sessions.map((x) => x.id), [byDefault.session!.id]);
 });
+
+/** The fields of the form `id` on `page` as a browser would submit them (text and time inputs, checked boxes, selected options). */
+function formOf(page: string, id: string): Record<string, string> {
+  const form = new RegExp(`<form[^>]*id="${id}"[^>]*>([\\s\\S]*?)</form>`).exec(page)?.[1];
+  assert.ok(form !== undefined, `a form with id ${id}`);
+  const fields: Record<string, string> = {};
+  for (const m of form.matchAll(/<input([^>]*)>/g)) {
+    const attrs = m[1] ?? '';
+    const name = /\sname="([^"]*)"/.exec(attrs)?.[1];
+    if (name === undefined) continue;
+    const value = (/\svalue="([^"]*)"/.exec(attrs)?.[1] ?? '').replaceAll('&#39;', "'").replaceAll('&quot;', '"').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+    if (/type="checkbox"/.test(attrs)) {
+      if (/\schecked/.test(attrs)) fields[name] = value;
+    } else fields[name] = value;
+  }
+  for (const m of form.matchAll(/<select name="([^"]+)">([\s\S]*?)<\/select>/g)) {
+    const opts = [...(m[2] ?? '').matchAll(/<option value="([^"]*)"([^>]*)>/g)].map((o) => ({ value: o[1] ?? '', selected: /selected/.test(o[2] ?? '') }));
+    fields[m[1] ?? ''] = (opts.find((o) => o.selected) ?? opts[0])?.value ?? '';
+  }
+  return fields;
+}
+
+function assertSignedBy(secret: string, body: Buffer, headers: Record<string, unknown>): void {
+  const flat = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)]));
+  assert.doesNotThrow(() => new Webhook(secret).verify(body.toString('utf8'), flat), 'standardwebhooks verifies with the endpoint secret');
+}
+
+test('the owner changes quiet hours to DIGEST, adds an endpoint for job.*, sends a signed test webhook, sees why a notification was not sent and retries a failed delivery; each change is an audit line', async (t) => {
+  const hook = await receiver(t, [{ status: 200 }, { status: 500, body: 'receiver down' }, { status: 200 }]);
+  const p = await startPortalHerald(t);
+  await agent(p, 'owner-1');
+  const { browser, sessionId } = await openSession(p, 'owner-1');
+
+  const prefs = await browser.get('/portal/');
+  assert.match(prefs.body, /id="quiet-preview">No quiet hours/);
+  const quiet = quietAroundNow();
+  const saved = await browser.post('/portal/preferences', { ...formOf(prefs.body, 'preferences-form'), quiet_start: quiet.start, quiet_end: quiet.end, quiet_policy: 'DIGEST' });
+  assert.equal(saved.status, 303, saved.body.slice(0, 300));
+  assert.equal(saved.headers.get('location'), '/portal/?done=saved');
+  const stored = await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' });
+  assert.equal(stored.quiet_hours?.policy, 'QUIET_HOURS_POLICY_DIGEST');
+  assert.equal(stored.quiet_hours?.start, quiet.start);
+  const after = await browser.get('/portal/?done=saved');
+  assert.match(after.body, new RegExp(`id="quiet-preview">Quiet now, until ${quiet.end} UTC, notifications are collected into one digest sent at ${quiet.end}; urgent ones wait too\\.`));
+
+  const add = await browser.post('/portal/endpoints', { _csrf: await browser.csrf('/portal/endpoints'), url: hook.url, description: 'Jobs', event_types: 'job.*', min_priority: 'inherit' });
+  assert.equal(add.status, 303, add.body.slice(0, 300));
+  const endpointId = /^\/portal\/endpoints\/(ep_[0-9A-Z]{26})\?done=added$/.exec(add.headers.get('location') ?? '')?.[1];
+  assert.ok(endpointId !== undefined, `redirected to the new endpoint (${add.headers.get('location')})`);
+  const listed = await p.platform.endpoints.ListEndpoints({ agent_id: 'owner-1' });
+  assert.deepEqual(listed.endpoints.filter((e) => e.url !== '').map((e) => [e.id, e.description, e.event_types]), [[endpointId, 'Jobs', ['job.*']]]);
+  const page = await browser.get(`/portal/endpoints/${endpointId}`);
+  const secret = (await p.platform.endpoints.GetEndpointSecret({ id: endpointId })).secret;
+  assert.ok(!page.body.includes(secret), 'no secret in the page before the explicit reveal');
+
+  const csrf = await browser.csrf(`/portal/endpoints/${endpointId}`);
+  const tested = await browser.post(`/portal/endpoints/${endpointId}/test`, { _csrf: csrf });
+  assert.equal(tested.status, 200);
+  assert.match(tested.body, /id="test-result">Test webhook delivered \(HTTP 200\)/);
+  const [first] = await hook.waitForRequests(1);
+  assertSignedBy(secret, first!.body, first!.headers);
+  const revealed = await browser.post(`/portal/endpoints/${endpointId}/secret`, { _csrf: csrf, confirm: 'yes' });
+  assert.match(revealed.body, new RegExp(`<code id="secret">${secret.replaceAll('+', '\\+')}</code>`));
+  const unconfirmed = await browser.post(`/portal/endpoints/${endpointId}/secret`, { _csrf: csrf });
+  assert.equal(unconfirmed.status, 400);
+  assert.ok(!unconfirmed.body.includes(secret));
+
+  // A type the endpoint is not subscribed to: not sent, and the page says why.
+  const held = await p.platform.notifications.CreateNotification({ agent_id: 'owner-1', notification_type: 'invoice.paid', title: 'Invoice 9 paid' });
+  const result = held.notification!.endpoint_results.find((r) => r.endpoint_id === endpointId);
+  assert.equal(result?.outcome, 'DECISION_OUTCOME_SUPPRESS');
+  const activity = await browser.get('/portal/activity');
+  assert.equal(activity.status, 200);
+  assert.ok(activity.body.includes(`<strong>Jobs</strong>: <span class="outcome-suppress">not sent</span> (${escapeHtml(result!.explanation)})`), 'the reason in words, per endpoint');
+  const why = await browser.get('/portal/why?type=invoice.paid&priority=NORMAL');
+  assert.ok(why.body.includes('would not be sent</span><br>'), why.body.slice(-800));
+
+  const failedTest = await browser.post(`/portal/endpoints/${endpointId}/test`, { _csrf: csrf });
+  assert.match(failedTest.body, /Test webhook not delivered \(HTTP 500\)/);
+  const deliveryId = /href="\/portal\/deliveries\/(dlv_[0-9A-Z]{26})">See the attempt/.exec(failedTest.body)?.[1];
+  assert.ok(deliveryId !== undefined);
+  const failedPage = await browser.get(`/portal/deliveries/${deliveryId}`);
+  assert.match(failedPage.body, /HTTP 500 in \d+ ms[\s\S]*receiver down/);
+  const retried = await browser.post(`/portal/deliveries/${deliveryId}/retry`, { _csrf: csrf });
+  assert.equal(retried.status, 303);
+  assert.equal((await p.platform.deliveries.GetDelivery({ id: deliveryId })).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal(hook.requests.length, 3);
+
+  const audit = p.lines.filter((l) => l.audit === 'portal');
+  assert.deepEqual(
+    audit.map((l) => [l.action, l.portalSession, l.agentId, l.tenant]),
+    ['link opened', 'preferences updated', 'endpoint created', 'test webhook sent', 'endpoint secret shown', 'test webhook sent', 'delivery retried'].map((a) => [a, sessionId, 'owner-1', 'acme']),
+  );
+  assert.ok(!JSON.stringify(p.lines).includes(secret), 'no secret in the log');
+});
+
+test('a link made with a write token does everything but show or rotate secrets: no such forms, and forged ones are refused', async (t) => {
+  const hook = await receiver(t);
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
+  await agent(p, 'owner-1');
+  const endpoint = await p.platform.endpoints.CreateEndpoint({ endpoint: { agent_id: 'owner-1', url: hook.url } });
+  const created = await p.client(PORTAL_TOKENS.acmeWrite).portal.CreatePortalSession({ agent_id: 'owner-1' });
+  const browser = new PortalBrowser(p.base);
+  await browser.open(created.url);
+  const page = await browser.get(`/portal/endpoints/${endpoint.id}`);
+  assert.match(page.body, /id="edit-endpoint"/);
+  assert.ok(!page.body.includes('id="reveal-secret"') && !page.body.includes('id="rotate-secret"'));
+  const csrf = await browser.csrf();
+  const secret = (await p.platform.endpoints.GetEndpointSecret({ id: endpoint.id })).secret;
+  for (const action of ['secret', 'rotate']) {
+    const res = await browser.post(`/portal/endpoints/${endpoint.id}/${action}`, { _csrf: csrf, confirm: 'yes' });
+    assert.equal(res.status, 403, action);
+    assert.match(res.body, /This link was not given the right to do that; nothing was changed/);
+    assert.ok(!res.body.includes(secret));
+  }
+  assert.equal((await p.platform.endpoints.GetEndpointSecret({ id: endpoint.id })).secret, secret, 'not rotated');
+  assert.equal((await browser.post(`/portal/endpoints/${endpoint.id}/disable`, { _csrf: csrf })).status, 303, 'a write link changes endpoints');
+});
+
+test('a session reaches nothing outside its agent: another agent\'s or another tenant\'s endpoint and delivery answer as missing ones', async (t) => {
+  const hook = await receiver(t);
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
+  await agent(p, 'owner-1');
+  await agent(p, 'other');
+  const theirs = await p.platform.endpoints.CreateEndpoint({ endpoint: { agent_id: 'other', url: hook.url } });
+  const theirTest = await p.platform.deliveries.SendTestWebhook({ agent_id: 'other', endpoint_id: theirs.id });
+  const beta = p.grpc('beta');
+  await beta.preferences.UpdatePreferences({ preferences: { agent_id: 'owner-1' } });
+  const betaEndpoint = await beta.endpoints.CreateEndpoint({ endpoint: { agent_id: 'owner-1', url: hook.url } });
+  const { browser } = await openSession(p, 'owner-1');
+  const csrf = await browser.csrf();
+  const missingEndpoint = await browser.get('/portal/endpoints/ep_00000000000000000000000000');
+
+  for (const id of [theirs.id, betaEndpoint.id]) {
+    const read = await browser.get(`/portal/endpoints/${id}`);
+    assert.equal(read.status, 404);
+    assert.equal(read.body.replace(id, 'X'), missingEndpoint.body.replace('ep_00000000000000000000000000', 'X'), 'the same answer as for an id that does not exist');
+    for (const action of ['', '/disable', '/delete', '/test', '/secret', '/rotate']) {
+      const res = await browser.post(`/portal/endpoints/${id}${action}`, { _csrf: csrf, confirm: 'yes', url: hook.url });
+      assert.equal(res.status, 404, `POST ${action || '(edit)'} on another agent's endpoint`);
+    }
+  }
+  assert.equal((await browser.get(`/portal/deliveries/${theirTest.delivery_id}`)).status, 404);
+  assert.equal((await browser.post(`/portal/deliveries/${theirTest.delivery_id}/retry`, { _csrf: csrf })).status, 404);
+  assert.equal((await p.platform.endpoints.GetEndpoint({ id: theirs.id })).enabled, true, 'nothing changed');
+  assert.equal((await beta.endpoints.GetEndpoint({ id: betaEndpoint.id })).enabled, true);
+  // Pages that list show only the session's agent, whatever the query says.
+  const activity = await browser.get('/portal/activity?agent_id=other&tenant=beta');
+  assert.ok(!activity.body.includes(theirTest.delivery_id));
+  const endpoints = await browser.get('/portal/endpoints?agent=other');
+  assert.ok(!endpoints.body.includes(theirs.id) && !endpoints.body.includes(betaEndpoint.id));
+});
+
+test('a read-only session sees every page and every forged POST is refused, changing nothing', async (t) => {
+  const hook = await receiver(t);
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
+  await agent(p, 'owner-1');
+  const endpoint = await p.platform.endpoints.CreateEndpoint({ endpoint: { agent_id: 'owner-1', url: hook.url, description: 'Jobs' } });
+  const sent = await p.platform.deliveries.SendTestWebhook({ agent_id: 'owner-1', endpoint_id: endpoint.id });
+  const { browser } = await openSession(p, 'owner-1', true);
+  for (const path of ['/portal/', '/portal/endpoints', `/portal/endpoints/${endpoint.id}`, '/portal/activity', `/portal/deliveries/${sent.delivery_id}`, '/portal/why?type=job.done']) {
+    const page = await browser.get(path);
+    assert.equal(page.status, 200, path);
+    assert.match(page.body, /id="read-only"/);
+    assert.ok(!/<button(?! class="quiet")/.test(page.body.replace(/<form method="get"[\s\S]*?<\/form>/g, '')), `no button that changes anything on ${path}`);
+  }
+  const csrf = await browser.csrf();
+  const before = await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' });
+  const forged: Array<[string, Record<string, string>]> = [
+    ['/portal/preferences', { time_zone: 'Europe/Paris', max_per_hour: '1' }],
+    ['/portal/endpoints', { url: hook.url }],
+    [`/portal/endpoints/${endpoint.id}`, { url: hook.url, description: 'changed' }],
+    [`/portal/endpoints/${endpoint.id}/disable`, {}],
+    [`/portal/endpoints/${endpoint.id}/delete`, { confirm: 'yes' }],
+    [`/portal/endpoints/${endpoint.id}/test`, {}],
+    [`/portal/endpoints/${endpoint.id}/secret`, { confirm: 'yes' }],
+    [`/portal/endpoints/${endpoint.id}/rotate`, { confirm: 'yes' }],
+    [`/portal/deliveries/${sent.delivery_id}/retry`, {}],
+    ['/portal/replay', { since: '2020-01-01' }],
+  ];
+  for (const [path, form] of forged) {
+    const res = await browser.post(path, { _csrf: csrf, ...form });
+    assert.equal(res.status, 403, path);
+    assert.match(res.body, /This link is read only; nothing was changed/);
+  }
+  assert.deepEqual(await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' }), before);
+  const after = await p.platform.endpoints.GetEndpoint({ id: endpoint.id });
+  assert.equal(after.description, 'Jobs');
+  assert.equal(after.enabled, true);
+  assert.equal((await p.platform.endpoints.ListEndpoints({ agent_id: 'owner-1' })).endpoints.length, 2, 'the first endpoint and this one, no other');
+  assert.equal(hook.requests.length, 1, 'only the platform\'s test webhook');
+  assert.deepEqual(p.lines.filter((l) => l.audit === 'portal').map((l) => l.action), ['link opened']);
+});
+
+test('every POST needs the session\'s CSRF token and our Origin; responses carry the CSP without scripts and refuse framing by default', async (t) => {
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
+  await agent(p, 'owner-1');
+  const { browser } = await openSession(p, 'owner-1');
+  const page = await browser.get('/portal/');
+  assert.equal(page.headers.get('content-security-policy'), "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  assert.equal(page.headers.get('x-frame-options'), 'DENY');
+  assert.ok(!/<script/i.test(page.body));
+  const form = formOf(page.body, 'preferences-form');
+  const changed: Record<string, string> = { ...form, time_zone: 'Europe/Paris' };
+  assert.equal((await browser.post('/portal/preferences', { ...changed, _csrf: 'forged' })).status, 403);
+  const { _csrf: _, ...withoutToken } = changed;
+  assert.equal((await browser.post('/portal/preferences', withoutToken)).status, 403);
+  const crossSite = await browser.post('/portal/preferences', changed, 'https://evil.example');
+  assert.equal(crossSite.status, 403);
+  assert.match(crossSite.body, /Origin does not match/);
+  // Another session's CSRF token is not this one's.
+  const other = await openSession(p, 'owner-1');
+  assert.equal((await browser.post('/portal/preferences', { ...changed, _csrf: await other.browser.csrf() })).status, 403);
+  assert.equal((await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' })).time_zone, 'UTC');
+  assert.equal((await browser.post('/portal/preferences', changed)).status, 303);
+  assert.equal((await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' })).time_zone, 'Europe/Paris');
+});
+
+test('with HERALD_PORTAL_FRAME_ANCESTORS the listed origins may frame the portal and its cookie is SameSite=None; Secure; HERALD_PORTAL_BASE_URL starts the links and counts as our Origin', async (t) => {
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false', HERALD_PORTAL_FRAME_ANCESTORS: 'https://app.example.com https://admin.example.com', HERALD_PORTAL_BASE_URL: 'https://herald.example.com' } });
+  await agent(p, 'owner-1');
+  const created = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1' });
+  assert.match(created.url, /^https:\/\/herald\.example\.com\/portal\/open\?token=/);
+  const browser = new PortalBrowser(p.base);
+  const opened = await browser.get(created.url.replace('https://herald.example.com', p.base));
+  assert.match(opened.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=None; Secure; Max-Age=/);
+  const page = await browser.get('/portal/');
+  assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors https:\/\/app\.example\.com https:\/\/admin\.example\.com;/);
+  assert.equal(page.headers.get('x-frame-options'), null);
+  const form = formOf(page.body, 'preferences-form');
+  assert.equal((await browser.post('/portal/preferences', { ...form, time_zone: 'Asia/Tokyo' }, 'https://herald.example.com')).status, 303);
+  assert.equal((await browser.post('/portal/preferences', form, 'https://app.example.com')).status, 403, 'the framing site is not our origin');
+});
+
+test('the console\'s token and cookie do not open the portal, and the portal\'s cookie does not open the console', async (t) => {
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
+  await agent(p, 'owner-1');
+  const consoleSession = new ConsoleSession(p.base);
+  assert.equal((await consoleSession.signIn(PORTAL_TOKENS.acmeWrite)).status, 303);
+  const consoleCookie = consoleSession.cookie.split('=')[1] ?? '';
+  assert.equal((await consoleSession.get('/agents')).status, 200);
+
+  const withConsoleCookie = new PortalBrowser(p.base);
+  withConsoleCookie.cookie = consoleSession.cookie;
+  assert.equal((await withConsoleCookie.get('/portal/')).status, 401, 'the console cookie is not a portal session');
+  withConsoleCookie.cookie = `herald_portal=${consoleCookie}`;
+  assert.equal((await withConsoleCookie.get('/portal/')).status, 401, 'nor is its value under the portal\'s name');
+  assert.equal((await new PortalBrowser(p.base).get(`/portal/open?token=${PORTAL_TOKENS.acmeWrite}`)).status, 410, 'an API token is not a link');
+
+  const { browser } = await openSession(p, 'owner-1');
+  const portalCookie = browser.cookie.split('=')[1] ?? '';
+  const consoleWithPortal = new ConsoleSession(p.base);
+  consoleWithPortal.cookie = `herald_console=${portalCookie}`;
+  const refused = await consoleWithPortal.get('/agents');
+  assert.equal(refused.status, 303);
+  assert.match(refused.headers.get('location') ?? '', /^\/sign-in/);
+  consoleWithPortal.cookie = browser.cookie;
+  assert.equal((await consoleWithPortal.get('/')).status, 303, 'the portal cookie is no console session');
+  assert.equal((await consoleWithPortal.post('/sign-in', { token: portalCookie })).status, 401, 'nor a token');
+});
+
+test('after ten links that do not work from one address in a minute, links from it are refused with 429 until the minute has passed', async (t) => {
+  let now = new Date('2026-05-04T10:00:00Z');
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' }, clock: () => now });
+  await agent(p, 'owner-1');
+  const good = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1', ttl_seconds: 3600 });
+  const browser = new PortalBrowser(p.base);
+  for (let i = 0; i < 10; i++) assert.equal((await browser.get(`/portal/open?token=${'A'.repeat(42)}${i}`)).status, 410);
+  const limited = await browser.get(good.url);
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get('retry-after'), '60');
+  now = new Date(now.getTime() + 60_001);
+  await browser.open(good.url);
+});
