@@ -100,7 +100,7 @@ export function preferencesPage(ctx: PortalPageContext, p: AgentPreferences, mes
 <label>At most this many webhooks an hour (0: no limit) <input type="number" min="0" name="max_per_hour" value="${p.maxPerHour}" inputmode="numeric"></label>
 <label>Beyond the limit <select name="rate_limit_policy">${options(RATE_LIMIT_POLICIES, p.rateLimitPolicy, LIMIT_LABELS)}</select></label></fieldset>
 <fieldset ${dis}><legend>What to send</legend>
-<label>Notification types, comma-separated; empty: all (e.g. <code>job.*, invoice.paid</code>) <input name="notification_types" value="${p.notificationTypes.join(', ')}"></label>
+<label><span>Notification types, comma-separated; empty: all (e.g. <code>job.*, invoice.paid</code>)</span><input name="notification_types" value="${p.notificationTypes.join(', ')}"></label>
 <label>Lowest priority <select name="min_priority"><option value="">any</option>${options(PRIORITIES, p.minPriority ?? '')}</select></label></fieldset>
 ${act ? html`<button id="save-preferences">Save preferences</button>` : ''}</form>`;
   return layout('Preferences', body, ctx, '/portal/');
@@ -133,7 +133,7 @@ function endpointFields(e: EndpointRecord | null): Html {
   const minPriority: Priority | null | undefined = e?.overrides.minPriority;
   return html`<label>URL (https://…) <input type="url" name="url" value="${e?.url ?? ''}" required autocomplete="off"></label>
 <label>Name <input name="description" value="${e?.description ?? ''}" maxlength="200"></label>
-<label>Event types, comma-separated; empty: all (e.g. <code>job.*</code>) <input name="event_types" value="${e?.eventTypes.join(', ') ?? ''}"></label>
+<label><span>Event types, comma-separated; empty: all (e.g. <code>job.*</code>)</span><input name="event_types" value="${e?.eventTypes.join(', ') ?? ''}"></label>
 <label>${PRIORITY_OVERRIDE_LABEL} <select name="min_priority"><option value="inherit" ${minPriority === undefined ? 'selected' : ''}>as in preferences</option><option value="none" ${minPriority === null ? 'selected' : ''}>any</option>${options(PRIORITIES, minPriority ?? '')}</select></label>
 <label class="check"><input type="checkbox" name="ignore_quiet_hours" value="true" ${e?.overrides.quietHours === null ? 'checked' : ''}> Ignore quiet hours (e.g. a pager)</label>`;
 }
@@ -162,7 +162,7 @@ export function endpointPage(ctx: PortalPageContext, e: EndpointRecord, stats: E
 ${tested === null ? '' : html`<p class="${tested.success ? 'notice' : 'error'}" role="status" id="test-result">Test webhook ${tested.success ? 'delivered' : 'not delivered'}${tested.statusCode === null ? '' : ` (HTTP ${tested.statusCode})`} in ${tested.durationMs} ms${tested.error === null ? '' : `: ${tested.error}`}. <a href="/portal/deliveries/${encodeURIComponent(tested.deliveryId)}">See the attempt</a></p>`}
 ${revealed === null ? '' : html`<section class="secret" aria-labelledby="secret-h"><h2 id="secret-h">Signing secret</h2><p>Copy it now; it is not shown again unless you ask.</p><p><code id="secret">${revealed.secret}</code></p>${revealed.previous === null ? '' : html`<p>The previous secret <code>${revealed.previous}</code> keeps signing until ${when(ctx, revealed.previousUntil)}.</p>`}</section>`}
 <dl class="facts"><dt>URL</dt><dd>${e.url}</dd><dt>Health</dt><dd id="health">${health(e)}</dd><dt>Event types</dt><dd>${e.eventTypes.length === 0 ? 'every type' : e.eventTypes.join(', ')}</dd>
-<dt>Since ${when(ctx, stats.since)}</dt><dd>${stats.succeeded} delivered, ${stats.failed} failed (${percent(stats.successRate)}); p50 ${stats.p50LatencyMs} ms, p95 ${stats.p95LatencyMs} ms</dd>
+<dt>Deliveries</dt><dd>since ${when(ctx, stats.since)}: ${stats.succeeded} delivered, ${stats.failed} failed (${percent(stats.successRate)}); p50 ${stats.p50LatencyMs} ms, p95 ${stats.p95LatencyMs} ms</dd>
 <dt>Last success</dt><dd>${when(ctx, stats.lastSuccessAt)}</dd><dt>Last failure</dt><dd>${when(ctx, stats.lastFailureAt)}</dd><dt>Waiting</dt><dd>${stats.queueDepth}</dd>
 <dt>Signing secret</dt><dd>${e.secretSet ? 'set' : 'none'}</dd></dl>
 ${act ? html`<div class="actions">
