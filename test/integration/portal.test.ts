@@ -391,3 +391,15 @@ test('after ten links that do not work from one address in a minute, links from 
   now = new Date(now.getTime() + 60_001);
   await browser.open(good.url);
 });
+
+test('every URL entered in the portal goes through the outbound guard: a loopback endpoint is refused with the field named, and nothing is stored', async (t) => {
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false', HERALD_ALLOW_PRIVATE_TARGETS: 'false' } });
+  await agent(p, 'owner-1');
+  const { browser } = await openSession(p, 'owner-1');
+  const csrf = await browser.csrf('/portal/endpoints');
+  const refused = await browser.post('/portal/endpoints', { _csrf: csrf, url: 'http://127.0.0.1:9/hook', description: 'local', min_priority: 'inherit' });
+  assert.equal(refused.status, 400);
+  assert.match(refused.body, /endpoint\.url: [^<]*(loopback|private)/);
+  assert.equal((await p.platform.endpoints.ListEndpoints({ agent_id: 'owner-1' })).endpoints.filter((e) => e.url !== '').length, 0);
+  assert.deepEqual(p.lines.filter((l) => l.audit === 'portal').map((l) => l.action), ['link opened'], 'a refused change is no audit line');
+});
