@@ -5,7 +5,8 @@
  * portal serves none), reads at 360 px, and labels every control.
  */
 import type { PortalSession } from '../domain/portal-session.js';
-import type { DeliveryStatus, EndpointResult, Notification, Priority } from '../domain/types.js';
+import type { FilterCondition } from '../domain/filter.js';
+import type { DeliveryStatus, EndpointResult, Notification } from '../domain/types.js';
 import { PRIORITIES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES, type AgentPreferences, type Delivery } from '../domain/types.js';
 import type { DeliveryDetail, TestResult } from '../services/delivery-service.js';
 import type { EndpointHealth } from '../services/endpoint-service.js';
@@ -127,15 +128,31 @@ function health(e: EndpointRecord): Html {
   return html`<span class="good">healthy</span>`;
 }
 
-const PRIORITY_OVERRIDE_LABEL = 'Lowest priority for this endpoint';
+/** A filter as the form's text: one condition a line, `FIELD OPERATOR value, value` (routes.ts reads it back). */
+export function filterText(filter: readonly FilterCondition[]): string {
+  return filter.map((c) => [c.field, c.operator, c.values.join(', ')].filter((x) => x !== '').join(' ')).join('\n');
+}
+
+/** The endpoint's own settings: each "as in preferences" unless set here (EndpointOverrides). */
+function overrideFields(e: EndpointRecord | null): Html {
+  const o = e?.overrides ?? {};
+  const quiet = o.quietHours === undefined ? 'inherit' : o.quietHours === null ? 'none' : 'own';
+  return html`<fieldset><legend>This endpoint only</legend>
+<label>Lowest priority <select name="min_priority"><option value="inherit" ${o.minPriority === undefined ? 'selected' : ''}>as in preferences</option><option value="none" ${o.minPriority === null ? 'selected' : ''}>any</option>${options(PRIORITIES, o.minPriority ?? '')}</select></label>
+<label>Quiet hours <select name="quiet_override"><option value="inherit" ${quiet === 'inherit' ? 'selected' : ''}>as in preferences</option><option value="none" ${quiet === 'none' ? 'selected' : ''}>none: always send (e.g. a pager)</option><option value="own" ${quiet === 'own' ? 'selected' : ''}>its own, below</option></select></label>
+<div class="row"><label>From <input type="time" name="quiet_start" value="${o.quietHours?.start ?? ''}"></label><label>Until <input type="time" name="quiet_end" value="${o.quietHours?.end ?? ''}"></label></div>
+<label>During its quiet hours <select name="quiet_policy">${options(QUIET_HOURS_POLICIES, o.quietHours?.policy ?? 'DEFER', QUIET_LABELS)}</select></label>
+<label class="check"><input type="checkbox" name="quiet_urgent_bypass" value="true" ${o.quietHours?.urgentBypass === true ? 'checked' : ''}> Urgent notifications are sent anyway</label>
+<label>At most this many webhooks an hour (empty: as in preferences; 0: no limit) <input type="number" min="0" name="max_per_hour" value="${o.maxPerHour ?? ''}" inputmode="numeric"></label>
+<label>Beyond it <select name="rate_limit_policy"><option value="" ${o.rateLimitPolicy === undefined ? 'selected' : ''}>as in preferences</option>${options(RATE_LIMIT_POLICIES, o.rateLimitPolicy ?? '', LIMIT_LABELS)}</select></label></fieldset>`;
+}
 
 function endpointFields(e: EndpointRecord | null): Html {
-  const minPriority: Priority | null | undefined = e?.overrides.minPriority;
   return html`<label>URL (https://…) <input type="url" name="url" value="${e?.url ?? ''}" required autocomplete="off"></label>
 <label>Name <input name="description" value="${e?.description ?? ''}" maxlength="200"></label>
 <label><span>Event types, comma-separated; empty: all (e.g. <code>job.*</code>)</span><input name="event_types" value="${e?.eventTypes.join(', ') ?? ''}"></label>
-<label>${PRIORITY_OVERRIDE_LABEL} <select name="min_priority"><option value="inherit" ${minPriority === undefined ? 'selected' : ''}>as in preferences</option><option value="none" ${minPriority === null ? 'selected' : ''}>any</option>${options(PRIORITIES, minPriority ?? '')}</select></label>
-<label class="check"><input type="checkbox" name="ignore_quiet_hours" value="true" ${e?.overrides.quietHours === null ? 'checked' : ''}> Ignore quiet hours (e.g. a pager)</label>`;
+<label><span>Filter: one condition a line, <code>FIELD OPERATOR values</code> (e.g. <code>metadata.env IN prod, staging</code> or <code>priority GREATER_OR_EQUAL HIGH</code>); all must hold; empty: none</span><textarea name="filter" rows="3">${filterText(e?.filter ?? [])}</textarea></label>
+${overrideFields(e)}`;
 }
 
 export function endpointsPage(ctx: PortalPageContext, endpoints: readonly EndpointRecord[], message: string | null): Html {

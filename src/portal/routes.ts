@@ -10,7 +10,8 @@
 import type { RpcName } from '../auth/roles.js';
 import { DEFAULT_ENDPOINT_SETTINGS, type EndpointService } from '../services/endpoint-service.js';
 import type { EndpointOverrides, EndpointSettings } from '../domain/endpoint.js';
-import { PRIORITIES, type Priority } from '../domain/types.js';
+import { FILTER_OPERATORS, type FilterCondition } from '../domain/filter.js';
+import { PRIORITIES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES } from '../domain/types.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { DeliveryService, TestResult } from '../services/delivery-service.js';
 import type { NotificationService } from '../services/notification-service.js';
@@ -73,23 +74,51 @@ function list(value: string): string[] {
     .filter((t) => t !== '');
 }
 
-/** The overrides the endpoint form sets: lowest priority (or inherit) and "ignore quiet hours". */
-function overridesFrom(form: URLSearchParams, current: EndpointOverrides): EndpointOverrides {
+/** The overrides the endpoint form sets; each "as in preferences" is a key present with undefined (back to inheriting). */
+function overridesFrom(form: URLSearchParams): EndpointOverrides {
   const out: { -readonly [K in keyof EndpointOverrides]: EndpointOverrides[K] } = {};
   const min = field(form, 'min_priority');
-  if (min === 'none') out.minPriority = null;
-  else if (min !== 'inherit' && min !== '') {
-    const p = PRIORITIES.find((x) => x === min);
-    if (p === undefined) throw new InvalidArgumentError('endpoint.overrides.min_priority', `must be one of inherit, none, ${PRIORITIES.join(', ')}, got "${min.slice(0, 20)}"`);
-    out.minPriority = p satisfies Priority;
-  } else out.minPriority = undefined;
-  if (field(form, 'ignore_quiet_hours') === 'true') out.quietHours = null;
-  else if (current.quietHours === null) out.quietHours = undefined;
+  out.minPriority = min === 'inherit' || min === '' ? undefined : min === 'none' ? null : oneOf('endpoint.overrides.min_priority', min, PRIORITIES);
+  const quiet = field(form, 'quiet_override');
+  out.quietHours =
+    quiet === 'none' ? null
+    : quiet === 'own'
+      ? { start: field(form, 'quiet_start'), end: field(form, 'quiet_end'), policy: oneOf('endpoint.overrides.quiet_hours.policy', field(form, 'quiet_policy'), QUIET_HOURS_POLICIES), urgentBypass: field(form, 'quiet_urgent_bypass') === 'true' }
+      : undefined;
+  const max = field(form, 'max_per_hour');
+  if (max !== '' && !/^\d{1,9}$/.test(max)) throw new InvalidArgumentError('endpoint.overrides.max_notifications_per_hour', `expected a whole number, got "${max.slice(0, 20)}"`);
+  out.maxPerHour = max === '' ? undefined : Number(max);
+  const policy = field(form, 'rate_limit_policy');
+  out.rateLimitPolicy = policy === '' ? undefined : oneOf('endpoint.overrides.rate_limit_policy', policy, RATE_LIMIT_POLICIES);
   return out;
 }
 
-function endpointSettings(form: URLSearchParams): Pick<EndpointSettings, 'url' | 'description' | 'eventTypes'> {
-  return { url: field(form, 'url'), description: field(form, 'description'), eventTypes: list(field(form, 'event_types')) };
+/** A value of one of the domain's lists; anything else is refused naming the field. */
+function oneOf<T extends string>(name: string, value: string, list: readonly T[]): T {
+  const found = list.find((x) => x === value);
+  if (found === undefined) throw new InvalidArgumentError(name, `must be one of ${list.join(', ')}, got "${value.slice(0, 20)}"`);
+  return found;
+}
+
+/** The filter textarea: one condition a line, `FIELD OPERATOR value, value` (pages.ts writes it the same way). */
+function filterFrom(text: string): FilterCondition[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line, i) => {
+      const [fieldName = '', operator = '', ...rest] = line.split(/\s+/);
+      const values = rest.join(' ');
+      return {
+        field: fieldName,
+        operator: oneOf(`endpoint.filter[${i}].operator`, operator.toUpperCase(), FILTER_OPERATORS),
+        values: values === '' ? [] : values.split(',').map((v) => v.trim()),
+      };
+    });
+}
+
+function endpointSettings(form: URLSearchParams): Pick<EndpointSettings, 'url' | 'description' | 'eventTypes' | 'filter'> {
+  return { url: field(form, 'url'), description: field(form, 'description'), eventTypes: list(field(form, 'event_types')), filter: filterFrom(form.get('filter') ?? '') };
 }
 
 /** Endpoint names by id, for activity and "why not?" lines. */
@@ -146,7 +175,7 @@ export const PORTAL_ROUTES: readonly PortalRoute[] = [
       const created = await c.services.endpoints.create(c.caller.tenant, c.caller.agentId, {
         ...DEFAULT_ENDPOINT_SETTINGS,
         ...endpointSettings(c.form),
-        overrides: overridesFrom(c.form, {}),
+        overrides: overridesFrom(c.form),
       });
       c.audit('endpoint created', created.id);
       return redirect(`/portal/endpoints/${encodeURIComponent(created.id)}?done=added`);
@@ -164,7 +193,7 @@ export const PORTAL_ROUTES: readonly PortalRoute[] = [
     rpc: 'UpdateEndpoint',
     async handle(c) {
       const e = await c.scope.endpoint(param(c, 0));
-      await c.services.endpoints.update(c.caller.tenant, { id: e.id, set: endpointSettings(c.form), overridesParts: overridesFrom(c.form, e.overrides) });
+      await c.services.endpoints.update(c.caller.tenant, { id: e.id, set: endpointSettings(c.form), overridesParts: overridesFrom(c.form) });
       c.audit('endpoint updated', e.id);
       return redirect(`/portal/endpoints/${encodeURIComponent(e.id)}?done=saved`);
     },

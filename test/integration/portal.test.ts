@@ -403,3 +403,52 @@ test('every URL entered in the portal goes through the outbound guard: a loopbac
   assert.equal((await p.platform.endpoints.ListEndpoints({ agent_id: 'owner-1' })).endpoints.filter((e) => e.url !== '').length, 0);
   assert.deepEqual(p.lines.filter((l) => l.audit === 'portal').map((l) => l.action), ['link opened'], 'a refused change is no audit line');
 });
+
+test('an endpoint\'s filter and overrides (lowest priority, its own quiet hours, its own hourly limit) are set from the form, read back into it, and decide', async (t) => {
+  const hook = await receiver(t);
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
+  await agent(p, 'owner-1');
+  const endpoint = await p.platform.endpoints.CreateEndpoint({ endpoint: { agent_id: 'owner-1', url: hook.url, description: 'Ops' } });
+  const { browser } = await openSession(p, 'owner-1');
+  const path = `/portal/endpoints/${endpoint.id}`;
+  const form = formOf((await browser.get(path)).body, 'edit-endpoint');
+  const saved = await browser.post(path, {
+    ...form,
+    filter: 'metadata.env IN prod, staging\npriority GREATER_OR_EQUAL HIGH',
+    min_priority: 'NORMAL',
+    quiet_override: 'own',
+    quiet_start: '01:00',
+    quiet_end: '02:00',
+    quiet_policy: 'SKIP',
+    max_per_hour: '5',
+    rate_limit_policy: 'DIGEST',
+  });
+  assert.equal(saved.status, 303, saved.body.slice(0, 400));
+  const stored = await p.platform.endpoints.GetEndpoint({ id: endpoint.id });
+  assert.deepEqual(stored.filter.map((c) => [c.field, c.operator, c.values]), [
+    ['metadata.env', 'FILTER_OPERATOR_IN', ['prod', 'staging']],
+    ['priority', 'FILTER_OPERATOR_GREATER_OR_EQUAL', ['HIGH']],
+  ]);
+  assert.equal(stored.overrides?.min_priority, 'PRIORITY_NORMAL');
+  assert.deepEqual([stored.overrides?.quiet_hours?.start, stored.overrides?.quiet_hours?.end, stored.overrides?.quiet_hours?.policy], ['01:00', '02:00', 'QUIET_HOURS_POLICY_SKIP']);
+  assert.equal(stored.overrides?.max_notifications_per_hour, 5);
+  assert.equal(stored.overrides?.rate_limit_policy, 'RATE_LIMIT_POLICY_DIGEST');
+
+  const page = (await browser.get(path)).body;
+  assert.match(page, /<textarea name="filter" rows="3">metadata\.env IN prod, staging\npriority GREATER_OR_EQUAL HIGH<\/textarea>/);
+  const again = formOf(page, 'edit-endpoint');
+  assert.deepEqual([again.min_priority, again.quiet_override, again.quiet_start, again.max_per_hour, again.rate_limit_policy], ['NORMAL', 'own', '01:00', '5', 'DIGEST']);
+  const why = await browser.get('/portal/why?type=job.done&priority=NORMAL');
+  assert.match(why.body, /<strong>Ops<\/strong>: <span class="outcome-suppress">would not be sent<\/span><br>[^<]*filter/);
+
+  // Back to the preferences' settings: every override "as in preferences", no filter.
+  const reset = await browser.post(path, { ...again, filter: '', min_priority: 'inherit', quiet_override: 'inherit', max_per_hour: '', rate_limit_policy: '' });
+  assert.equal(reset.status, 303);
+  const plain = await p.platform.endpoints.GetEndpoint({ id: endpoint.id });
+  assert.deepEqual(plain.filter, []);
+  assert.deepEqual([plain.overrides?.min_priority, plain.overrides?.quiet_hours, plain.overrides?.max_notifications_per_hour, plain.overrides?.rate_limit_policy], [undefined, undefined, undefined, undefined]);
+
+  const bad = await browser.post(path, { ...again, filter: 'metadata.env SOMETIMES prod' });
+  assert.equal(bad.status, 400);
+  assert.match(bad.body, /endpoint\.filter\[0\]\.operator: must be one of EQUALS/);
+});
