@@ -51,6 +51,12 @@ export class PortalSessionRepository {
     return rows.map(toPortalSession);
   }
 
+  /** Deletes the sessions that ended (expired, or were revoked) before `cutoff`; returns how many. Retention's. */
+  async deleteEndedBefore(cutoff: Date): Promise<number> {
+    const { count } = await this.tx.portalSession.deleteMany({ where: { OR: [{ expiresAt: { lt: cutoff } }, { revokedAt: { lt: cutoff } }] } });
+    return count;
+  }
+
   /** Marks a session revoked (again: keeps the first instant). Null when the tenant has no such session. */
   async revoke(tenant: string, id: string, now: Date): Promise<PortalSession | null> {
     await this.tx.portalSession.updateMany({ where: { tenantId: tenant, id, revokedAt: null }, data: { revokedAt: now } });

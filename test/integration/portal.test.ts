@@ -452,3 +452,22 @@ test('an endpoint\'s filter and overrides (lowest priority, its own quiet hours,
   assert.equal(bad.status, 400);
   assert.match(bad.body, /endpoint\.filter\[0\]\.operator: must be one of EQUALS/);
 });
+
+test('retention deletes the portal sessions that ended before its cutoff, and keeps the others', async (t) => {
+  const T0 = Date.parse('2026-05-04T10:00:00Z');
+  let now = T0;
+  const p = await startPortalHerald(t, { env: { HERALD_RETENTION_DAYS: '1', HERALD_RETENTION_SWEEP_MS: '86400000' }, clock: () => new Date(now) });
+  await agent(p, 'owner-1');
+  const short = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1', ttl_seconds: 60 });
+  const revoked = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1', ttl_seconds: 86_400 });
+  await p.platform.portal.RevokePortalSession({ id: revoked.session!.id });
+  now = T0 + 3_600_000;
+  const live = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1', ttl_seconds: 86_400 });
+  const retention = p.herald.app.retention;
+  assert.ok(retention !== null);
+  now = T0 + 86_400_000 + 120_000;
+  assert.equal((await retention.sweep()).portalSessions, 2, 'the expired one and the revoked one, each ended more than a day ago');
+  assert.equal((await retention.sweep()).portalSessions, 0);
+  assert.deepEqual((await p.platform.portal.ListPortalSessions({})).sessions.map((s) => s.id), [live.session!.id]);
+  assert.equal((await new PortalBrowser(p.base).get(short.url)).status, 410);
+});
