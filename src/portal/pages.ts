@@ -219,7 +219,8 @@ ${next === null ? '' : html`<p><a href="/portal/activity?page=${encodeURICompone
 <section aria-labelledby="d-h"><h2 id="d-h">Deliveries</h2>${deliveries.length === 0 ? html`<p class="empty">No delivery yet.</p>` : html`<ul class="cards" id="deliveries">${deliveries.map((d) => html`<li><a href="/portal/deliveries/${encodeURIComponent(d.id)}">${d.eventType} to ${names.get(d.endpointId ?? '') ?? d.endpointId ?? '—'}</a>: ${statusWord(d.status)}, ${d.attemptCount} attempt${d.attemptCount === 1 ? '' : 's'}${d.lastStatusCode === null ? '' : `, last HTTP ${d.lastStatusCode}`} <span class="hint">${when(ctx, d.createdAt)}</span></li>`)}</ul>`}</section>
 ${canAct(ctx) ? html`<form method="post" action="/portal/replay" class="card" id="replay-form"><h2>Send again</h2>${csrfField(ctx)}<p class="hint">Sends again the failed or cancelled deliveries created in a period (UTC).</p>
 <label>From <input type="datetime-local" name="since" required></label><label>Until (empty: now) <input type="datetime-local" name="until"></label>
-<label>Which <select name="status"><option value="FAILED">failed</option><option value="CANCELLED">cancelled</option></select></label><button>Send again</button></form>` : ''}`;
+<label>Which <select name="status"><option value="FAILED">failed</option><option value="CANCELLED">cancelled</option></select></label>
+<label>To <select name="endpoint"><option value="">every endpoint that is on</option>${[...names].map(([id, name]) => html`<option value="${id}">${name}</option>`)}</select></label><button>Send again</button></form>` : ''}`;
   return layout('Activity', body, ctx, '/portal/activity');
 }
 

@@ -287,7 +287,13 @@ export const PORTAL_ROUTES: readonly PortalRoute[] = [
       const untilText = field(c.form, 'until');
       const until = untilText === '' ? null : parseInstant('until', untilText);
       const status = field(c.form, 'status') === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
-      const count = await c.services.deliveries.replay(c.caller.tenant, c.caller.agentId, since, until, status);
+      // Endpoint by endpoint: an agent-wide replay is refused for an agent without a 0.2 webhook_url
+      // (DeliveryService.schedule), which a portal-made agent usually is. One named endpoint goes
+      // through PortalScope; "every endpoint" means those that are on (a replay to one that is off is refused).
+      const named = field(c.form, 'endpoint');
+      const targets = named === '' ? (await c.services.endpoints.list(c.caller.tenant, c.caller.agentId, 100, '')).items.filter((e) => e.enabled && e.url !== '') : [await c.scope.endpoint(named)];
+      let count = 0;
+      for (const e of targets) count += await c.services.deliveries.replay(c.caller.tenant, c.caller.agentId, since, until, status, e.id);
       c.audit(`replayed ${count} ${status.toLowerCase()} deliveries from ${since.toISOString()}`, c.caller.agentId);
       return redirect('/portal/activity?done=replayed');
     },

@@ -117,7 +117,12 @@ export class PortalServer {
       this.send(res, 403, messagePage(null, 'Not allowed', 'This form was sent from another site (Origin does not match); nothing was changed.'));
       return;
     }
-    if (url.pathname === PORTAL_OPEN_PATH && method !== 'POST') return this.open(req, res, url);
+    if (url.pathname === PORTAL_OPEN_PATH) {
+      // Only a GET spends the token: a HEAD (a link checker, a proxy's probe) must not use up the owner's one visit.
+      if (method === 'GET') return this.open(req, res, url);
+      this.send(res, 405, messagePage(null, 'Not allowed', 'Open this link in a browser.'), { allow: 'GET' });
+      return;
+    }
     const cookie = cookieOf(req, COOKIE);
     const session = await this.services.portal.session(cookie);
     if (session === null || cookie === undefined) {

@@ -471,3 +471,31 @@ test('retention deletes the portal sessions that ended before its cutoff, and ke
   assert.deepEqual((await p.platform.portal.ListPortalSessions({})).sessions.map((s) => s.id), [live.session!.id]);
   assert.equal((await new PortalBrowser(p.base).get(short.url)).status, 410);
 });
+
+test('a HEAD of a link does not spend it; the owner sends again the failed deliveries of a period, and nothing of another period', async (t) => {
+  const hook = await receiver(t, [{ status: 500 }, { status: 500 }]);
+  let now = new Date('2026-05-04T10:00:00Z');
+  const p = await startPortalHerald(t, { clock: () => now });
+  await agent(p, 'owner-1');
+  const endpoint = await p.platform.endpoints.CreateEndpoint({ endpoint: { agent_id: 'owner-1', url: hook.url, description: 'Jobs' } });
+  const early = await p.platform.notifications.CreateNotification({ agent_id: 'owner-1', notification_type: 'job.done', title: 'early' });
+  now = new Date('2026-05-04T12:00:00Z');
+  const late = await p.platform.notifications.CreateNotification({ agent_id: 'owner-1', notification_type: 'job.done', title: 'late' });
+  const idOf = (n: typeof early): string => n.notification!.endpoint_results.find((r) => r.endpoint_id === endpoint.id)!.delivery_id;
+  const { waitForFinal } = await import('../helpers/deliveries.js');
+  for (const n of [early, late]) assert.equal((await waitForFinal(p.platform, idOf(n))).status, 'DELIVERY_STATUS_FAILED');
+  hook.setScript([]);
+  now = new Date('2026-05-04T12:01:00Z');
+
+  const created = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1' });
+  const head = await fetch(created.url, { method: 'HEAD', redirect: 'manual' });
+  assert.equal(head.status, 405);
+  const { browser } = await openSession(p, 'owner-1');
+  const csrf = await browser.csrf('/portal/activity');
+  const replayed = await browser.post('/portal/replay', { _csrf: csrf, since: '2026-05-04T11:30', until: '', status: 'FAILED' });
+  assert.equal(replayed.status, 303, replayed.body.slice(0, 300));
+  assert.equal((await waitForFinal(p.platform, idOf(late))).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal((await p.platform.deliveries.GetDelivery({ id: idOf(early) })).status, 'DELIVERY_STATUS_FAILED', 'created before the period: not sent again');
+  assert.ok(p.lines.some((l) => l.audit === 'portal' && typeof l.action === 'string' && l.action.startsWith('replayed 1 failed deliveries from 2026-05-04T11:30:00.000Z')));
+  await new PortalBrowser(p.base).open(created.url);
+});
