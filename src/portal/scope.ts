@@ -1,16 +1,14 @@
 /**
- * The one place the portal keeps a session inside its agent. The services
- * check the tenant (every call takes the session's tenant, so nothing of
- * another tenant is reachable); ids of endpoints and deliveries are unique
- * only per tenant, so each object named in a URL is read through here and
- * must belong to the session's agent. Another agent's object answers exactly
- * as a missing one does (NOT_FOUND with the same words), so ids cannot be
- * probed.
+ * A portal session as a {@link Caller} of one agent. The services check it:
+ * every call takes the session's tenant (nothing of another tenant is
+ * reachable), lists take its agent, and an endpoint or delivery named in a
+ * URL is read with the services' `getOfAgent`, which answers another agent's
+ * exactly as a missing one (NOT_FOUND with the same words), so ids cannot be
+ * probed. The portal's routes read every named object through here before
+ * acting on it.
  */
 import type { Caller } from '../auth/tokens.js';
 import type { PortalSession } from '../domain/portal-session.js';
-import { quote } from '../domain/validation.js';
-import { NotFoundError } from '../errors.js';
 import type { DeliveryDetail, DeliveryService } from '../services/delivery-service.js';
 import type { EndpointService } from '../services/endpoint-service.js';
 import type { EndpointRecord } from '../storage/rows/endpoints.js';
@@ -40,15 +38,11 @@ export class PortalScope {
     private readonly deliveries: DeliveryService,
   ) {}
 
-  async endpoint(id: string): Promise<EndpointRecord> {
-    const e = await this.endpoints.get(this.caller.tenant, id);
-    if (e.agentId !== this.caller.agentId) throw new NotFoundError(`endpoint ${quote(id)}`);
-    return e;
+  endpoint(id: string): Promise<EndpointRecord> {
+    return this.endpoints.getOfAgent(this.caller.tenant, this.caller.agentId, id);
   }
 
-  async delivery(id: string): Promise<DeliveryDetail> {
-    const d = await this.deliveries.get(this.caller.tenant, id);
-    if (d.agentId !== this.caller.agentId) throw new NotFoundError(`delivery ${quote(id)}`);
-    return d;
+  delivery(id: string): Promise<DeliveryDetail> {
+    return this.deliveries.getOfAgent(this.caller.tenant, this.caller.agentId, id);
   }
 }
