@@ -274,13 +274,14 @@ test('a read-only session sees every page and every forged POST is refused, chan
   const hook = await receiver(t);
   const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
   await agent(p, 'owner-1');
-  const endpoint = await p.platform.endpoints.CreateEndpoint({ endpoint: { agent_id: 'owner-1', url: hook.url, description: 'Jobs' } });
+  const endpoint = await p.platform.endpoints.CreateEndpoint({ endpoint: { agent_id: 'owner-1', url: `${hook.url}hooks?key=receiver-credential`, description: 'Jobs' } });
   const sent = await p.platform.deliveries.SendTestWebhook({ agent_id: 'owner-1', endpoint_id: endpoint.id });
   const { browser } = await openSession(p, 'owner-1', true);
   for (const path of ['/portal/', '/portal/endpoints', `/portal/endpoints/${endpoint.id}`, '/portal/activity', `/portal/deliveries/${sent.delivery_id}`, '/portal/why?type=job.done']) {
     const page = await browser.get(path);
     assert.equal(page.status, 200, path);
     assert.match(page.body, /id="read-only"/);
+    assert.ok(!page.body.includes('receiver-credential'), `only the host of an endpoint's URL on ${path}`);
     assert.ok(!/<button(?! class="quiet")/.test(page.body.replace(/<form method="get"[\s\S]*?<\/form>/g, '')), `no button that changes anything on ${path}`);
   }
   const csrf = await browser.csrf();
@@ -288,7 +289,7 @@ test('a read-only session sees every page and every forged POST is refused, chan
   const forged: Array<[string, Record<string, string>]> = [
     ['/portal/preferences', { time_zone: 'Europe/Paris', max_per_hour: '1' }],
     ['/portal/endpoints', { url: hook.url }],
-    [`/portal/endpoints/${endpoint.id}`, { url: hook.url, description: 'changed' }],
+    [`/portal/endpoints/${endpoint.id}`, { url: `${hook.url}elsewhere`, description: 'changed' }],
     [`/portal/endpoints/${endpoint.id}/disable`, {}],
     [`/portal/endpoints/${endpoint.id}/delete`, { confirm: 'yes' }],
     [`/portal/endpoints/${endpoint.id}/test`, {}],
