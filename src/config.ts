@@ -345,7 +345,8 @@ function originOf(raw: string, name: string): string {
   } catch {
     throw new ConfigError(name, `expected an origin such as https://herald.example.com, got "${raw.slice(0, 100)}"`);
   }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) {
+  // The URL parser takes `*` in a host; a CSP source would read it as a wildcard, which the variables do not offer.
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname.includes('*') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) {
     throw new ConfigError(name, `expected an http(s) origin without path, query or credentials such as https://herald.example.com, got "${raw.slice(0, 100)}"`);
   }
   return url.origin;
