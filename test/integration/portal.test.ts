@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { Webhook } from 'standardwebhooks';
 import { escapeHtml } from '../../src/console/html.js';
+import { selfSignedFor } from '../helpers/certificates.js';
 import { cleanup, codeOf } from '../helpers/herald.js';
 import { ConsoleSession, quietAroundNow } from '../helpers/console.js';
 import { PORTAL_TOKENS, PortalBrowser, startPortalHerald, type PortalHerald } from '../helpers/portal.js';
@@ -499,4 +504,33 @@ test('a HEAD of a link does not spend it; the owner sends again the failed deliv
   assert.equal((await p.platform.deliveries.GetDelivery({ id: idOf(early) })).status, 'DELIVERY_STATUS_FAILED', 'created before the period: not sent again');
   assert.ok(p.lines.some((l) => l.audit === 'portal' && typeof l.action === 'string' && l.action.startsWith('replayed 1 failed deliveries from 2026-05-04T11:30:00.000Z')));
   await new PortalBrowser(p.base).open(created.url);
+});
+
+test('over TLS (HERALD_TLS_CERT_FILE) links start with https and the portal cookie is Secure', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-portal-tls-'));
+  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const { certPem, keyPem } = selfSignedFor('localhost');
+  writeFileSync(join(dir, 'cert.pem'), certPem);
+  writeFileSync(join(dir, 'key.pem'), keyPem, { mode: 0o600 });
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false', HERALD_TLS_CERT_FILE: join(dir, 'cert.pem'), HERALD_TLS_KEY_FILE: join(dir, 'key.pem') } });
+  const { createHeraldClient } = await import('../../src/client.js');
+  const { credentials } = await import('@grpc/grpc-js');
+  // The certificate names localhost.
+  const platform = createHeraldClient(p.herald.address.replace('127.0.0.1', 'localhost'), { token: PORTAL_TOKENS.acmeAdmin, credentials: credentials.createSsl(Buffer.from(certPem)), deadlineMs: 10_000 });
+  cleanup(t, () => platform.close());
+  await platform.preferences.UpdatePreferences({ preferences: { agent_id: 'owner-1' } });
+  const created = await platform.portal.CreatePortalSession({ agent_id: 'owner-1' });
+  const url = new URL(created.url);
+  assert.equal(url.protocol, 'https:');
+  const answer = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+    const req = https.request({ host: '127.0.0.1', port: url.port, servername: 'localhost', ca: certPem, method: 'GET', path: url.pathname + url.search }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, cookie: res.headers['set-cookie']?.[0] ?? '' });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(answer.status, 303);
+  const maxAge = Number(/; HttpOnly; SameSite=Lax; Secure; Max-Age=(\d+)$/.exec(answer.cookie)?.[1]);
+  assert.ok(maxAge > 600 && maxAge <= 900, `the cookie lasts as long as the session has left (${answer.cookie})`);
 });
