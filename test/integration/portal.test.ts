@@ -339,6 +339,16 @@ test('every POST needs the session\'s CSRF token and our Origin; responses carry
   assert.equal((await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' })).time_zone, 'UTC');
   assert.equal((await browser.post('/portal/preferences', changed)).status, 303);
   assert.equal((await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' })).time_zone, 'Europe/Paris');
+
+  // Signing out is a change too: it needs the token, and it ends the session for good.
+  assert.equal((await browser.post('/portal/sign-out', {})).status, 403);
+  const held = browser.cookie;
+  const out = await browser.post('/portal/sign-out', { _csrf: await browser.csrf() });
+  assert.equal(out.status, 200);
+  assert.match(out.headers.get('set-cookie') ?? '', /^herald_portal=; .*Max-Age=0$/);
+  browser.cookie = held;
+  assert.equal((await browser.get('/portal/')).status, 401, 'the old cookie no longer works');
+  assert.deepEqual((await p.platform.portal.ListPortalSessions({})).sessions.map((x) => x.id), [other.sessionId]);
 });
 
 test('with HERALD_PORTAL_FRAME_ANCESTORS the listed origins may frame the portal and its cookie is SameSite=None; Secure; HERALD_PORTAL_BASE_URL starts the links and counts as our Origin', async (t) => {
