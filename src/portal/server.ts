@@ -13,8 +13,10 @@
  * - The cookie is HttpOnly, Path=/portal, SameSite=Lax (a link opened from the
  *   platform's site is a cross-site navigation: Strict would drop the cookie
  *   on the redirect that follows it) and, when the portal may be framed
- *   (HERALD_PORTAL_FRAME_ANCESTORS), SameSite=None; Secure, as browsers
- *   require for a cookie inside another site's frame. It is checked against
+ *   (HERALD_PORTAL_FRAME_ANCESTORS), SameSite=None; Secure; Partitioned: a
+ *   frame of another site is a third-party context, where browsers now keep
+ *   only partitioned cookies (CHIPS; Chromium 150 here dropped the cookie
+ *   without it), each keyed by the site framing it. It is checked against
  *   the database on every request, so a revoke or the session's end acts at once.
  * - Every POST carries a CSRF token derived from the cookie and an Origin of
  *   this server (or of HERALD_PORTAL_BASE_URL); every route checks its RPC's
@@ -209,7 +211,7 @@ export class PortalServer {
 
   private cookie(value: string, maxAge: number): string {
     const framed = this.options.frameAncestors.length > 0;
-    const site = framed ? 'SameSite=None; Secure' : `SameSite=Lax${this.options.secure ? '; Secure' : ''}`;
+    const site = framed ? 'SameSite=None; Secure; Partitioned' : `SameSite=Lax${this.options.secure ? '; Secure' : ''}`;
     return `${COOKIE}=${value}; Path=${PREFIX}; HttpOnly; ${site}; Max-Age=${maxAge}`;
   }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -186,4 +188,43 @@ test('in Chromium: the owner opens the link, sets quiet hours to DIGEST, adds a 
 
   assert.deepEqual(offSite, [], 'no request leaves the portal\'s origin');
   assert.deepEqual(pageErrors, [], 'no CSP or script error on any page');
+});
+
+test('in Chromium: framed by an allowed site (HERALD_PORTAL_FRAME_ANCESTORS), the portal opens, keeps its session and saves a form inside the frame; another site cannot frame it', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set HERALD_TEST_CHROMIUM`);
+    return;
+  }
+  // The platform's web app: another site (localhost, not 127.0.0.1) whose page frames the link.
+  let link = '';
+  const app = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(`<!doctype html><title>App</title><iframe id="portal" title="Notification settings" src="${link}" width="400" height="700"></iframe>`);
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  cleanup(t, () => new Promise<void>((resolve) => app.close(() => resolve())));
+  const appOrigin = `http://localhost:${(app.address() as AddressInfo).port}`;
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false', HERALD_PORTAL_FRAME_ANCESTORS: appOrigin } });
+  await p.platform.preferences.UpdatePreferences({ preferences: { agent_id: 'owner-1', enable_webhook: true } });
+  link = (await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1' })).url;
+
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+  cleanup(t, () => browser.close());
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(appOrigin);
+  const frame = page.frameLocator('#portal');
+  await frame.locator('#agent').waitFor();
+  assert.equal(await frame.locator('#agent').textContent(), 'owner-1');
+  await frame.locator('input[name=time_zone]').fill('Asia/Tokyo');
+  await frame.locator('#save-preferences').click();
+  await frame.locator('.notice').waitFor();
+  assert.equal((await p.platform.preferences.GetPreferences({ agent_id: 'owner-1' })).time_zone, 'Asia/Tokyo', 'the cookie went along inside the frame');
+
+  // The same app on a site the variable does not list: the portal refuses to be framed.
+  link = (await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1' })).url;
+  const other = await (await browser.newContext()).newPage();
+  // Waited for from before the page loads: Chromium reports the refusal while loading it.
+  const refusal = other.waitForEvent('console', { predicate: (m) => /frame-ancestors/.test(m.text()), timeout: 20_000 });
+  await other.goto(`http://127.0.0.1:${(app.address() as AddressInfo).port}`);
+  assert.match((await refusal).text(), new RegExp(`frame-ancestors ${appOrigin}`));
+  assert.equal(await other.frameLocator('#portal').locator('#agent').count(), 0);
 });

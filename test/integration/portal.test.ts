@@ -351,14 +351,14 @@ test('every POST needs the session\'s CSRF token and our Origin; responses carry
   assert.deepEqual((await p.platform.portal.ListPortalSessions({})).sessions.map((x) => x.id), [other.sessionId]);
 });
 
-test('with HERALD_PORTAL_FRAME_ANCESTORS the listed origins may frame the portal and its cookie is SameSite=None; Secure; HERALD_PORTAL_BASE_URL starts the links and counts as our Origin', async (t) => {
+test('with HERALD_PORTAL_FRAME_ANCESTORS the listed origins may frame the portal and its cookie is SameSite=None; Secure; Partitioned; HERALD_PORTAL_BASE_URL starts the links and counts as our Origin', async (t) => {
   const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false', HERALD_PORTAL_FRAME_ANCESTORS: 'https://app.example.com https://admin.example.com', HERALD_PORTAL_BASE_URL: 'https://herald.example.com' } });
   await agent(p, 'owner-1');
   const created = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-1' });
   assert.match(created.url, /^https:\/\/herald\.example\.com\/portal\/open\?token=/);
   const browser = new PortalBrowser(p.base);
   const opened = await browser.get(created.url.replace('https://herald.example.com', p.base));
-  assert.match(opened.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=None; Secure; Max-Age=/);
+  assert.match(opened.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=None; Secure; Partitioned; Max-Age=/);
   const page = await browser.get('/portal/');
   assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors https:\/\/app\.example\.com https:\/\/admin\.example\.com;/);
   assert.equal(page.headers.get('x-frame-options'), null);
