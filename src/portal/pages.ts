@@ -25,7 +25,8 @@ export interface PortalPageContext {
   readonly zone: string;
 }
 
-const TIME_ZONES: readonly string[] = Intl.supportedValuesOf('timeZone');
+/** The searchable list of the time-zone field: UTC (which ICU's list leaves out), then every zone ICU knows. */
+const TIME_ZONES: readonly string[] = ['UTC', ...Intl.supportedValuesOf('timeZone')];
 
 const when = (ctx: PortalPageContext, d: Date | null): string => (d === null ? '—' : localTime(d, ctx.zone));
 

@@ -157,6 +157,7 @@ test('the owner changes quiet hours to DIGEST, adds an endpoint for job.*, sends
 
   const prefs = await browser.get('/portal/');
   assert.match(prefs.body, /id="quiet-preview">No quiet hours/);
+  assert.match(prefs.body, /<datalist id="zones"><option value="UTC"><\/option>[\s\S]*<option value="Europe\/Paris"><\/option>/, 'a searchable list of zones');
   const quiet = quietAroundNow();
   const saved = await browser.post('/portal/preferences', { ...formOf(prefs.body, 'preferences-form'), quiet_start: quiet.start, quiet_end: quiet.end, quiet_policy: 'DIGEST' });
   assert.equal(saved.status, 303, saved.body.slice(0, 300));
