@@ -154,6 +154,8 @@ test('in Chromium: the owner opens the link, sets quiet hours to DIGEST, adds a 
       [`/portal/deliveries/${deliveryId}`, 'a delivery'],
       ['/portal/why?type=job.done&priority=HIGH', 'why not?'],
       [`/portal/endpoints/${theirs.id}`, 'the not-found page'],
+      // The widest id there can be (W is the widest letter of the alphabet ids use): quoted in the message, it must wrap.
+      ['/portal/endpoints/ep_WWWWWWWWWWWWWWWWWWWWWWWWWW', 'the not-found page of a wide id'],
     ];
     for (const [path, what] of pages) await checkPage(page, `${p.base}${path}`, what);
     await page.setViewportSize({ width: 1280, height: 800 });
