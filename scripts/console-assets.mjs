@@ -1,7 +1,9 @@
-// Copies the console's stylesheet and script (src/console/assets/) next to
-// the compiled console in dist/ during `npm run build`: tsc emits only .js,
-// and the server reads its assets relative to its own module.
+// Copies the console's and the portal's stylesheets (and the console's script)
+// from src/*/assets/ next to the compiled code in dist/ during `npm run build`:
+// tsc emits only .js, and each server reads its assets relative to its own module.
 import { cpSync } from 'node:fs';
 
-cpSync(new URL('../src/console/assets/', import.meta.url), new URL('../dist/console/assets/', import.meta.url), { recursive: true });
-console.log('copied src/console/assets to dist/console/assets');
+for (const part of ['console', 'portal']) {
+  cpSync(new URL(`../src/${part}/assets/`, import.meta.url), new URL(`../dist/${part}/assets/`, import.meta.url), { recursive: true });
+  console.log(`copied src/${part}/assets to dist/${part}/assets`);
+}

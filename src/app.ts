@@ -6,6 +6,7 @@
 import { combineTokenSources, TokenRegistry } from './auth/tokens.js';
 import { readApiTokensFile, type Config } from './config.js';
 import type { ConsoleServices } from './console/routes.js';
+import type { PortalServices } from './portal/routes.js';
 import { ConsoleServer } from './console/server.js';
 import { Dispatcher } from './delivery/dispatcher.js';
 import { WebhookSender } from './delivery/sender.js';
@@ -22,7 +23,9 @@ import { DeliveryService } from './services/delivery-service.js';
 import { NotificationService } from './services/notification-service.js';
 import { OverviewService } from './services/overview-service.js';
 import { EndpointService } from './services/endpoint-service.js';
+import { PortalService } from './services/portal-service.js';
 import { PreferencesService } from './services/preferences-service.js';
+import { PortalServer } from './portal/server.js';
 import { RetentionSweeper } from './services/retention.js';
 import { Store } from './storage/database.js';
 import { databaseProbe, type DatabaseProbe } from './storage/database-probe.js';
@@ -119,6 +122,8 @@ export class App {
     const dispatcher = new Dispatcher(store, sender, feed, log, { ...config.dispatcher, userAgent, clock, random });
     const worker = config.worker === null ? null : new DeliveryWorker(store, dispatcher, feed, log, { ...config.worker, clock, healthy: () => health.healthy });
     const tokens = new TokenRegistry(config.auth.tokens, config.auth.required);
+    // Portal links start with HERALD_PORTAL_BASE_URL, else with the address this process's console listens on.
+    let consoleOrigin: string | null = null;
     // One set of services for the gRPC API and the console: one code path for every decision and delivery.
     const services = {
       preferences: new PreferencesService(store, { ...config.preferences, targets: guard, clock }),
@@ -126,10 +131,16 @@ export class App {
       notifications: new NotificationService(store, clock, config.notifications),
       deliveries: new DeliveryService(store, dispatcher, feed, { ...config.deliveries, clock }),
       overview: new OverviewService(store, clock),
+      portal: new PortalService(store, { clock, baseUrl: () => config.portalBaseUrl ?? consoleOrigin }),
     };
     let listeners: Listeners;
     try {
       listeners = await App.listen(config, log, clock, services, tokens, metrics, health);
+      const c = config.console;
+      if (c !== null && listeners.consoleServer !== null) {
+        const host = c.address.slice(0, c.address.lastIndexOf(':'));
+        consoleOrigin = `${c.tls === null ? 'http' : 'https'}://${host}:${listeners.consoleServer.port}`;
+      }
     } catch (err) {
       sender.close();
       await store.close();
@@ -159,7 +170,7 @@ export class App {
     config: Config,
     log: Logger,
     clock: () => Date,
-    services: ConsoleServices & GrpcServices,
+    services: ConsoleServices & PortalServices & GrpcServices,
     tokens: TokenRegistry,
     metrics: Metrics | null,
     health: HealthMonitor,
@@ -178,7 +189,9 @@ export class App {
             });
       if (metrics !== null && config.metrics !== null) metricsServer = await MetricsServer.listen(config.metrics.address, metrics, log);
       const port = server === null || config.grpc === null ? null : await server.listen(config.grpc.address, config.grpc.tls);
-      const consoleServer = config.console === null ? null : await ConsoleServer.listen(config.console, config.console.tls, services, tokens, log, clock);
+      const c = config.console;
+      const portal = c === null ? null : new PortalServer(services, log, { secure: c.tls !== null, baseUrl: c.portal.baseUrl, frameAncestors: c.portal.frameAncestors, clock });
+      const consoleServer = c === null ? null : await ConsoleServer.listen(c, c.tls, services, tokens, log, clock, portal);
       return { server, port, metricsServer, consoleServer };
     } catch (err) {
       await server?.stop(0);

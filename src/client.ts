@@ -14,6 +14,7 @@ import type { MethodDefinition } from '@grpc/proto-loader';
 import type { DeliveryServiceClient, DeliveryServiceDefinition } from './generated/proto/herald/v1/DeliveryService.js';
 import type { EndpointServiceClient, EndpointServiceDefinition } from './generated/proto/herald/v1/EndpointService.js';
 import type { NotificationServiceClient, NotificationServiceDefinition } from './generated/proto/herald/v1/NotificationService.js';
+import type { PortalServiceClient, PortalServiceDefinition } from './generated/proto/herald/v1/PortalService.js';
 import type { PreferencesServiceClient, PreferencesServiceDefinition } from './generated/proto/herald/v1/PreferencesService.js';
 import { loadHeraldGrpcObject } from './grpc/proto.js';
 
@@ -66,6 +67,7 @@ export interface HeraldClient {
   readonly endpoints: Promisified<EndpointServiceClient, EndpointServiceDefinition>;
   readonly notifications: Promisified<NotificationServiceClient, NotificationServiceDefinition>;
   readonly deliveries: Promisified<DeliveryServiceClient, DeliveryServiceDefinition>;
+  readonly portal: Promisified<PortalServiceClient, PortalServiceDefinition>;
   close(): void;
 }
 
@@ -95,16 +97,19 @@ export function createHeraldClient(address: string, options: HeraldClientOptions
   const endpoints = new api.EndpointService(address, credentials, clientOptions);
   const notifications = new api.NotificationService(address, credentials, clientOptions);
   const deliveries = new api.DeliveryService(address, credentials, clientOptions);
+  const portal = new api.PortalService(address, credentials, clientOptions);
   return {
     preferences: promisify(preferences, api.PreferencesService.service),
     endpoints: promisify(endpoints, api.EndpointService.service),
     notifications: promisify(notifications, api.NotificationService.service),
     deliveries: promisify(deliveries, api.DeliveryService.service),
+    portal: promisify(portal, api.PortalService.service),
     close() {
       preferences.close();
       endpoints.close();
       notifications.close();
       deliveries.close();
+      portal.close();
     },
   };
 }

@@ -171,6 +171,16 @@ export interface ConsoleConfig {
   readonly sessionSeconds: number;
   /** The gRPC port's certificate (HERALD_TLS_*): the console speaks TLS when it is set. */
   readonly tls: TlsConfig | null;
+  /** The agents' preference centre served beside the console (src/portal/). */
+  readonly portal: PortalConfig;
+}
+
+/** The portal (src/portal/) and the links PortalService makes. */
+export interface PortalConfig {
+  /** HERALD_PORTAL_BASE_URL: the public origin links start with; null: the console's own address. */
+  readonly baseUrl: string | null;
+  /** HERALD_PORTAL_FRAME_ANCESTORS: origins whose pages may frame the portal; empty: none may. */
+  readonly frameAncestors: readonly string[];
 }
 
 /** RetentionSweeper's options (services/retention.ts). */
@@ -266,6 +276,8 @@ export interface Config {
   readonly startup: StartupConfig;
   /** Null when HERALD_CONSOLE_ADDRESS is not set. */
   readonly console: ConsoleConfig | null;
+  /** HERALD_PORTAL_BASE_URL, for PortalService's links in any process (the portal may be served by another replica). */
+  readonly portalBaseUrl: string | null;
   /** HERALD_METRICS_ADDRESS; null when not set. */
   readonly metrics: { readonly address: string } | null;
   /** Null without a worker, or with HERALD_RETENTION_DAYS=0 (keep everything). */
@@ -363,6 +375,26 @@ function hostPort(example: string): Parser<string> {
     return raw;
   };
 }
+
+/** An origin (scheme, host, optional port) with nothing after it, as links are built on it. */
+function originOf(raw: string, name: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `expected an origin such as https://herald.example.com, got "${raw.slice(0, 100)}"`);
+  }
+  // The URL parser takes `*` in a host; a CSP source would read it as a wildcard, which the variables do not offer.
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname.includes('*') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '' || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new ConfigError(name, `expected an http(s) origin without path, query or credentials such as https://herald.example.com, got "${raw.slice(0, 100)}"`);
+  }
+  return url.origin;
+}
+
+const publicOrigin: Parser<string> = (raw, name) => originOf(raw.replace(/\/$/, ''), name);
+
+/** Space-separated origins (a CSP source list of exact origins only: no wildcards, no keywords). */
+const originList: Parser<string[]> = (raw, name) => raw.split(/\s+/).filter((o) => o !== '').map((o) => originOf(o, name));
 
 /** A file name, read later (after the rules between variables are checked). */
 const fileName: Parser<string> = (raw) => raw;
@@ -555,6 +587,8 @@ export const VARIABLES = {
   HERALD_METRICS_ADDRESS: optional(hostPort('127.0.0.1:9464'), 'host:port where GET /metrics serves Prometheus metrics'),
   HERALD_CONSOLE_ADDRESS: optional(hostPort('127.0.0.1:8080'), 'host:port of the operator console; needs API tokens'),
   HERALD_CONSOLE_SESSION_SECONDS: withDefault('3600', wholeNumber(60, 7 * 86_400), 'a console session ends after this long without a request'),
+  HERALD_PORTAL_BASE_URL: optional(publicOrigin, 'public origin of portal links, e.g. `https://herald.example.com`; default: the console\'s address'),
+  HERALD_PORTAL_FRAME_ANCESTORS: optional(originList, 'space-separated origins allowed to frame the portal; default: none'),
   HERALD_RETENTION_DAYS: withDefault('30', wholeNumber(0, 36_500), 'days notifications and finished deliveries are kept; 0 keeps everything'),
   HERALD_RETENTION_SWEEP_MS: withDefault('600000', wholeNumber(1_000, 86_400_000), 'time between two retention sweeps, ms'),
   HERALD_SECRET_KEY: optional(secretKey, '32 random bytes in base64 that encrypt secrets at rest'),
@@ -791,7 +825,16 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
       connectTimeoutMs: v.HERALD_DB_CONNECT_TIMEOUT_MS,
     },
     startup: { connectTimeoutMs: v.HERALD_DB_CONNECT_TIMEOUT_MS, startupTimeoutMs: v.HERALD_DB_STARTUP_TIMEOUT_MS },
-    console: v.HERALD_CONSOLE_ADDRESS === null ? null : { address: v.HERALD_CONSOLE_ADDRESS, sessionSeconds: v.HERALD_CONSOLE_SESSION_SECONDS, tls: certificates },
+    console:
+      v.HERALD_CONSOLE_ADDRESS === null
+        ? null
+        : {
+            address: v.HERALD_CONSOLE_ADDRESS,
+            sessionSeconds: v.HERALD_CONSOLE_SESSION_SECONDS,
+            tls: certificates,
+            portal: { baseUrl: v.HERALD_PORTAL_BASE_URL, frameAncestors: v.HERALD_PORTAL_FRAME_ANCESTORS ?? [] },
+          },
+    portalBaseUrl: v.HERALD_PORTAL_BASE_URL,
     metrics: v.HERALD_METRICS_ADDRESS === null ? null : { address: v.HERALD_METRICS_ADDRESS },
     retention: worker === null || v.HERALD_RETENTION_DAYS === 0 ? null : { retentionDays: v.HERALD_RETENTION_DAYS, sweepMs: v.HERALD_RETENTION_SWEEP_MS },
     preferences: { signatureHeader: v.HERALD_SIGNATURE_HEADER, defaultWebhookSecret: v.WEBHOOK_SECRET ?? undefined, secretGraceSeconds: v.HERALD_SECRET_GRACE_SECONDS },

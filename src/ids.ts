@@ -24,3 +24,4 @@ export const newNotificationId = (now?: number): string => `ntf_${ulid(now)}`;
 export const newDeliveryId = (now?: number): string => `dlv_${ulid(now)}`;
 export const newAttemptId = (now?: number): string => `att_${ulid(now)}`;
 export const newEndpointId = (now?: number): string => `ep_${ulid(now)}`;
+export const newPortalSessionId = (now?: number): string => `ps_${ulid(now)}`;

@@ -51,6 +51,11 @@ export const RPC_ROLES = {
   GetDeliveryStats: 'read',
   ReplayDeliveries: 'write',
   WatchDeliveries: 'read',
+  // A portal link can change the agent's settings: handing one out is a write. Listing them
+  // shows who holds links, so it needs the same role as creating them.
+  CreatePortalSession: 'write',
+  ListPortalSessions: 'write',
+  RevokePortalSession: 'write',
 } as const satisfies Record<string, Role>;
 
 export type RpcName = keyof typeof RPC_ROLES;

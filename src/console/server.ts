@@ -20,17 +20,18 @@ import type { AddressInfo } from 'node:net';
 import { authorize, type Caller, type TokenRegistry } from '../auth/tokens.js';
 import type { RpcName } from '../auth/roles.js';
 import type { ConsoleConfig, TlsConfig } from '../config.js';
-import { HeraldError, InvalidArgumentError } from '../errors.js';
+import { HeraldError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type Html } from './html.js';
+import { cookieOf, readForm, sameOrigin } from './http-forms.js';
 import { httpStatus } from './http-status.js';
 import { ROUTES, type ConsoleServices, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
+import { PortalServer } from '../portal/server.js';
 import { csrfMatches, SessionStore, type Session } from './sessions.js';
 import { clientKey, SignInLimiter } from './sign-in-limiter.js';
 
 const COOKIE = 'herald_console';
-const MAX_FORM_BYTES = 16 * 1024;
 /** Live views open at once; each holds a connection and an event listener. */
 const MAX_LIVE_STREAMS = 50;
 /** Live views one tenant may hold of {@link MAX_LIVE_STREAMS}, so one tenant's read token cannot take them all. */
@@ -80,27 +81,6 @@ export function consolePath(given: string | null): string | null {
   return url.pathname + url.search;
 }
 
-function cookieOf(req: http.IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-async function readForm(req: http.IncomingMessage): Promise<URLSearchParams> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') throw new InvalidArgumentError('form', 'must be sent as application/x-www-form-urlencoded');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) throw new InvalidArgumentError('form', `is larger than ${MAX_FORM_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
 export class ConsoleServer {
   private readonly sessions: SessionStore;
   private readonly signInLimit: SignInLimiter;
@@ -115,6 +95,8 @@ export class ConsoleServer {
     private readonly clock: () => Date,
     private readonly secure: boolean,
     config: ConsoleConfig,
+    /** The agents' portal, which answers every /portal path (src/portal/): its own sessions and routes. */
+    private readonly portal: PortalServer | null,
   ) {
     this.sessions = new SessionStore(config.sessionSeconds * 1000, () => clock().getTime());
     this.signInLimit = new SignInLimiter(() => clock().getTime());
@@ -131,7 +113,7 @@ export class ConsoleServer {
   }
 
   /** Listens on `config.address`; over TLS when `tls` is given (the gRPC API's certificate). */
-  static async listen(config: ConsoleConfig, tls: TlsConfig | null, services: ConsoleServices, tokens: TokenRegistry, log: Logger, clock: () => Date): Promise<ConsoleServer> {
+  static async listen(config: ConsoleConfig, tls: TlsConfig | null, services: ConsoleServices, tokens: TokenRegistry, log: Logger, clock: () => Date, portal: PortalServer | null = null): Promise<ConsoleServer> {
     const split = config.address.lastIndexOf(':');
     const host = config.address.slice(0, split).replace(/^\[(.*)\]$/, '$1');
     const port = Number(config.address.slice(split + 1));
@@ -139,7 +121,7 @@ export class ConsoleServer {
       tls === null
         ? http.createServer()
         : https.createServer({ cert: tls.certChain, key: tls.privateKey, ...(tls.clientCa === null ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }) });
-    const instance = new ConsoleServer(server, services, tokens, log, clock, tls !== null, config);
+    const instance = new ConsoleServer(server, services, tokens, log, clock, tls !== null, config, portal);
     server.listen(port, host);
     await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
     log.info({ address: config.address, port: instance.port, tls: tls !== null }, 'console listening');
@@ -158,6 +140,7 @@ export class ConsoleServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', OWN_ORIGIN);
+    if (this.portal !== null && PortalServer.owns(url.pathname)) return this.portal.handle(req, res);
     const method = req.method ?? 'GET';
     const asset = this.assets.get(url.pathname);
     if (asset !== undefined && (method === 'GET' || method === 'HEAD')) {
@@ -168,7 +151,7 @@ export class ConsoleServer {
       this.send(res, 405, layout('Method not allowed', '', null), { allow: 'GET, HEAD, POST' });
       return;
     }
-    if (method === 'POST' && !this.sameOrigin(req)) {
+    if (method === 'POST' && !sameOrigin(req, this.secure)) {
       this.send(res, 403, errorPage(null, 403, 'This form was sent from another site (Origin does not match); refused.'));
       return;
     }
@@ -348,21 +331,6 @@ export class ConsoleServer {
     beat.unref();
     req.on('close', end);
     res.on('close', end);
-  }
-
-  /**
-   * A POST must come from this console's own pages: browsers send Origin
-   * with every form POST; a request without Origin is accepted only when
-   * Sec-Fetch-Site, if sent, says same-origin (non-browser clients send
-   * neither, and still need the session cookie and CSRF token).
-   */
-  private sameOrigin(req: http.IncomingMessage): boolean {
-    const origin = req.headers.origin;
-    if (origin === undefined) {
-      const site = req.headers['sec-fetch-site'];
-      return site === undefined || site === 'same-origin' || site === 'none';
-    }
-    return origin === `${this.secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
   }
 
   private cookie(value: string, maxAge: number | null): string {

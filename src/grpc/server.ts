@@ -10,10 +10,12 @@ import type { RpcLabels, RpcObserver } from '../metrics/metrics.js';
 import type { DeliveryService } from '../services/delivery-service.js';
 import type { EndpointService } from '../services/endpoint-service.js';
 import type { NotificationService } from '../services/notification-service.js';
+import type { PortalService } from '../services/portal-service.js';
 import type { PreferencesService } from '../services/preferences-service.js';
 import { deliveryHandlers, WatchStreams, withPreEncodedWatch } from './delivery-handlers.js';
 import { endpointHandlers } from './endpoint-handlers.js';
 import { notificationHandlers } from './notification-handlers.js';
+import { portalHandlers } from './portal-handlers.js';
 import { preferencesHandlers } from './preferences-handlers.js';
 import { heraldServiceNames, loadHeraldGrpcObject, loadHeraldPackageDefinition, withGuardedRequests } from './proto.js';
 import { createReflectionService } from './reflection-descriptors.js';
@@ -27,6 +29,7 @@ export interface GrpcServices {
   readonly endpoints: EndpointService;
   readonly notifications: NotificationService;
   readonly deliveries: DeliveryService;
+  readonly portal: PortalService;
 }
 
 /** What the server needs from health and configuration to share it fairly and fail fast (issue #19). */
@@ -126,6 +129,7 @@ export class GrpcServer {
     add(withGuardedRequests(api.PreferencesService.service, guard), preferencesHandlers(ctx, services.preferences));
     add(withGuardedRequests(api.EndpointService.service, guard), endpointHandlers(ctx, services.endpoints));
     add(withGuardedRequests(api.NotificationService.service, guard), notificationHandlers(ctx, services.notifications));
+    add(withGuardedRequests(api.PortalService.service, guard), portalHandlers(ctx, services.portal));
     const delivery = withPreEncodedWatch(withGuardedRequests(api.DeliveryService.service, guard));
     add(delivery.definition, deliveryHandlers(ctx, services.deliveries, this.streams, delivery.serialize));
     this.serviceNames = heraldServiceNames(definition);

@@ -57,6 +57,13 @@ export class DeliveryService {
     return found;
   }
 
+  /** One delivery of one agent (a portal session's): another agent's answers exactly as a missing one. */
+  async getOfAgent(tenant: string, agentId: string, id: string): Promise<DeliveryDetail> {
+    const found = await this.get(tenant, id);
+    if (found.agentId !== agentId) throw new NotFoundError(`delivery ${quote(id)}`);
+    return found;
+  }
+
   async list(tenant: string, agentId: string, status: DeliveryStatus | null, requestedPageSize: number, pageToken: string, endpointId = ''): Promise<{ items: Delivery[]; nextPageToken: string }> {
     if (agentId !== '') checkAgentId('agent_id', agentId);
     const size = pageSize('page_size', requestedPageSize);

@@ -153,6 +153,18 @@ export class EndpointService {
     return found;
   }
 
+  /**
+   * One endpoint of one agent, for a caller scoped to that agent (a portal
+   * session): another agent's endpoint answers exactly as a missing one, so
+   * ids cannot be probed. An endpoint never changes agent, so what is
+   * checked here holds for the call that follows.
+   */
+  async getOfAgent(tenant: string, agentId: string, id: string): Promise<EndpointRecord> {
+    const found = await this.get(tenant, id);
+    if (found.agentId !== agentId) throw new NotFoundError(`endpoint ${quote(id)}`);
+    return found;
+  }
+
   /** Writes the settings in `change`, merged with the stored ones so that the rules across fields hold. */
   async update(tenant: string, change: EndpointChange): Promise<EndpointRecord> {
     checkEndpointId(`${F}.id`, change.id);

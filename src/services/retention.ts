@@ -27,6 +27,8 @@ export interface RetentionOptions {
 export interface SweepResult {
   readonly deliveries: number;
   readonly notifications: number;
+  /** Portal sessions that ended before the cutoff (a session lasts at most a day, so there are few). */
+  readonly portalSessions: number;
   /** Everything created before this instant was eligible. */
   readonly cutoff: Date;
 }
@@ -80,10 +82,11 @@ export class RetentionSweeper {
       cursor = step.next;
       if (cursor === null || !(await this.pause())) break;
     }
-    if (deliveries + notifications > 0) {
-      this.log.info({ deliveries, notifications, cutoff, retentionDays: this.options.retentionDays, ms: Math.round(performance.now() - startedAt) }, 'retention sweep deleted old rows');
+    const portalSessions = this.abort.signal.aborted ? 0 : await this.store.write((r) => r.portalSessions.deleteEndedBefore(cutoff));
+    if (deliveries + notifications + portalSessions > 0) {
+      this.log.info({ deliveries, notifications, portalSessions, cutoff, retentionDays: this.options.retentionDays, ms: Math.round(performance.now() - startedAt) }, 'retention sweep deleted old rows');
     }
-    return { deliveries, notifications, cutoff };
+    return { deliveries, notifications, portalSessions, cutoff };
   }
 
   private schedule(delayMs: number): void {

@@ -24,6 +24,7 @@ import { EndpointStatsRepository } from './endpoint-stats-repository.js';
 import { NotificationRepository } from './notification-repository.js';
 import { OrderingRepository } from './ordering-repository.js';
 import type { PendingInserts } from './pending-inserts.js';
+import { PortalSessionRepository } from './portal-session-repository.js';
 import { PreferencesRepository } from './preferences-repository.js';
 import { QueueStatsRepository } from './queue-stats-repository.js';
 import { RateRepository } from './rate-repository.js';
@@ -44,6 +45,7 @@ export interface ReadRepositories {
   readonly queueStats: QueueStatsRepository;
   readonly endpointStats: EndpointStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
+  readonly portalSessions: Pick<PortalSessionRepository, 'byCookie' | 'listLive'>;
   ping(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export interface WriteRepositories {
   readonly queue: Pick<DeliveryQueue, 'claimForRetry'>;
   readonly ordering: Pick<OrderingRepository, 'blockedBy'>;
   readonly retention: RetentionRepository;
+  readonly portalSessions: PortalSessionRepository;
 }
 
 export class Repositories implements ReadRepositories, AgentRepositories, WriteRepositories {
@@ -82,6 +85,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
   readonly endpointStats: EndpointStatsRepository;
   readonly attemptSeries: AttemptSeriesRepository;
   readonly retention: RetentionRepository;
+  readonly portalSessions: PortalSessionRepository;
   /** The queue's claim/extend/settle/release/replay statements. */
   readonly queue: DeliveryQueue;
 
@@ -108,6 +112,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
     this.endpointStats = new EndpointStatsRepository(tx);
     this.attemptSeries = new AttemptSeriesRepository(tx, dialect);
     this.retention = new RetentionRepository(tx);
+    this.portalSessions = new PortalSessionRepository(tx);
     this.queue = new DeliveryQueue(tx, dialect, facts);
   }
 

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { App, type AppOptions } from '../../src/app.js';
 import { createHeraldClient, type HeraldClient } from '../../src/client.js';
 import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/logger.js';
 
 export interface Herald {
   readonly app: App;
@@ -28,6 +28,8 @@ export interface StartOptions extends AppOptions {
   readonly env?: Record<string, string>;
   /** Reuse this directory (and its database) instead of a new one. */
   readonly dir?: string;
+  /** The logger the app writes to (default: HERALD_TEST_LOG_LEVEL, else silent). */
+  readonly log?: Logger;
 }
 
 /** Which database the integration tests run on: set by the PostgreSQL wrappers in test/postgres/. */
@@ -98,7 +100,7 @@ export async function startHerald(t: TestContext, options: StartOptions = {}): P
     ...options.env,
   };
   const config = loadConfig(env);
-  const app = await App.start(config, createLogger(config.logLevel), options);
+  const app = await App.start(config, options.log ?? createLogger(config.logLevel), options);
   const address = `127.0.0.1:${app.port ?? 0}`;
   // The first entry's token (a scoped entry is TENANT:ROLE:TOKEN).
   const first = env.HERALD_API_TOKENS?.split(',')[0]?.trim();

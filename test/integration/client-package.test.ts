@@ -66,6 +66,7 @@ interface ConsumerOutput {
   notFound: { code: number; codeName: string; details: string; isNotFound: boolean } | null;
   badMetadata: string;
   left: string;
+  portalUrl: string;
   statuses: string[];
 }
 
@@ -127,7 +128,7 @@ test('the packed @herald/client installs outside the repository, compiles under 
   );
   succeeded('tsc on the consumer', await run(process.execPath, [join(app, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], app));
 
-  const h = await startHerald(t, { env: { HERALD_API_TOKENS: TOKEN } });
+  const h = await startHerald(t, { env: { HERALD_API_TOKENS: TOKEN, HERALD_PORTAL_BASE_URL: 'https://herald.example.com' } });
   const receiver = await startReceiver();
   cleanup(t, () => receiver.close());
   const agent = `pkg-${Date.now().toString(36)}`;
@@ -141,6 +142,7 @@ test('the packed @herald/client installs outside the repository, compiles under 
   assert.match(out.notFound?.details ?? '', /not found/);
   assert.match(out.badMetadata, /^metadata\.when: undefined cannot be represented in JSON/);
   assert.equal(out.left, 'left the loop', 'breaking out of for await ended the stream');
+  assert.match(out.portalUrl, /^https:\/\/herald\.example\.com\/portal\/open\?token=[A-Za-z0-9_-]{43}$/, 'PortalService made a link');
   assert.deepEqual(out.statuses, ['DELIVERY_STATUS_PENDING', 'DELIVERY_STATUS_SUCCEEDED'], 'WatchDeliveries carried the delivery');
 
   const example = await run(process.execPath, ['example/notify.js', agent, '17'], app, { HERALD_ADDRESS: h.address, HERALD_TOKEN: TOKEN, HERALD_INSECURE: 'true' });

@@ -24,7 +24,7 @@ import { checkDescriptorsStrictly } from '../helpers/strict-descriptors.js';
  * shown to refuse proto-loader's unrepaired descriptors where grpcurl does.
  */
 
-const HERALD_SERVICES = ['herald.v1.PreferencesService', 'herald.v1.EndpointService', 'herald.v1.NotificationService', 'herald.v1.DeliveryService'];
+const HERALD_SERVICES = ['herald.v1.PreferencesService', 'herald.v1.EndpointService', 'herald.v1.NotificationService', 'herald.v1.DeliveryService', 'herald.v1.PortalService'];
 const OTHER_SERVICES = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
 
 /** One request on the ServerReflectionInfo stream, with keepCase field names. */

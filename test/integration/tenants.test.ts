@@ -79,7 +79,7 @@ function listWithTenants(address: string, token: string, tenants: string[]): Pro
 test('each RPC answers each caller as its role and tenant allow', async (t) => {
   const ok = await receiver(t);
   const bad = await receiver(t, { status: 400, body: 'no' });
-  const h = await startHerald(t, { env: { HERALD_API_TOKENS: TOKEN_ENV } });
+  const h = await startHerald(t, { env: { HERALD_API_TOKENS: TOKEN_ENV, HERALD_PORTAL_BASE_URL: 'https://portal.example' } });
   const operator = clientFor(t, h, { token: OPERATOR, tenant: 'acme' });
   await operator.preferences.UpdatePreferences({ preferences: { agent_id: 'agent-1', enable_webhook: true, webhook_url: ok.url } });
   await operator.preferences.UpdatePreferences({ preferences: { agent_id: 'failing', enable_webhook: true, webhook_url: bad.url } });
@@ -129,6 +129,12 @@ test('each RPC answers each caller as its role and tenant allow', async (t) => {
     SendTestWebhook: (c) => c.deliveries.SendTestWebhook({ agent_id: 'agent-1' }),
     GetDeliveryStats: (c) => c.deliveries.GetDeliveryStats({}),
     ReplayDeliveries: (c) => c.deliveries.ReplayDeliveries({ agent_id: 'failing', since: secondsAgo(3600) }),
+    CreatePortalSession: (c) => c.portal.CreatePortalSession({ agent_id: 'agent-1' }),
+    ListPortalSessions: (c) => c.portal.ListPortalSessions({}),
+    RevokePortalSession: async (c) => {
+      const created = await operator.portal.CreatePortalSession({ agent_id: 'agent-1' });
+      return c.portal.RevokePortalSession({ id: created.session!.id });
+    },
     WatchDeliveries: async (c) => {
       const code = await watchCode(c, trigger);
       if (code !== status.OK) throw Object.assign(new Error('watch failed'), { code });

@@ -13,6 +13,7 @@ import { applyMigrations, defaultMigrationsDir } from '../../src/storage/migrati
 import { SecretBox } from '../../src/storage/secret-box.js';
 import { waitForFinal } from '../helpers/deliveries.js';
 import { cleanup, codeOf, freshDatabaseUrl, startHerald } from '../helpers/herald.js';
+import { PortalBrowser, startPortalHerald } from '../helpers/portal.js';
 import { openRaw } from '../helpers/raw-sql.js';
 import { startReceiver } from '../helpers/receiver.js';
 
@@ -273,4 +274,49 @@ test("a 0.2 database (every migration before endpoints), with encrypted webhooks
   assert.equal((await check.all("SELECT id FROM endpoints WHERE agent_id = 'new-agent' AND position = 0")).length, 1);
   await client.preferences.DeletePreferences({ agent_id: 'new-agent' });
   assert.equal((await check.all("SELECT id FROM endpoints WHERE agent_id = 'new-agent'")).length, 0, 'its endpoints go with its preferences');
+});
+
+test("a database of the endpoints release (every migration before portal sessions) is upgraded: its agents get portal links that open once, and a deleted agent's links go with it", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-upgrade-'));
+  cleanup(t, () => rmSync(dir, { recursive: true, force: true }));
+  const url = await freshDatabaseUrl(t, dir);
+  const target = parseDatabaseUrl(url, dir);
+  const current = defaultMigrationsDir(target.provider);
+  const all = readdirSync(current, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const portal = all.find((name) => name.endsWith('_portal_sessions'));
+  assert.ok(portal !== undefined, `no *_portal_sessions migration in ${current}`);
+  const before = all.slice(0, all.indexOf(portal));
+  const previous = join(dir, 'release-endpoints');
+  for (const name of before) {
+    mkdirSync(join(previous, name), { recursive: true });
+    copyFileSync(join(current, name, 'migration.sql'), join(previous, name, 'migration.sql'));
+  }
+  assert.deepEqual(await applyMigrations(target, undefined, { migrationsDir: previous }), before);
+  const now = new Date();
+  const raw = await openRaw(url);
+  try {
+    for (const agent of ['kept', 'dropped']) {
+      await raw.run(
+        `INSERT INTO agent_preferences (tenant_id, agent_id, enable_webhook, time_zone, quiet_policy, max_per_hour, rate_limit_policy, notification_types, min_priority,
+           webhook_disabled_reason, consecutive_failures, created_at, updated_at)
+         VALUES ('acme', ?, ?, 'Europe/Paris', 'DIGEST', 0, 'SUPPRESS', '[]', 0, NULL, 0, ?, ?)`,
+        agent, true, now, now,
+      );
+    }
+  } finally {
+    await raw.close();
+  }
+
+  const p = await startPortalHerald(t, { dir, env: { DATABASE_URL: url, HERALD_WORKER: 'false' } });
+  const kept = await p.platform.portal.CreatePortalSession({ agent_id: 'kept' });
+  const browser = new PortalBrowser(p.base);
+  await browser.open(kept.url);
+  const home = await browser.get('/portal/');
+  assert.equal(home.status, 200);
+  assert.match(home.body, /value="Europe\/Paris"/, 'the stored preferences read back in the portal');
+  assert.equal((await new PortalBrowser(p.base).get(kept.url)).status, 410);
+  const dropped = await p.platform.portal.CreatePortalSession({ agent_id: 'dropped' });
+  await p.grpc('acme').preferences.DeletePreferences({ agent_id: 'dropped' });
+  assert.deepEqual((await p.platform.portal.ListPortalSessions({})).sessions.map((s) => s.agent_id), ['kept']);
+  assert.equal((await new PortalBrowser(p.base).get(dropped.url)).status, 410, 'a deleted agent\'s link no longer opens');
 });

@@ -64,10 +64,10 @@ describe('the client built from the service definitions', () => {
   it('has every RPC of every service, unary ones as promises and WatchDeliveries as a stream', (t) => {
     const client = createUntypedClient('127.0.0.1:1', { insecure: true });
     t.after(() => client.close());
-    for (const name of ['PreferencesService', 'EndpointService', 'NotificationService', 'DeliveryService']) {
+    for (const name of ['PreferencesService', 'EndpointService', 'NotificationService', 'DeliveryService', 'PortalService']) {
       assert.deepEqual(Object.keys(client[name] ?? {}).sort(), Object.keys(service(name)).sort(), name);
     }
-    assert.deepEqual(Object.keys(client).sort(), ['DeliveryService', 'EndpointService', 'NotificationService', 'PreferencesService', 'close']);
+    assert.deepEqual(Object.keys(client).sort(), ['DeliveryService', 'EndpointService', 'NotificationService', 'PortalService', 'PreferencesService', 'close']);
   });
 });
 

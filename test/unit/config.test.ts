@@ -294,7 +294,7 @@ describe('loadConfig: operator console', () => {
   test('the console is off by default; HERALD_CONSOLE_ADDRESS turns it on with sessions ending after an idle hour', () => {
     assert.equal(loadConfig({}).console, null);
     const c = loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080' });
-    assert.deepEqual(c.console, { address: '127.0.0.1:8080', sessionSeconds: 3_600, tls: null });
+    assert.deepEqual(c.console, { address: '127.0.0.1:8080', sessionSeconds: 3_600, tls: null, portal: { baseUrl: null, frameAncestors: [] } });
     assert.equal(loadConfig({ ...TOKENS, HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080', HERALD_CONSOLE_SESSION_SECONDS: '600' }).console?.sessionSeconds, 600);
   });
 
@@ -443,4 +443,32 @@ describe('loadConfig: OpenTelemetry traces (the standard OTEL_* variables)', () 
       assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && !err.message.includes('TOPSECRET'));
     }
   });
+
+describe('loadConfig: the portal', () => {
+  test('links start with HERALD_PORTAL_BASE_URL (an origin, a trailing slash dropped) and HERALD_PORTAL_FRAME_ANCESTORS lists exact origins; by default neither', () => {
+    const tokens = { HERALD_API_TOKENS: 'portal-config-token-0001', HERALD_CONSOLE_ADDRESS: '127.0.0.1:8080' };
+    const plain = loadConfig(tokens);
+    assert.equal(plain.portalBaseUrl, null);
+    assert.deepEqual(plain.console?.portal, { baseUrl: null, frameAncestors: [] });
+    const set = loadConfig({ ...tokens, HERALD_PORTAL_BASE_URL: 'https://Herald.Example.com/', HERALD_PORTAL_FRAME_ANCESTORS: ' https://app.example.com  http://localhost:3000 ' });
+    assert.equal(set.portalBaseUrl, 'https://herald.example.com');
+    assert.deepEqual(set.console?.portal, { baseUrl: 'https://herald.example.com', frameAncestors: ['https://app.example.com', 'http://localhost:3000'] });
+    // Without a console this process serves no portal, but its API still makes links for the replica that does.
+    assert.equal(loadConfig({ HERALD_PORTAL_BASE_URL: 'https://herald.example.com' }).portalBaseUrl, 'https://herald.example.com');
+  });
+
+  const bad: Array<[string, string]> = [
+    ['HERALD_PORTAL_BASE_URL', 'herald.example.com'],
+    ['HERALD_PORTAL_BASE_URL', 'https://herald.example.com/portal'],
+    ['HERALD_PORTAL_BASE_URL', 'https://user:pw@herald.example.com'],
+    ['HERALD_PORTAL_BASE_URL', 'ftp://herald.example.com'],
+    ['HERALD_PORTAL_FRAME_ANCESTORS', 'https://*.example.com'],
+    ['HERALD_PORTAL_FRAME_ANCESTORS', "'self'"],
+    ['HERALD_PORTAL_FRAME_ANCESTORS', 'https://app.example.com/path'],
+  ];
+  for (const [name, value] of bad) {
+    test(`${name}=${JSON.stringify(value)} stops start-up naming ${name}`, () => {
+      assert.throws(() => loadConfig({ [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name && err.message.startsWith(`${name}:`));
+    });
+  }
 });

@@ -113,6 +113,7 @@ test('applies the migrations to a fresh SQLite file and records them as Prisma d
     'endpoints',
     'notifications',
     'ordering_sequences',
+    'portal_sessions',
     'rate_counters',
   ]);
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');

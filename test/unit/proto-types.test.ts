@@ -15,7 +15,7 @@ test('the generated gRPC object type covers exactly the files of proto/manifest.
 
 test('every Herald service of the loaded definitions is a client constructor with its service definition', () => {
   const names = heraldServiceNames(loadHeraldPackageDefinition());
-  assert.deepEqual([...names].sort(), ['herald.v1.DeliveryService', 'herald.v1.EndpointService', 'herald.v1.NotificationService', 'herald.v1.PreferencesService']);
+  assert.deepEqual([...names].sort(), ['herald.v1.DeliveryService', 'herald.v1.EndpointService', 'herald.v1.NotificationService', 'herald.v1.PortalService', 'herald.v1.PreferencesService']);
   const api: Record<string, unknown> = loadHeraldGrpcObject().herald.v1;
   for (const name of names) {
     const client = api[name.slice('herald.v1.'.length)] as { service?: unknown } | undefined;

@@ -19,6 +19,7 @@ export const PROTO_FILES: readonly string[] = Object.freeze([
   'herald/v1/endpoint.proto',
   'herald/v1/notification.proto',
   'herald/v1/delivery.proto',
+  'herald/v1/portal.proto',
 ]);
 
 /** proto-loader options, without `includeDirs` (which depends on where the package is installed). */

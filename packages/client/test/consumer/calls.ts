@@ -92,6 +92,9 @@ try {
     badMetadata = error instanceof TypeError ? error.message : String(error);
   }
 
+  // README (Portal): what a platform's backend does to send an agent's owner to the portal.
+  const { url: portalUrl } = await herald.PortalService.CreatePortalSession({ agent_id: agentId, ttl_seconds: 900 });
+
   const left = await Promise.race([reading, sleep(15_000).then(() => 'still reading after 15 s')]);
   console.log(JSON.stringify({
     webhookSecret: webhook_secret,
@@ -103,6 +106,7 @@ try {
     notFound,
     badMetadata,
     left,
+    portalUrl,
     statuses: seen.filter((e) => e.delivery?.id === target).map((e) => e.delivery?.status),
   }));
 } finally {
