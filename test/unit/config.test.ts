@@ -443,6 +443,7 @@ describe('loadConfig: OpenTelemetry traces (the standard OTEL_* variables)', () 
       assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && !err.message.includes('TOPSECRET'));
     }
   });
+});
 
 describe('loadConfig: the portal', () => {
   test('links start with HERALD_PORTAL_BASE_URL (an origin, a trailing slash dropped) and HERALD_PORTAL_FRAME_ANCESTORS lists exact origins; by default neither', () => {
