@@ -4,7 +4,7 @@
  * console.css (the Content-Security-Policy allows no inline style).
  */
 import { HOUR_MS } from '../domain/attempt-series.js';
-import { html, type Html } from './html.js';
+import { html, type Html } from '../web/html.js';
 
 export interface Bar {
   readonly label: string;

@@ -9,7 +9,7 @@
 import type { EndpointOverrides } from '../domain/endpoint.js';
 import type { FilterCondition } from '../domain/filter.js';
 import type { EndpointHealth, EndpointRecord } from '../services/endpoint-service.js';
-import { html, iso, urlHost, type Html } from './html.js';
+import { html, iso, urlHost, type Html } from '../web/html.js';
 
 const percent = (v: number): string => `${Math.round(v * 1000) / 10} %`;
 

@@ -12,8 +12,8 @@ import { isFirstEndpoint, type EndpointHealth, type EndpointRecord } from '../se
 import type { QueueSnapshot } from '../storage/queue-stats-repository.js';
 import { barChart, hourLineChart, stackedHourChart } from './charts.js';
 import { endpointDetails, endpointHealthList, endpointLabel, endpointRow, endpointTableHead, urlOf } from './endpoint-summary.js';
-import { href, html, iso, urlHost, type Html, type Renderable } from './html.js';
-import { localTime, quietStatus } from './quiet-status.js';
+import { href, html, iso, urlHost, type Html, type Renderable } from '../web/html.js';
+import { localTime, quietStatus } from '../web/quiet-status.js';
 
 /** What every page needs to draw its frame and its forms. */
 export interface PageContext {

@@ -22,14 +22,14 @@ import type { RpcName } from '../auth/roles.js';
 import type { ConsoleConfig, TlsConfig } from '../config.js';
 import { HeraldError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { type Html } from './html.js';
-import { cookieOf, readForm, sameOrigin } from './http-forms.js';
-import { httpStatus } from './http-status.js';
+import { type Html } from '../web/html.js';
+import { cookieOf, readForm, sameOrigin } from '../web/http-forms.js';
+import { httpStatus } from '../web/http-status.js';
 import { ROUTES, type ConsoleServices, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
 import { PortalServer } from '../portal/server.js';
 import { csrfMatches, SessionStore, type Session } from './sessions.js';
-import { clientKey, SignInLimiter } from './sign-in-limiter.js';
+import { clientKey, SignInLimiter } from '../web/sign-in-limiter.js';
 
 const COOKIE = 'herald_console';
 /** Live views open at once; each holds a connection and an event listener. */

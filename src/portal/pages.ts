@@ -1,6 +1,6 @@
 /**
  * The portal's pages: functions from domain values to HTML, with the
- * console's escaping templates (console/html.ts). No I/O here; routes.ts
+ * escaping templates it shares with the console (web/html.ts). No I/O here; routes.ts
  * fetches through the services. Every page works without JavaScript (the
  * portal serves none), reads at 360 px, and labels every control.
  */
@@ -11,8 +11,8 @@ import { PRIORITIES, QUIET_HOURS_POLICIES, RATE_LIMIT_POLICIES, type AgentPrefer
 import type { DeliveryDetail, TestResult } from '../services/delivery-service.js';
 import type { EndpointHealth } from '../services/endpoint-service.js';
 import type { EndpointRecord } from '../storage/rows/endpoints.js';
-import { html, type Html, type Renderable } from '../console/html.js';
-import { localTime } from '../console/quiet-status.js';
+import { html, type Html, type Renderable } from '../web/html.js';
+import { localTime } from '../web/quiet-status.js';
 import { limitPreview, quietPreview } from './preview.js';
 
 /** What every page needs to draw its frame and forms. */

@@ -1,12 +1,12 @@
 /**
  * The preferences page's plain-language preview: what the agent's quiet hours
  * and hourly limit do, in one sentence each, from the same membership test
- * the decision uses (console/quiet-status.ts), so the words match what
+ * the decision uses (web/quiet-status.ts), so the words match what
  * happens.
  */
 import { DateTime } from 'luxon';
 import type { AgentPreferences } from '../domain/types.js';
-import { quietStatus } from '../console/quiet-status.js';
+import { quietStatus } from '../web/quiet-status.js';
 
 const hhmm = (at: Date, zone: string): string => DateTime.fromJSDate(at, { zone }).toFormat('HH:mm');
 

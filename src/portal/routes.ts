@@ -16,8 +16,8 @@ import { InvalidArgumentError } from '../errors.js';
 import type { DeliveryService, TestResult } from '../services/delivery-service.js';
 import type { NotificationService } from '../services/notification-service.js';
 import type { PreferencesService } from '../services/preferences-service.js';
-import type { Html } from '../console/html.js';
-import { field, parseInstant, preferencesChange } from '../console/routes.js';
+import type { Html } from '../web/html.js';
+import { field, parseInstant, preferencesChange } from '../web/forms.js';
 import { activityPage, deliveryPage, endpointLabel, endpointPage, endpointsPage, preferencesPage, whyPage, type PortalPageContext, type RevealedSecret } from './pages.js';
 import type { PortalCaller, PortalScope } from './scope.js';
 

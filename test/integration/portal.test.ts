@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import { Webhook } from 'standardwebhooks';
-import { escapeHtml } from '../../src/console/html.js';
+import { escapeHtml } from '../../src/web/html.js';
 import { selfSignedFor } from '../helpers/certificates.js';
 import { cleanup, codeOf } from '../helpers/herald.js';
 import { ConsoleSession, quietAroundNow } from '../helpers/console.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { html, href, urlHost } from '../../src/console/html.js';
-import { quietStatus } from '../../src/console/quiet-status.js';
-import { parseInstant, preferencesChange } from '../../src/console/routes.js';
+import { html, href, urlHost } from '../../src/web/html.js';
+import { quietStatus } from '../../src/web/quiet-status.js';
+import { parseInstant, preferencesChange } from '../../src/web/forms.js';
 import { InvalidArgumentError } from '../../src/errors.js';
 
 describe('console html', () => {

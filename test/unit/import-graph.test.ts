@@ -67,9 +67,11 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   services: ['domain', 'storage', 'events', 'errors', 'delivery', 'auth', 'ids', 'logger', 'telemetry'],
   delivery: ['domain', 'storage', 'events', 'errors', 'logger', 'ids', 'telemetry'],
   grpc: ['services', 'auth', 'errors', 'storage', 'domain', 'events', 'logger', 'config', 'metrics', 'telemetry'],
-  console: ['services', 'auth', 'errors', 'domain', 'logger', 'config', 'events', 'storage', 'portal'],
-  // The portal shares the console's HTTP helpers and templates (console/html.ts, http-forms.ts), never its sessions.
-  portal: ['services', 'auth', 'errors', 'domain', 'logger', 'storage', 'console'],
+  // The console's HTTP server also serves the portal (its routes and sessions stay the portal's).
+  console: ['services', 'auth', 'errors', 'domain', 'logger', 'config', 'events', 'storage', 'web', 'portal'],
+  portal: ['services', 'auth', 'errors', 'domain', 'logger', 'storage', 'web'],
+  // What both web front ends share: HTML escaping, form reading, HTTP status mapping, the sign-in limiter; neither's sessions.
+  web: ['services', 'errors', 'domain'],
   metrics: ['events', 'domain', 'storage', 'logger'],
   config: ['auth', 'domain'],
   // Below services, grpc and delivery, which call it; it sees them only through its own types.

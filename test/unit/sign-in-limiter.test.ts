@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clientKey, SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS, SignInLimiter } from '../../src/console/sign-in-limiter.js';
+import { clientKey, SIGN_IN_FAILURES, SIGN_IN_WINDOW_MS, SignInLimiter } from '../../src/web/sign-in-limiter.js';
 
 test('ten failures within a minute are allowed; then the address waits until the oldest leaves the window', () => {
   let now = 1_000_000;
