@@ -185,7 +185,8 @@ export class DeliveryService {
       throw new FailedPreconditionError(`delivery ${quote(id)} is ${d.status}; only ${REPLAYABLE_STATUSES.join(' or ')} deliveries can be replayed`);
     }
     if (d.eventType !== 'notification' && d.eventType !== 'digest') throw new FailedPreconditionError(`delivery ${quote(id)} is a ${d.eventType} event; only notification and digest deliveries are replayed`);
-    const scheduled = await this.schedule(tenant, d.agentId, null, d.status as ReplayableStatus, { id }, this.options.clock());
+    // Its own endpoint must be on (a delivery from before endpoints has none: the agent's).
+    const scheduled = await this.schedule(tenant, d.agentId, d.endpointId ?? null, d.status as ReplayableStatus, { id }, this.options.clock());
     // The status was read before the transaction: a retry or another replay may have changed it since.
     if (scheduled === 0) throw new FailedPreconditionError(`delivery ${quote(id)} is no longer ${d.status} (it was replayed or changed meanwhile); nothing was scheduled`);
   }
@@ -205,14 +206,17 @@ export class DeliveryService {
   }
 
   /**
-   * The replay transaction: the agent must still have a webhook to send to
-   * (with `endpointId`: that endpoint must be on), or the deliveries would
-   * be cancelled again.
+   * The replay transaction: what is replayed must have somewhere to go, or
+   * its deliveries would be cancelled again. With `endpointId`, that endpoint
+   * must be on; without, the agent's master switch must be on, and the
+   * deliveries of its endpoints that are on are replayed (those of an
+   * endpoint that is off stay as they are).
    */
   private async schedule(tenant: string, agentId: string, endpointId: string | null, status: ReplayableStatus, which: ReplayFilter['which'], now: Date): Promise<number> {
     return this.store.writeForAgent({ tenantId: tenant, agentId }, async (r) => {
-      const prefs = await r.preferences.get(tenant, agentId);
-      if (prefs === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
+      const targets = await r.preferences.decisionTargets(tenant, agentId);
+      const prefs = targets.preferences;
+      if (prefs === null || targets.recipient === null) throw new NotFoundError(`preferences for agent ${quote(agentId)}`);
       if (endpointId !== null) {
         const endpoint = await r.preferences.endpointRecord(tenant, endpointId);
         if (endpoint === null) throw new NotFoundError(`endpoint ${quote(endpointId)}`);
@@ -221,13 +225,18 @@ export class DeliveryService {
             `endpoint ${quote(endpointId)} is turned off${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}; turn it on with UpdateEndpoint before replaying, or the deliveries would be cancelled again`,
           );
         }
-        return r.queue.replay({ tenantId: tenant, agentId, endpointId, status, which }, now);
+        return r.queue.replay({ tenantId: tenant, agentId, endpointIds: [endpointId], status, which }, now);
       }
-      if (!prefs.enableWebhook || prefs.webhookUrl === null) {
-        const why = prefs.webhookUrl === null ? 'has no webhook_url' : `has its webhook turned off${prefs.webhookDisabledReason ? ` (${prefs.webhookDisabledReason})` : ''}`;
-        throw new FailedPreconditionError(`agent ${quote(agentId)} ${why}; fix that with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
+      const on = targets.recipient.enableWebhook ? targets.endpoints.filter((e) => e.enabled).map((e) => e.id) : [];
+      if (on.length === 0) {
+        const why = !targets.recipient.enableWebhook
+          ? 'has its webhooks turned off (enable_webhook)'
+          : prefs.webhookUrl === null && targets.endpoints.length === 0
+            ? 'has no webhook_url and no endpoint'
+            : `has no endpoint turned on${prefs.webhookDisabledReason ? ` (its webhook: ${prefs.webhookDisabledReason})` : ''}`;
+        throw new FailedPreconditionError(`agent ${quote(agentId)} ${why}; fix that with UpdatePreferences or UpdateEndpoint before replaying, or the deliveries would be cancelled again`);
       }
-      return r.queue.replay({ tenantId: tenant, agentId, endpointId: null, status, which }, now);
+      return r.queue.replay({ tenantId: tenant, agentId, endpointIds: on, status, which }, now);
     });
   }
 

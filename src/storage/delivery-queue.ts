@@ -85,8 +85,8 @@ export interface ReplayOne {
 export interface ReplayFilter {
   readonly tenantId: string;
   readonly agentId: string;
-  /** One endpoint's deliveries only, or every endpoint's of the agent (null). */
-  readonly endpointId: string | null;
+  /** The endpoints whose deliveries are replayed (at least one): one, or every endpoint of the agent that is on. */
+  readonly endpointIds: readonly string[];
   readonly status: ReplayableStatus;
   readonly which: ReplayWindow | ReplayOne;
 }
@@ -412,7 +412,7 @@ export class DeliveryQueue {
     const d = this.dialect;
     const w = f.which;
     const which = 'id' in w ? Prisma.sql`id = ${w.id}` : Prisma.sql`created_at >= ${at(d, w.since)} AND created_at < ${at(d, w.until)}`;
-    const endpoint = f.endpointId === null ? Prisma.sql`TRUE` : Prisma.sql`endpoint_id = ${f.endpointId}`;
+    const endpoint = Prisma.sql`endpoint_id IN (${Prisma.join(f.endpointIds)})`;
     const count = await this.tx.$executeRaw`
       UPDATE deliveries
          SET status = 'PENDING', next_attempt_at = ${queueNow(d, now)}, attempt_base = attempt_count,

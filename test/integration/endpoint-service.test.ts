@@ -335,3 +335,41 @@ test('the delivery calls narrow to one endpoint: ListDeliveries, GetDeliveryStat
   assert.equal(malformed.code, status.INVALID_ARGUMENT);
   assert.match(malformed.details, /^endpoint_id: must be an endpoint id/);
 });
+
+test('ReplayDeliveries without endpoint_id replays the failures of every endpoint that is on, also for an agent without a webhook_url, and leaves an endpoint that is off alone', async (t) => {
+  const h = await startHerald(t);
+  const c = h.client;
+  // Both receivers refuse the first webhook (400: FAILED at once), then accept.
+  const on = await startReceiver([{ status: 400 }]);
+  const off = await startReceiver([{ status: 400 }]);
+  cleanup(t, () => on.close());
+  cleanup(t, () => off.close());
+  // Preferences without a webhook_url: the agent's webhooks go to its endpoints only.
+  await c.preferences.UpdatePreferences({ preferences: { agent_id: 'no-url', enable_webhook: true, time_zone: 'UTC' } });
+  const a = await c.endpoints.CreateEndpoint({ endpoint: { agent_id: 'no-url', description: 'on', url: `${on.url}on` } });
+  const b = await c.endpoints.CreateEndpoint({ endpoint: { agent_id: 'no-url', description: 'off', url: `${off.url}off` } });
+  const created = await c.notifications.CreateNotification({ agent_id: 'no-url', notification_type: 'job.done', title: 'n' });
+  const ids = created.endpoint_results.map((e) => e.delivery_id).filter((id) => id !== '');
+  assert.equal(ids.length, 2, 'one delivery per endpoint');
+  for (const id of ids) assert.equal((await waitForFinal(c, id)).status, 'DELIVERY_STATUS_FAILED');
+  await c.endpoints.UpdateEndpoint({ endpoint: { id: b.id, enabled: false }, update_mask: { paths: ['enabled'] } });
+
+  const since = { seconds: Math.floor(Date.now() / 1000) - 3600, nanos: 0 };
+  assert.equal((await c.deliveries.ReplayDeliveries({ agent_id: 'no-url', since })).scheduled, 1, 'the endpoint that is on');
+  const byEndpoint = new Map((await c.deliveries.ListDeliveries({ agent_id: 'no-url' })).deliveries.map((d) => [d.endpoint_id, d.id]));
+  assert.equal((await waitForFinal(c, byEndpoint.get(a.id)!)).status, 'DELIVERY_STATUS_SUCCEEDED');
+  assert.equal((await c.deliveries.GetDelivery({ id: byEndpoint.get(b.id)! })).status, 'DELIVERY_STATUS_FAILED', 'the endpoint that is off keeps its failure');
+  assert.equal(off.requests.length, 1);
+
+  // With every endpoint off there is nowhere to send: refused, naming why.
+  await c.endpoints.UpdateEndpoint({ endpoint: { id: a.id, enabled: false }, update_mask: { paths: ['enabled'] } });
+  const noneOn = await codeOf(c.deliveries.ReplayDeliveries({ agent_id: 'no-url', since }));
+  assert.equal(noneOn.code, status.FAILED_PRECONDITION);
+  assert.match(noneOn.details, /has no endpoint turned on/);
+  // And with the master switch off, whatever the endpoints say.
+  await c.endpoints.UpdateEndpoint({ endpoint: { id: a.id, enabled: true }, update_mask: { paths: ['enabled'] } });
+  await c.preferences.UpdatePreferences({ preferences: { agent_id: 'no-url', enable_webhook: false }, update_mask: { paths: ['enable_webhook'] } });
+  const masterOff = await codeOf(c.deliveries.ReplayDeliveries({ agent_id: 'no-url', since }));
+  assert.equal(masterOff.code, status.FAILED_PRECONDITION);
+  assert.match(masterOff.details, /has its webhooks turned off \(enable_webhook\)/);
+});

@@ -228,7 +228,7 @@ test('ReplayDeliveries refuses what it cannot do, with messages naming the field
   await client.preferences.UpdatePreferences({ preferences: { agent_id: agent, enable_webhook: false } });
   const off = await codeOf(client.deliveries.ReplayDeliveries({ agent_id: agent, since }));
   assert.equal(off.code, status.FAILED_PRECONDITION);
-  assert.match(off.details, /webhook turned off/);
+  assert.match(off.details, /webhooks turned off \(enable_webhook\)/);
 });
 
 test("the queue's replay by id schedules only that delivery, beside another FAILED one created in the same millisecond, and nothing of another tenant or status", async (t) => {
@@ -246,12 +246,13 @@ test("the queue's replay by id schedules only that delivery, beside another FAIL
   }
   const [chosen, twin] = ids as [string, string];
   for (const id of ids) assert.equal((await waitForFinal(client, id)).status, 'DELIVERY_STATUS_FAILED');
+  const endpointIds = [(await client.deliveries.GetDelivery({ id: chosen })).endpoint_id];
   const replay = (filter: Omit<ReplayFilter, 'agentId'>): Promise<number> => app.store.writeForAgent({ tenantId: filter.tenantId, agentId: agent }, (r) => r.queue.replay({ agentId: agent, ...filter }, frozen));
 
-  assert.equal(await replay({ tenantId: 'other', status: 'FAILED', which: { id: chosen }, endpointId: null }), 0, "another tenant's id");
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'CANCELLED', which: { id: chosen }, endpointId: null }), 0, 'not in that status');
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen }, endpointId: null }), 1);
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen }, endpointId: null }), 0, 'nothing is scheduled twice');
+  assert.equal(await replay({ tenantId: 'other', status: 'FAILED', which: { id: chosen }, endpointIds }), 0, "another tenant's id");
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'CANCELLED', which: { id: chosen }, endpointIds }), 0, 'not in that status');
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen }, endpointIds }), 1);
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { id: chosen }, endpointIds }), 0, 'nothing is scheduled twice');
   await makeDueOnDatabaseClock(herald, chosen);
   const replayed = await waitForFinal(client, chosen);
   assert.equal(replayed.status, 'DELIVERY_STATUS_SUCCEEDED');
@@ -259,7 +260,7 @@ test("the queue's replay by id schedules only that delivery, beside another FAIL
   assert.equal((await client.deliveries.GetDelivery({ id: twin })).status, 'DELIVERY_STATUS_FAILED');
   // The twin is in the chosen one's millisecond: the window form, ReplayDeliveries', takes it.
   const until = new Date(frozen.getTime() + 1);
-  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { since: frozen, until }, endpointId: null }), 1);
+  assert.equal(await replay({ tenantId: DEFAULT_TENANT, status: 'FAILED', which: { since: frozen, until }, endpointIds }), 1);
   assert.deepEqual(receiver.requests.slice(2, 3).map((r) => r.headers['x-herald-delivery']), [chosen]);
 });
 
