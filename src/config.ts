@@ -5,7 +5,7 @@
  * options each part of Herald is built with (the store, the dispatcher, the
  * worker, the gRPC server…), frozen. A bad value stops start-up with a
  * message naming the variable, so a typo never turns into a silently
- * different service. README's configuration table is checked against
+ * different service. The table of docs/configuration.md is checked against
  * {@link VARIABLES}, defaults included (test/unit/config-docs.test.ts).
  *
  * The shapes here are what the consumers' constructors take, declared here
@@ -41,7 +41,7 @@ export type ProcessRole = 'all' | 'api' | 'worker';
 /**
  * How long anything may wait for the database, ms. The defaults fail a
  * request well inside a client's usual 5 s deadline, with a status that says
- * to retry, instead of letting it run out (README, "Guarantees").
+ * to retry, instead of letting it run out (docs/guarantees.md).
  */
 export interface DatabaseTimeouts {
   /** HERALD_DB_CONNECT_TIMEOUT_MS: opening one PostgreSQL connection (TCP and the start-up answer), at start and on every reconnect. */
@@ -310,12 +310,12 @@ type Parser<T> = (raw: string, name: string, cwd: string) => T;
 /** One environment variable. */
 export interface Variable<T> {
   /**
-   * The default, spelled as one would set the variable (README's default
+   * The default, spelled as one would set the variable (docs/configuration.md's default
    * column shows it in backticks); null when unset means "none" or "off".
    * A default goes through the parser like a set value.
    */
   readonly default: string | null;
-  /** One line on what it sets; README's table says more. */
+  /** One line on what it sets; docs/configuration.md says more. */
   readonly doc: string;
   /** The value for `raw` (undefined: not set). */
   readonly read: (raw: string | undefined, name: string, cwd: string) => T;
@@ -537,7 +537,7 @@ const serviceName: Parser<string> = (raw, name) => {
 // ---------------------------------------------------------------------------
 
 /**
- * Every environment variable Herald reads, in README's order: its default as
+ * Every environment variable Herald reads, in the order of docs/configuration.md: its default as
  * one would write it, its parser (ranges included) and one line of meaning.
  * Nothing else in this module names a variable's default.
  */
@@ -777,7 +777,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   const tokens = auth(v);
   const keys = secretKeys(v);
   // Without tokens every caller is an operator: a console would hand every
-  // tenant to any web page the operator's browser opens (see README, Console).
+  // tenant to any web page the operator's browser opens (see docs/monitoring.md, "Console").
   if (v.HERALD_CONSOLE_ADDRESS !== null && !tokens.required) {
     throw new ConfigError('HERALD_CONSOLE_ADDRESS', 'the console signs in with an API token: set HERALD_API_TOKENS or HERALD_API_TOKENS_FILE as well');
   }
