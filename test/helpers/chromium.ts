@@ -6,7 +6,7 @@
 /** The browser (HERALD_TEST_CHROMIUM, default /usr/bin/chromium); tests skip, saying why, when it is absent. */
 export const CHROMIUM = process.env.HERALD_TEST_CHROMIUM ?? '/usr/bin/chromium';
 
-/** The flags README documents: headless, and no attempt to reach hosts that are not there. */
+/** The flags docs/monitoring.md documents: headless, and no attempt to reach hosts that are not there. */
 export const CHROMIUM_FLAGS = [
   '--headless=new',
   '--no-sandbox',

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { Webhook } from 'standardwebhooks';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../helpers/chromium.js';
 import { cleanup } from '../helpers/herald.js';
 import { CONSOLE_TOKENS, quietAroundNow, startConsoleHerald, type ConsoleHerald } from '../helpers/console.js';
 import { waitForFinal } from '../helpers/deliveries.js';
@@ -18,20 +19,7 @@ import { startReceiver, type ReceiverStep } from '../helpers/receiver.js';
  * of each page into docs/console/ (docs/monitoring.md shows them).
  */
 
-const CHROMIUM = process.env.HERALD_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const SCREENSHOTS = process.env.HERALD_CONSOLE_SCREENSHOTS === '1' ? new URL('../../docs/console/', import.meta.url) : null;
-/** The flags docs/monitoring.md documents: headless on a machine without a display, GPU or network. */
-export const CHROMIUM_FLAGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 async function shot(page: Page, name: string): Promise<void> {
   if (SCREENSHOTS === null) return;
