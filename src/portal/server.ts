@@ -211,7 +211,10 @@ export class PortalServer {
 
   private cookie(value: string, maxAge: number): string {
     const framed = this.options.frameAncestors.length > 0;
-    const site = framed ? 'SameSite=None; Secure; Partitioned' : `SameSite=Lax${this.options.secure ? '; Secure' : ''}`;
+    // Secure also when the console speaks plain HTTP behind a proxy that serves the portal over HTTPS:
+    // the browser sees the public origin, and the cookie must never travel over plain HTTP to it.
+    const secure = this.options.secure || (this.options.baseUrl?.startsWith('https:') ?? false);
+    const site = framed ? 'SameSite=None; Secure; Partitioned' : `SameSite=Lax${secure ? '; Secure' : ''}`;
     return `${COOKIE}=${value}; Path=${PREFIX}; HttpOnly; ${site}; Max-Age=${maxAge}`;
   }
 

@@ -83,11 +83,12 @@ export class DeliveryService {
     const claimed = await this.store.write(async (r) => {
       const before = await r.deliveries.get(tenant, id);
       if (before === null) throw new NotFoundError(`delivery ${quote(id)}`);
-      // Sending it now would overtake an earlier delivery of its key: the order is a promise to the receiver.
-      const blocker = await r.ordering.blockedBy(tenant, id);
+      // Sending it now would overtake an earlier delivery of its key, or run beside one of its key being
+      // sent: the order is a promise to the receiver. A FAILED one is held as a PENDING one is.
+      const blocker = await r.ordering.blockedBy(tenant, id, ['PENDING', 'FAILED']);
       if (blocker !== null) {
         throw new FailedPreconditionError(
-          `delivery ${quote(id)} waits behind ${quote(blocker)}, an earlier unfinished delivery of its ordering_key to the same endpoint; retry or cancel that one first`,
+          `delivery ${quote(id)} waits behind ${quote(blocker)}, an unfinished delivery of its ordering_key to the same endpoint (earlier, or being sent); retry it once that one has finished`,
         );
       }
       const row = await r.queue.claimForRetry(tenant, id, owner, now, this.options.leaseMs);
@@ -220,6 +221,9 @@ export class DeliveryService {
       if (endpointId !== null) {
         const endpoint = await r.preferences.endpointRecord(tenant, endpointId);
         if (endpoint === null) throw new NotFoundError(`endpoint ${quote(endpointId)}`);
+        if (!targets.recipient.enableWebhook) {
+          throw new FailedPreconditionError(`agent ${quote(agentId)} has its webhooks turned off (enable_webhook); turn them on with UpdatePreferences before replaying, or the deliveries would be cancelled again`);
+        }
         if (!endpoint.enabled) {
           throw new FailedPreconditionError(
             `endpoint ${quote(endpointId)} is turned off${endpoint.disabledReason ? ` (${endpoint.disabledReason})` : ''}; turn it on with UpdateEndpoint before replaying, or the deliveries would be cancelled again`,
@@ -236,7 +240,7 @@ export class DeliveryService {
             : `has no endpoint turned on${prefs.webhookDisabledReason ? ` (its webhook: ${prefs.webhookDisabledReason})` : ''}`;
         throw new FailedPreconditionError(`agent ${quote(agentId)} ${why}; fix that with UpdatePreferences or UpdateEndpoint before replaying, or the deliveries would be cancelled again`);
       }
-      return r.queue.replay({ tenantId: tenant, agentId, endpointIds: on, status, which }, now);
+      return r.queue.replay({ tenantId: tenant, agentId, endpointIds: on, withoutEndpoint: true, status, which }, now);
     });
   }
 

@@ -87,6 +87,8 @@ export interface ReplayFilter {
   readonly agentId: string;
   /** The endpoints whose deliveries are replayed (at least one): one, or every endpoint of the agent that is on. */
   readonly endpointIds: readonly string[];
+  /** Also deliveries that have no endpoint (an agent-wide replay). */
+  readonly withoutEndpoint?: boolean;
   readonly status: ReplayableStatus;
   readonly which: ReplayWindow | ReplayOne;
 }
@@ -412,7 +414,8 @@ export class DeliveryQueue {
     const d = this.dialect;
     const w = f.which;
     const which = 'id' in w ? Prisma.sql`id = ${w.id}` : Prisma.sql`created_at >= ${at(d, w.since)} AND created_at < ${at(d, w.until)}`;
-    const endpoint = Prisma.sql`endpoint_id IN (${Prisma.join(f.endpointIds)})`;
+    // A delivery without an endpoint is the agent's: an agent-wide replay takes it, as in 0.2.
+    const endpoint = f.withoutEndpoint ? Prisma.sql`(endpoint_id IN (${Prisma.join(f.endpointIds)}) OR endpoint_id IS NULL)` : Prisma.sql`endpoint_id IN (${Prisma.join(f.endpointIds)})`;
     const count = await this.tx.$executeRaw`
       UPDATE deliveries
          SET status = 'PENDING', next_attempt_at = ${queueNow(d, now)}, attempt_base = attempt_count,

@@ -10,18 +10,23 @@ import { Prisma, type PrismaTx } from './sql.js';
 
 /**
  * True for a row (alias `d`) that has a place in an order while an earlier
- * one of the same endpoint and key is unfinished. PENDING covers due,
- * deferred, digested and waiting for a retry; DELIVERING covers a live lease
- * and an expired one not yet taken over. Two seeks on the deliveries index
- * (tenant_id, endpoint_id, ordering_key, status, ordering_seq), whatever the
- * key's history.
+ * one of the same endpoint and key is unfinished, or while any other one of
+ * them is being sent. PENDING covers due, deferred, digested and waiting for
+ * a retry; DELIVERING covers a live lease and an expired one not yet taken
+ * over. The second condition matters when an earlier delivery becomes
+ * PENDING again behind a later one that its failure released (a replay, a
+ * manual retry): it waits for that send to end instead of running beside
+ * it, so one key never has two webhooks in flight. Seeks on the deliveries
+ * index (tenant_id, endpoint_id, ordering_key, status, ordering_seq),
+ * whatever the key's history.
  */
 export function heldByOrder(d: string): Prisma.Sql {
   const a = Prisma.raw(d);
   return Prisma.sql`(${a}.ordering_seq IS NOT NULL AND EXISTS (
     SELECT 1 FROM deliveries e
      WHERE e.tenant_id = ${a}.tenant_id AND e.endpoint_id = ${a}.endpoint_id AND e.ordering_key = ${a}.ordering_key
-       AND e.status IN ('PENDING', 'DELIVERING') AND e.ordering_seq < ${a}.ordering_seq))`;
+       AND e.id <> ${a}.id
+       AND ((e.status IN ('PENDING', 'DELIVERING') AND e.ordering_seq < ${a}.ordering_seq) OR e.status = 'DELIVERING')))`;
 }
 
 export class OrderingRepository {
@@ -50,17 +55,19 @@ export class OrderingRepository {
   }
 
   /**
-   * The delivery that `id` waits behind: the earliest unfinished delivery of
-   * its endpoint and key, when `id` is PENDING and held by the order; null
-   * otherwise. The earliest, not the nearest: it is the one being sent or
-   * retried, which the others all wait for.
+   * The delivery that `id` waits behind, as {@link heldByOrder} has it: the
+   * earliest unfinished delivery of its endpoint and key, or the one of them
+   * being sent; null when `id` is not held, or not in `statuses` (GetDelivery
+   * asks for PENDING: what waits; a manual retry also for FAILED: what it
+   * would overtake). The earliest, not the nearest: it is the one being sent
+   * or retried, which the others all wait for.
    */
-  async blockedBy(tenantId: string, id: string): Promise<string | null> {
+  async blockedBy(tenantId: string, id: string, statuses: readonly ('PENDING' | 'FAILED')[] = ['PENDING']): Promise<string | null> {
     const [row] = await this.tx.$queryRaw<Array<{ id: string }>>`
       SELECT e.id FROM deliveries d
-        JOIN deliveries e ON e.tenant_id = d.tenant_id AND e.endpoint_id = d.endpoint_id AND e.ordering_key = d.ordering_key
-                         AND e.status IN ('PENDING', 'DELIVERING') AND e.ordering_seq < d.ordering_seq
-       WHERE d.id = ${id} AND d.tenant_id = ${tenantId} AND d.status = 'PENDING' AND d.ordering_seq IS NOT NULL
+        JOIN deliveries e ON e.tenant_id = d.tenant_id AND e.endpoint_id = d.endpoint_id AND e.ordering_key = d.ordering_key AND e.id <> d.id
+                         AND ((e.status IN ('PENDING', 'DELIVERING') AND e.ordering_seq < d.ordering_seq) OR e.status = 'DELIVERING')
+       WHERE d.id = ${id} AND d.tenant_id = ${tenantId} AND d.status IN (${Prisma.join(statuses)}) AND d.ordering_seq IS NOT NULL
        ORDER BY e.ordering_seq LIMIT 1`;
     return row?.id ?? null;
   }

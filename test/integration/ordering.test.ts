@@ -171,6 +171,31 @@ test('a delivery that ends FAILED releases the next of its key, which is sent wi
   assert.deepEqual(receiver.requests.map((r) => [keyOf(r.headers), seqOf(r.headers)]), [['job:9', 1], ['job:9', 1], ['job:9', 2]], 'both attempts of 1, then 2');
 });
 
+test('an earlier delivery made pending again behind a later one being sent waits for that send: a manual retry of it is refused and a replay of it is held, naming the one in flight', async (t) => {
+  const h = await startHerald(t);
+  // The first webhook of key job:7 is refused for good (400); the second hangs while the test looks.
+  const receiver = await receiverFor(t, { answer: ({ headers }) => (seqOf(headers) === 1 ? { status: 400 } : { hang: true }) });
+  const agent = 'reopened';
+  await agentWithoutUrl(h, agent);
+  const ordered = await addEndpoint(h, agent, { url: receiver.url, ordering: 'ORDERING_PER_KEY', timeout_ms: 60_000 });
+  const one = deliveryOn(await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.step', title: 'one', ordering_key: 'job:7' }), ordered);
+  const two = deliveryOn(await h.client.notifications.CreateNotification({ agent_id: agent, notification_type: 'job.step', title: 'two', ordering_key: 'job:7' }), ordered);
+  assert.equal((await waitForFinal(h.client, one)).status, 'DELIVERY_STATUS_FAILED');
+  // The failure released the second, which is now being sent (and hangs).
+  await receiver.waitForRequests(2, 20_000);
+  assert.equal((await h.client.deliveries.GetDelivery({ id: two })).status, 'DELIVERY_STATUS_DELIVERING');
+
+  const retried = await codeOf(h.client.deliveries.RetryDelivery({ id: one }));
+  assert.equal(retried.code, status.FAILED_PRECONDITION);
+  assert.match(retried.details, new RegExp(`waits behind "${two}"`));
+
+  const since = { seconds: Math.floor(Date.now() / 1000) - 3600, nanos: 0 };
+  assert.equal((await h.client.deliveries.ReplayDeliveries({ agent_id: agent, endpoint_id: ordered, since })).scheduled, 1);
+  const held = await h.client.deliveries.GetDelivery({ id: one });
+  assert.deepEqual([held.status, held.blocked_by, held.attempt_count], ['DELIVERY_STATUS_PENDING', two, 1]);
+  assert.equal(receiver.requests.filter((r) => seqOf(r.headers) === 1).length, 1, 'not sent again beside the one in flight');
+});
+
 test('digests keep their place in a key\'s order: an URGENT notification that bypasses quiet hours waits behind its key\'s digest, a later one opens a new digest behind it, and another key has a digest of its own', async (t) => {
   const h = await startHerald(t);
   const receiver = await receiverFor(t);

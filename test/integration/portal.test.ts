@@ -368,6 +368,14 @@ test('with HERALD_PORTAL_FRAME_ANCESTORS the listed origins may frame the portal
   assert.equal((await browser.post('/portal/preferences', form, 'https://app.example.com')).status, 403, 'the framing site is not our origin');
 });
 
+test('behind a proxy that serves the portal over HTTPS (an https HERALD_PORTAL_BASE_URL, the console on plain HTTP), the portal cookie is Secure', async (t) => {
+  const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false', HERALD_PORTAL_BASE_URL: 'https://herald.example.com' } });
+  await agent(p, 'owner-proxy');
+  const created = await p.platform.portal.CreatePortalSession({ agent_id: 'owner-proxy' });
+  const opened = await new PortalBrowser(p.base).get(created.url.replace('https://herald.example.com', p.base));
+  assert.match(opened.headers.get('set-cookie') ?? '', /; HttpOnly; SameSite=Lax; Secure; Max-Age=/);
+});
+
 test('the console\'s token and cookie do not open the portal, and the portal\'s cookie does not open the console', async (t) => {
   const p = await startPortalHerald(t, { env: { HERALD_WORKER: 'false' } });
   await agent(p, 'owner-1');
