@@ -23,7 +23,7 @@ import type { ConsoleConfig, TlsConfig } from '../config.js';
 import { HeraldError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { type Html } from '../web/html.js';
-import { cookieOf, readForm, sameOrigin } from '../web/http-forms.js';
+import { cookieOf, readForm, sameOrigin, sendPage } from '../web/http-forms.js';
 import { httpStatus } from '../web/http-status.js';
 import { ROUTES, type ConsoleServices, type Reply, type RouteContext } from './routes.js';
 import { errorPage, layout, signInPage, type PageContext } from './pages.js';
@@ -342,8 +342,7 @@ export class ConsoleServer {
   }
 
   private send(res: http.ServerResponse, status: number, page: Html, headers: Record<string, string> = {}, headOnly = false): void {
-    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers });
-    res.end(headOnly ? undefined : page.value);
+    sendPage(res, status, page, SECURITY_HEADERS, headers, headOnly);
   }
 
   private fail(res: http.ServerResponse, ctx: PageContext | null, err: unknown): void {

@@ -33,7 +33,7 @@ import type { Logger } from '../logger.js';
 import type { PortalService } from '../services/portal-service.js';
 import { PORTAL_OPEN_PATH } from '../services/portal-service.js';
 import type { Html } from '../web/html.js';
-import { cookieOf, readForm, sameOrigin } from '../web/http-forms.js';
+import { cookieOf, readForm, sameOrigin, sendPage } from '../web/http-forms.js';
 import { httpStatus } from '../web/http-status.js';
 import { clientKey, SignInLimiter } from '../web/sign-in-limiter.js';
 import { messagePage, type PortalPageContext } from './pages.js';
@@ -219,8 +219,7 @@ export class PortalServer {
   }
 
   private send(res: http.ServerResponse, status: number, page: Html, headers: Record<string, string> = {}, headOnly = false): void {
-    res.writeHead(status, { ...this.headers, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers });
-    res.end(headOnly ? undefined : page.value);
+    sendPage(res, status, page, this.headers, headers, headOnly);
   }
 
   private fail(res: http.ServerResponse, ctx: PortalPageContext | null, err: unknown): void {

@@ -5,6 +5,7 @@
  */
 import type http from 'node:http';
 import { InvalidArgumentError } from '../errors.js';
+import type { Html } from './html.js';
 
 const MAX_FORM_BYTES = 16 * 1024;
 
@@ -44,4 +45,14 @@ export function sameOrigin(req: http.IncomingMessage, secure: boolean, also: str
     return site === undefined || site === 'same-origin' || site === 'none';
   }
   return origin === `${secure ? 'https' : 'http'}://${req.headers.host ?? ''}` || (also !== null && origin === also);
+}
+
+/**
+ * Answers with an HTML page, never cached: `base` is the front end's own
+ * security headers (the console's and the portal's differ in what may frame
+ * them), `extra` any more; a HEAD gets the headers alone.
+ */
+export function sendPage(res: http.ServerResponse, status: number, page: Html, base: Readonly<Record<string, string>>, extra: Record<string, string> = {}, headOnly = false): void {
+  res.writeHead(status, { ...base, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...extra });
+  res.end(headOnly ? undefined : page.value);
 }
