@@ -299,7 +299,8 @@ export class NotificationService {
       };
       await r.notifications.insert(notification, counted);
       return { notification, replayed: false };
-    });
+      // Several creates of one agent may share a group: what this one reads of an earlier one's rows it finds held (src/storage/pending-inserts.ts).
+    }, { readsHeldRows: true });
   }
 
   /**

@@ -9,8 +9,11 @@
  *   (no added wait when idle) and takes whatever arrived meanwhile, up to
  *   `maxItems`: batches grow with the load by themselves.
  * - **One serialiser per key.** Entries with the same key (an agent) run in
- *   submission order: a batch takes at most one entry per key, and no key
- *   of a running batch. This is the only per-agent queue in the process.
+ *   submission order: a batch takes them in that order, several of one key
+ *   if they are waiting (a flood for one agent shares transactions as a
+ *   flood over many agents does), and no key of a running batch, so two
+ *   batches never hold one key. This is the only per-agent queue in the
+ *   process.
  * - **Fair across tenants.** A batch takes the tenants' oldest entries in
  *   turn, so one tenant's flood does not push another's write behind it.
  * - **A failure is its own.** When a batch fails, every entry runs again
@@ -20,7 +23,11 @@
  */
 
 export interface BatchEntry<W> {
-  /** Entries with the same key never share a batch or run in two at once, and run in submission order; null: no order. */
+  /**
+   * Entries with the same key run in submission order, in one batch or in
+   * batches one after another, never in two at once; null: no order. A key
+   * belongs to one tenant (an agent key names its tenant).
+   */
   readonly key: string | null;
   /** Batches take the tenants' entries in turn. */
   readonly tenant: string;
@@ -38,6 +45,8 @@ export interface BatcherOptions {
   readonly maxItems: number;
   /** Batches running at once (their transactions on separate connections). */
   readonly maxConcurrent: number;
+  /** Entries of one key per batch at most (default `maxItems`): bounds how long one batch holds a key that others wait for. */
+  readonly maxPerKey?: number;
 }
 
 interface Waiting<W, R> extends BatchEntry<W> {
@@ -55,7 +64,7 @@ export class Batcher<W, R> {
   private submitted = 0;
 
   /**
-   * @param runBatch - runs entries (one per key at most) in one transaction; their results in order.
+   * @param runBatch - runs entries in one transaction, in the order given (which is submission order); their results in order.
    * @param runOne - runs one entry alone: after a failed batch, each of its entries.
    */
   constructor(
@@ -126,8 +135,11 @@ export class Batcher<W, R> {
 
   /**
    * The next batch: tenants in turn (in the order of their oldest waiting
-   * entry), each giving its oldest entry whose key is free, until
-   * `maxItems`; the rest keep their order.
+   * entry), each giving its oldest entry whose key no running batch holds,
+   * until `maxItems`, and `maxPerKey` of one key; the rest keep their order.
+   * A key's later entries may join its earlier ones and run after them: a
+   * tenant's entries are taken in order (keys never span tenants), so none
+   * is taken past an earlier one of its key left waiting.
    */
   private take(): Array<Waiting<W, R>> {
     const byTenant = new Map<string, Array<Waiting<W, R>>>();
@@ -136,7 +148,9 @@ export class Batcher<W, R> {
       if (list === undefined) byTenant.set(e.tenant, [e]);
       else list.push(e);
     }
-    const keys = new Set(this.busyKeys);
+    const busy = new Set(this.busyKeys);
+    const perKey = new Map<string, number>();
+    const maxPerKey = this.options.maxPerKey ?? this.options.maxItems;
     const taken = new Set<Waiting<W, R>>();
     const cursors = [...byTenant.values()].map((list) => ({ list, next: 0 }));
     let progress = true;
@@ -146,8 +160,13 @@ export class Batcher<W, R> {
         if (taken.size >= this.options.maxItems) break;
         while (c.next < c.list.length) {
           const e = c.list[c.next++]!;
-          if (e.key !== null && keys.has(e.key)) continue;
-          if (e.key !== null) keys.add(e.key);
+          if (e.key !== null && busy.has(e.key)) continue;
+          if (e.key !== null) {
+            const n = (perKey.get(e.key) ?? 0) + 1;
+            perKey.set(e.key, n);
+            // A key with its fill taken takes no later entry: they wait together, in order, for the next batch.
+            if (n >= maxPerKey) busy.add(e.key);
+          }
           taken.add(e);
           progress = true;
           break;

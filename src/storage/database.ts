@@ -73,6 +73,16 @@ class Mutex {
 
 /** Writes per group-commit transaction at most (see Store.writeForAgent). */
 const GROUP_MAX_MEMBERS = 64;
+/**
+ * Writes of one agent per group on PostgreSQL at most. A group holds the
+ * agent's advisory lock until it commits, and another replica's group
+ * waiting for that lock spends its own transaction timeout meanwhile
+ * (HERALD_DB_TRANSACTION_TIMEOUT_MS): members that each make a round trip
+ * (an ordering key's number, a digest) must not add up to it. On SQLite
+ * there is no other writer to wait, and a statement is no round trip: a
+ * group takes as many of one agent as it takes in all.
+ */
+const GROUP_MAX_PER_AGENT_POSTGRES = 16;
 /** Group-commit transactions at once on PostgreSQL, each on its own pooled connection. */
 const GROUP_MAX_CONCURRENT_POSTGRES = 2;
 /**
@@ -89,6 +99,18 @@ type Transacted<T> = { readonly ok: true; readonly value: T } | { readonly ok: f
 interface AgentWork {
   readonly agent: AgentRef;
   readonly fn: (repos: AgentRepositories) => Promise<unknown>;
+  readonly readsHeldRows: boolean;
+}
+
+/** How a {@link Store.writeForAgent} call meets the rows an earlier call for its agent holds back in the same group. */
+export interface AgentWriteOptions {
+  /**
+   * True only for work whose every read of what another such call writes
+   * answers the group's held rows itself (a create: its idempotency key and
+   * hourly-limit numbers, see pending-inserts.ts). Any other work gets the
+   * held rows written before it runs. Default false.
+   */
+  readonly readsHeldRows?: boolean;
 }
 
 /** The queue's operations, each its own transaction: what the worker and the dispatcher do to the deliveries they hold. */
@@ -137,6 +159,7 @@ export class Store {
       maxItems: GROUP_MAX_MEMBERS,
       // SQLite has one writer: a second group would only wait for the mutex.
       maxConcurrent: dialect === 'sqlite' ? 1 : GROUP_MAX_CONCURRENT_POSTGRES,
+      maxPerKey: dialect === 'sqlite' ? GROUP_MAX_MEMBERS : GROUP_MAX_PER_AGENT_POSTGRES,
     });
     this.recordings = new Batcher(
       async (entries) => {
@@ -244,15 +267,19 @@ export class Store {
    * group's locks in one sorted statement (groups of different replicas
    * cannot deadlock), reads their preferences and hourly-limit counters in
    * one statement each, runs each call's work in call order, and writes
-   * their notifications and deliveries with one multi-row insert each.
+   * their notifications and deliveries with one multi-row insert each. A
+   * flood for one agent is grouped the same way: its calls share a group,
+   * one after another, each seeing what the earlier ones wrote
+   * ({@link AgentWriteOptions}).
    *
    * The answer is the one a transaction of its own would give: `fn`'s result
    * once committed, or its own error (a failed group runs every member again
    * alone, so one failing call never fails the others). Like `write`'s, `fn`
    * may run more than once.
    */
-  writeForAgent<T>(agent: AgentRef, fn: (repos: AgentRepositories) => Promise<T>): Promise<T> {
-    return this.groups.submit({ key: agentKey(agent.tenantId, agent.agentId), tenant: agent.tenantId, work: { agent, fn } }) as Promise<T>;
+  writeForAgent<T>(agent: AgentRef, fn: (repos: AgentRepositories) => Promise<T>, options: AgentWriteOptions = {}): Promise<T> {
+    const work: AgentWork = { agent, fn, readsHeldRows: options.readsHeldRows === true };
+    return this.groups.submit({ key: agentKey(agent.tenantId, agent.agentId), tenant: agent.tenantId, work }) as Promise<T>;
   }
 
   private async runGroup(entries: ReadonlyArray<BatchEntry<AgentWork>>): Promise<BatchOutcome<unknown>> {
@@ -263,8 +290,13 @@ export class Store {
         await r.preferences.prefetch(agents);
         await r.rate.prefetch(agents);
         const results: unknown[] = [];
-        for (const e of entries) results.push(await e.work.fn(r));
-        await r.pending!.flush(r.tx);
+        const pending = r.pending!;
+        for (const { work } of entries) {
+          // Work that reads the tables meets an earlier member's rows there (pending-inserts.ts).
+          if (!work.readsHeldRows && pending.holdsAgent(work.agent.tenantId, work.agent.agentId)) await pending.flush(r.tx);
+          results.push(await work.fn(r));
+        }
+        await pending.flush(r.tx);
         return results;
       },
       { idempotent: false, grouped: true },

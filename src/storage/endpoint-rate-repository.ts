@@ -10,10 +10,15 @@
  * one by one, so the limit stays exact.
  */
 import type { RateWindow } from '../domain/decision.js';
+import type { PendingInserts } from './pending-inserts.js';
 import type { PrismaTx } from './sql.js';
 
 export class EndpointRateRepository {
-  constructor(private readonly tx: PrismaTx) {}
+  /** `pending` is a group commit's held inserts (pending-inserts.ts), null outside a group. */
+  constructor(
+    private readonly tx: PrismaTx,
+    private readonly pending: PendingInserts | null = null,
+  ) {}
 
   /** The two instants the limit check needs for an endpoint limited to `limit` webhooks per rolling hour. */
   async window(tenantId: string, endpointId: string, limit: number): Promise<RateWindow> {
@@ -46,6 +51,9 @@ export class EndpointRateRepository {
 
   // A number whose row is gone was deleted by retention, days after it left the window: it is not in it.
   private async countedAt(tenantId: string, endpointId: string, rateSeq: number): Promise<Date | null> {
+    // The number may be an earlier create's of the same group, not written yet (pending-inserts.ts).
+    const held = this.pending?.deliveryCountedAt(tenantId, endpointId, rateSeq);
+    if (held !== undefined) return held;
     const row = await this.tx.delivery.findUnique({ where: { tenantId_endpointId_rateSeq: { tenantId, endpointId, rateSeq } }, select: { countedAt: true } });
     return row?.countedAt ?? null;
   }

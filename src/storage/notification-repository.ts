@@ -30,6 +30,9 @@ export class NotificationRepository {
   }
 
   async findByIdempotencyKey(tenantId: string, agentId: string, idempotencyKey: string): Promise<Notification | null> {
+    // An earlier create of the agent in the same group may hold it (pending-inserts.ts).
+    const held = this.pending?.notificationByIdempotencyKey(tenantId, agentId, idempotencyKey);
+    if (held !== undefined) return toNotification(held);
     const row = await this.tx.notification.findUnique({ where: { tenantId_agentId_idempotencyKey: { tenantId, agentId, idempotencyKey } } });
     return row === null ? null : toNotification(row);
   }

@@ -25,8 +25,9 @@ export class RateRepository {
   /**
    * Reads the counters of a group's agents in one statement, after the group
    * took their locks; `window` and `next` then answer from memory and the
-   * new values are written with the group's inserts. A group holds one
-   * member per agent, so no write of the group moves a value it read.
+   * new values are written with the group's inserts. Several members of one
+   * agent see each other's numbers: `next` moves the value in memory, and
+   * `releaseAfter`, which writes the counter itself, drops it.
    */
   async prefetch(agents: readonly AgentRef[]): Promise<void> {
     if (this.pending === null) return;
@@ -133,6 +134,9 @@ export class RateRepository {
 
   // A number whose row is gone was deleted by retention, days after it left the window: it is not in it.
   private async countedAt(tenantId: string, agentId: string, rateSeq: number): Promise<Date | null> {
+    // The number may be an earlier create's of the same group, not written yet (pending-inserts.ts).
+    const held = this.pending?.notificationCountedAt(tenantId, agentId, rateSeq);
+    if (held !== undefined) return held;
     const row = await this.tx.notification.findUnique({ where: { tenantId_agentId_rateSeq: { tenantId, agentId, rateSeq } }, select: { countedAt: true } });
     return row?.countedAt ?? null;
   }

@@ -106,7 +106,7 @@ export class Repositories implements ReadRepositories, AgentRepositories, WriteR
     this.deliveries = new DeliveryRepository(tx, facts, pending);
     this.digests = new DigestRepository(tx, pending);
     this.rate = new RateRepository(tx, pending);
-    this.endpointRate = new EndpointRateRepository(tx);
+    this.endpointRate = new EndpointRateRepository(tx, pending);
     this.ordering = new OrderingRepository(tx);
     this.queueStats = new QueueStatsRepository(tx, dialect);
     this.endpointStats = new EndpointStatsRepository(tx);

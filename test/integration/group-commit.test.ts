@@ -156,7 +156,7 @@ test('one member the database refuses fails alone: the others of its group are c
   assert.equal(taken?.agentId, 'first', 'the existing row is untouched');
 });
 
-test('a group holds one member per agent: a second write of the same agent runs after the first, and sees it', async (t) => {
+test('a second write of an agent in the same group runs after the first, and sees what it wrote', async (t) => {
   const { open } = await freshStore(t);
   const store = await open();
   const now = new Date();
@@ -284,4 +284,94 @@ test('grouped creates of many limited agents keep each agent\'s hourly limit exa
     const counter = await raw.all(`SELECT last_seq FROM rate_counters WHERE agent_id = ${raw.dialect === 'sqlite' ? '?' : '$1'}`, id);
     assert.deepEqual(counter.map((row) => Number(row.last_seq)), [3], id);
   }
+});
+
+/** Saves preferences with a webhook for `id` (endpoint `ep_<id>`), `maxPerHour` 0 meaning no limit. */
+async function hooked(store: Store, id: string, maxPerHour = 0): Promise<void> {
+  await store.writeForAgent(agent(id), (r) =>
+    r.preferences.save('default', id, { ...DEFAULT_PREFERENCES, enableWebhook: true, webhookUrl: 'https://example.com/hook', maxPerHour }, { now: new Date(), exists: false, newSecret: null, firstEndpointId: `ep_${id}` }),
+  );
+}
+
+/** Counts the transactions the store runs from now on, and the failed ones. */
+function countWrites(store: Store): { committed: number; failed: unknown[] } {
+  const count = { committed: 0, failed: [] as unknown[] };
+  store.observeWrites((error) => (error === null ? count.committed++ : count.failed.push(error)));
+  return count;
+}
+
+const placeholder = (raw: { dialect: string }, n: number): string => (raw.dialect === 'sqlite' ? '?' : `$${n}`);
+
+test('creates of one agent in flight together share one transaction, each decided after the ones before it: the hourly limit stays exact, numbered 1, 2, 3 in call order', async (t) => {
+  const { url, open } = await freshStore(t);
+  const store = await open();
+  await hooked(store, 'hot', 3);
+  const service = new NotificationService(store, () => new Date());
+  const writes = countWrites(store);
+  // All submitted in one turn of the event loop: on the old one-member-per-agent rule this took ten transactions.
+  const created = await Promise.all(Array.from({ length: 10 }, (_, i) => service.create('default', request('hot', `n${i}`))));
+  assert.deepEqual(writes, { committed: 1, failed: [] });
+  assert.deepEqual(created.map((c) => c.notification.decision.outcome), ['DELIVER', 'DELIVER', 'DELIVER', ...Array(7).fill('SUPPRESS')]);
+  const raw = await openRaw(url);
+  cleanup(t, () => raw.close());
+  const rows = await raw.all(`SELECT title, rate_seq FROM notifications WHERE agent_id = ${placeholder(raw, 1)} AND rate_seq IS NOT NULL ORDER BY rate_seq`, 'hot');
+  assert.deepEqual(rows.map((row) => [row.title, Number(row.rate_seq)]), [['n0', 1], ['n1', 2], ['n2', 3]]);
+  const counter = await raw.all(`SELECT last_seq FROM rate_counters WHERE agent_id = ${placeholder(raw, 1)}`, 'hot');
+  assert.deepEqual(counter.map((row) => Number(row.last_seq)), [3]);
+});
+
+test('an endpoint\'s own hourly limit stays exact when creates of its agent share a group', async (t) => {
+  const { url, open } = await freshStore(t);
+  const store = await open();
+  await hooked(store, 'limited');
+  await store.writeForAgent(agent('limited'), (r) => r.preferences.updateEndpoint('default', 'limited', 'ep_limited', { overrides: { maxPerHour: 2 } }, { now: new Date(), reenable: false }));
+  const service = new NotificationService(store, () => new Date());
+  const writes = countWrites(store);
+  const created = await Promise.all(Array.from({ length: 5 }, (_, i) => service.create('default', request('limited', `n${i}`))));
+  assert.deepEqual(writes, { committed: 1, failed: [] });
+  assert.deepEqual(
+    created.map((c) => c.notification.endpointResults[0]?.outcome),
+    ['DELIVER', 'DELIVER', 'SUPPRESS', 'SUPPRESS', 'SUPPRESS'],
+    created.map((c) => c.notification.endpointResults[0]?.explanation).join(' | '),
+  );
+  const raw = await openRaw(url);
+  cleanup(t, () => raw.close());
+  const seqs = await raw.all(`SELECT rate_seq FROM deliveries WHERE endpoint_id = ${placeholder(raw, 1)} ORDER BY rate_seq`, 'ep_limited');
+  assert.deepEqual(seqs.map((row) => Number(row.rate_seq)), [1, 2]);
+});
+
+test('an idempotency key repeated within one group answers the first create, without a failed transaction', async (t) => {
+  const { url, open } = await freshStore(t);
+  const store = await open();
+  await hooked(store, 'retrying');
+  const service = new NotificationService(store, () => new Date());
+  const writes = countWrites(store);
+  const created = await Promise.all(Array.from({ length: 3 }, () => service.create('default', { ...request('retrying', 'once'), idempotencyKey: 'order-42' })));
+  // Without the held row answering the key, the group's insert would hit the unique index, fail, and run each create again alone.
+  assert.deepEqual(writes, { committed: 1, failed: [] });
+  assert.deepEqual(created.map((c) => c.replayed), [false, true, true]);
+  assert.equal(new Set(created.map((c) => c.notification.id)).size, 1);
+  const raw = await openRaw(url);
+  cleanup(t, () => raw.close());
+  const [n] = await raw.all(`SELECT COUNT(*) AS n FROM notifications WHERE agent_id = ${placeholder(raw, 1)}`, 'retrying');
+  assert.equal(Number(n?.n), 1);
+  const [d] = await raw.all(`SELECT COUNT(*) AS n FROM deliveries WHERE agent_id = ${placeholder(raw, 1)}`, 'retrying');
+  assert.equal(Number(d?.n), 1);
+});
+
+test('a write of an agent that follows its creates in one group meets their rows in the tables: a cancel takes every delivery they enqueued', async (t) => {
+  const { url, open } = await freshStore(t);
+  const store = await open();
+  await hooked(store, 'cancelled');
+  const service = new NotificationService(store, () => new Date());
+  const writes = countWrites(store);
+  const creates = Array.from({ length: 3 }, (_, i) => service.create('default', request('cancelled', `n${i}`)));
+  const cancel = store.writeForAgent(agent('cancelled'), (r) => r.deliveries.cancelPending('default', 'cancelled', 'turned off by the test', new Date()));
+  const [created, cancelledDeliveries] = await Promise.all([Promise.all(creates), cancel]);
+  assert.deepEqual(writes, { committed: 1, failed: [] });
+  assert.deepEqual(cancelledDeliveries.map((d) => d.id).sort(), created.map((c) => c.notification.deliveryId).sort());
+  const raw = await openRaw(url);
+  cleanup(t, () => raw.close());
+  const statuses = await raw.all(`SELECT status, COUNT(*) AS n FROM deliveries WHERE agent_id = ${placeholder(raw, 1)} GROUP BY status`, 'cancelled');
+  assert.deepEqual(statuses.map((row) => [row.status, Number(row.n)]), [['CANCELLED', 3]]);
 });

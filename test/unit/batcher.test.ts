@@ -13,7 +13,7 @@ const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)
 type Entry = BatchEntry<string>;
 
 /** A batcher whose batches are recorded (the work strings of each) and succeed with "ok <work>", unless `fail` says otherwise. */
-function recording(options: { maxItems?: number; maxConcurrent?: number; hold?: Promise<void>; fail?: (entries: readonly Entry[]) => BatchOutcome<string> | null } = {}) {
+function recording(options: { maxItems?: number; maxConcurrent?: number; maxPerKey?: number; hold?: Promise<void>; fail?: (entries: readonly Entry[]) => BatchOutcome<string> | null } = {}) {
   const batches: string[][] = [];
   const alone: string[] = [];
   const batcher = new Batcher<string, string>(
@@ -27,7 +27,7 @@ function recording(options: { maxItems?: number; maxConcurrent?: number; hold?: 
       if (entry.work.includes('bad')) throw new Error(`${entry.work} is refused`);
       return `alone ${entry.work}`;
     },
-    { maxItems: options.maxItems ?? 100, maxConcurrent: options.maxConcurrent ?? 1 },
+    { maxItems: options.maxItems ?? 100, maxConcurrent: options.maxConcurrent ?? 1, ...(options.maxPerKey === undefined ? {} : { maxPerKey: options.maxPerKey }) },
   );
   return { batcher, batches, alone };
 }
@@ -50,10 +50,22 @@ test('work that arrives while a batch runs forms the next batch, at most maxItem
   assert.deepEqual(batches, [['1'], ['2', '3'], ['4']]);
 });
 
-test('a batch holds one entry per key: the same key runs in later batches, in submission order', async () => {
+test('entries of one key waiting together share a batch, in submission order: a flood for one agent is one batch, not one each', async () => {
   const { batcher, batches } = recording();
   await Promise.all(['x1', 'y1', 'x2', 'x3', 'y2'].map((w) => batcher.submit({ key: w[0]!, tenant: 't', work: w })));
-  assert.deepEqual(batches, [['x1', 'y1'], ['x2', 'y2'], ['x3']]);
+  assert.deepEqual(batches, [['x1', 'y1', 'x2', 'x3', 'y2']]);
+});
+
+test('a key with maxPerKey entries taken takes no more in that batch: its later ones wait, in order, while other keys still join', async () => {
+  const { batcher, batches } = recording({ maxPerKey: 2 });
+  await Promise.all(['x1', 'x2', 'x3', 'y1', 'x4', 'y2'].map((w) => batcher.submit({ key: w[0]!, tenant: 't', work: w })));
+  assert.deepEqual(batches, [['x1', 'x2', 'y1', 'y2'], ['x3', 'x4']]);
+});
+
+test('a full batch leaves a key\'s later entries for the next one, never one of them past an earlier one', async () => {
+  const { batcher, batches } = recording({ maxItems: 2 });
+  await Promise.all(['x1', 'x2', 'x3', 'y1', 'x4'].map((w) => batcher.submit({ key: w[0]!, tenant: 't', work: w })));
+  assert.deepEqual(batches, [['x1', 'x2'], ['x3', 'y1'], ['x4']]);
 });
 
 test('a key stays busy while its batch runs: with two batches at once, the second never takes the same key', async () => {
