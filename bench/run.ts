@@ -18,7 +18,7 @@
  * table to stdout.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,7 +149,9 @@ async function main(): Promise<void> {
   const runInfo: RunInfo = { ...info, wallSeconds: (performance.now() - started) / 1000 };
   process.stdout.write(`${textTable(results)}\n\n${targetSummary(results)}\n${runInfo.command}: ${runInfo.wallSeconds.toFixed(0)} s on ${runInfo.nproc} cores, node ${runInfo.node}\n`);
   if (opts.write) {
-    writeFileSync(DOC_PATH, markdownPage(results, runInfo));
+    // The hand-written sections at the end of the page are carried over.
+    const previous = existsSync(DOC_PATH) ? readFileSync(DOC_PATH, 'utf8') : null;
+    writeFileSync(DOC_PATH, markdownPage(results, runInfo, previous));
     opts.progress(`wrote ${DOC_PATH}`);
   }
 }
