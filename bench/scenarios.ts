@@ -14,11 +14,18 @@
  *    10,000-delivery backlog.
  * 3. Latency: create → webhook received at a fixed offered load (open loop).
  * 4. Tenants: one tenant's p99 create latency, alone and while another floods.
+ * 5. Budget: where the time of one create and one delivery goes, from CPU
+ *    profiles taken in this phase (bench/budget.ts).
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { createHeraldClient } from '../src/client.js';
 import { SHARED_WINDOW_MS } from '../src/grpc/tenant-admission.js';
+import { budgetOf, monotonicUs, readProcessProfiles, type Budget } from './budget.js';
 import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, seedEndpoints, settledRssBytes, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
+import { processUsage } from './herald-process.js';
 import type { LoadSpec } from './load-generator.js';
 import { forCount, percentile } from './load.js';
 import { forkChild, type Child, type ChildReply } from './processes.js';
@@ -51,6 +58,10 @@ export interface BenchOptions {
   readonly latencyRounds: number;
   /** The build every Herald process runs, and its Node flags (e.g. --cpu-prof). */
   readonly herald: HeraldRun;
+  /** Length of each profiled window of the budget phase, ms. */
+  readonly budgetMs: number;
+  /** Where the budget phase keeps its profiles (--cpu-prof DIR); null: a temporary directory, removed after. */
+  readonly profileDir: string | null;
   /** Progress lines go here (stderr), never into the table. */
   readonly progress: (line: string) => void;
 }
@@ -560,4 +571,116 @@ export async function tenantPhase(targets: readonly DatabaseTarget[], opts: Benc
     }
     return rows;
   });
+}
+
+/** One unit of work of the budget: where its thread time goes, the process's CPU per unit (/proc, all threads) and the rate in the window. */
+export interface Measured {
+  readonly budget: Budget;
+  readonly processCpuUs: number;
+  readonly perSecond: number;
+}
+
+/** The budget phase's figures: the bare echo's call, and one create and one delivery per database. */
+export interface BudgetReport {
+  readonly echo: Measured;
+  readonly databases: ReadonlyArray<{ readonly database: string; readonly create: Measured; readonly delivery: Measured }>;
+}
+
+/** Node flags that make a process write a profile of each of its threads into `dir`. */
+function profiling(dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', dir];
+}
+
+/** A closed-loop window of `load`, stamped on the profiles' clock, with the server's CPU over it (ms, from /proc). */
+async function profiledWindow(load: Child, durationMs: number, cpuMs: () => number): Promise<{ startUs: number; endUs: number; calls: number; perSecond: number; cpuMs: number }> {
+  const cpu = cpuMs();
+  const startUs = monotonicUs();
+  const reply = await load.request({ type: 'closed', durationMs });
+  const endUs = monotonicUs();
+  const used = cpuMs() - cpu;
+  if (reply.type !== 'closed') throw new Error(`expected a closed-loop result, got ${reply.type}`);
+  return { startUs, endUs, calls: reply.calls, perSecond: reply.seconds > 0 ? reply.calls / reply.seconds : 0, cpuMs: used };
+}
+
+/**
+ * Phase 5: where the time of one create and one delivery goes (issue #22).
+ * Each process here writes V8 CPU profiles (--cpu-prof, every thread):
+ * the bare echo under its load, then per database a Herald with the worker
+ * off under CreateNotification → DELIVER over 1,000 agents, and a
+ * worker-only Herald draining the deliveries those creates made. Each
+ * profile is cut to its measured window (the first webhook to the last for
+ * the drain) and divided by the calls or webhooks in it (bench/budget.ts).
+ * Profiling slows a process a little; these processes are left out of every
+ * other row.
+ */
+export async function budgetPhase(targets: readonly DatabaseTarget[], opts: BenchOptions): Promise<BudgetReport> {
+  const base = opts.profileDir === null ? mkdtempSync(join(tmpdir(), 'herald-budget-')) : join(opts.profileDir, 'budget');
+  try {
+    return await withResources(async (res) => {
+      const receiver = await startReceiver();
+      res.add(() => receiver.close());
+      const n = opts.concurrency;
+
+      opts.progress(`budget: the echo, ${opts.budgetMs} ms profiled`);
+      const echoDir = join(base, 'echo');
+      const echo = await forkChild('echo', { nodeFlags: profiling(echoDir) });
+      res.add(() => echo.stop());
+      const echoLoad = await startLoad(res, { kind: 'echo', concurrency: n, address: `127.0.0.1:${echo.port}` });
+      await echoLoad.request({ type: 'closed', durationMs: opts.warmupMs });
+      const echoWindow = await profiledWindow(echoLoad, opts.budgetMs, () => processUsage(echo.pid)?.cpuMs ?? 0);
+      // The profile is written as the process exits.
+      await echo.stop();
+      const measured = (dir: string, w: { startUs: number; endUs: number; cpuMs: number; perSecond: number }, units: number): Measured => ({
+        budget: budgetOf(readProcessProfiles(dir), w, units),
+        processCpuUs: (w.cpuMs * 1000) / units,
+        perSecond: w.perSecond,
+      });
+      const echoMeasured = measured(echoDir, echoWindow, echoWindow.calls);
+
+      const databases: Array<BudgetReport['databases'][number]> = [];
+      for (const target of targets) {
+        opts.progress(`budget: ${target.label}, ${opts.budgetMs} ms of creates profiled, then their deliveries`);
+        const db = await freshDatabase(target);
+        res.add(() => db.drop());
+        const createDir = join(base, `${target.provider}-create`);
+        const api = await startHerald(db, { HERALD_WORKER: 'false' }, { dist: opts.herald.dist, nodeFlags: profiling(createDir) });
+        res.add(() => api.stop());
+        const { client, address } = apiOf(api);
+        await seedAgents(client, agentIds('hooked', opts.agents), receiver.url);
+        const load = await startLoad(res, { kind: 'create', concurrency: n, address, prefix: 'hooked', agents: opts.agents, outcome: 'DECISION_OUTCOME_DELIVER', seqStart: 1 });
+        const warm = await load.request({ type: 'closed', durationMs: opts.warmupMs });
+        if (warm.type !== 'closed') throw new Error(`expected a closed-loop result, got ${warm.type}`);
+        const createWindow = await profiledWindow(load, opts.budgetMs, () => api.cpuMs());
+        // The load's channel first: a graceful stop waits for open connections.
+        await load.stop();
+        await api.stop();
+        const create = measured(createDir, createWindow, createWindow.calls);
+
+        // Every create above made one delivery (one endpoint per agent): the drain's backlog.
+        const backlog = warm.calls + createWindow.calls;
+        const deliveryDir = join(base, `${target.provider}-delivery`);
+        receiver.reset();
+        const worker = await startHerald(db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(n) }, { dist: opts.herald.dist, nodeFlags: profiling(deliveryDir) });
+        res.add(() => worker.stop());
+        await receiver.waitFor(1, 60_000);
+        const cpu = worker.cpuMs();
+        const startUs = monotonicUs();
+        await receiver.waitFor(backlog, Math.max(60_000, backlog * 100));
+        const endUs = monotonicUs();
+        const cpuMs = worker.cpuMs() - cpu;
+        await worker.stop();
+        const ids = new Set(receiver.arrivals.map((a) => a.id));
+        if (receiver.arrivals.length !== backlog || ids.size !== backlog) throw new Error(`budget: expected ${backlog} distinct webhooks, got ${receiver.arrivals.length} (${ids.size} distinct)`);
+        const arrivals = receiver.arrivals;
+        const spanSeconds = (arrivals[arrivals.length - 1]!.at - arrivals[0]!.at) / 1000;
+        // The first webhook starts the window: the ones after it are its work.
+        const delivery = measured(deliveryDir, { startUs, endUs, cpuMs, perSecond: (backlog - 1) / spanSeconds }, backlog - 1);
+        databases.push({ database: target.label, create, delivery });
+      }
+      return { echo: echoMeasured, databases };
+    });
+  } finally {
+    if (opts.profileDir === null) rmSync(base, { recursive: true, force: true });
+  }
 }

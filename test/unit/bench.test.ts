@@ -71,18 +71,18 @@ test('a run keeps the hand-written sections that follow the generated part of th
   assert.ok(first.trimEnd().endsWith(GENERATED_END), 'a new page ends with the generated part');
   const handWritten = '## Before and after a change, same machine\n\n| row | before | after |\n|---|---:|---:|\n| create | 0.21 | 0.40 |\n\nNotes.';
   const edited = `${first.replace('| wall time | 1 s |', '| wall time | 999 s |')}\n${handWritten}\n`;
-  const next = markdownPage([row([2])], { ...INFO, wallSeconds: 7 }, edited);
+  const next = markdownPage([row([2])], { ...INFO, wallSeconds: 7 }, null, edited);
   assert.ok(next.includes('| wall time | 7 s |') && !next.includes('999 s'), 'the generated part is rewritten');
   assert.equal(next.slice(next.indexOf(GENERATED_END) + GENERATED_END.length).trim(), handWritten);
   // And again: kept once, not doubled.
-  const third = markdownPage([row([3])], INFO, next);
+  const third = markdownPage([row([3])], INFO, null, next);
   assert.equal(third.split('## Before and after a change').length, 2);
 });
 
 test('a page written before the end line existed keeps every section from the first heading the generator does not write', () => {
   const generated = markdownPage([row([1])], INFO, null).split(GENERATED_END)[0]!;
   const old = `${generated}\n## Before and after the 0.3 features, same machine\n\nA table.\n`;
-  const next = markdownPage([row([2])], INFO, old);
+  const next = markdownPage([row([2])], INFO, null, old);
   assert.equal(next.slice(next.indexOf(GENERATED_END) + GENERATED_END.length).trim(), '## Before and after the 0.3 features, same machine\n\nA table.');
   assert.equal(next.split('## How to run it').length, 2, 'generated sections are not kept twice');
 });
