@@ -321,9 +321,11 @@ agents (64 in flight), then a worker-only Herald draining the deliveries
 those creates made (first webhook to last), and the bare echo under the same
 load. Each profile is cut to its window and divided by the calls or webhooks
 in it. A sample is **thread time**: CPU, and any wait inside a synchronous
-call (the COMMIT's fsync on SQLite holds the thread, and shows as commit);
-\`(idle)\` is left out. Profiling slows the processes a little: these rates
-are not the table's.
+call (the COMMIT's fsync on SQLite holds the thread, and shows as commit),
+and on a busy machine the time the thread waited for a core (the /proc row
+is CPU only: where thread time is well above it, the machine was short of
+cores). \`(idle)\` is left out. Profiling slows the processes a little:
+these rates are not the table's.
 
 ${rows.join('\n')}
 
