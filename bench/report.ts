@@ -161,7 +161,7 @@ npm run bench                                   # SQLite; under 10 minutes with 
 HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
 npm run bench -- --quick --no-write             # about a minute; prints only
 npm run bench -- --only delivery --no-write     # one phase (api, delivery, ordering, latency, tenants or budget); never writes this page
-npm run bench -- --cpu-prof /tmp/prof           # every Herald process writes a V8 CPU profile there (the budget's in /tmp/prof/budget)
+npm run bench -- --cpu-prof /tmp/prof           # every Herald process writes a V8 CPU profile there (the budget's in /tmp/prof/budget-*)
 npm run bench -- --dist dist-before --no-write  # another build: a copy of an earlier dist/ beside it (proto/, package.json resolve)
 \`\`\`
 

@@ -6,7 +6,7 @@
  *   npm run bench -- --quick            # about a minute, fewer, shorter rounds and a smaller backlog
  *   npm run bench -- --rounds 7         # more rounds (the default is 5)
  *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
- *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR (the budget phase's in DIR/budget)
+ *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR (the budget phase's in DIR/budget-*)
  *   npm run bench -- --only delivery    # one phase only: api, delivery, ordering, latency, tenants or budget (for working on one path)
  *   npm run bench -- --dist DIR         # run that build instead of dist/: a copy of an earlier dist/ beside it (so proto/, package.json, node_modules resolve)
  *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench

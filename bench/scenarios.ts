@@ -615,7 +615,9 @@ async function profiledWindow(load: Child, durationMs: number, cpuMs: () => numb
  * other row.
  */
 export async function budgetPhase(targets: readonly DatabaseTarget[], opts: BenchOptions): Promise<BudgetReport> {
-  const base = opts.profileDir === null ? mkdtempSync(join(tmpdir(), 'herald-budget-')) : join(opts.profileDir, 'budget');
+  // A directory of its own each run: a profile left by an earlier run would count as another process.
+  if (opts.profileDir !== null) mkdirSync(opts.profileDir, { recursive: true });
+  const base = mkdtempSync(join(opts.profileDir ?? tmpdir(), opts.profileDir === null ? 'herald-budget-' : 'budget-'));
   try {
     return await withResources(async (res) => {
       const receiver = await startReceiver();
