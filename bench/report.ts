@@ -267,7 +267,8 @@ function halfOfEchoParagraph(database: string, create: Measured, echo: Measured)
   const cpuLimit = 2 * echo.processCpuUs;
   return [
     `**${database}.** A create held Herald's main thread ${us(h)} µs, a call the echo's ${us(e)} µs:`,
-    `if each server is limited by its main thread, Herald runs at ${(e / h).toFixed(2)} of the echo (measured in the same windows: ${(create.perSecond / echo.perSecond).toFixed(2)}).`,
+    `if each server is limited by its main thread, Herald runs at ${(e / h).toFixed(2)} of the echo (measured in the same windows: ${(create.perSecond / echo.perSecond).toFixed(2)};`,
+    `the echo's main thread was busy ${((echo.perSecond * e) / 1e4).toFixed(0)} % of its window and Herald's ${((create.perSecond * h) / 1e4).toFixed(0)} %: a thread near 100 % is the limit, below it the cores it shares with the load generator are).`,
     `At 0.5 a create may hold it ${us(limit)} µs: ${h > limit ? `${us(h - limit)} µs (${(((h - limit) / h) * 100).toFixed(0)} %) less than now` : 'it already does'}.`,
     `Storage and commit are ${us(dbPart)} µs of it; a database thread that took all of them off the main thread would leave ${us(left)} µs,`,
     left <= limit ? `within the ${us(limit)} µs.` : `still ${us(left - limit)} µs over: the rest (${rest}) would have to shrink by ${(((left - limit) / left) * 100).toFixed(0)} % too.`,
