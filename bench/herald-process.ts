@@ -65,15 +65,16 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** CPU time (user + system, ms) and peak RSS (bytes) of a process, from /proc; null where there is no /proc. */
-export function processUsage(pid: number): { cpuMs: number; peakRssBytes: number } | null {
+/** CPU time (user + system, ms), resident set and peak resident set (bytes) of a process, from /proc; null where there is no /proc. */
+export function processUsage(pid: number): { cpuMs: number; rssBytes: number; peakRssBytes: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces), from field 3 on.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
-    const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { cpuMs: (ticks * 1000) / clockTicksPerSecond(), peakRssBytes: Number(hwm?.[1] ?? 0) * 1024 };
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kB = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { cpuMs: (ticks * 1000) / clockTicksPerSecond(), rssBytes: kB('VmRSS'), peakRssBytes: kB('VmHWM') };
   } catch {
     return null;
   }
@@ -97,6 +98,8 @@ export interface HeraldProcess {
   readonly pid: number;
   /** CPU used so far, ms (0 where /proc is missing). */
   cpuMs(): number;
+  /** Resident set now, bytes (0 where /proc is missing). */
+  rssBytes(): number;
   /** SIGTERM (Herald's graceful stop), then waits for the exit; resolves with the peak RSS (bytes) and CPU (ms) read just before. */
   stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
@@ -153,6 +156,7 @@ export async function spawnHerald(env: Readonly<Record<string, string>>, options
     port,
     pid,
     cpuMs: () => processUsage(pid)?.cpuMs ?? 0,
+    rssBytes: () => processUsage(pid)?.rssBytes ?? 0,
     stop() {
       stopped ??= (async () => {
         if (exited !== null) return { peakRssBytes: 0, cpuMs: 0 };

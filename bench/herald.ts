@@ -64,6 +64,8 @@ export interface RunningHerald {
   readonly client: HeraldClient | null;
   /** CPU the process has used so far, ms. */
   cpuMs(): number;
+  /** Its resident set now, bytes. */
+  rssBytes(): number;
   /** Closes the client, then stops Herald (SIGTERM: graceful, in-flight work finishes); resolves with its peak RSS (bytes) and CPU time (ms). */
   stop(): Promise<{ peakRssBytes: number; cpuMs: number }>;
 }
@@ -97,11 +99,35 @@ export async function startHerald(db: BenchDatabase, env: Readonly<Record<string
     address,
     client,
     cpuMs: () => herald.cpuMs(),
+    rssBytes: () => herald.rssBytes(),
     async stop() {
       client?.close();
       return herald.stop();
     },
   };
+}
+
+/** How close two readings of a settled resident set are, bytes, and how far apart, ms. */
+const SETTLED_WITHIN_BYTES = 1024 * 1024;
+const SETTLE_SPAN_MS = 1_000;
+const SETTLE_MAX_MS = 10_000;
+
+/**
+ * The resident set of an idle Herald once start-up has settled: read every
+ * 250 ms until it moved by less than 1 MB over a second (lazy start-up work
+ * and its garbage are done), or after 10 s at most. Bytes.
+ */
+export async function settledRssBytes(herald: RunningHerald): Promise<number> {
+  const readings: Array<{ at: number; bytes: number }> = [];
+  const started = performance.now();
+  for (;;) {
+    const now = { at: performance.now(), bytes: herald.rssBytes() };
+    readings.push(now);
+    const before = readings.filter((r) => now.at - r.at >= SETTLE_SPAN_MS).at(-1);
+    if (before !== undefined && Math.abs(now.bytes - before.bytes) < SETTLED_WITHIN_BYTES) return now.bytes;
+    if (now.at - started >= SETTLE_MAX_MS) return now.bytes;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /** The client of an instance that serves the API (fails loudly otherwise). */

@@ -27,6 +27,8 @@ export type ChildReply =
 
 export interface Child {
   readonly port: number | null;
+  /** Its process id (for /proc). */
+  readonly pid: number;
   /** Sends `request` and resolves with the child's answer (an `error` answer rejects). */
   request(request: ChildRequest): Promise<ChildReply>;
   /** Stops the child gracefully; resolves with its peak RSS, bytes, and the CPU time it used, ms. */
@@ -77,6 +79,7 @@ export async function forkChild(role: 'echo' | 'load', options: ForkOptions = {}
   let stopped: Promise<{ peakRssBytes: number; cpuMs: number }> | null = null;
   return {
     port: ready.port,
+    pid: child.pid ?? 0,
     request(request) {
       child.send(request);
       return next();

@@ -6,8 +6,8 @@
  *   npm run bench -- --quick            # about a minute, fewer, shorter rounds and a smaller backlog
  *   npm run bench -- --rounds 7         # more rounds (the default is 5)
  *   npm run bench -- --no-write         # print only; leave docs/BENCHMARKS.md alone
- *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR
- *   npm run bench -- --only delivery    # one phase only: api, delivery, ordering, latency or tenants (for working on one path)
+ *   npm run bench -- --cpu-prof DIR     # every Herald process writes a V8 CPU profile into DIR (the budget phase's in DIR/budget-*)
+ *   npm run bench -- --only delivery    # one phase only: api, delivery, ordering, latency, tenants or budget (for working on one path)
  *   npm run bench -- --dist DIR         # run that build instead of dist/: a copy of an earlier dist/ beside it (so proto/, package.json, node_modules resolve)
  *   HERALD_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres npm run bench
  *
@@ -18,7 +18,7 @@
  * table to stdout.
  */
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,12 +26,12 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import type { DatabaseTarget } from './herald.js';
 import { DEFAULT_DIST, ensureBuilt } from './herald-process.js';
-import { markdownPage, targetSummary, textTable, type RunInfo } from './report.js';
-import { apiPhase, deliveryPhase, latencyPhase, orderingPhase, RssTracker, tenantPhase, type BenchOptions, type Result } from './scenarios.js';
+import { budgetSection, markdownPage, targetSummary, textTable, type RunInfo } from './report.js';
+import { apiPhase, budgetPhase, deliveryPhase, latencyPhase, orderingPhase, RssTracker, tenantPhase, type BenchOptions, type BudgetReport, type Result } from './scenarios.js';
 
 const DOC_PATH = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url));
 
-const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|ordering|latency|tenants] [--dist DIR]]';
+const USAGE = 'usage: npm run bench [-- [--quick] [--rounds N] [--no-write] [--cpu-prof DIR] [--only api|delivery|ordering|latency|tenants|budget] [--dist DIR]]';
 
 /** A bad command line: reported with the usage, without a stack. */
 class UsageError extends Error {}
@@ -41,7 +41,7 @@ function positiveInteger(name: string, raw: string): number {
   return Number(raw);
 }
 
-const PHASES = ['api', 'delivery', 'ordering', 'latency', 'tenants'] as const;
+const PHASES = ['api', 'delivery', 'ordering', 'latency', 'tenants', 'budget'] as const;
 type Phase = (typeof PHASES)[number];
 
 function options(argv: readonly string[], started: number): BenchOptions & { write: boolean; phases: readonly Phase[]; build: boolean } {
@@ -77,6 +77,8 @@ function options(argv: readonly string[], started: number): BenchOptions & { wri
     offeredPerSecond: 500,
     latencyMs: quick ? 2_000 : 4_000,
     latencyRounds: quick ? 1 : 3,
+    budgetMs: quick ? 1_000 : 3_000,
+    profileDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
     herald: {
       dist: values.dist === undefined ? DEFAULT_DIST : resolve(values.dist),
       nodeFlags: values['cpu-prof'] === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(values['cpu-prof'])],
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
     loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(', '),
     postgres: adminUrl === undefined ? null : await postgresInfo(adminUrl),
-    settings: `${opts.rounds} rounds; ${opts.concurrency} in flight over ${opts.agents} agents; throughput windows ${opts.windowMs} ms after ${opts.warmupMs} ms warm-up; ${opts.drainRounds} delivery rounds of ${opts.backlog} webhooks; latency at ${opts.offeredPerSecond}/s offered, ${opts.latencyRounds} × ${opts.latencyMs} ms`,
+    settings: `${opts.rounds} rounds; ${opts.concurrency} in flight over ${opts.agents} agents; throughput windows ${opts.windowMs} ms after ${opts.warmupMs} ms warm-up; ${opts.drainRounds} delivery rounds of ${opts.backlog} webhooks; latency at ${opts.offeredPerSecond}/s offered, ${opts.latencyRounds} × ${opts.latencyMs} ms; budget windows ${opts.budgetMs} ms`,
   };
   opts.progress(`targets: ${targets.map((t) => t.label).join(', ')}; ${info.settings}`);
 
@@ -145,11 +147,14 @@ async function main(): Promise<void> {
   if (opts.phases.includes('latency')) results.push(...(await latencyPhase(targets, opts, rss)));
   if (opts.phases.includes('tenants')) results.push(...(await tenantPhase(targets, opts, rss)));
   results.push(...rss.rows());
+  const budget: BudgetReport | null = opts.phases.includes('budget') ? await budgetPhase(targets, opts) : null;
 
   const runInfo: RunInfo = { ...info, wallSeconds: (performance.now() - started) / 1000 };
-  process.stdout.write(`${textTable(results)}\n\n${targetSummary(results)}\n${runInfo.command}: ${runInfo.wallSeconds.toFixed(0)} s on ${runInfo.nproc} cores, node ${runInfo.node}\n`);
+  process.stdout.write(`${textTable(results)}\n\n${targetSummary(results)}\n${budget === null ? '' : `\n${budgetSection(budget)}\n`}${runInfo.command}: ${runInfo.wallSeconds.toFixed(0)} s on ${runInfo.nproc} cores, node ${runInfo.node}\n`);
   if (opts.write) {
-    writeFileSync(DOC_PATH, markdownPage(results, runInfo));
+    // The hand-written sections at the end of the page are carried over.
+    const previous = existsSync(DOC_PATH) ? readFileSync(DOC_PATH, 'utf8') : null;
+    writeFileSync(DOC_PATH, markdownPage(results, runInfo, budget, previous));
     opts.progress(`wrote ${DOC_PATH}`);
   }
 }

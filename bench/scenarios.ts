@@ -14,17 +14,27 @@
  *    10,000-delivery backlog.
  * 3. Latency: create → webhook received at a fixed offered load (open loop).
  * 4. Tenants: one tenant's p99 create latency, alone and while another floods.
+ * 5. Budget: where the time of one create and one delivery goes, from CPU
+ *    profiles taken in this phase (bench/budget.ts).
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { createHeraldClient } from '../src/client.js';
 import { SHARED_WINDOW_MS } from '../src/grpc/tenant-admission.js';
-import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, seedEndpoints, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
+import { budgetOf, monotonicUs, readProcessProfiles, type Budget } from './budget.js';
+import { agentIds, apiOf, freshDatabase, notificationRequest, seedAgents, seedEndpoints, settledRssBytes, startHerald, type BenchDatabase, type DatabaseTarget, type HeraldRun, type RunningHerald } from './herald.js';
+import { processUsage } from './herald-process.js';
 import type { LoadSpec } from './load-generator.js';
 import { forCount, percentile } from './load.js';
 import { forkChild, type Child, type ChildReply } from './processes.js';
 import { startOtlpSink } from './otlp-sink.js';
 import { startReceiver, type BenchReceiver } from './receiver.js';
 import { cloneRows, resetBacklog, sampleBody } from './seed.js';
+import { TARGETS, type Target } from './targets.js';
+
+export type { Target } from './targets.js';
 
 export interface BenchOptions {
   /** Measured rounds of the throughput rows. */
@@ -48,15 +58,12 @@ export interface BenchOptions {
   readonly latencyRounds: number;
   /** The build every Herald process runs, and its Node flags (e.g. --cpu-prof). */
   readonly herald: HeraldRun;
+  /** Length of each profiled window of the budget phase, ms. */
+  readonly budgetMs: number;
+  /** Where the budget phase keeps its profiles (--cpu-prof DIR); null: a temporary directory, removed after. */
+  readonly profileDir: string | null;
   /** Progress lines go here (stderr), never into the table. */
   readonly progress: (line: string) => void;
-}
-
-/** A goal a row is checked against: its ratio to its ceiling, or its own value. */
-export interface Target {
-  readonly of: 'ratio' | 'value';
-  readonly op: '>=' | '<=';
-  readonly value: number;
 }
 
 /** One line of the report: Herald's samples (one per round) and the row it is divided by. */
@@ -127,16 +134,30 @@ function result(scenario: string, database: string, unit: string, ceiling: Resul
   return { scenario, database, unit, samples: [], ceiling, lowerIsBetter, target };
 }
 
-/** Peak RSS of every Herald process of one database, MB (the report's memory row). */
+/** Peak RSS of every Herald process of one database, and the idle RSS of one, MB (the report's memory rows). */
 export class RssTracker {
   private readonly byDatabase = new Map<string, number>();
+  private readonly idleByDatabase = new Map<string, number>();
 
   note(database: string, bytes: number): void {
     this.byDatabase.set(database, Math.max(this.byDatabase.get(database) ?? 0, bytes / 1024 / 1024));
   }
 
+  /** A Herald's resident set after start-up, settled, before any load (see settledRssBytes). */
+  noteIdle(database: string, bytes: number): void {
+    this.idleByDatabase.set(database, bytes / 1024 / 1024);
+  }
+
   rows(): Result[] {
-    return [...this.byDatabase].map(([database, mb]) => ({ ...result('Peak RSS of a Herald process', database, 'MB', null, { of: 'value', op: '<=', value: 250 }, true), samples: [mb] }));
+    const databases = [...new Set([...this.idleByDatabase.keys(), ...this.byDatabase.keys()])];
+    return databases.flatMap((database) => {
+      const idle = this.idleByDatabase.get(database);
+      const peak = this.byDatabase.get(database);
+      return [
+        ...(idle === undefined ? [] : [{ ...result('Idle RSS of a Herald process (started, settled, before any load)', database, 'MB', null, null, true), samples: [idle] }]),
+        ...(peak === undefined ? [] : [{ ...result('Peak RSS of a Herald process', database, 'MB', null, TARGETS.peakRss, true), samples: [peak] }]),
+      ];
+    });
   }
 }
 
@@ -150,9 +171,6 @@ function closedRate(reply: ChildReply): number {
   if (reply.type !== 'closed') throw new Error(`expected a closed-loop result, got ${reply.type}`);
   return reply.seconds > 0 ? reply.calls / reply.seconds : 0;
 }
-
-/** The share of the create DELIVER row the ratio to echo must reach, per provider. */
-const CREATE_TARGET = { sqlite: 0.4, postgresql: 0.3 } as const;
 
 /** Phase 1: the gRPC API with the worker off. */
 export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOptions, rss: RssTracker): Promise<Result[]> {
@@ -197,14 +215,14 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
 
       const deliver = 'DECISION_OUTCOME_DELIVER';
       const create = (prefix: string, agents: number, outcome: string, at = address): LoadSpec => ({ kind: 'create', concurrency: n, address: at, prefix, agents, outcome, seqStart: 1 });
-      const spreadRow = result(`CreateNotification → DELIVER, ${spread} agents (worker off)`, target.label, 'calls/s', ceiling, { of: 'ratio', op: '>=', value: CREATE_TARGET[target.provider] });
-      const soloRow = result('CreateNotification → DELIVER, one agent', target.label, 'calls/s', ceiling);
+      const spreadRow = result(`CreateNotification → DELIVER, ${spread} agents (worker off)`, target.label, 'calls/s', ceiling, TARGETS.createSpread[target.provider]);
+      const soloRow = result('CreateNotification → DELIVER, one agent', target.label, 'calls/s', ceiling, TARGETS.createOneAgent[target.provider]);
       const rows: Array<{ row: Result; spec: LoadSpec }> = [
         { row: result(`GetPreferences, ${spread} agents`, target.label, 'calls/s', ceiling), spec: { kind: 'get', concurrency: n, address, prefix: 'quiet', agents: spread } },
         { row: result(`CreateNotification → SUPPRESS, ${spread} agents`, target.label, 'calls/s', ceiling), spec: create('quiet', spread, 'DECISION_OUTCOME_SUPPRESS') },
         { row: spreadRow, spec: create('hooked', spread, deliver) },
         {
-          row: result(`  same, 3 endpoints per agent (ratio to the row above)`, target.label, 'calls/s', spreadRow, { of: 'ratio', op: '>=', value: 0.6 }),
+          row: result(`  same, 3 endpoints per agent (ratio to the row above)`, target.label, 'calls/s', spreadRow, TARGETS.fanOut),
           spec: create('fanned', spread, deliver),
         },
         {
@@ -214,7 +232,7 @@ export async function apiPhase(targets: readonly DatabaseTarget[], opts: BenchOp
         },
         { row: soloRow, spec: create('solo', 1, deliver) },
         {
-          row: result(`  same, hourly limit with ${opts.windowFill.toLocaleString('en-US')} in the window (ratio to the row above)`, target.label, 'calls/s', soloRow, { of: 'ratio', op: '>=', value: 0.9 }),
+          row: result(`  same, hourly limit with ${opts.windowFill.toLocaleString('en-US')} in the window (ratio to the row above)`, target.label, 'calls/s', soloRow, TARGETS.hourlyLimit),
           spec: create('limited', 1, deliver),
         },
       ];
@@ -312,7 +330,7 @@ export async function deliveryPhase(targets: readonly DatabaseTarget[], opts: Be
         drains.push({
           db,
           check: { agent: agents[0]!, secret: webhook_secret },
-          row: result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog (concurrency ${n})`, target.label, 'deliveries/s', ceiling, { of: 'ratio', op: '>=', value: 0.5 }),
+          row: result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog (concurrency ${n})`, target.label, 'deliveries/s', ceiling, TARGETS.delivery[target.provider]),
           cpuRow: result('  CPU per webhook, Herald worker process (first to last webhook)', target.label, 'µs', cpuCeiling, null, true),
         });
         const copies = Math.ceil(opts.backlog / agents.length) - 1;
@@ -399,7 +417,7 @@ export async function orderingPhase(targets: readonly DatabaseTarget[], opts: Be
           await forCount((i) => client.notifications.CreateNotification({ ...notificationRequest(agent, i), ordering_key: `job-${i}` }), 16, ORDERING_KEYS);
           const { webhook_secret } = await client.preferences.GetWebhookSecret({ agent_id: agent });
           const row: Result = ordered
-            ? result(`  same, ${ORDERING_KEYS.toLocaleString('en-US')} keys on an ORDERING_PER_KEY endpoint (ratio to the row above)`, target.label, 'deliveries/s', unordered, { of: 'ratio', op: '>=', value: 0.8 })
+            ? result(`  same, ${ORDERING_KEYS.toLocaleString('en-US')} keys on an ORDERING_PER_KEY endpoint (ratio to the row above)`, target.label, 'deliveries/s', unordered, TARGETS.ordering)
             : result(`Webhook delivery from a ${opts.backlog.toLocaleString('en-US')} backlog on one endpoint, ${ORDERING_KEYS.toLocaleString('en-US')} ordering keys, unordered (concurrency ${n})`, target.label, 'deliveries/s', null);
           unordered ??= row;
           drains.push({
@@ -450,6 +468,8 @@ export async function latencyPhase(targets: readonly DatabaseTarget[], opts: Ben
       res.add(() => db.drop());
       const herald = await startHerald(db, { HERALD_WORKER_CONCURRENCY: String(opts.concurrency) }, opts.herald);
       res.add(async () => rss.note(target.label, (await herald.stop()).peakRssBytes));
+      // The one Herald of the run configured as by default, worker on: its idle memory, before seeding.
+      rss.noteIdle(target.label, await settledRssBytes(herald));
       const { client, address } = apiOf(herald);
       await seedAgents(client, agentIds('hooked', opts.agents), receiver.url);
       const load = await startLoad(res, { kind: 'create', concurrency: opts.concurrency, address, prefix: 'hooked', agents: opts.agents, outcome: 'DECISION_OUTCOME_DELIVER', seqStart: 1 });
@@ -459,7 +479,7 @@ export async function latencyPhase(targets: readonly DatabaseTarget[], opts: Ben
         target.label,
         'ms',
         null,
-        target.provider === 'sqlite' ? { of: 'value', op: '<=', value: 25 } : null,
+        TARGETS.latencyP99[target.provider],
         true,
       );
       // Warm-up: a short burst at the same rate.
@@ -523,7 +543,7 @@ export async function tenantPhase(targets: readonly DatabaseTarget[], opts: Benc
       const flood = await startLoad(res, { kind: 'create', concurrency: FLOOD_IN_FLIGHT, address, prefix: 'flood', agents: opts.agents, outcome: deliver, seqStart: 1, tenant: 'flood', refused: 'wait-hint' });
       const steady = await startLoad(res, { kind: 'create', concurrency: 1, address, prefix: 'steady', agents: 100, outcome: deliver, seqStart: 1, tenant: 'steady' });
       const alone = result('CreateNotification p99, one tenant one call at a time, alone', target.label, 'ms', null, null, true);
-      const flooded = result(`  same, while another tenant floods creates at ${FLOOD_IN_FLIGHT} in flight (ratio to alone)`, target.label, 'ms', alone, { of: 'ratio', op: '<=', value: 2 }, true);
+      const flooded = result(`  same, while another tenant floods creates at ${FLOOD_IN_FLIGHT} in flight (ratio to alone)`, target.label, 'ms', alone, TARGETS.tenantIsolation, true);
       const p99 = (reply: ChildReply): number => {
         if (reply.type !== 'latencies') throw new Error(`expected latencies, got ${reply.type}`);
         return percentile(reply.ms, 0.99);
@@ -551,4 +571,118 @@ export async function tenantPhase(targets: readonly DatabaseTarget[], opts: Benc
     }
     return rows;
   });
+}
+
+/** One unit of work of the budget: where its thread time goes, the process's CPU per unit (/proc, all threads) and the rate in the window. */
+export interface Measured {
+  readonly budget: Budget;
+  readonly processCpuUs: number;
+  readonly perSecond: number;
+}
+
+/** The budget phase's figures: the bare echo's call, and one create and one delivery per database. */
+export interface BudgetReport {
+  readonly echo: Measured;
+  readonly databases: ReadonlyArray<{ readonly database: string; readonly create: Measured; readonly delivery: Measured }>;
+}
+
+/** Node flags that make a process write a profile of each of its threads into `dir`. */
+function profiling(dir: string): string[] {
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', dir];
+}
+
+/** A closed-loop window of `load`, stamped on the profiles' clock, with the server's CPU over it (ms, from /proc). */
+async function profiledWindow(load: Child, durationMs: number, cpuMs: () => number): Promise<{ startUs: number; endUs: number; calls: number; perSecond: number; cpuMs: number }> {
+  const cpu = cpuMs();
+  const startUs = monotonicUs();
+  const reply = await load.request({ type: 'closed', durationMs });
+  const endUs = monotonicUs();
+  const used = cpuMs() - cpu;
+  if (reply.type !== 'closed') throw new Error(`expected a closed-loop result, got ${reply.type}`);
+  return { startUs, endUs, calls: reply.calls, perSecond: reply.seconds > 0 ? reply.calls / reply.seconds : 0, cpuMs: used };
+}
+
+/**
+ * Phase 5: where the time of one create and one delivery goes (issue #22).
+ * Each process here writes V8 CPU profiles (--cpu-prof, every thread):
+ * the bare echo under its load, then per database a Herald with the worker
+ * off under CreateNotification → DELIVER over 1,000 agents, and a
+ * worker-only Herald draining the deliveries those creates made. Each
+ * profile is cut to its measured window (the first webhook to the last for
+ * the drain) and divided by the calls or webhooks in it (bench/budget.ts).
+ * Profiling slows a process a little; these processes are left out of every
+ * other row.
+ */
+export async function budgetPhase(targets: readonly DatabaseTarget[], opts: BenchOptions): Promise<BudgetReport> {
+  // A directory of its own each run: a profile left by an earlier run would count as another process.
+  if (opts.profileDir !== null) mkdirSync(opts.profileDir, { recursive: true });
+  const base = mkdtempSync(join(opts.profileDir ?? tmpdir(), opts.profileDir === null ? 'herald-budget-' : 'budget-'));
+  try {
+    return await withResources(async (res) => {
+      const receiver = await startReceiver();
+      res.add(() => receiver.close());
+      const n = opts.concurrency;
+
+      opts.progress(`budget: the echo, ${opts.budgetMs} ms profiled`);
+      const echoDir = join(base, 'echo');
+      const echo = await forkChild('echo', { nodeFlags: profiling(echoDir) });
+      res.add(() => echo.stop());
+      const echoLoad = await startLoad(res, { kind: 'echo', concurrency: n, address: `127.0.0.1:${echo.port}` });
+      await echoLoad.request({ type: 'closed', durationMs: opts.warmupMs });
+      const echoWindow = await profiledWindow(echoLoad, opts.budgetMs, () => processUsage(echo.pid)?.cpuMs ?? 0);
+      // The profile is written as the process exits.
+      await echo.stop();
+      const measured = (dir: string, w: { startUs: number; endUs: number; cpuMs: number; perSecond: number }, units: number): Measured => ({
+        budget: budgetOf(readProcessProfiles(dir), w, units),
+        processCpuUs: (w.cpuMs * 1000) / units,
+        perSecond: w.perSecond,
+      });
+      const echoMeasured = measured(echoDir, echoWindow, echoWindow.calls);
+
+      const databases: Array<BudgetReport['databases'][number]> = [];
+      for (const target of targets) {
+        opts.progress(`budget: ${target.label}, ${opts.budgetMs} ms of creates profiled, then their deliveries`);
+        const db = await freshDatabase(target);
+        res.add(() => db.drop());
+        const createDir = join(base, `${target.provider}-create`);
+        const api = await startHerald(db, { HERALD_WORKER: 'false' }, { dist: opts.herald.dist, nodeFlags: profiling(createDir) });
+        res.add(() => api.stop());
+        const { client, address } = apiOf(api);
+        await seedAgents(client, agentIds('hooked', opts.agents), receiver.url);
+        const load = await startLoad(res, { kind: 'create', concurrency: n, address, prefix: 'hooked', agents: opts.agents, outcome: 'DECISION_OUTCOME_DELIVER', seqStart: 1 });
+        const warm = await load.request({ type: 'closed', durationMs: opts.warmupMs });
+        if (warm.type !== 'closed') throw new Error(`expected a closed-loop result, got ${warm.type}`);
+        const createWindow = await profiledWindow(load, opts.budgetMs, () => api.cpuMs());
+        // The load's channel first: a graceful stop waits for open connections.
+        await load.stop();
+        await api.stop();
+        const create = measured(createDir, createWindow, createWindow.calls);
+
+        // Every create above made one delivery (one endpoint per agent): the drain's backlog.
+        const backlog = warm.calls + createWindow.calls;
+        const deliveryDir = join(base, `${target.provider}-delivery`);
+        receiver.reset();
+        const worker = await startHerald(db, { HERALD_ROLE: 'worker', HERALD_WORKER_CONCURRENCY: String(n) }, { dist: opts.herald.dist, nodeFlags: profiling(deliveryDir) });
+        res.add(() => worker.stop());
+        await receiver.waitFor(1, 60_000);
+        const cpu = worker.cpuMs();
+        const startUs = monotonicUs();
+        await receiver.waitFor(backlog, Math.max(60_000, backlog * 100));
+        const endUs = monotonicUs();
+        const cpuMs = worker.cpuMs() - cpu;
+        await worker.stop();
+        const ids = new Set(receiver.arrivals.map((a) => a.id));
+        if (receiver.arrivals.length !== backlog || ids.size !== backlog) throw new Error(`budget: expected ${backlog} distinct webhooks, got ${receiver.arrivals.length} (${ids.size} distinct)`);
+        const arrivals = receiver.arrivals;
+        const spanSeconds = (arrivals[arrivals.length - 1]!.at - arrivals[0]!.at) / 1000;
+        // The first webhook starts the window: the ones after it are its work.
+        const delivery = measured(deliveryDir, { startUs, endUs, cpuMs, perSecond: (backlog - 1) / spanSeconds }, backlog - 1);
+        databases.push({ database: target.label, create, delivery });
+      }
+      return { echo: echoMeasured, databases };
+    });
+  } finally {
+    if (opts.profileDir === null) rmSync(base, { recursive: true, force: true });
+  }
 }
