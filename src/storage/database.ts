@@ -78,11 +78,12 @@ const GROUP_MAX_MEMBERS = 64;
  * agent's advisory lock until it commits, and another replica's group
  * waiting for that lock spends its own transaction timeout meanwhile
  * (HERALD_DB_TRANSACTION_TIMEOUT_MS): members that each make a round trip
- * (an ordering key's number, a digest) must not add up to it. On SQLite
+ * (an ordering key's number, a digest) must not add up to it: 16 did,
+ * with two replicas creating for one ordered agent on a loaded machine. On SQLite
  * there is no other writer to wait, and a statement is no round trip: a
  * group takes as many of one agent as it takes in all.
  */
-const GROUP_MAX_PER_AGENT_POSTGRES = 16;
+const GROUP_MAX_PER_AGENT_POSTGRES = 8;
 /** Group-commit transactions at once on PostgreSQL, each on its own pooled connection. */
 const GROUP_MAX_CONCURRENT_POSTGRES = 2;
 /**
