@@ -33,7 +33,7 @@
  */
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import {
   DriverAdapterError,
   type IsolationLevel,
@@ -87,10 +87,11 @@ const WORKER_URL = new URL(`./sqlite-thread-worker${extname(fileURLToPath(import
  * compiled `.js` as is.
  */
 function startWorker(settings: SqliteThreadSettings): Worker {
-  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: settings });
+  const options: WorkerOptions = { workerData: settings };
+  if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, options);
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: settings });
+  return new Worker(bootstrap, { ...options, eval: true });
 }
 
 /** Rebuilds an error that crossed the thread, in the shape storage/errors.ts recognises. */
