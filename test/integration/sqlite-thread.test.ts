@@ -151,40 +151,34 @@ test('through the real service, a full SQLite file answers RESOURCE_EXHAUSTED an
 
 test('a transaction that throws leaves nothing behind', sqliteOnly, async (t) => {
   const store = await openStore(t, await migrated(t));
+  await insert(store, 'n1');
   await assert.rejects(
-    insertThen(store, 'rolled-back', async () => {
+    store.write(async (r) => {
+      assert.equal((await r.notifications.markRead('default', 'n1', new Date()))?.read, true, 'changed inside the transaction');
       throw new Error('the work failed');
     }),
     /the work failed/,
   );
-  assert.equal(await store.read((r) => r.notifications.get('default', 'rolled-back')), null);
-  await insert(store, 'committed');
-  assert.equal((await store.read((r) => r.notifications.get('default', 'committed')))?.id, 'committed');
+  assert.equal((await store.read((r) => r.notifications.get('default', 'n1')))?.read, false);
 });
 
 test("a read issued while a transaction is open never sees that transaction's rows", sqliteOnly, async (t) => {
   const store = await openStore(t, await migrated(t));
+  await insert(store, 'n1');
   let read: Promise<Notification | null> | null = null;
   await assert.rejects(
-    insertThen(store, 'uncommitted', async (r) => {
-      read = store.read((rr) => rr.notifications.get('default', 'uncommitted'));
+    store.write(async (r) => {
+      await r.notifications.markRead('default', 'n1', new Date());
+      read = store.read((rr) => rr.notifications.get('default', 'n1'));
       // Statements of the open transaction, one round trip each: time
       // enough for a read that did not wait to reach the connection.
-      for (let i = 0; i < 20; i++) await r.notifications.get('default', 'uncommitted');
+      for (let i = 0; i < 20; i++) await r.notifications.get('default', 'n1');
       throw new Error('rolled back');
     }),
     /rolled back/,
   );
-  assert.equal(await read!, null, 'the read ran after the rollback, outside the transaction');
+  assert.equal((await read!)?.read, false, 'the read ran after the rollback, outside the transaction');
 });
-
-/** A write of one agent that inserts `id`, then runs `then` inside the same transaction. */
-function insertThen(store: Store, id: string, then: (r: Parameters<Parameters<Store['writeForAgent']>[1]>[0]) => Promise<unknown>): Promise<unknown> {
-  return store.writeForAgent({ tenantId: 'default', agentId: 'a1' }, async (r) => {
-    await r.notifications.insert(notification(id, 'a1'));
-    return then(r);
-  });
-}
 
 /** The next worker thread this process starts (`process`'s 'worker' event). */
 function nextWorker(): Promise<Worker> {
