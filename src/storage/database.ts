@@ -113,7 +113,8 @@ export interface QueueOperations {
  * *transactions*; a plain query would run inside whatever transaction is open
  * at that moment (seeing its uncommitted rows, or being rolled back with it).
  * With the mutex a read sees only committed data and a transaction is never
- * joined by a stranger. It costs no parallelism: the driver is synchronous.
+ * joined by a stranger. It costs little parallelism: the one connection
+ * (on its own thread, sqlite-thread.ts) runs one statement at a time anyway.
  * On PostgreSQL the pool gives each transaction its own connection.
  */
 export class Store {
