@@ -224,9 +224,11 @@ of work least of all. Treat a change smaller than the min–max spread as noise.
 
 ## What limits each path
 
-- **SQLite runs on the event loop.** better-sqlite3 is synchronous and
-  Herald has one connection, so every statement and every commit's fsync
-  (\`synchronous=FULL\` by default) blocks the whole process.
+- **SQLite has one connection, on a thread of its own.** better-sqlite3 is
+  synchronous; the connection's thread takes every statement and every
+  commit's fsync (\`synchronous=FULL\` by default) off the event loop, but
+  each statement is a message round trip to it, and Prisma's per-statement
+  JavaScript still runs on the main thread, one transaction at a time.
 - **Prisma's per-statement cost** (about 0.5 ms of CPU) dominates a create
   (a transaction of four to six statements) and, before batching, a
   delivery. The worker now claims in batches and settles successful

@@ -136,7 +136,8 @@ export interface QueueOperations {
  * *transactions*; a plain query would run inside whatever transaction is open
  * at that moment (seeing its uncommitted rows, or being rolled back with it).
  * With the mutex a read sees only committed data and a transaction is never
- * joined by a stranger. It costs no parallelism: the driver is synchronous.
+ * joined by a stranger. It costs little parallelism: the one connection
+ * (on its own thread, sqlite-thread.ts) runs one statement at a time anyway.
  * On PostgreSQL the pool gives each transaction its own connection.
  */
 export class Store {
@@ -213,19 +214,23 @@ export class Store {
       return new Store(prisma, 'postgresql', connectionString, secrets, options.feed, timeouts.statementTimeoutMs);
     }
     prepareSqliteFile(config.filePath);
-    const { PrismaBetterSqlite3 } = await import('@prisma/adapter-better-sqlite3');
-    const adapter = new PrismaBetterSqlite3({ url: `file:${config.filePath}` }, { timestampFormat: 'iso8601' });
+    // The connection lives on a thread of its own (sqlite-thread.ts), which
+    // also sets it up (WAL, synchronous, busy_timeout, foreign keys, the size
+    // cap), again whenever a thread that died is replaced.
+    const { SqliteThread } = await import('./sqlite-thread.js');
+    const adapter = new SqliteThread({
+      filePath: config.filePath,
+      synchronous: options.sqliteSynchronous ?? 'FULL',
+      busyTimeoutMs: timeouts.statementTimeoutMs,
+      maxBytes: options.sqliteMaxBytes ?? null,
+    });
     const { PrismaClient: SqlitePrismaClient } = await import('../generated/prisma/sqlite/client.js');
     const prisma = new SqlitePrismaClient({ adapter, transactionOptions, errorFormat });
-    // WAL lets readers in other processes (backups, the CLI) work alongside
-    // the service; busy_timeout makes them wait instead of failing at once.
-    await prisma.$queryRawUnsafe('PRAGMA journal_mode = WAL');
-    await prisma.$executeRawUnsafe(`PRAGMA synchronous = ${options.sqliteSynchronous ?? 'FULL'}`);
-    await prisma.$queryRawUnsafe(`PRAGMA busy_timeout = ${Math.round(timeouts.statementTimeoutMs)}`);
-    await prisma.$executeRawUnsafe('PRAGMA foreign_keys = ON');
-    if (options.sqliteMaxBytes != null) {
-      const [{ page_size: pageSize }] = await prisma.$queryRawUnsafe<[{ page_size: bigint }]>('PRAGMA page_size');
-      await prisma.$queryRawUnsafe(`PRAGMA max_page_count = ${Math.floor(options.sqliteMaxBytes / Number(pageSize))}`);
+    try {
+      await prisma.$queryRaw`SELECT 1`;
+    } catch (err) {
+      await prisma.$disconnect();
+      throw err;
     }
     return new Store(prisma, 'sqlite', null, secrets, options.feed, timeouts.statementTimeoutMs);
   }

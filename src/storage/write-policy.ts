@@ -36,9 +36,9 @@ export interface TryState {
   readonly tries: number;
   /**
    * Time already spent pausing, ms. Pauses, not wall time: better-sqlite3's
-   * busy wait blocks the event loop, so another transaction's wait (a
-   * worker's claim) would count against this one while its holder could not
-   * let go; each try's own wait is bounded by busy_timeout.
+   * busy wait holds the one connection (and the store's mutex), so another
+   * transaction's wait (a worker's claim) would count against this one
+   * while this one could not run; each try's own wait is bounded by busy_timeout.
    */
   readonly pausedMs: number;
 }
