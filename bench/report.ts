@@ -193,7 +193,8 @@ of work least of all. Treat a change smaller than the min–max spread as noise.
 - **Ceiling A** is a bare grpc-js unary echo (bench/echo.proto, Herald's
   loader options), loaded exactly like Herald. The API rows (worker off)
   spread their calls over 1,000 agents, taken in turn; the **one-agent** rows
-  show the per-agent serial path (creates of one agent are serialised). The
+  show a flood for one agent (its creates run in call order, several to a
+  group commit, at most 8 a group on PostgreSQL). The
   **hourly-limit** row is one agent with \`max_notifications_per_hour\` set
   and 9,000 accepted notifications already in its window (copied in SQL from
   one Herald made, before the load starts): its ratio is to the one-agent row
