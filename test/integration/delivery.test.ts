@@ -497,6 +497,33 @@ test('a delivery waiting for its next attempt survives a restart and is sent by 
   assert.ok(gap >= 1_900, `the new process sent it ${gap} ms after the 503; Retry-After asked for 2000 ms`);
 });
 
+test('deliveries of several agents claimed in one batch each go to their own agent\'s URL with its own headers, signed with its own secret', async (t) => {
+  // The worker is off while the deliveries are created, so its first claim takes them all at once
+  // and their webhook targets are read together for the batch (Dispatcher.prefetchTargets).
+  const herald = await startHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const receiver = await receiverFor(t);
+  const agents = [agentId('batch'), agentId('batch'), agentId('batch')];
+  const secrets = new Map<string, string>();
+  const ids = new Map<string, string>();
+  for (const [i, agent] of agents.entries()) {
+    await enableWebhook(herald.client, agent, `${receiver.url}agent-${i}`, { webhook_headers: { 'X-Which-Agent': agent } });
+    secrets.set(agent, (await herald.client.preferences.GetWebhookSecret({ agent_id: agent })).webhook_secret);
+    ids.set(agent, await notify(herald.client, agent));
+  }
+  const worker = await herald.restart({ HERALD_WORKER: 'true' });
+  for (const id of ids.values()) assert.equal((await waitForFinal(worker.client, id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+
+  const requests = await receiver.waitForRequests(agents.length);
+  assert.equal(requests.length, agents.length);
+  for (const [i, agent] of agents.entries()) {
+    const req = requests.find((r) => header(r, 'x-herald-delivery') === ids.get(agent));
+    assert.ok(req, `no request for ${agent}`);
+    assert.equal(req.path, `/agent-${i}`);
+    assert.equal(header(req, 'x-which-agent'), agent);
+    assert.doesNotThrow(() => verifyStandard(secrets.get(agent)!, req), `the webhook of ${agent} verifies with its own secret`);
+  }
+});
+
 test('a 302 redirect is not followed: the receiver sees one request and the delivery FAILED', async (t) => {
   const { client } = await startHerald(t);
   const receiver = await receiverFor(t);
