@@ -93,7 +93,8 @@ export class Dispatcher {
    * Makes the attempt that `claimed` (leased by `owner`) was claimed for.
    * Never throws for a receiver's behaviour; a database failure propagates
    * (storage retried recording first), and the lease then runs out so that
-   * another worker retries the row.
+   * another worker retries the row. `sendDone` is called once the request
+   * is over (answered, failed or aborted), before its result is recorded.
    */
   async attempt(
     claimed: ClaimedDelivery,
@@ -102,6 +103,7 @@ export class Dispatcher {
     onRetryable: OnRetryable,
     signal?: AbortSignal,
     claimedAtMs: number = this.options.clock().getTime(),
+    sendDone?: () => void,
   ): Promise<AttemptOutcome> {
     const job: Job = { claimed, owner, trigger, onRetryable, claimedAtMs };
     const prepared = await this.prepare(job);
@@ -112,6 +114,7 @@ export class Dispatcher {
         return this.record(job, prepared.settlement);
       case 'send': {
         const sent = await this.send(job, prepared.request, signal);
+        sendDone?.();
         if (sent.kind === 'aborted') return this.release(job);
         const { clock, random, disableAfterFailures } = this.options;
         const settlement = settleAttempt({
