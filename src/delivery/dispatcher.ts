@@ -253,11 +253,13 @@ export class Dispatcher {
    * Reads the targets of a claimed batch's agents in one statement, after
    * the claim, so that its attempts find them cached instead of reading one
    * row each. Best effort: an agent left out (or a failed read) is read by
-   * its attempt, which reports what went wrong.
+   * its attempt, which reports what went wrong. A batch of one agent is
+   * read too: its attempts start together, so each would miss the cache and
+   * read the same row.
    */
   async prefetchTargets(claimed: readonly ClaimedDelivery[]): Promise<void> {
     const agents = distinctAgents(claimed);
-    if (agents.length < 2) return;
+    if (agents.length === 0) return;
     const token = this.targets.token();
     const now = this.options.clock();
     const found = await this.store.read((r) => r.preferences.deliveryTargets(agents, now));
