@@ -93,7 +93,8 @@ export class Dispatcher {
    * Makes the attempt that `claimed` (leased by `owner`) was claimed for.
    * Never throws for a receiver's behaviour; a database failure propagates
    * (storage retried recording first), and the lease then runs out so that
-   * another worker retries the row.
+   * another worker retries the row. `sendDone` is called once the request
+   * is over (answered, failed or aborted), before its result is recorded.
    */
   async attempt(
     claimed: ClaimedDelivery,
@@ -102,6 +103,7 @@ export class Dispatcher {
     onRetryable: OnRetryable,
     signal?: AbortSignal,
     claimedAtMs: number = this.options.clock().getTime(),
+    sendDone?: () => void,
   ): Promise<AttemptOutcome> {
     const job: Job = { claimed, owner, trigger, onRetryable, claimedAtMs };
     const prepared = await this.prepare(job);
@@ -112,6 +114,7 @@ export class Dispatcher {
         return this.record(job, prepared.settlement);
       case 'send': {
         const sent = await this.send(job, prepared.request, signal);
+        sendDone?.();
         if (sent.kind === 'aborted') return this.release(job);
         const { clock, random, disableAfterFailures } = this.options;
         const settlement = settleAttempt({
@@ -250,11 +253,13 @@ export class Dispatcher {
    * Reads the targets of a claimed batch's agents in one statement, after
    * the claim, so that its attempts find them cached instead of reading one
    * row each. Best effort: an agent left out (or a failed read) is read by
-   * its attempt, which reports what went wrong.
+   * its attempt, which reports what went wrong. A batch of one agent is
+   * read too: its attempts start together, so each would miss the cache and
+   * read the same row.
    */
   async prefetchTargets(claimed: readonly ClaimedDelivery[]): Promise<void> {
     const agents = distinctAgents(claimed);
-    if (agents.length < 2) return;
+    if (agents.length === 0) return;
     const token = this.targets.token();
     const now = this.options.clock();
     const found = await this.store.read((r) => r.preferences.deliveryTargets(agents, now));

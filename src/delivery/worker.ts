@@ -16,7 +16,11 @@ import type { ClaimedDelivery } from '../storage/delivery-queue.js';
 import type { Dispatcher } from './dispatcher.js';
 
 export interface WorkerOptions {
-  /** Sends in flight at once. */
+  /**
+   * Sends in flight at once. As many attempts again may be waiting for their
+   * results to be recorded (each still holding its lease), so that the next
+   * claim's sends overlap the recording of the last ones.
+   */
   readonly concurrency: number;
   /** Sends of one agent in flight at once, across every process (enforced by the claim). */
   readonly agentMaxInFlight: number;
@@ -59,7 +63,10 @@ export class DeliveryWorker {
   /** This worker's lease owner id: host, pid and a random part, so a restarted process never matches its old leases. */
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private state: State = 'idle';
+  /** Every attempt under way, from its claim until its result is recorded: at most twice `concurrency`. */
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Attempts of `inFlight` whose request is not over yet: at most `concurrency`. */
+  private sending = 0;
   private readonly abort = new AbortController();
   private wakeUp: (() => void) | null = null;
   private woken = false;
@@ -143,7 +150,7 @@ export class DeliveryWorker {
   private async run(): Promise<void> {
     while (this.state === 'running') {
       this.woken = false;
-      const free = this.options.concurrency - this.inFlight.size;
+      const free = this.free();
       let claimed: ClaimedDelivery[] = [];
       let claimedAtMs = 0;
       let waitMs = this.options.pollMs;
@@ -177,8 +184,17 @@ export class DeliveryWorker {
   }
 
   private launch(delivery: ClaimedDelivery, claimedAtMs: number): void {
+    this.sending += 1;
+    let sendOver = false;
+    // Called when the request is over, or when the attempt ends without one; once either way.
+    const sendDone = (): void => {
+      if (sendOver) return;
+      sendOver = true;
+      this.sending -= 1;
+      this.nudgeIfRoom();
+    };
     const task = this.dispatcher
-      .attempt(delivery, this.owner, 'SCHEDULED', 'schedule', this.abort.signal, claimedAtMs)
+      .attempt(delivery, this.owner, 'SCHEDULED', 'schedule', this.abort.signal, claimedAtMs, sendDone)
       .then(
         () => undefined,
         (err: unknown) => {
@@ -188,11 +204,25 @@ export class DeliveryWorker {
       )
       .finally(() => {
         this.inFlight.delete(delivery.id);
-        // Half the slots are free: look at the queue again, claiming a batch
-        // rather than one row per finished send.
-        if (this.inFlight.size <= this.options.concurrency / 2) this.nudge();
+        sendDone();
+        this.nudgeIfRoom();
       });
     this.inFlight.set(delivery.id, task);
+  }
+
+  /** Attempts a claim may start now: send slots free, and no more than `concurrency` results waiting to be recorded. */
+  private free(): number {
+    const { concurrency } = this.options;
+    return Math.min(concurrency - this.sending, 2 * concurrency - this.inFlight.size);
+  }
+
+  /**
+   * Looks at the queue again once half the slots are free (a request over,
+   * or a result recorded): claiming a batch rather than one row per finished
+   * attempt, and while the last batch's results are still being recorded.
+   */
+  private nudgeIfRoom(): void {
+    if (this.free() >= this.options.concurrency / 2) this.nudge();
   }
 
   private sleep(ms: number): Promise<void> {

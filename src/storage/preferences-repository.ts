@@ -2,10 +2,10 @@ import { agentKey, type AgentRef } from '../domain/agent-key.js';
 import { MASKED_HEADER_VALUE } from '../domain/types.js';
 import type { Endpoint, EndpointSettings } from '../domain/endpoint.js';
 import type { AgentPreferences, EditablePreferences, SigningSecrets } from '../domain/types.js';
-import { editableColumns, firstEndpointColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
-import { FIRST_POSITION, newFirstEndpointRow, toEndpoint, toEndpointRecord, type EndpointRecord, type EndpointRow } from './rows/endpoints.js';
+import { AGENT_PREFERENCES, editableColumns, firstEndpointColumns, toPreferences, type PreferencesRow as Row, type StoredHeaders } from './rows/agent-preferences.js';
+import { ENDPOINTS, FIRST_POSITION, newFirstEndpointRow, toEndpoint, toEndpointRecord, type EndpointRecord, type EndpointRow } from './rows/endpoints.js';
 import { SealedValueError, type SealedPlace, type SecretBox } from './secret-box.js';
-import type { PrismaTx } from './sql.js';
+import { Prisma, type PrismaTx } from './sql.js';
 import type { TxFacts } from './tx-facts.js';
 
 /** One endpoint as the dispatcher needs it: its settings with opened headers, the secrets that sign now, failures in a row. */
@@ -392,7 +392,7 @@ export class PreferencesRepository {
     const found = new Map<string, DeliveryTargetRow | null>();
     if (agents.length === 0) return found;
     for (const { tenantId, agentId } of agents) found.set(agentKey(tenantId, agentId), null);
-    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: ALL_ENDPOINTS });
+    const rows = await this.withEndpoints(agents);
     for (const row of rows) {
       const key = agentKey(row.tenantId, row.agentId);
       try {
@@ -403,6 +403,33 @@ export class PreferencesRepository {
       }
     }
     return found;
+  }
+
+  /**
+   * Agents' preferences rows with their endpoints in position order, as
+   * `include: ALL_ENDPOINTS` gives them, in two raw statements: the worker
+   * reads a batch's agents for every claim, and Prisma compiles a model
+   * query's OR list anew for each length and maps every row and relation
+   * itself (most of the read's cost).
+   */
+  private async withEndpoints(agents: readonly AgentRef[]): Promise<RowWithFirst[]> {
+    const keys = (alias: string): Prisma.Sql =>
+      Prisma.join(agents.map(({ tenantId, agentId }) => Prisma.sql`(${Prisma.raw(alias)}.tenant_id = ${tenantId} AND ${Prisma.raw(alias)}.agent_id = ${agentId})`), ' OR ');
+    const prefs = await this.tx.$queryRaw<Array<Record<string, unknown>>>`SELECT ${AGENT_PREFERENCES.list([], 'p')} FROM agent_preferences p WHERE ${keys('p')}`;
+    if (prefs.length === 0) return [];
+    const endpoints = await this.tx.$queryRaw<Array<Record<string, unknown>>>`SELECT ${ENDPOINTS.list([], 'e')} FROM endpoints e WHERE ${keys('e')} ORDER BY e.position`;
+    const byAgent = new Map<string, EndpointRow[]>();
+    for (const raw of endpoints) {
+      const e = ENDPOINTS.decode(raw);
+      const key = agentKey(e.tenantId, e.agentId);
+      const list = byAgent.get(key);
+      if (list === undefined) byAgent.set(key, [e]);
+      else list.push(e);
+    }
+    return prefs.map((raw) => {
+      const row = AGENT_PREFERENCES.decode(raw);
+      return { ...row, endpoints: byAgent.get(agentKey(row.tenantId, row.agentId)) ?? [] };
+    });
   }
 
   private targetOf(row: RowWithFirst, now: Date): DeliveryTargetRow {
@@ -466,10 +493,11 @@ export class PreferencesRepository {
   /** Deliveries to these endpoints succeeded: their failures in a row start again from 0 (one statement; a no-op at 0). */
   async resetEndpointFailures(endpoints: ReadonlyArray<{ readonly tenantId: string; readonly endpointId: string }>): Promise<void> {
     if (endpoints.length === 0) return;
-    await this.tx.endpoint.updateMany({
-      where: { consecutiveFailures: { gt: 0 }, OR: endpoints.map(({ tenantId, endpointId }) => ({ tenantId, id: endpointId })) },
-      data: { consecutiveFailures: 0 },
-    });
+    // Raw: it runs once per recorded batch of successes, and Prisma compiles a
+    // model query's OR list anew for each length (its query compiler was the
+    // larger part of this statement's cost). A key lookup per endpoint.
+    const keys = endpoints.map(({ tenantId, endpointId }) => Prisma.sql`(tenant_id = ${tenantId} AND id = ${endpointId})`);
+    await this.tx.$executeRaw`UPDATE endpoints SET consecutive_failures = 0 WHERE consecutive_failures > 0 AND (${Prisma.join(keys, ' OR ')})`;
   }
 
   /**

@@ -19,14 +19,14 @@ import { agentKey, distinctAgents } from '../domain/agent-key.js';
 import { countsFailure, maySwitchOff, switchOffReason, type Settlement } from '../domain/settlement.js';
 import type { Delivery } from '../domain/types.js';
 import type { AgentDisabled } from '../events/change-feed.js';
-import type { ClaimedDelivery } from './delivery-queue.js';
 import type { Repositories } from './repositories.js';
 import { attemptRow, DELIVERY_ATTEMPTS } from './rows/delivery-attempts.js';
 import { Prisma } from './sql.js';
 
 /** One settlement to record. */
 export interface Recording {
-  readonly delivery: Pick<ClaimedDelivery, 'id' | 'tenantId' | 'agentId'>;
+  /** The delivery as claimed (a success is settled from it, not read again). */
+  readonly delivery: Delivery;
   /** The lease owner whose claim it settles. */
   readonly owner: string;
   /** The attempt's row id, the same on every try (null when no attempt was made). */
@@ -66,7 +66,7 @@ export async function recordAll(r: Repositories, recordings: readonly Recording[
   const batch = recordings.filter((rec) => simpleSuccess(rec) && !recordedBefore(rec));
   if (batch.length > 0) {
     const now = batch[0]!.now;
-    const settled = await r.queue.settleSucceeded(batch.map((rec) => ({ id: rec.delivery.id, owner: rec.owner, statusCode: rec.settlement.next.lastStatusCode })), now);
+    const settled = await r.queue.settleSucceeded(batch.map((rec) => ({ delivery: rec.delivery, owner: rec.owner, statusCode: rec.settlement.next.lastStatusCode })), now);
     const delivered = [...settled.values()];
     await r.preferences.resetFailuresOf(distinctAgents(delivered.filter((d) => d.endpointId === null)));
     await r.preferences.resetEndpointFailures(distinctEndpoints(delivered));

@@ -15,7 +15,7 @@ import type { DeliveryEvent__Output } from '../../src/generated/proto/herald/v1/
 import type { Preferences } from '../../src/generated/proto/herald/v1/Preferences.js';
 import type { CreateNotificationRequest } from '../../src/generated/proto/herald/v1/CreateNotificationRequest.js';
 import type { Timestamp__Output } from '../../src/generated/proto/google/protobuf/Timestamp.js';
-import { codeOf, makeDueOnDatabaseClock, startHerald } from '../helpers/herald.js';
+import { codeOf, makeDueOnDatabaseClock, startHerald, TEST_DATABASE, withDatabase } from '../helpers/herald.js';
 import { refusedUrl, startReceiver, type Receiver, type ReceiverStep, type RecordedRequest } from '../helpers/receiver.js';
 import { waitForFinal } from '../helpers/deliveries.js';
 
@@ -495,6 +495,64 @@ test('a delivery waiting for its next attempt survives a restart and is sent by 
   assert.ok(receiver.requests.every((r) => header(r, 'x-herald-delivery') === id));
   const gap = receiver.requests[1]!.receivedAt.getTime() - receiver.requests[0]!.receivedAt.getTime();
   assert.ok(gap >= 1_900, `the new process sent it ${gap} ms after the 503; Retry-After asked for 2000 ms`);
+});
+
+test('deliveries of several agents claimed in one batch each go to their own agent\'s URL with its own headers, signed with its own secret', async (t) => {
+  // The worker is off while the deliveries are created, so its first claim takes them all at once
+  // and their webhook targets are read together for the batch (Dispatcher.prefetchTargets).
+  const herald = await startHerald(t, { env: { HERALD_WORKER: 'false' } });
+  const receiver = await receiverFor(t);
+  const agents = [agentId('batch'), agentId('batch'), agentId('batch')];
+  const secrets = new Map<string, string>();
+  const ids = new Map<string, string>();
+  for (const [i, agent] of agents.entries()) {
+    await enableWebhook(herald.client, agent, `${receiver.url}agent-${i}`, { webhook_headers: { 'X-Which-Agent': agent } });
+    secrets.set(agent, (await herald.client.preferences.GetWebhookSecret({ agent_id: agent })).webhook_secret);
+    ids.set(agent, await notify(herald.client, agent));
+  }
+  const worker = await herald.restart({ HERALD_WORKER: 'true' });
+  for (const id of ids.values()) assert.equal((await waitForFinal(worker.client, id)).status, 'DELIVERY_STATUS_SUCCEEDED');
+
+  const requests = await receiver.waitForRequests(agents.length);
+  assert.equal(requests.length, agents.length);
+  for (const [i, agent] of agents.entries()) {
+    const req = requests.find((r) => header(r, 'x-herald-delivery') === ids.get(agent));
+    assert.ok(req, `no request for ${agent}`);
+    assert.equal(req.path, `/agent-${i}`);
+    assert.equal(header(req, 'x-which-agent'), agent);
+    assert.doesNotThrow(() => verifyStandard(secrets.get(agent)!, req), `the webhook of ${agent} verifies with its own secret`);
+  }
+});
+
+test('a worker sends its next claim while the result of its last send is still being recorded, and both are recorded', async (t) => {
+  if (TEST_DATABASE !== 'postgresql') {
+    t.skip('holds the recording back with a PostgreSQL table lock; SQLite has one writer, so a held recording would hold the claim too');
+    return;
+  }
+  // One send at a time: the second delivery can only go out while the first's result waits to be recorded.
+  const herald = await startHerald(t, { env: { HERALD_WORKER_CONCURRENCY: '1' } });
+  const receiver = await receiverFor(t);
+  const agents = [agentId('overlap'), agentId('overlap')];
+  for (const agent of agents) await enableWebhook(herald.client, agent, receiver.url);
+  const ids = await withDatabase(herald, async (db) => {
+    // Every INSERT of an attempt waits for this lock; claims and sends do not touch the table.
+    await db.query('BEGIN');
+    await db.query('LOCK TABLE delivery_attempts IN EXCLUSIVE MODE');
+    try {
+      const created = [await notify(herald.client, agents[0]!), await notify(herald.client, agents[1]!)];
+      const requests = await receiver.waitForRequests(2, DEADLINE_MS);
+      assert.deepEqual(new Set(requests.map((r) => header(r, 'x-herald-delivery'))), new Set(created));
+      return created;
+    } finally {
+      await db.query('COMMIT');
+    }
+  });
+  for (const id of ids) {
+    const delivery = await waitForFinal(herald.client, id);
+    assert.equal(delivery.status, 'DELIVERY_STATUS_SUCCEEDED');
+    assert.equal(delivery.attempts.length, 1);
+  }
+  assert.equal(receiver.requests.length, 2);
 });
 
 test('a 302 redirect is not followed: the receiver sees one request and the delivery FAILED', async (t) => {
