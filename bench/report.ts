@@ -225,11 +225,13 @@ of work least of all. Treat a change smaller than the min–max spread as noise.
 
 ## What limits each path
 
-- **SQLite has one connection, on a thread of its own.** better-sqlite3 is
-  synchronous; the connection's thread takes every statement and every
-  commit's fsync (\`synchronous=FULL\` by default) off the event loop, but
-  each statement is a message round trip to it, and Prisma's per-statement
-  JavaScript still runs on the main thread, one transaction at a time.
+- **SQLite has one connection, on the main thread** (by default).
+  better-sqlite3 is synchronous: every statement and every commit's fsync
+  (\`synchronous=FULL\` by default) stops the event loop. On a thread of its
+  own (\`HERALD_SQLITE_THREAD=true\`) they do not, but each statement is a
+  message round trip to it and Prisma's per-statement JavaScript still runs
+  on the main thread, one transaction at a time: on a fast disk that
+  measured slower.
 - **Prisma's per-statement cost** (about 0.5 ms of CPU) dominates a create
   (a transaction of four to six statements) and, before batching, a
   delivery. The worker now claims in batches and settles successful

@@ -69,6 +69,8 @@ export interface StoreConfig {
    * past it writes answer RESOURCE_EXHAUSTED as on a full disk while reads go on. Null: no cap.
    */
   readonly sqliteMaxBytes: number | null;
+  /** HERALD_SQLITE_THREAD: SQLite's connection on a worker thread instead of the main thread. */
+  readonly sqliteThread: boolean;
 }
 
 /** Start-up's wait for the database (storage/database-probe.ts, waitForDatabase). */
@@ -576,6 +578,7 @@ export const VARIABLES = {
   HERALD_DB_TRANSACTION_TIMEOUT_MS: withDefault('2000', wholeNumber(10, 600_000), 'one transaction, first statement to commit, ms'),
   HERALD_DB_STARTUP_TIMEOUT_MS: withDefault('10000', wholeNumber(100, 3_600_000), 'how long start-up waits for the database before exiting with status 1, ms'),
   HERALD_SQLITE_SYNCHRONOUS: withDefault('full', sqliteSynchronous, '`full` survives power loss; `normal` is faster'),
+  HERALD_SQLITE_THREAD: withDefault('false', flag, 'SQLite\'s connection on a worker thread: statements, busy waits and fsyncs stop no gRPC call; slower and more memory on a fast disk'),
   HERALD_SQLITE_MAX_MB: optional(wholeNumber(1, 16_000_000), 'the size the SQLite file may grow to, MiB; past it writes answer RESOURCE_EXHAUSTED'),
   HERALD_AGENT_MAX_IN_FLIGHT: withDefault('4', wholeNumber(1, 1_000), 'deliveries to one endpoint of an agent in flight at once, across replicas'),
   HERALD_DISABLE_AFTER_FAILURES: withDefault('50', wholeNumber(0, 1_000_000), 'deliveries of one agent failing in a row that turn its webhook off; 0: never'),
@@ -804,7 +807,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     role,
     logLevel: v.HERALD_LOG_LEVEL,
     database: v.DATABASE_URL,
-    store: { poolSize: v.HERALD_DB_POOL_SIZE, sqliteSynchronous: v.HERALD_SQLITE_SYNCHRONOUS, timeouts, sqliteMaxBytes },
+    store: { poolSize: v.HERALD_DB_POOL_SIZE, sqliteSynchronous: v.HERALD_SQLITE_SYNCHRONOUS, timeouts, sqliteMaxBytes, sqliteThread: v.HERALD_SQLITE_THREAD },
     secretKeys: keys,
     auth: tokens,
     targetGuard: { allowHttp: v.HERALD_ALLOW_HTTP_TARGETS, allowPrivate: v.HERALD_ALLOW_PRIVATE_TARGETS, allowedCidrs: v.HERALD_ALLOWED_TARGET_CIDRS ?? [] },

@@ -43,6 +43,8 @@ export interface StoreOptions {
   readonly timeouts?: DatabaseTimeouts;
   /** SQLite: the most bytes the file may grow to (`PRAGMA max_page_count`); past it writes fail with SQLITE_FULL. Default: no cap. */
   readonly sqliteMaxBytes?: number | null;
+  /** SQLite: the connection on a worker thread (sqlite-thread.ts) rather than the main thread. Default false. */
+  readonly sqliteThread?: boolean;
 }
 
 /**
@@ -214,16 +216,18 @@ export class Store {
       return new Store(prisma, 'postgresql', connectionString, secrets, options.feed, timeouts.statementTimeoutMs);
     }
     prepareSqliteFile(config.filePath);
-    // The connection lives on a thread of its own (sqlite-thread.ts), which
-    // also sets it up (WAL, synchronous, busy_timeout, foreign keys, the size
-    // cap), again whenever a thread that died is replaced.
-    const { SqliteThread } = await import('./sqlite-thread.js');
-    const adapter = new SqliteThread({
+    const settings = {
       filePath: config.filePath,
       synchronous: options.sqliteSynchronous ?? 'FULL',
       busyTimeoutMs: timeouts.statementTimeoutMs,
       maxBytes: options.sqliteMaxBytes ?? null,
-    });
+    } as const;
+    // On the main thread by default: measured faster on a fast disk, and
+    // without a second V8 heap (docs/BENCHMARKS.md). On a thread of its own
+    // (sqlite-thread.ts), statements, busy waits and fsyncs stop no gRPC
+    // call; that thread also sets the connection up, again whenever one that
+    // died is replaced.
+    const adapter = options.sqliteThread === true ? new (await import('./sqlite-thread.js')).SqliteThread(settings) : new (await import('./sqlite-connection.js')).SqliteOnMainThread(settings);
     const { PrismaClient: SqlitePrismaClient } = await import('../generated/prisma/sqlite/client.js');
     const prisma = new SqlitePrismaClient({ adapter, transactionOptions, errorFormat });
     try {

@@ -10,36 +10,13 @@
  * messages behind it (the open transaction's own COMMIT among them).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { isDriverAdapterError, type SqlDriverAdapter, type Transaction } from '@prisma/driver-adapter-utils';
-import { READY_ID, type SqliteThreadSettings, type ThreadReply, type ThreadRequest, type WireError } from './sqlite-thread.js';
+import { openSqlite, type SqliteSettings } from './sqlite-connection.js';
+import { READY_ID, type ThreadReply, type ThreadRequest, type WireError } from './sqlite-thread.js';
 
 const port = parentPort;
 if (port === null) throw new Error('sqlite-thread-worker runs as a worker thread (storage/sqlite-thread.ts starts it)');
-const settings = workerData as SqliteThreadSettings;
-
-/** Opens the connection and sets it up as Store.open did on the main thread. */
-async function open(): Promise<SqlDriverAdapter> {
-  const factory = new PrismaBetterSqlite3({ url: `file:${settings.filePath}` }, { timestampFormat: 'iso8601' });
-  const db = await factory.connect();
-  const pragma = (sql: string) => db.queryRaw({ sql: `PRAGMA ${sql}`, args: [], argTypes: [] });
-  try {
-    // WAL lets readers in other processes (backups, the CLI) work alongside
-    // the service; busy_timeout makes them wait instead of failing at once.
-    await pragma('journal_mode = WAL');
-    await pragma(`synchronous = ${settings.synchronous}`);
-    await pragma(`busy_timeout = ${Math.round(settings.busyTimeoutMs)}`);
-    await pragma('foreign_keys = ON');
-    if (settings.maxBytes !== null) {
-      const pageSize = Number((await pragma('page_size')).rows[0]?.[0]);
-      await pragma(`max_page_count = ${Math.floor(settings.maxBytes / pageSize)}`);
-    }
-  } catch (err) {
-    await db.dispose();
-    throw err;
-  }
-  return db;
-}
+const settings = workerData as SqliteSettings;
 
 function encode(err: unknown): WireError {
   if (typeof err === 'object' && err !== null && isDriverAdapterError(err)) return { adapter: err.cause };
@@ -87,7 +64,7 @@ function reply(message: ThreadReply): void {
   port!.postMessage(message);
 }
 
-const ready = open();
+const ready = openSqlite(settings);
 ready.then(
   () => reply({ id: READY_ID, ok: true, value: null }),
   (err: unknown) => reply({ id: READY_ID, ok: false, error: encode(err) }),

@@ -45,18 +45,10 @@ import {
   type TransactionOptions,
   type Error as AdapterErrorCause,
 } from '@prisma/driver-adapter-utils';
+import type { SqliteSettings } from './sqlite-connection.js';
 
-/** What the thread's connection is opened with. */
-export interface SqliteThreadSettings {
-  /** The database file. */
-  readonly filePath: string;
-  /** `PRAGMA synchronous`: FULL survives power loss; NORMAL survives process crashes. */
-  readonly synchronous: 'FULL' | 'NORMAL';
-  /** `PRAGMA busy_timeout`, ms: how long a statement waits for another process's write lock. */
-  readonly busyTimeoutMs: number;
-  /** The most bytes the file may grow to (`PRAGMA max_page_count`); null: no cap. */
-  readonly maxBytes: number | null;
-}
+/** What the thread's connection is opened with (the same settings as on the main thread). */
+export type SqliteThreadSettings = SqliteSettings;
 
 /** A call to the thread. `tx` names a transaction the thread began (null: outside any). */
 export type ThreadRequest =

@@ -19,7 +19,7 @@ import { status } from '@grpc/grpc-js';
 import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { DriverAdapterError, type SqlDriverAdapter } from '@prisma/driver-adapter-utils';
 import Database from 'better-sqlite3';
-import { parseDatabaseUrl, type DatabaseConfig } from '../../src/config.js';
+import { loadConfig, parseDatabaseUrl, type DatabaseConfig } from '../../src/config.js';
 import type { Notification } from '../../src/domain/types.js';
 import { ChangeFeed } from '../../src/events/change-feed.js';
 import { toStatus } from '../../src/grpc/status.js';
@@ -48,7 +48,7 @@ async function migrated(t: TestContext): Promise<DatabaseConfig & { filePath: st
 }
 
 async function openStore(t: TestContext, config: DatabaseConfig): Promise<Store> {
-  const store = await Store.open(config, { feed: new ChangeFeed(), poolSize: 1 });
+  const store = await Store.open(config, { feed: new ChangeFeed(), poolSize: 1, sqliteThread: true });
   cleanup(t, () => store.close());
   return store;
 }
@@ -123,7 +123,7 @@ test('a unique violation through the Store is still recognised and answers ALREA
 });
 
 test('through the real service, a full SQLite file answers RESOURCE_EXHAUSTED and a write lock held elsewhere UNAVAILABLE', sqliteOnly, async (t) => {
-  const h = await startHerald(t, { env: { HERALD_SQLITE_MAX_MB: '1', HERALD_DB_STATEMENT_TIMEOUT_MS: '300' } });
+  const h = await startHerald(t, { env: { HERALD_SQLITE_THREAD: 'true', HERALD_SQLITE_MAX_MB: '1', HERALD_DB_STATEMENT_TIMEOUT_MS: '300' } });
   const file = h.env.DATABASE_URL!.slice('file:'.length);
   // Busy: another connection holds the write lock past the busy bound.
   const other = new Database(file);
@@ -217,12 +217,29 @@ function threads(): number {
   return readdirSync('/proc/self/task').length;
 }
 
+test('the connection is on the main thread by default and on a thread of its own with sqliteThread (HERALD_SQLITE_THREAD)', sqliteOnly, async (t) => {
+  const config = await migrated(t);
+  const started: Worker[] = [];
+  const seen = (w: Worker): void => void started.push(w);
+  process.on('worker', seen);
+  cleanup(t, () => process.off('worker', seen));
+  const inMain = await Store.open(config, { feed: new ChangeFeed(), poolSize: 1 });
+  await inMain.writeForAgent({ tenantId: 'default', agentId: 'agent' }, (r) => r.notifications.insert(notification('on-main', 'agent')));
+  await inMain.close();
+  assert.equal(started.length, 0, 'no thread by default');
+  const onThread = await openStore(t, config);
+  assert.equal((await onThread.read((r) => r.notifications.get('default', 'on-main')))?.id, 'on-main');
+  assert.equal(started.length, 1, 'one thread with sqliteThread');
+  assert.equal(loadConfig({ HERALD_SQLITE_THREAD: 'true' }).store.sqliteThread, true);
+  assert.equal(loadConfig({}).store.sqliteThread, false);
+});
+
 test('closing the store closes the connection and ends its thread', { skip: TEST_DATABASE !== 'sqlite' ? sqliteOnly.skip : process.platform !== 'linux' ? 'counts threads in /proc' : false }, async (t) => {
   const config = await migrated(t);
   // Starts libuv's thread pool before counting.
   await readFile(config.filePath);
   const before = threads();
-  const store = await Store.open(config, { feed: new ChangeFeed(), poolSize: 1 });
+  const store = await Store.open(config, { feed: new ChangeFeed(), poolSize: 1, sqliteThread: true });
   await store.ping();
   assert.ok(threads() > before, 'the open store runs a thread');
   await store.close();
@@ -241,7 +258,7 @@ test('a process that opens the store, writes and closes it exits by itself', sql
   const script = [
     `import { Store } from './src/storage/database.ts';`,
     `import { ChangeFeed } from './src/events/change-feed.ts';`,
-    `const store = await Store.open({ provider: 'sqlite', url: 'file:${config.filePath}', filePath: ${JSON.stringify(config.filePath)} }, { feed: new ChangeFeed(), poolSize: 1 });`,
+    `const store = await Store.open({ provider: 'sqlite', url: 'file:${config.filePath}', filePath: ${JSON.stringify(config.filePath)} }, { feed: new ChangeFeed(), poolSize: 1, sqliteThread: true });`,
     `await store.write((r) => r.notifications.markRead('default', 'none', new Date()));`,
     `await store.close();`,
     `console.log('closed');`,
