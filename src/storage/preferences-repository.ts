@@ -143,10 +143,12 @@ export class PreferencesRepository {
    * from memory from then on. Only for a group commit, which has taken the
    * agents' locks before this read, so every acknowledged write is visible
    * to it; a member that writes its agent's preferences drops that agent's
-   * entry (no other member of the group reads that agent).
+   * entry, and a later member of that agent reads it again. Two raw
+   * statements (`withEndpoints`), as the worker's batch read: a group's
+   * agents differ in number every time.
    */
   async prefetch(agents: readonly AgentRef[]): Promise<void> {
-    const rows = await this.tx.agentPreferences.findMany({ where: { OR: agents.map(({ tenantId, agentId }) => ({ tenantId, agentId })) }, include: ALL_ENDPOINTS });
+    const rows = await this.withEndpoints(agents);
     const found = new Map<string, DecisionTargets>(agents.map((a) => [agentKey(a.tenantId, a.agentId), NO_TARGETS]));
     for (const row of rows) found.set(agentKey(row.tenantId, row.agentId), targetsOf(row));
     this.prefetched = found;
@@ -408,7 +410,8 @@ export class PreferencesRepository {
   /**
    * Agents' preferences rows with their endpoints in position order, as
    * `include: ALL_ENDPOINTS` gives them, in two raw statements: the worker
-   * reads a batch's agents for every claim, and Prisma compiles a model
+   * reads a batch's agents for every claim, a group commit its agents for
+   * every group (`prefetch`), and Prisma compiles a model
    * query's OR list anew for each length and maps every row and relation
    * itself (most of the read's cost).
    */
