@@ -19,6 +19,7 @@ import { isUniqueViolation } from '../../src/storage/errors.js';
 import { applyMigrations } from '../../src/storage/migrations.js';
 import { cleanup, freshDatabaseUrl, TEST_DATABASE } from '../helpers/herald.js';
 import { openRaw } from '../helpers/raw-sql.js';
+import { storedNotification } from '../helpers/notifications.js';
 
 async function freshStore(t: TestContext): Promise<{ url: string; open: (feed?: ChangeFeed) => Promise<Store> }> {
   const dir = mkdtempSync(join(tmpdir(), 'herald-group-'));
@@ -35,25 +36,7 @@ async function freshStore(t: TestContext): Promise<{ url: string; open: (feed?: 
 }
 
 function notification(id: string, agentId: string, now: Date): Notification {
-  return {
-    id,
-    tenantId: 'default',
-    agentId,
-    notificationType: 'job.completed',
-    title: 'Job done',
-    content: '',
-    priority: 'NORMAL',
-    relatedEntityType: null,
-    relatedEntityId: null,
-    metadata: {},
-    idempotencyKey: null,
-    read: false,
-    readAt: null,
-    createdAt: now,
-    deliveryId: null,
-    endpointResults: [],
-    decision: { outcome: 'SUPPRESS', reason: 'WEBHOOK_DISABLED', deliverAt: null, explanation: '', decidedAt: now },
-  };
+  return storedNotification(id, agentId, { now });
 }
 
 const agent = (agentId: string) => ({ tenantId: 'default', agentId });

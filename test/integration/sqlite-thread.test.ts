@@ -29,6 +29,7 @@ import { isUniqueViolation, storageFault } from '../../src/storage/errors.js';
 import { applyMigrations } from '../../src/storage/migrations.js';
 import { SqliteThread } from '../../src/storage/sqlite-thread.js';
 import { cleanup, codeOf, startHerald, TEST_DATABASE } from '../helpers/herald.js';
+import { storedNotification } from '../helpers/notifications.js';
 
 const log = createLogger('silent');
 const sqliteOnly = { skip: TEST_DATABASE !== 'sqlite' ? 'SQLite only: the thread holds the SQLite connection' : false } as const;
@@ -54,26 +55,7 @@ async function openStore(t: TestContext, config: DatabaseConfig): Promise<Store>
 }
 
 function notification(id: string, agentId: string): Notification {
-  const now = new Date();
-  return {
-    id,
-    tenantId: 'default',
-    agentId,
-    notificationType: 'job.completed',
-    title: 'Job done',
-    content: '',
-    priority: 'NORMAL',
-    relatedEntityType: null,
-    relatedEntityId: null,
-    metadata: {},
-    idempotencyKey: null,
-    read: false,
-    readAt: null,
-    createdAt: now,
-    deliveryId: null,
-    decision: { outcome: 'SUPPRESS', reason: 'WEBHOOK_DISABLED', deliverAt: null, explanation: '', decidedAt: now },
-    endpointResults: [],
-  };
+  return storedNotification(id, agentId);
 }
 
 function insert(store: Store, id: string, agentId = `agent-${id}`): Promise<unknown> {

@@ -31,6 +31,7 @@ import { applyMigrations } from '../../src/storage/migrations.js';
 import { CLIENT_BOUND_MARGIN_MS, DEFAULT_DATABASE_TIMEOUTS } from '../../src/storage/postgres-pool.js';
 import type { Repositories, WriteRepositories } from '../../src/storage/repositories.js';
 import { cleanup, freshDatabaseUrl, TEST_DATABASE } from '../helpers/herald.js';
+import { storedNotification } from '../helpers/notifications.js';
 import { closedPort, startSilentPort, startTcpProxy } from '../helpers/tcp-proxy.js';
 
 const log = createLogger('silent');
@@ -87,26 +88,7 @@ function assertFault(err: unknown, kind: StorageFaultKind): void {
 }
 
 function notification(id: string, agentId: string, content = ''): Notification {
-  const now = new Date();
-  return {
-    id,
-    tenantId: 'default',
-    agentId,
-    notificationType: 'job.completed',
-    title: 'Job done',
-    content,
-    priority: 'NORMAL',
-    relatedEntityType: null,
-    relatedEntityId: null,
-    metadata: {},
-    idempotencyKey: null,
-    read: false,
-    readAt: null,
-    createdAt: now,
-    deliveryId: null,
-    decision: { outcome: 'SUPPRESS', reason: 'WEBHOOK_DISABLED', deliverAt: null, explanation: '', decidedAt: now },
-    endpointResults: [],
-  };
+  return storedNotification(id, agentId, { content });
 }
 
 /** One create's writes, as the create path makes them (group commit, the agent's lock held). */
