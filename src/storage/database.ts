@@ -302,9 +302,13 @@ export class Store {
         const results: unknown[] = [];
         const pending = r.pending!;
         for (const { work } of entries) {
+          const { tenantId, agentId } = work.agent;
           // Work that reads the tables meets an earlier member's rows there (pending-inserts.ts).
-          if (!work.readsHeldRows && pending.holdsAgent(work.agent.tenantId, work.agent.agentId)) await pending.flush(r.tx);
+          if (!work.readsHeldRows && pending.holdsAgent(tenantId, agentId)) await pending.flush(r.tx);
           results.push(await work.fn(r));
+          // Work other than a create may have changed what was read ahead of the agent (a secret rotated, an endpoint
+          // turned off), and not every such write says so: a later member of the agent reads it again.
+          if (!work.readsHeldRows) r.preferences.forget(tenantId, agentId);
         }
         await pending.flush(r.tx);
         return results;

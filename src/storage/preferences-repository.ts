@@ -147,6 +147,11 @@ export class PreferencesRepository {
    * statements (`withEndpoints`), as the worker's batch read: a group's
    * agents differ in number every time.
    */
+  /** Drops what `prefetch` read of the agent: the next `get` or `decisionTargets` reads the tables again. */
+  forget(tenantId: string, agentId: string): void {
+    this.prefetched?.delete(agentKey(tenantId, agentId));
+  }
+
   async prefetch(agents: readonly AgentRef[]): Promise<void> {
     const rows = await this.withEndpoints(agents);
     const found = new Map<string, DecisionTargets>(agents.map((a) => [agentKey(a.tenantId, a.agentId), NO_TARGETS]));

@@ -358,3 +358,21 @@ test('a write of an agent that follows its creates in one group meets their rows
   const statuses = await raw.all(`SELECT status, COUNT(*) AS n FROM deliveries WHERE agent_id = ${placeholder(raw, 1)} GROUP BY status`, 'cancelled');
   assert.deepEqual(statuses.map((row) => [row.status, Number(row.n)]), [['CANCELLED', 3]]);
 });
+
+test('a write of an agent that follows another of its writes in one group reads what that one changed, not what the group read ahead (a rotated secret)', async (t) => {
+  const { open } = await freshStore(t);
+  const store = await open();
+  // An agent whose first endpoint has no URL yet, and so no secret.
+  await store.writeForAgent(agent('rotating'), (r) =>
+    r.preferences.save('default', 'rotating', { ...DEFAULT_PREFERENCES }, { now: new Date(), exists: false, newSecret: null, firstEndpointId: 'ep_rotating' }),
+  );
+  assert.equal((await store.read((r) => r.preferences.get('default', 'rotating')))?.webhookSecretSet, false);
+  const writes = countWrites(store);
+  const [, seen] = await Promise.all([
+    store.writeForAgent(agent('rotating'), (r) => r.preferences.rotateSecret('default', 'rotating', 'whsec_rotated', null, new Date())),
+    // What UpdatePreferences reads to decide whether to make a new secret: it must see the rotation's.
+    store.writeForAgent(agent('rotating'), async (r) => (await r.preferences.get('default', 'rotating'))?.webhookSecretSet),
+  ]);
+  assert.deepEqual(writes, { committed: 1, failed: [] });
+  assert.equal(seen, true);
+});
