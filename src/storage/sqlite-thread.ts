@@ -47,9 +47,6 @@ import {
 } from '@prisma/driver-adapter-utils';
 import type { SqliteSettings } from './sqlite-connection.js';
 
-/** What the thread's connection is opened with (the same settings as on the main thread). */
-export type SqliteThreadSettings = SqliteSettings;
-
 /** A call to the thread. `tx` names a transaction the thread began (null: outside any). */
 export type ThreadRequest =
   | { readonly id: number; readonly op: 'queryRaw' | 'executeRaw'; readonly tx: number | null; readonly query: SqlQuery }
@@ -78,7 +75,7 @@ const WORKER_URL = new URL(`./sqlite-thread-worker${extname(fileURLToPath(import
  * the main thread, and fails on the `.ts` extension. The build runs the
  * compiled `.js` as is.
  */
-function startWorker(settings: SqliteThreadSettings): Worker {
+function startWorker(settings: SqliteSettings): Worker {
   const options: WorkerOptions = { workerData: settings };
   if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, options);
   const tsx = import.meta.resolve('tsx/esm/api');
@@ -119,7 +116,7 @@ class Thread {
   /** Resolves once the connection is open and set up; rejects with why it could not be. */
   readonly ready: Promise<void>;
 
-  constructor(settings: SqliteThreadSettings) {
+  constructor(settings: SqliteSettings) {
     this.worker = startWorker(settings);
     // Idle, the thread must not keep the process alive (a forgotten close
     // would hang exit); while a call waits it must, or a script awaiting
@@ -238,7 +235,7 @@ class ThreadConnection implements SqlDriverAdapter {
   private thread: Thread | null = null;
   private disposed = false;
 
-  constructor(private readonly settings: SqliteThreadSettings) {}
+  constructor(private readonly settings: SqliteSettings) {}
 
   /** The running thread, once its connection is ready; a new one if none runs. */
   async current(): Promise<Thread> {
@@ -285,7 +282,7 @@ export class SqliteThread implements SqlDriverAdapterFactory {
   readonly provider = 'sqlite';
   readonly adapterName = ADAPTER_NAME;
 
-  constructor(private readonly settings: SqliteThreadSettings) {}
+  constructor(private readonly settings: SqliteSettings) {}
 
   async connect(): Promise<SqlDriverAdapter> {
     const connection = new ThreadConnection(this.settings);
